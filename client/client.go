@@ -1,0 +1,438 @@
+// Package client is a Go client for Parley's signaling protocol
+// (docs/protocol.md) built on Pion: it joins a room, publishes tracks and
+// receives what the server forwards. Tests and the load tool use it.
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/coder/websocket"
+	"github.com/pion/ice/v4"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/parleyhq/parley/signal"
+)
+
+// Options say where and how to join.
+type Options struct {
+	URL   string // the server's base URL, e.g. http://127.0.0.1:7880
+	Room  string
+	Token string
+	Name  string
+}
+
+// Inbound counts what arrived on one forwarded track.
+type Inbound struct {
+	Participant string
+	Identity    string
+	Source      string
+	Kind        string
+	Packets     atomic.Uint64
+	Bytes       atomic.Uint64
+}
+
+// Client is one participant.
+type Client struct {
+	ws      *websocket.Conn
+	api     *webrtc.API
+	welcome *signal.Welcome
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+
+	writeMu sync.Mutex
+
+	mu       sync.Mutex
+	msgs     [][]byte      // every message received, in order
+	notify   chan struct{} // closed and replaced on each new message
+	pub      *webrtc.PeerConnection
+	sub      *webrtc.PeerConnection
+	subMap   map[string]signal.SubTrack
+	inbound  map[*webrtc.TrackRemote]*Inbound
+	answered chan string // pub answers
+	pubPend  []webrtc.ICECandidateInit
+	subPend  []webrtc.ICECandidateInit
+	readErr  error
+}
+
+// NewAPI returns a Pion API that gathers loopback candidates only: tests and
+// load runs must stay on this machine.
+func NewAPI() (*webrtc.API, error) {
+	m := &webrtc.MediaEngine{}
+	if err := m.RegisterDefaultCodecs(); err != nil {
+		return nil, err
+	}
+	se := webrtc.SettingEngine{}
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
+	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(se)), nil
+}
+
+// Dial connects and joins. A refused join returns the server's *signal.Error.
+func Dial(ctx context.Context, o Options) (*Client, error) {
+	api, err := NewAPI()
+	if err != nil {
+		return nil, err
+	}
+	wsURL := "ws" + strings.TrimPrefix(strings.TrimRight(o.URL, "/"), "http") + "/ws"
+	ws, _, err := websocket.Dial(ctx, wsURL, &websocket.DialOptions{HTTPHeader: http.Header{}})
+	if err != nil {
+		return nil, fmt.Errorf("websocket: %w", err)
+	}
+	ws.SetReadLimit(1 << 20)
+	cctx, cancel := context.WithCancel(context.Background())
+	c := &Client{
+		ws: ws, api: api, ctx: cctx, cancel: cancel,
+		notify: make(chan struct{}), subMap: map[string]signal.SubTrack{},
+		inbound: map[*webrtc.TrackRemote]*Inbound{}, answered: make(chan string, 4),
+	}
+	if err := c.Send(&signal.Join{Type: "join", Version: signal.Version, Room: o.Room, Token: o.Token, Name: o.Name}); err != nil {
+		c.Close()
+		return nil, err
+	}
+	c.wg.Add(1)
+	go c.readLoop()
+	raw, err := c.WaitFor(ctx, func(typ string, _ []byte) bool { return typ == "welcome" || typ == "error" })
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	if typeOf(raw) == "error" {
+		c.Close()
+		var e signal.Error
+		_ = json.Unmarshal(raw, &e)
+		return nil, &e
+	}
+	var w signal.Welcome
+	if err := json.Unmarshal(raw, &w); err != nil {
+		c.Close()
+		return nil, err
+	}
+	c.welcome = &w
+	return c, nil
+}
+
+// Welcome is the server's answer to join.
+func (c *Client) Welcome() *signal.Welcome { return c.welcome }
+
+// Send writes one message.
+func (c *Client) Send(msg any) error {
+	b, err := json.Marshal(msg)
+	if err != nil {
+		return err
+	}
+	return c.SendRaw(b)
+}
+
+// SendRaw writes bytes as one text message, as they are.
+func (c *Client) SendRaw(b []byte) error {
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	return c.ws.Write(c.ctx, websocket.MessageText, b)
+}
+
+func typeOf(raw []byte) string {
+	var env struct {
+		Type string `json:"type"`
+	}
+	_ = json.Unmarshal(raw, &env)
+	return env.Type
+}
+
+func (c *Client) readLoop() {
+	defer c.wg.Done()
+	for {
+		_, data, err := c.ws.Read(c.ctx)
+		if err != nil {
+			c.mu.Lock()
+			c.readErr = err
+			close(c.notify)
+			c.notify = make(chan struct{})
+			c.mu.Unlock()
+			return
+		}
+		c.handle(data)
+		c.mu.Lock()
+		c.msgs = append(c.msgs, data)
+		close(c.notify)
+		c.notify = make(chan struct{})
+		c.mu.Unlock()
+	}
+}
+
+func (c *Client) handle(data []byte) {
+	switch typeOf(data) {
+	case "answer":
+		var a signal.Answer
+		if json.Unmarshal(data, &a) == nil {
+			select {
+			case c.answered <- a.SDP:
+			default: // nobody is waiting for an answer: unsolicited, ignore
+			}
+		}
+	case "offer":
+		var o signal.SubOffer
+		if json.Unmarshal(data, &o) == nil {
+			if err := c.onSubOffer(&o); err != nil {
+				c.recordErr(err)
+			}
+		}
+	case "candidate":
+		var cd signal.Candidate
+		if json.Unmarshal(data, &cd) == nil {
+			c.onCandidate(&cd)
+		}
+	}
+}
+
+func (c *Client) recordErr(err error) {
+	b, _ := json.Marshal(&signal.Error{Type: "client-error", Code: "client", Message: err.Error()})
+	c.mu.Lock()
+	c.msgs = append(c.msgs, b)
+	c.mu.Unlock()
+}
+
+func (c *Client) onCandidate(cd *signal.Candidate) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	pc, pend := c.pub, &c.pubPend
+	if cd.PC == signal.PCSub {
+		pc, pend = c.sub, &c.subPend
+	}
+	if pc == nil || pc.RemoteDescription() == nil {
+		*pend = append(*pend, cd.Candidate)
+		return
+	}
+	_ = pc.AddICECandidate(cd.Candidate)
+}
+
+func (c *Client) newPC(role string) (*webrtc.PeerConnection, error) {
+	pc, err := c.api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		return nil, err
+	}
+	pc.OnICECandidate(func(cand *webrtc.ICECandidate) {
+		if cand != nil {
+			_ = c.Send(&signal.Candidate{Type: "candidate", PC: role, Candidate: cand.ToJSON()})
+		}
+	})
+	return pc, nil
+}
+
+func (c *Client) onSubOffer(o *signal.SubOffer) error {
+	c.mu.Lock()
+	if c.sub == nil {
+		pc, err := c.newPC(signal.PCSub)
+		if err != nil {
+			c.mu.Unlock()
+			return err
+		}
+		pc.OnTrack(c.onTrack)
+		c.sub = pc
+	}
+	for mid, t := range o.Tracks {
+		c.subMap[mid] = t
+	}
+	pc := c.sub
+	c.mu.Unlock()
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: o.SDP}); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	for _, cd := range c.subPend {
+		_ = pc.AddICECandidate(cd)
+	}
+	c.subPend = nil
+	c.mu.Unlock()
+	ans, err := pc.CreateAnswer(nil)
+	if err != nil {
+		return err
+	}
+	if err := pc.SetLocalDescription(ans); err != nil {
+		return err
+	}
+	return c.Send(&signal.Answer{Type: "answer", PC: signal.PCSub, SDP: ans.SDP})
+}
+
+func (c *Client) onTrack(t *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
+	in := &Inbound{Kind: t.Kind().String()}
+	c.mu.Lock()
+	for _, tr := range c.sub.GetTransceivers() {
+		if tr.Receiver() == r {
+			st := c.subMap[tr.Mid()]
+			in.Participant, in.Identity, in.Source = st.Participant, st.Identity, st.Source
+		}
+	}
+	c.inbound[t] = in
+	c.mu.Unlock()
+	buf := make([]byte, 1500)
+	for {
+		n, _, err := t.Read(buf)
+		if err != nil {
+			return
+		}
+		in.Packets.Add(1)
+		in.Bytes.Add(uint64(n))
+	}
+}
+
+// Inbound returns what has arrived so far, one entry per forwarded track.
+func (c *Client) Inbound() []*Inbound {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]*Inbound, 0, len(c.inbound))
+	for _, in := range c.inbound {
+		out = append(out, in)
+	}
+	return out
+}
+
+// Publish opens the "pub" connection with the given tracks (track -> source)
+// and waits for the server's answer. A refusal returns the server's *signal.Error.
+func (c *Client) Publish(ctx context.Context, tracks map[webrtc.TrackLocal]string) error {
+	c.mu.Lock()
+	if c.pub != nil {
+		c.mu.Unlock()
+		return errors.New("already publishing")
+	}
+	pc, err := c.newPC(signal.PCPub)
+	if err != nil {
+		c.mu.Unlock()
+		return err
+	}
+	c.pub = pc
+	c.mu.Unlock()
+	type added struct {
+		tr     *webrtc.RTPTransceiver
+		source string
+	}
+	var all []added
+	for t, src := range tracks {
+		tr, err := pc.AddTransceiverFromTrack(t, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+		if err != nil {
+			return err
+		}
+		all = append(all, added{tr, src})
+		go drainRTCP(tr.Sender())
+	}
+	offer, err := pc.CreateOffer(nil)
+	if err != nil {
+		return err
+	}
+	if err := pc.SetLocalDescription(offer); err != nil {
+		return err
+	}
+	srcs := map[string]string{}
+	for _, a := range all {
+		srcs[a.tr.Mid()] = a.source
+	}
+	mark := c.mark()
+	if err := c.Send(&signal.Offer{Type: "offer", PC: signal.PCPub, SDP: offer.SDP, Tracks: srcs}); err != nil {
+		return err
+	}
+	select {
+	case sdp := <-c.answered:
+		if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sdp}); err != nil {
+			return err
+		}
+		c.mu.Lock()
+		for _, cd := range c.pubPend {
+			_ = pc.AddICECandidate(cd)
+		}
+		c.pubPend = nil
+		c.mu.Unlock()
+		return nil
+	case <-ctx.Done():
+		if e := c.ErrorSince(mark); e != nil {
+			return e
+		}
+		return ctx.Err()
+	}
+}
+
+func drainRTCP(s *webrtc.RTPSender) {
+	buf := make([]byte, 1500)
+	for {
+		if _, _, err := s.Read(buf); err != nil {
+			return
+		}
+	}
+}
+
+// mark returns a position in the message log.
+func (c *Client) mark() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.msgs)
+}
+
+// ErrorSince returns the first "error" message received after mark, if any.
+func (c *Client) ErrorSince(mark int) *signal.Error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, m := range c.msgs[min(mark, len(c.msgs)):] {
+		if typeOf(m) == "error" {
+			var e signal.Error
+			_ = json.Unmarshal(m, &e)
+			return &e
+		}
+	}
+	return nil
+}
+
+// WaitFor blocks until a message (past or future) matches pred, or ctx ends.
+func (c *Client) WaitFor(ctx context.Context, pred func(typ string, raw []byte) bool) ([]byte, error) {
+	seen := 0
+	for {
+		c.mu.Lock()
+		msgs, ch, rerr := c.msgs, c.notify, c.readErr
+		c.mu.Unlock()
+		for ; seen < len(msgs); seen++ {
+			if pred(typeOf(msgs[seen]), msgs[seen]) {
+				return msgs[seen], nil
+			}
+		}
+		if rerr != nil {
+			return nil, fmt.Errorf("connection ended: %w", rerr)
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// Messages returns every message received so far.
+func (c *Client) Messages() [][]byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([][]byte(nil), c.msgs...)
+}
+
+// Close leaves (without a leave message: like a dropped connection) and
+// releases everything.
+func (c *Client) Close() {
+	c.cancel()
+	_ = c.ws.CloseNow()
+	c.mu.Lock()
+	pub, sub := c.pub, c.sub
+	c.mu.Unlock()
+	if pub != nil {
+		_ = pub.Close()
+	}
+	if sub != nil {
+		_ = sub.Close()
+	}
+	c.wg.Wait()
+}

@@ -1,0 +1,195 @@
+// Command parley is the Parley server and its tools: serve, token, version.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/parleyhq/parley/auth"
+	"github.com/parleyhq/parley/config"
+	"github.com/parleyhq/parley/server"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+const usage = `parley — secure video meetings with interpretation and a verifiable record
+
+Usage:
+  parley [serve] [flags]      start the server (default: 127.0.0.1:7880, data in ./parley-data)
+  parley token [flags]        mint an access token for a room
+  parley version              print the version
+
+Run "parley COMMAND -h" for a command's flags.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	cmd := "serve"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	var err error
+	switch cmd {
+	case "serve":
+		err = serve(args, stdout, stderr)
+	case "token":
+		err = token(args, stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, "parley", version)
+	case "help":
+		fmt.Fprint(stdout, usage)
+	default:
+		fmt.Fprintf(stderr, "parley: unknown command %q\n\n%s", cmd, usage)
+		return 2
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	var ue usageError
+	if errors.As(err, &ue) {
+		fmt.Fprintln(stderr, "parley:", err)
+		return 2
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "parley:", err)
+		return 1
+	}
+	return 0
+}
+
+type usageError struct{ error }
+
+func serve(args []string, stdout, stderr io.Writer) error {
+	cfg := config.Default()
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&cfg.Listen, "listen", cfg.Listen, "HTTP and WebSocket address (host:port)")
+	fs.IntVar(&cfg.UDPPort, "udp-port", cfg.UDPPort, "media port: ICE over UDP, with ICE-TCP on the same number")
+	fs.StringVar(&cfg.PublicIP, "public-ip", cfg.PublicIP, "IP address announced to clients for media (behind 1:1 NAT)")
+	fs.StringVar(&cfg.DataDir, "data", cfg.DataDir, "data folder (signing key, records)")
+	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Errorf("serve takes no arguments, got %q", fs.Args())}
+	}
+	if err := cfg.Validate(); err != nil {
+		return usageError{err}
+	}
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	srv, err := server.Start(cfg, log)
+	if err != nil {
+		return err
+	}
+	link, err := demoLink(srv, cfg)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "\nParley is running. Open this demo room in two browser tabs:\n\n  %s\n\n(The link admits guests to room \"demo\" for 24 hours. Stop with Ctrl-C.)\n\n", link)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	select {
+	case <-ctx.Done():
+	case <-waitChan(srv):
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return err
+	}
+	return srv.Wait()
+}
+
+func waitChan(srv *server.Server) <-chan struct{} {
+	ch := make(chan struct{})
+	go func() { _ = srv.Wait(); close(ch) }()
+	return ch
+}
+
+// demoLink mints an invite to room "demo" so a newcomer can try Parley at once.
+func demoLink(srv *server.Server, cfg config.Config) (string, error) {
+	tok, err := srv.Signer().Mint(auth.Claims{
+		Subject: "guest", Room: "demo", Invite: true,
+		Grants:   []auth.Grant{auth.GrantJoin, auth.GrantPublish, auth.GrantSubscribe, auth.GrantModerate},
+		IssuedAt: time.Now().Unix(), ExpiresAt: time.Now().Add(24 * time.Hour).Unix(),
+	})
+	if err != nil {
+		return "", err
+	}
+	base := srv.URL()
+	if ip := cfg.ListenIP(); ip == nil || ip.IsUnspecified() {
+		// Bound to every interface: print an address a browser can open.
+		host := "127.0.0.1"
+		if cfg.PublicIP != "" {
+			host = cfg.PublicIP
+		}
+		_, port, _ := net.SplitHostPort(strings.TrimPrefix(base, "http://"))
+		base = "http://" + net.JoinHostPort(host, port)
+	}
+	return base + "/r/demo?token=" + url.QueryEscape(tok), nil
+}
+
+func token(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("token", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	data := fs.String("data", config.Default().DataDir, "data folder holding the server's signing key")
+	roomName := fs.String("room", "", "room the token admits to (required)")
+	identity := fs.String("identity", "", "participant identity (required); with --invite, a prefix")
+	name := fs.String("name", "", "display name")
+	grants := fs.String("grants", "join,publish,subscribe", "comma-separated grants: join, publish, subscribe, moderate, interpret, record")
+	ttl := fs.Duration("ttl", 2*time.Hour, "how long the token is valid")
+	invite := fs.Bool("invite", false, "one token for many guests, each given an identity of their own")
+	base := fs.String("url", "", "print a room link on this base URL (e.g. http://127.0.0.1:7880) instead of the bare token")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *roomName == "" || *identity == "" {
+		return usageError{errors.New("token needs --room and --identity")}
+	}
+	if *ttl <= 0 {
+		return usageError{errors.New("--ttl must be positive")}
+	}
+	gs, err := auth.ParseGrants(*grants)
+	if err != nil {
+		return usageError{err}
+	}
+	key, err := auth.LoadKey(*data)
+	if err != nil {
+		return fmt.Errorf("no signing key in %s (start the server once with --data %s to create it): %w", *data, *data, err)
+	}
+	now := time.Now()
+	tok, err := auth.NewSigner(key).Mint(auth.Claims{
+		Subject: *identity, Room: *roomName, Name: *name, Grants: gs, Invite: *invite,
+		IssuedAt: now.Unix(), ExpiresAt: now.Add(*ttl).Unix(),
+	})
+	if err != nil {
+		return usageError{err}
+	}
+	if *base != "" {
+		fmt.Fprintf(stdout, "%s/r/%s?token=%s\n", strings.TrimRight(*base, "/"), *roomName, url.QueryEscape(tok))
+		return nil
+	}
+	fmt.Fprintln(stdout, tok)
+	return nil
+}

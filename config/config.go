@@ -1,0 +1,71 @@
+// Package config holds Parley's settings and their embedded defaults: with no
+// file and no flags, a single node on loopback that contacts nothing.
+package config
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+)
+
+// Config is the effective configuration of one node.
+type Config struct {
+	// Listen is the HTTP/WebSocket address (host:port).
+	Listen string
+	// UDPPort is the media port: ICE over UDP and ICE-TCP share the number.
+	UDPPort int
+	// PublicIP, when set, is announced to clients instead of local addresses.
+	PublicIP string
+	// DataDir holds the signing key and, later, records.
+	DataDir string
+	// LogLevel is debug, info, warn or error.
+	LogLevel string
+}
+
+// Default returns the embedded defaults.
+func Default() Config {
+	return Config{
+		Listen:   "127.0.0.1:7880",
+		UDPPort:  7881,
+		DataDir:  "./parley-data",
+		LogLevel: "info",
+	}
+}
+
+// Validate checks the configuration and says which key is wrong and why.
+func (c Config) Validate() error {
+	host, port, err := net.SplitHostPort(c.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %q is not host:port: %w", c.Listen, err)
+	}
+	if host != "" && net.ParseIP(host) == nil && host != "localhost" {
+		return fmt.Errorf("listen: host %q must be an IP address or localhost", host)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("listen: port %q is not a port number", port)
+	}
+	if c.UDPPort < 0 || c.UDPPort > 65535 {
+		return fmt.Errorf("udp-port: %d is not a port number", c.UDPPort)
+	}
+	if c.PublicIP != "" && net.ParseIP(c.PublicIP) == nil {
+		return fmt.Errorf("public-ip: %q is not an IP address", c.PublicIP)
+	}
+	if c.DataDir == "" {
+		return fmt.Errorf("data: the data folder must be named")
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("log-level: %q is not debug, info, warn or error", c.LogLevel)
+	}
+	return nil
+}
+
+// ListenIP is the IP part of Listen (nil for all interfaces); media binds there too.
+func (c Config) ListenIP() net.IP {
+	host, _, _ := net.SplitHostPort(c.Listen)
+	if host == "localhost" {
+		return net.IPv4(127, 0, 0, 1)
+	}
+	return net.ParseIP(host)
+}

@@ -1,0 +1,205 @@
+// Package gateway is Parley's HTTP front door: the WebSocket signaling endpoint
+// that connects clients to rooms, the browser client and health checks, all on
+// one port.
+package gateway
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/parleyhq/parley/auth"
+	"github.com/parleyhq/parley/room"
+	"github.com/parleyhq/parley/signal"
+	"github.com/parleyhq/parley/web"
+)
+
+// Timing of the signaling socket.
+const (
+	joinTimeout  = 10 * time.Second // a socket must join this soon after opening
+	pingInterval = 15 * time.Second
+	pingTimeout  = 30 * time.Second
+)
+
+// Gateway serves HTTP for one node.
+type Gateway struct {
+	rooms    *room.Manager
+	verifier *auth.Verifier
+	log      *slog.Logger
+	mux      *http.ServeMux
+}
+
+// New returns a Gateway whose routes are ready.
+func New(rooms *room.Manager, verifier *auth.Verifier, log *slog.Logger) *Gateway {
+	g := &Gateway{rooms: rooms, verifier: verifier, log: log, mux: http.NewServeMux()}
+	web.Register(g.mux)
+	g.mux.HandleFunc("GET /ws", g.serveWS)
+	g.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		_, _ = io.WriteString(w, "ok\n")
+	})
+	return g
+}
+
+// ServeHTTP implements http.Handler.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) { g.mux.ServeHTTP(w, r) }
+
+// Handle adds a route (for packages that extend the gateway).
+func (g *Gateway) Handle(pattern string, h http.Handler) { g.mux.Handle(pattern, h) }
+
+func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
+	// The default origin check (same host only) stops other sites from driving
+	// a visitor's browser into a meeting.
+	ws, err := websocket.Accept(w, r, nil)
+	if err != nil {
+		return // Accept has answered the request
+	}
+	// We enforce the message limit ourselves so the client hears why.
+	ws.SetReadLimit(-1)
+	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
+	c := newConn(ws, cancel)
+	go c.writeLoop(ctx)
+	defer func() {
+		cancel()
+		<-c.done
+		_ = ws.CloseNow()
+	}()
+
+	p, err := g.join(ctx, c)
+	if err != nil {
+		var perr *signal.Error
+		if !errors.As(err, &perr) {
+			perr = signal.Errorf(signal.CodeInternal, "joining failed")
+		}
+		perr.Ref = "join"
+		code := websocket.StatusPolicyViolation
+		if perr.Code == signal.CodeMessageTooLarge {
+			code = websocket.StatusMessageTooBig
+		}
+		c.Send(perr)
+		c.closeWith(code, perr.Code)
+		<-c.done // let the writer deliver the error before the socket goes
+		return
+	}
+	go g.keepAlive(ctx, c)
+	g.readLoop(ctx, c, p)
+}
+
+// join reads and checks the join message and admits the client to its room.
+func (g *Gateway) join(ctx context.Context, c *conn) (*room.Participant, error) {
+	jctx, cancel := context.WithTimeout(ctx, joinTimeout)
+	defer cancel()
+	data, err := readMessage(jctx, c.ws)
+	if err != nil && data == nil {
+		return nil, signal.Errorf(signal.CodeBadRequest, "no join message arrived")
+	}
+	if err != nil {
+		return nil, err
+	}
+	msg, err := signal.Decode(data)
+	if err != nil {
+		return nil, err
+	}
+	j, ok := msg.(*signal.Join)
+	if !ok {
+		return nil, signal.Errorf(signal.CodeNotJoined, "the first message must be join")
+	}
+	claims, err := g.verifier.Verify(j.Token, j.Room)
+	if err != nil {
+		return nil, tokenError(err)
+	}
+	p, err := g.rooms.Join(ctx, claims, j.Name, c)
+	if err != nil {
+		return nil, signal.Errorf(signal.CodeInternal, "%s", err.Error())
+	}
+	return p, nil
+}
+
+// tokenError turns a verification failure into the protocol's error.
+func tokenError(err error) *signal.Error {
+	switch {
+	case errors.Is(err, auth.ErrMissing):
+		return signal.Errorf(signal.CodeTokenMissing, "join needs an access token")
+	case errors.Is(err, auth.ErrExpired), errors.Is(err, auth.ErrNotYet):
+		return signal.Errorf(signal.CodeTokenExpired, "%s; ask for a new link", err.Error())
+	case errors.Is(err, auth.ErrWrongRoom):
+		return signal.Errorf(signal.CodeWrongRoom, "this access token is for another room")
+	case errors.Is(err, auth.ErrNoJoin):
+		return signal.Errorf(signal.CodeForbidden, "this access token does not allow joining")
+	default:
+		return signal.Errorf(signal.CodeTokenInvalid, "the access token is not valid: %s", err.Error())
+	}
+}
+
+// readLoop feeds the client's messages to its participant until the socket ends.
+func (g *Gateway) readLoop(ctx context.Context, c *conn, p *room.Participant) {
+	defer p.Leave(signal.ReasonDisconnected)
+	for {
+		data, err := readMessage(ctx, c.ws)
+		var perr *signal.Error
+		switch {
+		case errors.As(err, &perr) && perr.Code == signal.CodeMessageTooLarge:
+			c.Send(perr)
+			c.closeWith(websocket.StatusMessageTooBig, perr.Code)
+			<-c.done
+			return
+		case perr != nil:
+			c.Send(perr)
+			continue
+		case err != nil:
+			return
+		}
+		msg, err := signal.Decode(data)
+		if err != nil {
+			if errors.As(err, &perr) {
+				c.Send(perr)
+			}
+			continue
+		}
+		p.Handle(msg)
+	}
+}
+
+// readMessage reads one text message of at most signal.MaxMessageBytes.
+func readMessage(ctx context.Context, ws *websocket.Conn) ([]byte, error) {
+	typ, rd, err := ws.Reader(ctx)
+	if err != nil {
+		return nil, err
+	}
+	data, err := io.ReadAll(io.LimitReader(rd, signal.MaxMessageBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > signal.MaxMessageBytes {
+		return data, signal.Errorf(signal.CodeMessageTooLarge, "messages are limited to %d bytes", signal.MaxMessageBytes)
+	}
+	if typ != websocket.MessageText {
+		return data, signal.Errorf(signal.CodeBadRequest, "messages must be text frames holding JSON")
+	}
+	return data, nil
+}
+
+// keepAlive pings the client; one that stops answering is disconnected.
+func (g *Gateway) keepAlive(ctx context.Context, c *conn) {
+	t := time.NewTicker(pingInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			pctx, cancel := context.WithTimeout(ctx, pingTimeout)
+			err := c.ws.Ping(pctx)
+			cancel()
+			if err != nil {
+				c.cancel()
+				return
+			}
+		}
+	}
+}

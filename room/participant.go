@@ -1,0 +1,267 @@
+package room
+
+import (
+	"slices"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/pion/sdp/v3"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/parleyhq/parley/auth"
+	"github.com/parleyhq/parley/sfu"
+	"github.com/parleyhq/parley/signal"
+)
+
+const (
+	authSubscribe = auth.GrantSubscribe
+	authPublish   = auth.GrantPublish
+	authModerate  = auth.GrantModerate
+)
+
+// Participant is one joined client. Its fields other than the immutable ones
+// are owned by the room's loop.
+type Participant struct {
+	room     *Room
+	id       string
+	identity string
+	name     string
+	grants   []auth.Grant
+	sink     Sink
+	peer     *sfu.Peer
+
+	// Loop-owned.
+	pubSources map[string]string         // pub mid -> source, as last declared
+	tracks     map[string]*pubTrack      // published, by key
+	subs       map[string]*sfu.Forwarder // forwarded to this participant, by track key
+	muted      map[string]bool           // source -> muted by own choice or a moderator
+}
+
+func newParticipant(r *Room, c *auth.Claims, name string, sink Sink) *Participant {
+	p := &Participant{
+		room: r, id: newID("PA_"), identity: c.Subject, name: c.Name,
+		grants: slices.Clone(c.Grants), sink: sink,
+		pubSources: map[string]string{}, tracks: map[string]*pubTrack{},
+		subs: map[string]*sfu.Forwarder{}, muted: map[string]bool{},
+	}
+	if c.Invite {
+		// One invite admits many: each guest gets an identity of their own.
+		p.identity = c.Subject + "-" + newID("")[:6]
+		if n := cleanName(name); n != "" {
+			p.name = n
+		}
+	}
+	if p.name == "" {
+		p.name = p.identity
+	}
+	p.peer = r.m.cfg.Engine.NewPeer(p.id, &peerEvents{p})
+	return p
+}
+
+// cleanName trims a display name and drops control characters.
+func cleanName(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return -1
+		}
+		return r
+	}, s)
+	return strings.TrimSpace(s)
+}
+
+// ID is the participant's session id.
+func (p *Participant) ID() string { return p.id }
+
+// Identity is the participant's identity in the room.
+func (p *Participant) Identity() string { return p.identity }
+
+// Room is the participant's room.
+func (p *Participant) Room() *Room { return p.room }
+
+func (p *Participant) can(g auth.Grant) bool { return slices.Contains(p.grants, g) }
+
+func (p *Participant) ref() signal.Ref {
+	return signal.Ref{ID: p.id, Identity: p.identity, Name: p.name}
+}
+
+// info describes p; loop only.
+func (p *Participant) info() signal.Participant {
+	gs := make([]string, len(p.grants))
+	for i, g := range p.grants {
+		gs[i] = string(g)
+	}
+	tracks := make([]signal.TrackInfo, 0, len(p.tracks))
+	for _, t := range p.tracks {
+		tracks = append(tracks, signal.TrackInfo{Mid: t.recv.Mid(), Source: t.source, Kind: t.kind, Muted: t.muted})
+	}
+	slices.SortFunc(tracks, func(a, b signal.TrackInfo) int { return strings.Compare(a.Mid, b.Mid) })
+	return signal.Participant{ID: p.id, Identity: p.identity, Name: p.name, Grants: gs, Tracks: tracks, State: "active"}
+}
+
+// Handle processes one decoded client message (from signal.Decode). It is
+// called by the participant's socket reader, never concurrently with itself.
+func (p *Participant) Handle(msg any) {
+	switch m := msg.(type) {
+	case *signal.Candidate:
+		if err := p.peer.AddCandidate(m.PC, m.Candidate); err != nil && err != sfu.ErrClosed {
+			p.sink.Send(&signal.Error{Type: "error", Code: signal.CodeBadRequest, Message: "candidate rejected: " + err.Error(), Ref: "candidate"})
+		}
+	case *signal.Answer:
+		if err := p.peer.SubAnswer(m.SDP); err != nil && err != sfu.ErrClosed {
+			p.sink.Send(&signal.Error{Type: "error", Code: signal.CodeBadRequest, Message: err.Error(), Ref: "answer"})
+		}
+	case *signal.Ping:
+		p.sink.Send(&signal.Pong{Type: "pong"})
+	case *signal.Join:
+		p.sink.Send(&signal.Error{Type: "error", Code: signal.CodeAlreadyJoined, Message: "this connection has already joined", Ref: "join"})
+	default:
+		p.room.box.post(func() { p.room.handle(p, msg) })
+	}
+}
+
+// Leave removes the participant (the socket closed or the client said leave).
+func (p *Participant) Leave(reason string) {
+	p.room.box.post(func() { p.room.leave(p, reason) })
+}
+
+// handle runs a client request on the room loop.
+func (r *Room) handle(p *Participant, msg any) {
+	if r.participants[p.id] != p {
+		return // already gone
+	}
+	switch m := msg.(type) {
+	case *signal.Offer:
+		r.pubOffer(p, m)
+	case *signal.Mute:
+		r.setMuted(p, m.Source, m.Muted, nil)
+	case *signal.ChatSend:
+		r.broadcast(&signal.Chat{
+			Type: "chat", ID: newID("CH_"), From: p.ref(), Text: m.Text,
+			Time: r.m.cfg.Now().UTC().Format(time.RFC3339Nano),
+		}, nil)
+	case *signal.Moderate:
+		r.moderate(p, m)
+	case *signal.Leave:
+		r.leave(p, signal.ReasonLeft)
+	}
+}
+
+func (r *Room) pubOffer(p *Participant, m *signal.Offer) {
+	sending, err := sendingMids(m.SDP)
+	if err != nil {
+		p.sink.Send(&signal.Error{Type: "error", Code: signal.CodeBadRequest, Message: "the offer's SDP cannot be parsed: " + err.Error(), Ref: "offer"})
+		return
+	}
+	if !p.can(authPublish) && (len(m.Tracks) > 0 || len(sending) > 0) {
+		p.sink.Send(&signal.Error{Type: "error", Code: signal.CodeForbidden, Message: "your access token does not allow publishing", Ref: "offer"})
+		return
+	}
+	// Tracks the client no longer lists are unpublished.
+	for _, t := range p.tracks {
+		if _, still := m.Tracks[t.recv.Mid()]; !still {
+			t.recv.Stop()
+		}
+	}
+	p.pubSources = m.Tracks
+	if err := p.peer.PubOffer(m.SDP); err != nil {
+		p.sink.Send(&signal.Error{Type: "error", Code: signal.CodeBadRequest, Message: err.Error(), Ref: "offer"})
+	}
+}
+
+// sendingMids lists the mids of audio/video sections the offerer sends on.
+func sendingMids(raw string) ([]string, error) {
+	var d sdp.SessionDescription
+	if err := d.UnmarshalString(raw); err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, md := range d.MediaDescriptions {
+		if md.MediaName.Media != "audio" && md.MediaName.Media != "video" {
+			continue
+		}
+		if md.MediaName.Port.Value == 0 {
+			continue // rejected section
+		}
+		dir := "sendrecv"
+		for _, a := range md.Attributes {
+			switch a.Key {
+			case "sendrecv", "sendonly", "recvonly", "inactive":
+				dir = a.Key
+			}
+		}
+		if dir == "sendrecv" || dir == "sendonly" {
+			mid, _ := md.Attribute("mid")
+			out = append(out, mid)
+		}
+	}
+	return out, nil
+}
+
+// setMuted applies a mute change to p's source; by is the moderator, or nil
+// when p changed its own state.
+func (r *Room) setMuted(p *Participant, source string, muted bool, by *Participant) {
+	p.muted[source] = muted
+	for _, t := range p.tracks {
+		if t.source == source {
+			t.muted = muted
+			t.recv.SetMuted(muted)
+		}
+	}
+	if by != nil {
+		p.sink.Send(&signal.Muted{Type: "muted", Source: source, By: by.ref()})
+	}
+	r.broadcast(&signal.ParticipantEvent{Type: "participant-updated", Participant: p.info()}, nil)
+}
+
+func (r *Room) moderate(p *Participant, m *signal.Moderate) {
+	if !p.can(authModerate) {
+		p.sink.Send(&signal.Error{Type: "error", Code: signal.CodeForbidden, Message: "your access token does not allow moderating", Ref: "moderate"})
+		return
+	}
+	target := r.participants[m.Target]
+	if target == nil {
+		p.sink.Send(&signal.Error{Type: "error", Code: signal.CodeNotFound, Message: "no participant " + m.Target + " in this room", Ref: "moderate"})
+		return
+	}
+	switch m.Action {
+	case "mute":
+		r.setMuted(target, m.Source, true, p)
+	case "remove":
+		target.sink.Send(&signal.Removed{Type: "removed", By: p.ref()})
+		r.leave(target, signal.ReasonRemoved)
+	}
+}
+
+// peerEvents adapts the sfu's media callbacks to the room.
+type peerEvents struct{ p *Participant }
+
+func (e *peerEvents) Candidate(role string, c webrtc.ICECandidateInit) {
+	e.p.sink.Send(signal.NewCandidate(role, c))
+}
+
+func (e *peerEvents) PubAnswer(sdp string) { e.p.sink.Send(signal.NewAnswer(sdp)) }
+
+func (e *peerEvents) SubOffer(sdp string, labels map[string]string) {
+	tracks := make(map[string]signal.SubTrack, len(labels))
+	for mid, key := range labels {
+		if v, ok := e.p.room.info.Load(key); ok {
+			tracks[mid] = v.(signal.SubTrack)
+		}
+	}
+	e.p.sink.Send(&signal.SubOffer{Type: "offer", PC: signal.PCSub, SDP: sdp, Tracks: tracks})
+}
+
+func (e *peerEvents) TrackStarted(r *sfu.Receiver) {
+	p := e.p
+	p.room.box.post(func() { p.room.trackStarted(p, r) })
+}
+
+func (e *peerEvents) TrackEnded(r *sfu.Receiver) {
+	p := e.p
+	p.room.box.post(func() { p.room.trackEnded(p, r) })
+}
+
+func (e *peerEvents) Failed(role string) {
+	e.p.Leave(signal.ReasonDisconnected)
+}

@@ -1,0 +1,141 @@
+// Package room holds rooms and their participants: membership, grants,
+// who is forwarded what, moderation and chat. It drives the sfu package and
+// speaks to clients through Sinks; it knows no HTTP and no RTP.
+package room
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/parleyhq/parley/auth"
+	"github.com/parleyhq/parley/sfu"
+	"github.com/parleyhq/parley/signal"
+)
+
+// Sink carries messages to one client. Send must never block (a client that
+// cannot keep up is disconnected by the sink); Close flushes what is queued and
+// ends the connection.
+type Sink interface {
+	Send(msg any)
+	Close()
+}
+
+// Config is what a Manager needs.
+type Config struct {
+	Engine     *sfu.Engine
+	Logger     *slog.Logger
+	ICEServers []signal.ICEServer
+	Now        func() time.Time // for tests; defaults to time.Now
+}
+
+// Manager owns all rooms of this node. Rooms are made on first join and go
+// away when the last participant leaves.
+type Manager struct {
+	cfg   Config
+	log   *slog.Logger
+	mu    sync.Mutex
+	rooms map[string]*Room
+	wg    sync.WaitGroup // room loops and peer shutdowns
+	done  bool
+}
+
+// NewManager returns an empty Manager.
+func NewManager(cfg Config) *Manager {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Manager{cfg: cfg, log: cfg.Logger, rooms: map[string]*Room{}}
+}
+
+// ErrShuttingDown is returned by Join once Close has begun.
+var ErrShuttingDown = errors.New("the server is shutting down")
+
+// Join admits the holder of claims to their room. name is the display name the
+// client asked for (used only with invite tokens). The welcome goes to sink.
+func (m *Manager) Join(ctx context.Context, claims *auth.Claims, name string, sink Sink) (*Participant, error) {
+	m.mu.Lock()
+	if m.done {
+		m.mu.Unlock()
+		return nil, ErrShuttingDown
+	}
+	r := m.rooms[claims.Room]
+	if r == nil {
+		r = newRoom(m, claims.Room)
+		m.rooms[claims.Room] = r
+		m.wg.Add(1)
+		go r.run()
+	}
+	r.joining++
+	m.mu.Unlock()
+
+	p := newParticipant(r, claims, name, sink)
+	res := make(chan error, 1)
+	r.box.post(func() { res <- r.join(p) })
+	select {
+	case err := <-res:
+		if err != nil {
+			return nil, err
+		}
+		return p, nil
+	case <-ctx.Done():
+		// The join still completes in the room; undo it there.
+		r.box.post(func() { r.leave(p, signal.ReasonDisconnected) })
+		return nil, ctx.Err()
+	}
+}
+
+// RoomInfo summarises a room.
+type RoomInfo struct {
+	Name         string
+	Participants int
+}
+
+// Rooms lists the open rooms.
+func (m *Manager) Rooms() []RoomInfo {
+	m.mu.Lock()
+	rooms := make([]*Room, 0, len(m.rooms))
+	for _, r := range m.rooms {
+		rooms = append(rooms, r)
+	}
+	m.mu.Unlock()
+	out := make([]RoomInfo, 0, len(rooms))
+	for _, r := range rooms {
+		out = append(out, RoomInfo{Name: r.name, Participants: int(r.count.Load())})
+	}
+	return out
+}
+
+// Close removes everyone from every room and waits until all media is torn down.
+func (m *Manager) Close() {
+	m.mu.Lock()
+	m.done = true
+	rooms := make([]*Room, 0, len(m.rooms))
+	for _, r := range m.rooms {
+		rooms = append(rooms, r)
+	}
+	m.mu.Unlock()
+	for _, r := range rooms {
+		r.box.post(func() {
+			for _, p := range r.participants {
+				r.leave(p, signal.ReasonDisconnected)
+			}
+		})
+	}
+	m.wg.Wait()
+}
+
+// newID returns a short random id with the given prefix.
+func newID(prefix string) string {
+	var b [10]byte
+	_, _ = rand.Read(b[:])
+	return prefix + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
+}

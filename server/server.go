@@ -1,0 +1,101 @@
+// Package server assembles one Parley node from its configuration: the signing
+// key, the media engine, the rooms and the HTTP gateway.
+package server
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/parleyhq/parley/auth"
+	"github.com/parleyhq/parley/config"
+	"github.com/parleyhq/parley/gateway"
+	"github.com/parleyhq/parley/room"
+	"github.com/parleyhq/parley/sfu"
+)
+
+// Server is a running node.
+type Server struct {
+	cfg     config.Config
+	log     *slog.Logger
+	key     ed25519.PrivateKey
+	engine  *sfu.Engine
+	rooms   *room.Manager
+	gateway *gateway.Gateway
+	http    *http.Server
+	ln      net.Listener
+	served  chan error
+}
+
+// Start binds the ports and begins serving. It returns once the node accepts connections.
+func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	key, created, err := auth.LoadOrCreateKey(cfg.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("signing key: %w", err)
+	}
+	if created {
+		log.Info("created a new signing key", "file", cfg.DataDir+"/"+auth.KeyFile)
+	}
+	var public []string
+	if cfg.PublicIP != "" {
+		public = []string{cfg.PublicIP}
+	}
+	engine, err := sfu.NewEngine(sfu.Config{ListenIP: cfg.ListenIP(), Port: cfg.UDPPort, PublicIPs: public, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		engine.Close()
+		return nil, fmt.Errorf("listen: %w", err)
+	}
+	s := &Server{cfg: cfg, log: log, key: key, engine: engine, ln: ln, served: make(chan error, 1)}
+	s.rooms = room.NewManager(room.Config{Engine: engine, Logger: log})
+	s.gateway = gateway.New(s.rooms, auth.NewVerifier(key.Public().(ed25519.PublicKey)), log)
+	s.http = &http.Server{
+		Handler:           s.gateway,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	go func() { s.served <- s.http.Serve(ln) }()
+	log.Info("parley is serving", "http", "http://"+ln.Addr().String(), "media_port", engine.Port())
+	return s, nil
+}
+
+// URL is the node's base HTTP URL.
+func (s *Server) URL() string { return "http://" + s.ln.Addr().String() }
+
+// MediaPort is the UDP/TCP media port.
+func (s *Server) MediaPort() int { return s.engine.Port() }
+
+// Signer mints tokens with the node's key.
+func (s *Server) Signer() *auth.Signer { return auth.NewSigner(s.key) }
+
+// Rooms is the node's room manager.
+func (s *Server) Rooms() *room.Manager { return s.rooms }
+
+// Wait blocks until the HTTP server stops.
+func (s *Server) Wait() error {
+	err := <-s.served
+	s.served <- err
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// Shutdown stops accepting, ends every meeting and releases the ports.
+func (s *Server) Shutdown(ctx context.Context) error {
+	err := s.http.Shutdown(ctx)
+	s.rooms.Close()
+	return errors.Join(err, s.engine.Close())
+}

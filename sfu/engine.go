@@ -1,0 +1,133 @@
+// Package sfu is Parley's media path: it receives RTP from publishers and
+// forwards it, undecoded, to subscribers. It knows peers, tracks, receivers and
+// forwarders, never rooms or grants: the room package decides who gets what.
+package sfu
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+
+	"github.com/pion/dtls/v3"
+	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
+	"github.com/pion/webrtc/v4"
+)
+
+// Config says where media flows.
+type Config struct {
+	// ListenIP is the address the media port binds; nil or unspecified binds all.
+	ListenIP net.IP
+	// Port is the UDP port (ICE UDP mux) and the ICE-TCP port; 0 picks a free one.
+	Port int
+	// PublicIPs, when set, are announced in place of local addresses (1:1 NAT).
+	PublicIPs []string
+	Logger    *slog.Logger
+}
+
+// Engine owns the media sockets and the WebRTC API objects all peers share.
+type Engine struct {
+	log    *slog.Logger
+	pubAPI *webrtc.API // connections where clients publish to us
+	subAPI *webrtc.API // connections where we forward to clients
+	udp    *net.UDPConn
+	tcp    net.Listener
+	udpMux ice.UDPMux
+	tcpMux ice.TCPMux
+}
+
+// NewEngine binds the media port (UDP and TCP, same number) and prepares the APIs.
+func NewEngine(cfg Config) (*Engine, error) {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	udp, err := net.ListenUDP("udp", &net.UDPAddr{IP: cfg.ListenIP, Port: cfg.Port})
+	if err != nil {
+		return nil, fmt.Errorf("media UDP port: %w", err)
+	}
+	port := udp.LocalAddr().(*net.UDPAddr).Port
+	tcp, err := net.ListenTCP("tcp", &net.TCPAddr{IP: cfg.ListenIP, Port: port})
+	if err != nil {
+		udp.Close()
+		return nil, fmt.Errorf("media ICE-TCP port: %w", err)
+	}
+	e := &Engine{log: log, udp: udp, tcp: tcp}
+	e.udpMux = webrtc.NewICEUDPMux(nil, udp)
+	e.tcpMux = webrtc.NewICETCPMux(nil, tcp, 32)
+
+	se := webrtc.SettingEngine{}
+	se.SetICEUDPMux(e.udpMux)
+	se.SetICETCPMux(e.tcpMux)
+	se.SetNetworkTypes([]webrtc.NetworkType{
+		webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6,
+		webrtc.NetworkTypeTCP4, webrtc.NetworkTypeTCP6,
+	})
+	se.SetIncludeLoopbackCandidate(true)
+	// mDNS would open a multicast socket and talk to the LAN: Parley stays quiet.
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	// Announce only the address we are bound to, not every interface of the host.
+	if ip := cfg.ListenIP; ip != nil && !ip.IsUnspecified() {
+		se.SetIPFilter(func(c net.IP) bool { return c.Equal(ip) })
+	}
+	if len(cfg.PublicIPs) > 0 {
+		se.SetNAT1To1IPs(cfg.PublicIPs, webrtc.ICECandidateTypeHost)
+	}
+	// AES-GCM first: cheaper per packet than AES-CM+HMAC where the CPU has AES-NI.
+	se.SetSRTPProtectionProfiles(dtls.SRTP_AEAD_AES_128_GCM, dtls.SRTP_AES128_CM_HMAC_SHA1_80)
+
+	if e.pubAPI, err = newAPI(se, true); err != nil {
+		e.Close()
+		return nil, err
+	}
+	if e.subAPI, err = newAPI(se, false); err != nil {
+		e.Close()
+		return nil, err
+	}
+	return e, nil
+}
+
+func newAPI(se webrtc.SettingEngine, publish bool) (*webrtc.API, error) {
+	m := &webrtc.MediaEngine{}
+	if err := m.RegisterDefaultCodecs(); err != nil {
+		return nil, err
+	}
+	ir := &interceptor.Registry{}
+	if publish {
+		// NACK generation, receiver reports, TWCC feedback for the publisher's
+		// congestion control, simulcast header extensions.
+		if err := webrtc.RegisterDefaultInterceptors(m, ir); err != nil {
+			return nil, err
+		}
+	} else {
+		// Forwarders answer NACKs from the receiver's shared cache themselves,
+		// so only sender/receiver reports are needed here.
+		if err := webrtc.ConfigureRTCPReports(ir); err != nil {
+			return nil, err
+		}
+	}
+	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se)), nil
+}
+
+// Port is the media port number (UDP and TCP).
+func (e *Engine) Port() int { return e.udp.LocalAddr().(*net.UDPAddr).Port }
+
+// Close releases the media sockets. Peers must be closed first.
+func (e *Engine) Close() error {
+	var errs []error
+	if e.udpMux != nil {
+		errs = append(errs, e.udpMux.Close())
+	}
+	if e.tcpMux != nil {
+		errs = append(errs, e.tcpMux.Close())
+	}
+	errs = append(errs, e.udp.Close(), e.tcp.Close())
+	var out []error
+	for _, err := range errs {
+		if err != nil && !errors.Is(err, net.ErrClosed) {
+			out = append(out, err)
+		}
+	}
+	return errors.Join(out...)
+}

@@ -1,0 +1,364 @@
+package sfu
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/pion/webrtc/v4"
+)
+
+// Connection roles (the wire names of docs/protocol.md).
+const (
+	RolePub = "pub" // the client offers and sends
+	RoleSub = "sub" // the server offers and sends
+)
+
+// Handler receives a peer's events. Calls come from pion's and the peer's own
+// goroutines; implementations must not block and must not call back into the
+// Peer synchronously.
+type Handler interface {
+	// Candidate is a local ICE candidate to trickle to the client. Candidates of
+	// a connection are reported only after its first PubAnswer or SubOffer.
+	Candidate(role string, c webrtc.ICECandidateInit)
+	// PubAnswer is the answer to the client's "pub" offer.
+	PubAnswer(sdp string)
+	// SubOffer is an offer for the client's "sub" connection; labels maps every
+	// mid that carries a forwarded track to the label given to Subscribe.
+	SubOffer(sdp string, labels map[string]string)
+	// TrackStarted reports a new published track.
+	TrackStarted(r *Receiver)
+	// TrackEnded reports that a published track stopped.
+	TrackEnded(r *Receiver)
+	// Failed reports that a connection failed for good.
+	Failed(role string)
+}
+
+// ErrClosed is returned by a Peer that has been closed.
+var ErrClosed = errors.New("peer is closed")
+
+var receiverSeq atomic.Uint64
+
+// Peer is one participant's media: a "pub" connection on which it publishes
+// and a "sub" connection on which it receives. Two connections, each with a
+// fixed offerer, mean offers never collide.
+type Peer struct {
+	eng *Engine
+	h   Handler
+	id  string
+
+	mu          sync.Mutex
+	closed      bool
+	pub, sub    *webrtc.PeerConnection
+	pending     map[string][]webrtc.ICECandidateInit // remote candidates before the remote description
+	local       map[string][]webrtc.ICECandidateInit // local candidates before our description went out
+	described   map[string]bool                      // our description for the role went out
+	subInFlight bool                                 // an offer awaits its answer
+	subAgain    bool                                 // changes arrived while in flight
+	receivers   map[*Receiver]struct{}
+	forwarders  map[*Forwarder]struct{}
+}
+
+// NewPeer creates a peer; connections are made when first needed.
+func (e *Engine) NewPeer(id string, h Handler) *Peer {
+	return &Peer{
+		eng: e, h: h, id: id,
+		pending:    map[string][]webrtc.ICECandidateInit{},
+		local:      map[string][]webrtc.ICECandidateInit{},
+		described:  map[string]bool{},
+		receivers:  map[*Receiver]struct{}{},
+		forwarders: map[*Forwarder]struct{}{},
+	}
+}
+
+func (p *Peer) newPC(role string) (*webrtc.PeerConnection, error) {
+	api := p.eng.subAPI
+	if role == RolePub {
+		api = p.eng.pubAPI
+	}
+	pc, err := api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		return nil, err
+	}
+	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
+		if c == nil {
+			return
+		}
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		switch {
+		case p.closed:
+		case !p.described[role]:
+			// A candidate must not reach the client before the description it belongs to.
+			p.local[role] = append(p.local[role], c.ToJSON())
+		default:
+			p.h.Candidate(role, c.ToJSON())
+		}
+	})
+	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
+		if s == webrtc.PeerConnectionStateFailed {
+			p.h.Failed(role)
+		}
+	})
+	if role == RolePub {
+		pc.OnTrack(func(t *webrtc.TrackRemote, rr *webrtc.RTPReceiver) { p.onTrack(pc, t, rr) })
+	}
+	return pc, nil
+}
+
+func (p *Peer) onTrack(pc *webrtc.PeerConnection, t *webrtc.TrackRemote, rr *webrtc.RTPReceiver) {
+	mid := ""
+	for _, tr := range pc.GetTransceivers() {
+		if tr.Receiver() == rr {
+			mid = tr.Mid()
+		}
+	}
+	id := fmt.Sprintf("%s-T%d", p.id, receiverSeq.Add(1))
+	r := newReceiver(id, mid, t, rr, pc.WriteRTCP, p.receiverClosed)
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		_ = rr.Stop()
+		return
+	}
+	p.receivers[r] = struct{}{}
+	p.mu.Unlock()
+	p.h.TrackStarted(r)
+	r.run() // pion runs OnTrack on its own goroutine; it becomes the read loop
+}
+
+func (p *Peer) receiverClosed(r *Receiver) {
+	p.mu.Lock()
+	delete(p.receivers, r)
+	p.mu.Unlock()
+	p.h.TrackEnded(r)
+}
+
+// PubOffer applies the client's offer on its "pub" connection; the answer goes
+// to the handler's PubAnswer.
+func (p *Peer) PubOffer(sdp string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return ErrClosed
+	}
+	if p.pub == nil {
+		pc, err := p.newPC(RolePub)
+		if err != nil {
+			return err
+		}
+		p.pub = pc
+	}
+	if err := p.pub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
+		return fmt.Errorf("offer rejected: %w", err)
+	}
+	p.flushCandidates(RolePub, p.pub)
+	answer, err := p.pub.CreateAnswer(nil)
+	if err != nil {
+		return fmt.Errorf("cannot answer: %w", err)
+	}
+	if err := p.pub.SetLocalDescription(answer); err != nil {
+		return fmt.Errorf("cannot answer: %w", err)
+	}
+	p.h.PubAnswer(answer.SDP)
+	p.describedLocked(RolePub)
+	return nil
+}
+
+// describedLocked records that our description for role went out and releases
+// the candidates held back until then.
+func (p *Peer) describedLocked(role string) {
+	p.described[role] = true
+	for _, c := range p.local[role] {
+		p.h.Candidate(role, c)
+	}
+	delete(p.local, role)
+}
+
+// SubAnswer applies the client's answer to the last "sub" offer.
+func (p *Peer) SubAnswer(sdp string) error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return ErrClosed
+	}
+	if p.sub == nil || !p.subInFlight {
+		p.mu.Unlock()
+		return errors.New("no offer is waiting for an answer")
+	}
+	if err := p.sub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sdp}); err != nil {
+		p.mu.Unlock()
+		return fmt.Errorf("answer rejected: %w", err)
+	}
+	p.flushCandidates(RoleSub, p.sub)
+	p.subInFlight = false
+	again := p.subAgain
+	p.mu.Unlock()
+	if again {
+		return p.negotiate()
+	}
+	return nil
+}
+
+// AddCandidate adds a client's ICE candidate, holding it until the connection
+// has a remote description.
+func (p *Peer) AddCandidate(role string, c webrtc.ICECandidateInit) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return ErrClosed
+	}
+	pc := p.pub
+	if role == RoleSub {
+		pc = p.sub
+	}
+	if pc == nil || pc.RemoteDescription() == nil {
+		if len(p.pending[role]) >= 64 {
+			return errors.New("too many candidates before the description")
+		}
+		p.pending[role] = append(p.pending[role], c)
+		return nil
+	}
+	return pc.AddICECandidate(c)
+}
+
+func (p *Peer) flushCandidates(role string, pc *webrtc.PeerConnection) {
+	for _, c := range p.pending[role] {
+		_ = pc.AddICECandidate(c) // a bad candidate only loses that path
+	}
+	delete(p.pending, role)
+}
+
+// Subscribe starts forwarding r to this peer. streamID groups the owner's
+// tracks on the client; label comes back in SubOffer for the track's mid.
+func (p *Peer) Subscribe(r *Receiver, streamID, label string) (*Forwarder, error) {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil, ErrClosed
+	}
+	if p.sub == nil {
+		pc, err := p.newPC(RoleSub)
+		if err != nil {
+			p.mu.Unlock()
+			return nil, err
+		}
+		p.sub = pc
+	}
+	f := newForwarder(r, streamID, label)
+	sender, err := p.sub.AddTrack(f)
+	if err != nil {
+		p.mu.Unlock()
+		return nil, err
+	}
+	f.sender = sender
+	p.forwarders[f] = struct{}{}
+	p.mu.Unlock()
+
+	r.addForwarder(f)
+	go f.readRTCP() // ends when the sender stops (Unsubscribe or Close)
+	return f, p.negotiate()
+}
+
+// Unsubscribe stops forwarding f and renegotiates.
+func (p *Peer) Unsubscribe(f *Forwarder) error {
+	f.close()
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil
+	}
+	if _, ok := p.forwarders[f]; !ok {
+		p.mu.Unlock()
+		return nil
+	}
+	delete(p.forwarders, f)
+	err := p.sub.RemoveTrack(f.sender)
+	p.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	return p.negotiate()
+}
+
+// negotiate sends a new "sub" offer, or marks one as due when an offer is in flight.
+func (p *Peer) negotiate() error {
+	p.mu.Lock()
+	if p.closed || p.sub == nil {
+		p.mu.Unlock()
+		return nil
+	}
+	if p.subInFlight {
+		p.subAgain = true
+		p.mu.Unlock()
+		return nil
+	}
+	offer, err := p.sub.CreateOffer(nil)
+	if err == nil {
+		err = p.sub.SetLocalDescription(offer)
+	}
+	if err != nil {
+		p.mu.Unlock()
+		return fmt.Errorf("sub offer: %w", err)
+	}
+	p.subInFlight, p.subAgain = true, false
+	labels := map[string]string{}
+	for _, t := range p.sub.GetTransceivers() {
+		if s := t.Sender(); s != nil {
+			if f, ok := s.Track().(*Forwarder); ok && t.Mid() != "" {
+				labels[t.Mid()] = f.label
+			}
+		}
+	}
+	p.h.SubOffer(offer.SDP, labels)
+	p.describedLocked(RoleSub)
+	p.mu.Unlock()
+	return nil
+}
+
+// Receivers returns the tracks this peer currently publishes.
+func (p *Peer) Receivers() []*Receiver {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]*Receiver, 0, len(p.receivers))
+	for r := range p.receivers {
+		out = append(out, r)
+	}
+	return out
+}
+
+// Close tears down both connections, detaches every forwarder and waits for
+// the peer's receivers to end.
+func (p *Peer) Close() error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil
+	}
+	p.closed = true
+	pub, sub := p.pub, p.sub
+	fwds := p.forwarders
+	p.forwarders = map[*Forwarder]struct{}{}
+	recvs := make([]*Receiver, 0, len(p.receivers))
+	for r := range p.receivers {
+		recvs = append(recvs, r)
+	}
+	p.mu.Unlock()
+
+	for f := range fwds {
+		f.close()
+	}
+	var errs []error
+	// Closing outside the lock: pion fires state callbacks that may reach the handler.
+	if sub != nil {
+		errs = append(errs, sub.Close())
+	}
+	if pub != nil {
+		errs = append(errs, pub.Close())
+	}
+	for _, r := range recvs {
+		<-r.done
+	}
+	return errors.Join(errs...)
+}

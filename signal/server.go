@@ -1,0 +1,146 @@
+package signal
+
+import "github.com/pion/webrtc/v4"
+
+// Server -> client messages. Each carries its "type" so it marshals on its own.
+
+// Participant describes one participant to the others.
+type Participant struct {
+	ID       string      `json:"id"`
+	Identity string      `json:"identity"`
+	Name     string      `json:"name"`
+	Grants   []string    `json:"grants"`
+	Tracks   []TrackInfo `json:"tracks"`
+	State    string      `json:"state"`
+}
+
+// TrackInfo describes one published track.
+type TrackInfo struct {
+	Mid    string `json:"mid"`
+	Source string `json:"source"`
+	Kind   string `json:"kind"`
+	Muted  bool   `json:"muted"`
+}
+
+// Ref names a participant briefly (e.g. who muted you).
+type Ref struct {
+	ID       string `json:"id"`
+	Identity string `json:"identity"`
+	Name     string `json:"name"`
+}
+
+// ICEServer is handed to clients for their RTCPeerConnection configuration.
+type ICEServer struct {
+	URLs       []string `json:"urls"`
+	Username   string   `json:"username,omitempty"`
+	Credential string   `json:"credential,omitempty"`
+}
+
+// RoomInfo describes the room in welcome.
+type RoomInfo struct {
+	Name string `json:"name"`
+}
+
+// LimitsInfo tells clients the limits they must respect.
+type LimitsInfo struct {
+	MaxMessageBytes int `json:"maxMessageBytes"`
+	MaxChatChars    int `json:"maxChatChars"`
+}
+
+// Welcome answers a successful join.
+type Welcome struct {
+	Type         string        `json:"type"`
+	Version      int           `json:"version"`
+	Room         RoomInfo      `json:"room"`
+	Self         Participant   `json:"self"`
+	Participants []Participant `json:"participants"`
+	ICEServers   []ICEServer   `json:"iceServers"`
+	Limits       LimitsInfo    `json:"limits"`
+}
+
+// NewWelcome fills in the constant parts of a welcome.
+func NewWelcome(room string, self Participant, others []Participant, ice []ICEServer) *Welcome {
+	if others == nil {
+		others = []Participant{}
+	}
+	if ice == nil {
+		ice = []ICEServer{}
+	}
+	return &Welcome{
+		Type: "welcome", Version: Version, Room: RoomInfo{Name: room}, Self: self,
+		Participants: others, ICEServers: ice,
+		Limits: LimitsInfo{MaxMessageBytes: MaxMessageBytes, MaxChatChars: MaxChatChars},
+	}
+}
+
+// SubTrack names the owner of one mid on the "sub" connection.
+type SubTrack struct {
+	Participant string `json:"participant"`
+	Identity    string `json:"identity"`
+	Source      string `json:"source"`
+}
+
+// SubOffer is the server's offer on the "sub" connection.
+type SubOffer struct {
+	Type   string              `json:"type"`
+	PC     string              `json:"pc"`
+	SDP    string              `json:"sdp"`
+	Tracks map[string]SubTrack `json:"tracks"`
+}
+
+// NewAnswer is the server's answer on the "pub" connection.
+func NewAnswer(sdp string) *Answer { return &Answer{Type: "answer", PC: PCPub, SDP: sdp} }
+
+// NewCandidate wraps a server ICE candidate for connection pc.
+func NewCandidate(pc string, c webrtc.ICECandidateInit) *Candidate {
+	return &Candidate{Type: "candidate", PC: pc, Candidate: c}
+}
+
+// ParticipantEvent is participant-joined or participant-updated.
+type ParticipantEvent struct {
+	Type        string      `json:"type"`
+	Participant Participant `json:"participant"`
+}
+
+// ParticipantLeft says someone left and why.
+type ParticipantLeft struct {
+	Type     string `json:"type"`
+	ID       string `json:"id"`
+	Identity string `json:"identity"`
+	Reason   string `json:"reason"`
+}
+
+// Leave reasons.
+const (
+	ReasonLeft         = "left"
+	ReasonRemoved      = "removed"
+	ReasonDisconnected = "disconnected"
+	ReasonReplaced     = "replaced"
+)
+
+// Chat is a chat message as the room sees it.
+type Chat struct {
+	Type string `json:"type"`
+	ID   string `json:"id"`
+	From Ref    `json:"from"`
+	Text string `json:"text"`
+	Time string `json:"time"`
+}
+
+// Muted tells a client a moderator muted one of its sources.
+type Muted struct {
+	Type   string `json:"type"`
+	Source string `json:"source"`
+	By     Ref    `json:"by"`
+}
+
+// Removed tells a client a moderator removed it.
+type Removed struct {
+	Type string `json:"type"`
+	By   Ref    `json:"by"`
+}
+
+// Pong answers ping.
+type Pong struct {
+	Type string `json:"type"`
+}

@@ -1,0 +1,296 @@
+// Package signal defines Parley's signaling protocol (docs/protocol.md): the
+// messages exchanged over each participant's WebSocket, their limits, and the
+// stable error codes. It does no I/O, so it can be fuzzed and reused by clients.
+package signal
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"unicode/utf8"
+
+	"github.com/pion/webrtc/v4"
+)
+
+// Version is the protocol version this package speaks.
+const Version = 1
+
+// Limits on what a client may send.
+const (
+	MaxMessageBytes = 64 << 10
+	MaxChatChars    = 4000
+	MaxNameChars    = 64
+	MaxTracks       = 8 // tracks one participant may publish at once
+)
+
+// Connection roles: the client offers on "pub", the server on "sub".
+const (
+	PCPub = "pub"
+	PCSub = "sub"
+)
+
+// Track sources.
+const (
+	SourceMic         = "mic"
+	SourceCamera      = "camera"
+	SourceScreen      = "screen"
+	SourceScreenAudio = "screen-audio"
+)
+
+// ValidSource reports whether s is a known track source.
+func ValidSource(s string) bool {
+	switch s {
+	case SourceMic, SourceCamera, SourceScreen, SourceScreenAudio:
+		return true
+	}
+	return false
+}
+
+// Error codes (stable; clients switch on them).
+const (
+	CodeBadRequest         = "bad_request"
+	CodeUnknownType        = "unknown_type"
+	CodeUnsupportedVersion = "unsupported_version"
+	CodeNotJoined          = "not_joined"
+	CodeAlreadyJoined      = "already_joined"
+	CodeTokenMissing       = "token_missing"
+	CodeTokenInvalid       = "token_invalid"
+	CodeTokenExpired       = "token_expired"
+	CodeWrongRoom          = "wrong_room"
+	CodeForbidden          = "forbidden"
+	CodeMessageTooLarge    = "message_too_large"
+	CodeNotFound           = "not_found"
+	CodeInternal           = "internal"
+	CodeReplaced           = "replaced"
+)
+
+// Error is a protocol error: a stable code and a human sentence. It is both a Go
+// error and the wire form of the "error" message.
+type Error struct {
+	Type    string `json:"type"` // always "error"
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Ref     string `json:"ref,omitempty"`
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+// Errorf builds an *Error with a formatted message.
+func Errorf(code, format string, args ...any) *Error {
+	return &Error{Type: "error", Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// ---- client -> server ----
+
+// Join is the first message on every socket.
+type Join struct {
+	Type    string `json:"type"`
+	Version int    `json:"version"`
+	Token   string `json:"token"`
+	Room    string `json:"room"`
+	Name    string `json:"name,omitempty"`
+}
+
+// Offer carries an SDP offer. From clients it is always for "pub" and Tracks maps
+// mid -> source; from the server it is for "sub" (see SubOffer).
+type Offer struct {
+	Type   string            `json:"type"`
+	PC     string            `json:"pc"`
+	SDP    string            `json:"sdp"`
+	Tracks map[string]string `json:"tracks"`
+}
+
+// Answer carries an SDP answer.
+type Answer struct {
+	Type string `json:"type"`
+	PC   string `json:"pc"`
+	SDP  string `json:"sdp"`
+}
+
+// Candidate is one trickled ICE candidate.
+type Candidate struct {
+	Type      string                  `json:"type"`
+	PC        string                  `json:"pc"`
+	Candidate webrtc.ICECandidateInit `json:"candidate"`
+}
+
+// Mute announces the sender's own mute state for one source.
+type Mute struct {
+	Type   string `json:"type"`
+	Source string `json:"source"`
+	Muted  bool   `json:"muted"`
+}
+
+// ChatSend is a chat message from a client.
+type ChatSend struct {
+	Type string `json:"type"`
+	Text string `json:"text"`
+}
+
+// Moderate is a moderator's request.
+type Moderate struct {
+	Type   string `json:"type"`
+	Action string `json:"action"` // "mute" or "remove"
+	Target string `json:"target"` // participant id
+	Source string `json:"source,omitempty"`
+}
+
+// Leave asks the server to end the session cleanly.
+type Leave struct {
+	Type string `json:"type"`
+}
+
+// Ping asks for a "pong", for clients that cannot see WebSocket pings.
+type Ping struct {
+	Type string `json:"type"`
+}
+
+// Decode parses one client message, enforcing the size limit and validating
+// every field it can check without room state. The result is one of the
+// client -> server message types above (as a pointer).
+func Decode(data []byte) (any, error) {
+	if len(data) > MaxMessageBytes {
+		return nil, Errorf(CodeMessageTooLarge, "message of %d bytes exceeds the limit of %d", len(data), MaxMessageBytes)
+	}
+	if !utf8.Valid(data) {
+		return nil, Errorf(CodeBadRequest, "message is not valid UTF-8")
+	}
+	var env struct {
+		Type string `json:"type"`
+	}
+	if err := json.Unmarshal(data, &env); err != nil {
+		return nil, Errorf(CodeBadRequest, "message is not a JSON object with a string \"type\"")
+	}
+	var msg any
+	switch env.Type {
+	case "join":
+		msg = &Join{}
+	case "offer":
+		msg = &Offer{}
+	case "answer":
+		msg = &Answer{}
+	case "candidate":
+		msg = &Candidate{}
+	case "mute":
+		msg = &Mute{}
+	case "chat":
+		msg = &ChatSend{}
+	case "moderate":
+		msg = &Moderate{}
+	case "leave":
+		msg = &Leave{}
+	case "ping":
+		msg = &Ping{}
+	case "":
+		return nil, Errorf(CodeBadRequest, "message has no \"type\"")
+	default:
+		return nil, &Error{Type: "error", Code: CodeUnknownType, Message: fmt.Sprintf("unknown message type %q", truncate(env.Type, 40))}
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(msg); err != nil {
+		return nil, Errorf(CodeBadRequest, "malformed %q message: %s", env.Type, cleanJSONError(err))
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, Errorf(CodeBadRequest, "%q message has data after the JSON object", env.Type)
+	}
+	if err := validate(msg); err != nil {
+		err.Ref = env.Type
+		return nil, err
+	}
+	return msg, nil
+}
+
+func validate(msg any) *Error {
+	switch m := msg.(type) {
+	case *Join:
+		if m.Version != Version {
+			return Errorf(CodeUnsupportedVersion, "protocol version %d is not supported; this server speaks version %d", m.Version, Version)
+		}
+		if m.Room == "" {
+			return Errorf(CodeBadRequest, "join needs a room")
+		}
+		if m.Token == "" {
+			return Errorf(CodeTokenMissing, "join needs an access token")
+		}
+		if utf8.RuneCountInString(m.Name) > MaxNameChars {
+			return Errorf(CodeBadRequest, "name is longer than %d characters", MaxNameChars)
+		}
+	case *Offer:
+		if m.PC != PCPub {
+			return Errorf(CodeBadRequest, "clients offer only on pc \"pub\"")
+		}
+		if m.SDP == "" {
+			return Errorf(CodeBadRequest, "offer has no sdp")
+		}
+		if len(m.Tracks) > MaxTracks {
+			return Errorf(CodeBadRequest, "at most %d tracks may be published at once", MaxTracks)
+		}
+		for mid, src := range m.Tracks {
+			if mid == "" || len(mid) > 32 {
+				return Errorf(CodeBadRequest, "track mid %q is invalid", truncate(mid, 40))
+			}
+			if !ValidSource(src) {
+				return Errorf(CodeBadRequest, "track source %q is not one of mic, camera, screen, screen-audio", truncate(src, 40))
+			}
+		}
+	case *Answer:
+		if m.PC != PCSub {
+			return Errorf(CodeBadRequest, "clients answer only on pc \"sub\"")
+		}
+		if m.SDP == "" {
+			return Errorf(CodeBadRequest, "answer has no sdp")
+		}
+	case *Candidate:
+		if m.PC != PCPub && m.PC != PCSub {
+			return Errorf(CodeBadRequest, "candidate pc must be \"pub\" or \"sub\"")
+		}
+	case *Mute:
+		if !ValidSource(m.Source) {
+			return Errorf(CodeBadRequest, "mute source %q is not one of mic, camera, screen, screen-audio", truncate(m.Source, 40))
+		}
+	case *ChatSend:
+		n := utf8.RuneCountInString(m.Text)
+		if n == 0 || len(bytes.TrimSpace([]byte(m.Text))) == 0 {
+			return Errorf(CodeBadRequest, "chat message is empty")
+		}
+		if n > MaxChatChars {
+			return Errorf(CodeBadRequest, "chat message is longer than %d characters", MaxChatChars)
+		}
+	case *Moderate:
+		switch m.Action {
+		case "mute":
+			if !ValidSource(m.Source) {
+				return Errorf(CodeBadRequest, "moderate mute needs a source: mic, camera, screen or screen-audio")
+			}
+		case "remove":
+		default:
+			return Errorf(CodeBadRequest, "moderate action %q is not \"mute\" or \"remove\"", truncate(m.Action, 40))
+		}
+		if m.Target == "" {
+			return Errorf(CodeBadRequest, "moderate needs a target participant id")
+		}
+	}
+	return nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
+
+// cleanJSONError keeps decoder errors short and free of the input.
+func cleanJSONError(err error) string {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return fmt.Sprintf("field %q has the wrong type", te.Field)
+	}
+	return truncate(err.Error(), 120)
+}

@@ -1,0 +1,64 @@
+// Package web serves Parley's browser client: static ES modules and CSS
+// embedded in the binary, no build step.
+package web
+
+import (
+	"embed"
+	"io/fs"
+	"net/http"
+
+	"github.com/parleyhq/parley/auth"
+)
+
+//go:embed static
+var files embed.FS
+
+// Static is the client's files, rooted at the static folder.
+func Static() fs.FS {
+	sub, err := fs.Sub(files, "static")
+	if err != nil {
+		panic(err) // the embed directive guarantees the folder exists
+	}
+	return sub
+}
+
+// csp allows only the server's own origin: the client loads nothing from elsewhere.
+const csp = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; " +
+	"img-src 'self' data: blob:; media-src 'self' blob: mediastream:; connect-src 'self'; " +
+	"frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+
+// Register adds the client's routes to mux: "/" (landing page), "/r/{room}"
+// (the meeting page) and "/assets/" (modules, styles, icons).
+func Register(mux *http.ServeMux) {
+	static := Static()
+	assets := http.StripPrefix("/assets/", http.FileServerFS(static))
+	mux.Handle("GET /assets/", secure(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-cache")
+		assets.ServeHTTP(w, r)
+	})))
+	mux.Handle("GET /r/{room}", secure(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if auth.ValidRoom(r.PathValue("room")) != nil {
+			http.Error(w, "no such room name", http.StatusNotFound)
+			return
+		}
+		// The token in the query must not leak to other sites through Referer.
+		w.Header().Set("Referrer-Policy", "no-referrer")
+		w.Header().Set("Cache-Control", "no-store")
+		http.ServeFileFS(w, r, static, "room.html")
+	})))
+	mux.Handle("GET /{$}", secure(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.ServeFileFS(w, r, static, "index.html")
+	})))
+}
+
+func secure(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hd := w.Header()
+		hd.Set("Content-Security-Policy", csp)
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("X-Frame-Options", "DENY")
+		hd.Set("Referrer-Policy", "no-referrer")
+		hd.Set("Permissions-Policy", "camera=(self), microphone=(self), display-capture=(self), autoplay=(self)")
+		h.ServeHTTP(w, r)
+	})
+}
