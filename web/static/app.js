@@ -1,0 +1,1291 @@
+// The meeting page: lobby, meeting and end screens, wired to the signaling channel
+// (signaling.js), the media connections (session.js) and local capture (media.js).
+// The page is /r/ROOM?token=JWT[&autojoin=1][&quality=low|medium|high].
+
+import { Signaling, signalingURL } from './signaling.js';
+import { MediaSession } from './session.js';
+import { LocalMedia, describeMediaError } from './media.js';
+import { decodeToken } from './token.js';
+import { hydrateIcons, icon, LOGO } from './icons.js';
+import { Stage, ChatLog, toast, avatar, initials, hueFor, h } from './ui.js';
+
+/**
+ * @typedef {{mid: string, source: string, kind: string, muted: boolean}} PublishedTrack
+ * @typedef {{id: string, identity: string, name: string, grants?: string[],
+ *            tracks?: PublishedTrack[], state?: string}} Participant
+ * @typedef {{id: string, identity: string, name: string}} Who
+ * @typedef {import('./session.js').RemoteTrack} RemoteTrack
+ * @typedef {import('./session.js').Source} Source
+ * @typedef {import('./signaling.js').Message} Message
+ * @typedef {'lobby' | 'joining' | 'joined' | 'left' | 'removed' | 'error'} Phase
+ */
+
+// ---- page parameters ----------------------------------------------------------------
+
+const params = new URLSearchParams(location.search);
+const token = params.get('token') || '';
+const roomName = roomFromPath(location.pathname);
+const claims = decodeToken(token);
+const autojoin = params.get('autojoin') === '1';
+const qualityParam = params.get('quality');
+const quality = qualityParam === 'low' || qualityParam === 'medium' || qualityParam === 'high' ? qualityParam : 'high';
+
+/** Remote audio level (getStats audioLevel, 0..1) above which someone counts as speaking. */
+const REMOTE_SPEAKING_LEVEL = 0.04;
+/** Local microphone RMS above which you count as speaking. */
+const LOCAL_SPEAKING_LEVEL = 0.02;
+/** How long the speaking outline stays after the level drops, in ms. */
+const SPEAKING_HOLD_MS = 700;
+const NAME_KEY = 'parley.name';
+
+/**
+ * @param {string} path
+ * @returns {string}
+ */
+function roomFromPath(path) {
+  const m = /^\/r\/([^/]+)/.exec(path);
+  if (!m) return '';
+  try {
+    return decodeURIComponent(m[1]);
+  } catch {
+    return m[1];
+  }
+}
+
+/**
+ * @param {string} id
+ * @returns {HTMLElement}
+ */
+function $(id) {
+  const el = document.getElementById(id);
+  if (!el) throw new Error(`room.html has no #${id}`);
+  return el;
+}
+
+// ---- state --------------------------------------------------------------------------
+
+const media = new LocalMedia(quality);
+
+const st = {
+  /** @type {Phase} */
+  phase: 'lobby',
+  /** @type {Participant | null} */
+  self: null,
+  /** @type {Map<string, Participant>} everyone else, in join order */
+  others: new Map(),
+  micOn: true,
+  camOn: true,
+  sharing: false,
+  /** @type {RemoteTrack[]} */
+  remote: [],
+  /** @type {'chat' | 'people' | null} */
+  panel: null,
+  unread: 0,
+  maxChat: 4000,
+  /** @type {Signaling | null} */
+  sig: null,
+  /** @type {MediaSession | null} */
+  session: null,
+  /** a join that failed shows its error once */
+  joinFailed: false,
+  reconnecting: false,
+  reconnectUntil: 0,
+  reconnectAttempt: 0,
+  /** @type {number | undefined} */
+  reconnectTimer: undefined,
+  /** @type {Map<string, number>} participant id (or "self") -> last time it was loud */
+  loudAt: new Map(),
+  /** @type {number | undefined} */
+  speakingTimer: undefined,
+  /** @type {string | null} participant whose removal waits for a second click */
+  confirmRemove: null,
+  busy: { mic: false, cam: false, screen: false },
+  name: '',
+};
+
+/** @type {Map<string, {el: HTMLAudioElement, track: MediaStreamTrack}>} remote audio by sub mid */
+const audioEls = new Map();
+
+/** @type {Stage} */
+let stage;
+/** @type {ChatLog} */
+let chatLog;
+
+/** @param {Phase} phase */
+function setPhase(phase) {
+  st.phase = phase;
+  document.body.dataset.state = phase;
+}
+
+/** @param {'lobby' | 'connecting' | 'meeting' | 'ended'} view */
+function setView(view) {
+  document.body.dataset.view = view;
+  if (view === 'meeting') stage.scheduleLayout();
+}
+
+/** @returns {string[]} */
+function grants() {
+  if (st.self && Array.isArray(st.self.grants)) return st.self.grants;
+  return claims ? claims.grants : ['join', 'publish', 'subscribe'];
+}
+
+function canPublish() {
+  return grants().includes('publish');
+}
+
+function canModerate() {
+  return grants().includes('moderate');
+}
+
+/** @returns {Participant[]} */
+function others() {
+  return [...st.others.values()];
+}
+
+/**
+ * @param {Participant | Who} p
+ * @returns {string}
+ */
+function displayName(p) {
+  return (p && (p.name || p.identity)) || 'Someone';
+}
+
+/**
+ * @param {Participant} p
+ * @param {string} source
+ * @returns {PublishedTrack | undefined}
+ */
+function published(p, source) {
+  return (p.tracks || []).find((t) => t.source === source);
+}
+
+// ---- lobby --------------------------------------------------------------------------
+
+function initLobby() {
+  $('lobby-room').textContent = roomName || 'Meeting';
+  $('room-name').textContent = roomName;
+  $('meeting-title').textContent = roomName ? `Meeting ${roomName}` : 'Meeting';
+  document.title = roomName ? `${roomName} · Parley` : 'Parley';
+
+  const invite = !!(claims && claims.invite);
+  let stored = '';
+  try {
+    stored = localStorage.getItem(NAME_KEY) || '';
+  } catch {
+    stored = '';
+  }
+  const input = /** @type {HTMLInputElement} */ ($('name-input'));
+  if (invite) {
+    $('name-field').hidden = false;
+    input.value = stored || '';
+    input.addEventListener('input', () => {
+      st.name = input.value.trim();
+      renderLobbyName();
+    });
+  } else {
+    const who = $('joining-as');
+    who.hidden = false;
+    who.replaceChildren('Joining as ', h('strong', { text: (claims && (claims.name || claims.sub)) || 'guest' }));
+  }
+  st.name = invite ? input.value.trim() : (claims && claims.name) || '';
+
+  /** @type {string | null} */
+  let tokenProblem = null;
+  const now = Date.now() / 1000;
+  if (!token) tokenProblem = 'This link has no access token. Ask the organiser for the full meeting link.';
+  else if (!claims) tokenProblem = 'The access token in this link is damaged. Ask the organiser for a new link.';
+  else if (claims.exp && claims.exp < now) tokenProblem = 'This link has expired. Ask the organiser for a new one.';
+  else if (claims.room && roomName && claims.room !== roomName) {
+    tokenProblem = `This link's token is for the room “${claims.room}”, not this one.`;
+  }
+  if (tokenProblem) {
+    $('token-notice').hidden = false;
+    $('token-notice-text').textContent = tokenProblem;
+  }
+
+  const sub = $('lobby-sub');
+  if (!canPublish()) {
+    sub.textContent = 'Your link lets you watch and listen. Your camera and microphone stay off.';
+    document.body.classList.add('listen-only');
+  } else {
+    sub.textContent = 'Check your camera and microphone before you go in.';
+  }
+
+  $('lobby-mic').addEventListener('click', () => toggleMic());
+  $('lobby-cam').addEventListener('click', () => toggleCam());
+  $('join-form').addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    media.resumeAudio();
+    if (invite && !st.name) {
+      input.focus();
+      input.classList.add('invalid');
+      setTimeout(() => input.classList.remove('invalid'), 1200);
+      return;
+    }
+    if (invite) {
+      try {
+        localStorage.setItem(NAME_KEY, st.name);
+      } catch {
+        /* private mode */
+      }
+    }
+    join();
+  });
+
+  for (const [sel, kind] of /** @type {const} */ ([['sel-mic', 'mic'], ['sel-camera', 'camera'], ['sel-speaker', 'speaker']])) {
+    $(sel).addEventListener('change', (ev) => chooseDevice(kind, /** @type {HTMLSelectElement} */ (ev.target).value));
+  }
+  if (navigator.mediaDevices && 'ondevicechange' in navigator.mediaDevices) {
+    navigator.mediaDevices.addEventListener('devicechange', async () => {
+      await media.enumerate();
+      renderDevices();
+    });
+  }
+
+  renderLobbyName();
+  renderLobbyMedia();
+  lobbyMeter();
+}
+
+function renderLobbyName() {
+  const name = st.name || (claims && (claims.name || claims.sub)) || '';
+  $('preview-name').textContent = name;
+  const av = $('preview-avatar');
+  av.textContent = initials(name);
+  av.style.setProperty('--hue', String(hueFor((claims && claims.sub) || name)));
+}
+
+/** Shows the camera preview and the state of the lobby toggles. */
+function renderLobbyMedia() {
+  const video = /** @type {HTMLVideoElement} */ ($('preview-video'));
+  const cam = st.camOn ? media.camera : null;
+  const current = /** @type {MediaStream | null} */ (video.srcObject);
+  if (!cam) video.srcObject = null;
+  else if (!current || current.getVideoTracks()[0] !== cam) video.srcObject = new MediaStream([cam]);
+  $('preview').classList.toggle('has-video', !!cam);
+  $('preview-off-text').textContent = !canPublish()
+    ? 'Listening only'
+    : media.camera || !st.camOn
+      ? 'Camera is off'
+      : media.devices.camera.length
+        ? 'Camera is starting…'
+        : 'No camera';
+  updateControls();
+}
+
+/** Fills the device menus. */
+function renderDevices() {
+  /**
+   * @param {string} id
+   * @param {MediaDeviceInfo[]} list
+   * @param {string | undefined} current
+   * @param {string} none
+   */
+  const fill = (id, list, current, none) => {
+    const sel = /** @type {HTMLSelectElement} */ ($(id));
+    sel.replaceChildren();
+    if (!list.length) {
+      sel.append(h('option', { text: none, attrs: { value: '' } }));
+      sel.disabled = true;
+      return;
+    }
+    sel.disabled = false;
+    list.forEach((d, i) => {
+      const o = h('option', { text: d.label || `${none.replace(/^No /, '')} ${i + 1}`, attrs: { value: d.deviceId } });
+      sel.append(o);
+    });
+    if (current && list.some((d) => d.deviceId === current)) sel.value = current;
+  };
+  const micId = media.mic ? media.mic.getSettings().deviceId : media.prefs.mic;
+  const camId = media.camera ? media.camera.getSettings().deviceId : media.prefs.camera;
+  fill('sel-mic', media.devices.mic, micId, 'No microphone');
+  fill('sel-camera', media.devices.camera, camId, 'No camera');
+  fill('sel-speaker', media.devices.speaker, media.prefs.speaker, 'Default speaker');
+  $('speaker-wrap').hidden = !LocalMedia.canChooseSpeaker || !media.devices.speaker.length;
+}
+
+/**
+ * @param {'mic' | 'camera' | 'speaker'} kind
+ * @param {string} deviceId
+ */
+async function chooseDevice(kind, deviceId) {
+  if (!deviceId) return;
+  try {
+    if (kind === 'speaker') {
+      media.prefs.speaker = deviceId;
+      media.savePrefs();
+      for (const { el } of audioEls.values()) await setSink(el);
+      return;
+    }
+    const track = await media.choose(kind, deviceId);
+    if (track && st.session) await st.session.replaceTrack(kind, track);
+  } catch (err) {
+    toast(describeMediaError(err, kind === 'mic' ? 'microphone' : 'camera'), { kind: 'error' });
+  }
+  renderLobbyMedia();
+  renderMedia();
+}
+
+/** @param {HTMLMediaElement} el */
+async function setSink(el) {
+  const sink = media.prefs.speaker;
+  const anyEl = /** @type {any} */ (el);
+  if (sink && typeof anyEl.setSinkId === 'function') {
+    try {
+      await anyEl.setSinkId(sink);
+    } catch {
+      /* the device went away; keep the default */
+    }
+  }
+}
+
+/** Animates the lobby's microphone meter. */
+function lobbyMeter() {
+  const bars = [...$('lobby-meter').children];
+  let lit = -1;
+  const step = () => {
+    if (document.body.dataset.view !== 'lobby') {
+      requestAnimationFrame(step);
+      return;
+    }
+    const level = media.level();
+    const db = level > 0 ? 20 * Math.log10(level) : -100;
+    const n = Math.max(0, Math.min(bars.length, Math.round((db + 50) / 8)));
+    if (n !== lit) {
+      lit = n;
+      bars.forEach((b, i) => b.classList.toggle('on', i < n));
+    }
+    requestAnimationFrame(step);
+  };
+  requestAnimationFrame(step);
+}
+
+/**
+ * Starts the camera and microphone for the lobby or an automatic join.
+ * @returns {Promise<void>}
+ */
+async function startLocalMedia() {
+  if (!canPublish()) return;
+  const { notice } = await media.start({ audio: true, video: st.camOn });
+  if (media.mic) media.mic.enabled = st.micOn;
+  if (!media.camera) st.camOn = false;
+  if (!media.mic) st.micOn = false;
+  const box = $('media-notice');
+  if (notice) {
+    box.hidden = false;
+    const listenOnly = !media.mic && !media.camera;
+    $('media-notice-text').textContent = notice + (listenOnly ? ' You can still join to watch and listen.' : '');
+  } else {
+    box.hidden = true;
+  }
+  renderDevices();
+  renderLobbyMedia();
+}
+
+// ---- joining ------------------------------------------------------------------------
+
+/** Opens the signaling channel and sends `join`. */
+async function join() {
+  if (st.sig) return;
+  clearTimeout(st.reconnectTimer);
+  st.joinFailed = false;
+  setPhase('joining');
+  if (!st.reconnecting && document.body.dataset.view !== 'lobby') {
+    $('connecting-text').textContent = `Joining ${roomName || 'the meeting'}…`;
+    setView('connecting');
+  }
+  const sig = new Signaling(signalingURL());
+  st.sig = sig;
+  wire(sig);
+  try {
+    await sig.connect();
+  } catch {
+    if (st.sig !== sig) return;
+    st.sig = null;
+    if (st.reconnecting) scheduleReconnect();
+    else fail('Parley could not reach the server. Check your connection and try again.');
+    return;
+  }
+  if (st.sig !== sig) return;
+  /** @type {Record<string, any>} */
+  const msg = { type: 'join', version: 1, room: roomName, token };
+  const name = st.name || (claims && claims.name) || '';
+  if (name) msg.name = name;
+  sig.send(msg);
+}
+
+/** @param {Signaling} sig */
+function wire(sig) {
+  /**
+   * Registers a handler that ignores messages from a socket that is no longer current.
+   * @param {string} type
+   * @param {(msg: any) => void} fn
+   */
+  const on = (type, fn) => sig.on(type, (msg) => {
+    if (st.sig === sig) fn(msg);
+  });
+  on('welcome', onWelcome);
+  on('error', onError);
+  on('offer', (msg) => {
+    if (msg.pc !== 'sub') return;
+    if (st.session) st.session.handleOffer(msg).catch((err) => toast(`Receiving media failed: ${err.message}`, { kind: 'error' }));
+  });
+  on('answer', (msg) => st.session && st.session.handleAnswer(msg));
+  on('candidate', (msg) => st.session && st.session.handleCandidate(msg));
+  on('participant-joined', (msg) => {
+    const p = /** @type {Participant} */ (msg.participant);
+    if (!p || !p.id || (st.self && p.id === st.self.id)) return;
+    const isNew = !st.others.has(p.id);
+    st.others.set(p.id, p);
+    if (isNew) chatLog.system(`${displayName(p)} joined`);
+    renderAll();
+  });
+  on('participant-updated', (msg) => {
+    const p = /** @type {Participant} */ (msg.participant);
+    if (!p || !p.id) return;
+    if (st.self && p.id === st.self.id) st.self = { ...st.self, ...p };
+    else st.others.set(p.id, p);
+    renderAll();
+  });
+  on('participant-left', (msg) => {
+    const p = st.others.get(msg.id);
+    if (!p) return;
+    st.others.delete(msg.id);
+    st.loudAt.delete(msg.id);
+    const why = msg.reason === 'removed' ? 'was removed' : msg.reason === 'disconnected' ? 'lost connection' : 'left';
+    if (msg.reason !== 'replaced') {
+      chatLog.system(`${displayName(p)} ${why}`);
+      toast(`${displayName(p)} ${why}`, { timeout: 3000 });
+    }
+    renderAll();
+  });
+  on('chat', onChat);
+  on('muted', (msg) => onModeratorMute(msg.source, msg.by));
+  on('removed', (msg) => {
+    const by = msg.by ? displayName(msg.by) : 'a moderator';
+    end('removed', `You were removed by ${by}`, 'A moderator removed you from this meeting.');
+  });
+  sig.onclose = (ev) => {
+    if (st.sig !== sig) return;
+    st.sig = null;
+    onSocketClosed(ev);
+  };
+}
+
+/** @param {any} msg */
+function onWelcome(msg) {
+  const sig = st.sig;
+  if (!sig) return;
+  const wasReconnecting = st.reconnecting;
+  st.reconnecting = false;
+  st.reconnectAttempt = 0;
+  $('reconnecting').hidden = true;
+  st.self = msg.self;
+  st.others = new Map();
+  for (const p of msg.participants || []) if (p && p.id) st.others.set(p.id, p);
+  if (msg.limits && typeof msg.limits.maxChatChars === 'number') {
+    st.maxChat = msg.limits.maxChatChars;
+    /** @type {HTMLTextAreaElement} */ ($('chat-input')).maxLength = st.maxChat;
+  }
+  if (msg.room && msg.room.name) $('room-name').textContent = msg.room.name;
+  if (st.session) st.session.close();
+  st.session = new MediaSession(sig, {
+    iceServers: msg.iceServers,
+    onRemoteTracks: (tracks) => {
+      st.remote = tracks;
+      renderMedia();
+    },
+  });
+  setPhase('joined');
+  setView('meeting');
+  chatLog.system(wasReconnecting ? 'Reconnected' : `You joined ${roomName || 'the meeting'}`);
+  renderAll();
+  startSpeakingLoop();
+  publishLocal();
+}
+
+/** Publishes the microphone and camera on a new pub connection. */
+async function publishLocal() {
+  const session = st.session;
+  if (!session || !canPublish()) return;
+  /** @type {import('./session.js').PublishEntry[]} */
+  const entries = [];
+  if (media.mic) {
+    media.mic.enabled = st.micOn;
+    entries.push({ source: 'mic', kind: 'audio', track: media.mic, stream: media.stream });
+  }
+  if (media.camera || media.devices.camera.length) {
+    entries.push({ source: 'camera', kind: 'video', track: st.camOn ? media.camera : null, stream: media.stream });
+  }
+  if (!entries.length) return;
+  try {
+    await session.publish(entries);
+  } catch (err) {
+    if (st.session === session) toast(`Your camera and microphone could not be published: ${errText(err)}`, { kind: 'error' });
+    return;
+  }
+  if (st.session !== session || !st.sig) return;
+  if (media.mic && !st.micOn) st.sig.send({ type: 'mute', source: 'mic', muted: true });
+  if (entries.some((e) => e.source === 'camera' && !e.track)) st.sig.send({ type: 'mute', source: 'camera', muted: true });
+  if (st.sharing && media.screen && !session.hasSource('screen')) {
+    session.addSource({ source: 'screen', kind: 'video', track: media.screen, stream: media.screenStream }).catch(() => {});
+  }
+}
+
+/** @param {any} msg */
+function onError(msg) {
+  window.parleyTest.errors.push(msg);
+  const text = typeof msg.message === 'string' && msg.message ? msg.message : `The server reported an error (${msg.code}).`;
+  if (st.phase === 'joining') {
+    st.joinFailed = true;
+    st.reconnecting = false;
+    fail(text, msg.code);
+    return;
+  }
+  if (msg.code === 'replaced') {
+    end('error', 'You joined from somewhere else', text);
+    return;
+  }
+  if (msg.ref === 'offer' && st.session) st.session.pubOfferFailed(text);
+  toast(text, { kind: 'error', iconName: 'alert' });
+}
+
+/** @param {CloseEvent} ev */
+function onSocketClosed(ev) {
+  if (st.phase === 'joined') {
+    // 1006: no close frame (the network dropped); 1001/1011-1013: the server went away or restarts.
+    if ([1001, 1006, 1011, 1012, 1013].includes(ev.code)) {
+      startReconnect();
+    } else {
+      end('error', 'You were disconnected', ev.reason ? `The server closed the connection: ${ev.reason}` : 'The server closed the connection.');
+    }
+    return;
+  }
+  if (st.phase === 'joining') {
+    if (st.joinFailed) return;
+    if (st.reconnecting) scheduleReconnect();
+    else fail('The server closed the connection before you could join.');
+  }
+}
+
+function startReconnect() {
+  closeSession();
+  st.reconnecting = true;
+  st.reconnectUntil = Date.now() + 60000;
+  st.reconnectAttempt = 0;
+  setPhase('joining');
+  $('reconnecting').hidden = false;
+  scheduleReconnect();
+}
+
+function scheduleReconnect() {
+  if (Date.now() > st.reconnectUntil) {
+    st.reconnecting = false;
+    end('error', 'Connection lost', 'Parley could not reconnect to the server. Check your connection, then rejoin.');
+    return;
+  }
+  const delay = Math.min(8000, 500 * 2 ** st.reconnectAttempt++);
+  clearTimeout(st.reconnectTimer);
+  st.reconnectTimer = window.setTimeout(() => join(), delay);
+}
+
+/**
+ * The join failed: shows the full-page error.
+ * @param {string} text
+ * @param {string} [code]
+ */
+function fail(text, code) {
+  const titles = /** @type {Record<string, string>} */ ({
+    token_expired: 'This link has expired',
+    token_invalid: 'This link is not valid',
+    token_missing: 'This link is incomplete',
+    wrong_room: 'This link is for another room',
+    forbidden: 'You are not allowed in',
+  });
+  end('error', (code && titles[code]) || 'Can’t join this meeting', text);
+}
+
+// ---- leaving ------------------------------------------------------------------------
+
+function leave() {
+  if (st.sig && st.phase === 'joined') st.sig.send({ type: 'leave' });
+  end('left', 'You left the meeting', roomName ? `Room “${roomName}”` : '');
+}
+
+/**
+ * Tears the meeting down and shows an end screen.
+ * @param {'left' | 'removed' | 'error'} phase
+ * @param {string} title
+ * @param {string} text
+ */
+function end(phase, title, text) {
+  clearTimeout(st.reconnectTimer);
+  st.reconnecting = false;
+  $('reconnecting').hidden = true;
+  closeSession();
+  if (st.sig) {
+    const sig = st.sig;
+    st.sig = null;
+    // Let a queued `leave` go out before the close frame.
+    setTimeout(() => sig.close(), 50);
+  }
+  if (st.sharing) stopScreen();
+  media.stopAll();
+  st.others.clear();
+  st.self = null;
+  st.remote = [];
+  if (stage) stage.retain(() => false);
+  closePanel();
+  setPhase(phase);
+  setView('ended');
+  $('end-title').textContent = title;
+  $('end-text').textContent = text;
+  $('end-icon').replaceChildren(icon(phase === 'left' ? 'wave' : phase === 'removed' ? 'removeUser' : 'alert'));
+  $('end-icon').className = `end-icon end-${phase}`;
+  $('rejoin-btn').hidden = phase === 'removed';
+  $('rejoin-text').textContent = phase === 'error' ? 'Try again' : 'Rejoin';
+  if (phase !== 'error') $('rejoin-btn').focus();
+}
+
+function closeSession() {
+  clearInterval(st.speakingTimer);
+  if (st.session) st.session.close();
+  st.session = null;
+  st.remote = [];
+  for (const { el } of audioEls.values()) {
+    el.srcObject = null;
+    el.remove();
+  }
+  audioEls.clear();
+  $('audio-unlock').hidden = true;
+}
+
+async function rejoin() {
+  $('connecting-text').textContent = `Joining ${roomName || 'the meeting'}…`;
+  setView('connecting');
+  setPhase('joining');
+  await startLocalMedia();
+  join();
+}
+
+// ---- meeting: rendering -------------------------------------------------------------
+
+function renderAll() {
+  renderMedia();
+  renderPeople();
+  updateControls();
+}
+
+/** Builds the tiles and the audio elements from the participants and the sub tracks. */
+function renderMedia() {
+  if (!st.self || !stage) return;
+  /** @type {Map<string, RemoteTrack[]>} */
+  const byOwner = new Map();
+  for (const t of st.remote) {
+    const list = byOwner.get(t.participant) || [];
+    list.push(t);
+    byOwner.set(t.participant, list);
+    if (t.kind === 'video' && !t.track.onunmute) {
+      t.track.onunmute = () => renderMedia();
+      t.track.onmute = () => renderMedia();
+    }
+  }
+  /** @type {string[]} */
+  const screens = [];
+  /** @type {string[]} */
+  const cams = [];
+  for (const p of others()) {
+    const mine = byOwner.get(p.id) || [];
+    const cam = mine.find((t) => t.source === 'camera');
+    const camInfo = published(p, 'camera');
+    const micInfo = published(p, 'mic');
+    const tile = stage.tile(`${p.id}:camera`, {});
+    tile.setName(displayName(p), p.identity || p.id);
+    tile.setTrack(cam && !(camInfo && camInfo.muted) && !cam.track.muted ? cam.track : null);
+    tile.setMicOff(!micInfo || micInfo.muted);
+    cams.push(tile.key);
+    const scr = mine.find((t) => t.source === 'screen');
+    const scrInfo = published(p, 'screen');
+    if (scr && !(scrInfo && scrInfo.muted)) {
+      const s = stage.tile(`${p.id}:screen`, { screen: true });
+      s.setName(displayName(p), p.identity || p.id);
+      s.setTrack(scr.track);
+      s.setMicOff(false);
+      screens.push(s.key);
+    }
+  }
+  const self = stage.tile('self:camera', { self: true });
+  self.setName(displayName(st.self), st.self.identity || 'self');
+  self.setTrack(st.camOn && media.camera ? media.camera : null);
+  self.setMicOff(!st.micOn || !media.mic);
+  if (st.sharing && media.screen) {
+    const s = stage.tile('self:screen', { self: true, screen: true });
+    s.setName(displayName(st.self), st.self.identity || 'self');
+    s.setTrack(media.screen);
+    s.setMicOff(false);
+    screens.push(s.key);
+  }
+  const order = [...screens, ...cams, 'self:camera'];
+  stage.retain((k) => order.includes(k));
+  stage.setOrder(order);
+  syncAudio();
+}
+
+/** Plays every subscribed audio track through its own <audio> element. */
+function syncAudio() {
+  const want = new Map(st.remote.filter((t) => t.kind === 'audio').map((t) => [t.mid, t]));
+  for (const [mid, a] of audioEls) {
+    const w = want.get(mid);
+    if (!w || w.track !== a.track) {
+      a.el.srcObject = null;
+      a.el.remove();
+      audioEls.delete(mid);
+    }
+  }
+  for (const [mid, t] of want) {
+    if (audioEls.has(mid)) continue;
+    const el = document.createElement('audio');
+    el.autoplay = true;
+    el.dataset.mid = mid;
+    el.srcObject = new MediaStream([t.track]);
+    $('audio-sink').append(el);
+    audioEls.set(mid, { el, track: t.track });
+    setSink(el);
+    el.play().catch(() => {
+      $('audio-unlock').hidden = false;
+    });
+  }
+}
+
+function renderPeople() {
+  if (!st.self) return;
+  const list = [st.self, ...others()];
+  $('people-count').textContent = `In the meeting (${list.length})`;
+  $('people-badge').textContent = String(list.length);
+  const ul = $('people-list');
+  const focused = /** @type {HTMLElement | null} */ (document.activeElement);
+  const focusKey = focused && ul.contains(focused) ? focused.dataset.focusKey : undefined;
+  const mod = canModerate();
+  ul.replaceChildren(...list.map((p) => personRow(p, p === st.self, mod)));
+  if (focusKey) {
+    const again = /** @type {HTMLElement | null} */ (ul.querySelector(`[data-focus-key="${CSS.escape(focusKey)}"]`));
+    if (again) again.focus();
+  }
+}
+
+/**
+ * @param {Participant} p
+ * @param {boolean} isSelf
+ * @param {boolean} mod
+ * @returns {HTMLElement}
+ */
+function personRow(p, isSelf, mod) {
+  const name = displayName(p);
+  const mic = published(p, 'mic');
+  const micOff = isSelf ? !st.micOn || !media.mic : !mic || mic.muted;
+  const presenting = isSelf ? st.sharing : !!published(p, 'screen');
+  /** @type {string[]} */
+  const notes = [];
+  if ((p.grants || []).includes('moderate')) notes.push('Moderator');
+  if (presenting) notes.push('Presenting');
+  if (!(p.grants || []).includes('publish')) notes.push('Listener');
+  const li = h('li', { class: 'person', attrs: { 'data-id': p.id } }, [
+    avatar(name, p.identity || p.id),
+    h('div', { class: 'person-text' }, [
+      h('span', { class: 'person-name', text: isSelf ? `${name} (You)` : name }),
+      h('span', { class: 'person-sub', text: notes.join(' · ') || p.identity }),
+    ]),
+  ]);
+  const state = h('span', {
+    class: 'person-mic' + (micOff ? ' off' : ''),
+    attrs: { role: 'img', 'aria-label': micOff ? 'Microphone off' : 'Microphone on', title: micOff ? 'Microphone off' : 'Microphone on' },
+  }, [icon(micOff ? 'micOff' : 'mic')]);
+  li.append(state);
+  if (mod && !isSelf) {
+    const muteBtn = h('button', {
+      class: 'btn btn-small',
+      text: 'Mute',
+      attrs: { type: 'button', 'aria-label': `Mute ${name}`, 'data-focus-key': `mute:${p.id}` },
+    });
+    muteBtn.disabled = micOff;
+    muteBtn.addEventListener('click', () => {
+      if (!st.sig) return;
+      st.sig.send({ type: 'moderate', action: 'mute', target: p.id, source: 'mic' });
+      toast(`You muted ${name}`, { timeout: 2500 });
+    });
+    const confirming = st.confirmRemove === p.id;
+    const removeBtn = h('button', {
+      class: 'btn btn-small btn-danger' + (confirming ? ' confirming' : ''),
+      text: confirming ? 'Confirm' : 'Remove',
+      attrs: { type: 'button', 'aria-label': confirming ? `Confirm removing ${name}` : `Remove ${name} from the meeting`, 'data-focus-key': `remove:${p.id}` },
+    });
+    removeBtn.addEventListener('click', () => {
+      if (st.confirmRemove !== p.id) {
+        st.confirmRemove = p.id;
+        renderPeople();
+        setTimeout(() => {
+          if (st.confirmRemove === p.id) {
+            st.confirmRemove = null;
+            renderPeople();
+          }
+        }, 4000);
+        return;
+      }
+      st.confirmRemove = null;
+      if (st.sig) st.sig.send({ type: 'moderate', action: 'remove', target: p.id });
+      renderPeople();
+    });
+    li.append(h('div', { class: 'person-actions' }, [muteBtn, removeBtn]));
+  }
+  return li;
+}
+
+/**
+ * Sets a toggle button's icon, label and pressed state.
+ * @param {string} id
+ * @param {boolean} on
+ * @param {string} onIcon
+ * @param {string} offIcon
+ * @param {string} onLabel  what clicking does while on
+ * @param {string} offLabel what clicking does while off
+ * @param {boolean} [danger] whether "off" is drawn as a warning (mic and camera)
+ */
+function setToggle(id, on, onIcon, offIcon, onLabel, offLabel, danger = true) {
+  const b = $(id);
+  b.setAttribute('aria-pressed', String(on));
+  const label = on ? onLabel : offLabel;
+  b.setAttribute('aria-label', label);
+  const shortcut = b.title.match(/ \(.*\)$/);
+  b.title = label + (shortcut ? shortcut[0] : '');
+  b.classList.toggle('off', danger && !on);
+  b.classList.toggle('active', !danger && on);
+  const want = on ? onIcon : offIcon;
+  const holder = /** @type {HTMLElement} */ (b.querySelector('[data-icon]'));
+  if (holder && holder.dataset.icon !== want) {
+    holder.dataset.icon = want;
+    holder.replaceChildren(icon(want));
+  }
+}
+
+function updateControls() {
+  const pub = canPublish();
+  const micOn = st.micOn && !!media.mic;
+  const camOn = st.camOn && !!media.camera;
+  for (const [id, on] of /** @type {const} */ ([['btn-mic', micOn], ['lobby-mic', micOn]])) {
+    setToggle(id, on, 'mic', 'micOff', 'Turn off microphone', 'Turn on microphone');
+  }
+  for (const [id, on] of /** @type {const} */ ([['btn-cam', camOn], ['lobby-cam', camOn]])) {
+    setToggle(id, on, 'camera', 'cameraOff', 'Turn off camera', 'Turn on camera');
+  }
+  setToggle('btn-screen', st.sharing, 'screenStop', 'screen', 'Stop presenting', 'Present your screen', false);
+  for (const id of ['btn-mic', 'btn-cam', 'btn-screen', 'lobby-mic', 'lobby-cam']) {
+    /** @type {HTMLButtonElement} */ ($(id)).disabled = !pub;
+  }
+  if (!('getDisplayMedia' in (navigator.mediaDevices || {}))) /** @type {HTMLButtonElement} */ ($('btn-screen')).disabled = true;
+  setToggle('btn-chat', st.panel === 'chat', 'chat', 'chat', 'Hide chat', 'Show chat', false);
+  setToggle('btn-people', st.panel === 'people', 'people', 'people', 'Hide participants', 'Show participants', false);
+  const badge = $('chat-badge');
+  badge.hidden = st.unread === 0;
+  badge.textContent = st.unread > 9 ? '9+' : String(st.unread);
+  $('btn-chat').setAttribute('aria-label', (st.panel === 'chat' ? 'Hide chat' : 'Show chat') + (st.unread ? `, ${st.unread} unread` : ''));
+}
+
+// ---- meeting: actions ---------------------------------------------------------------
+
+async function toggleMic() {
+  if (!canPublish() || st.busy.mic) return;
+  st.busy.mic = true;
+  try {
+    if (!media.mic) {
+      try {
+        await media.startMic();
+      } catch (err) {
+        toast(describeMediaError(err, 'microphone'), { kind: 'error' });
+        return;
+      }
+      st.micOn = true;
+      renderDevices();
+      const s = st.session;
+      if (s && media.mic) {
+        if (s.hasSource('mic')) {
+          await s.replaceTrack('mic', media.mic);
+          sendMute('mic', false);
+        } else {
+          await s.addSource({ source: 'mic', kind: 'audio', track: media.mic, stream: media.stream });
+        }
+      }
+    } else {
+      st.micOn = !st.micOn;
+      media.mic.enabled = st.micOn;
+      sendMute('mic', !st.micOn);
+    }
+  } catch (err) {
+    toast(`Microphone: ${errText(err)}`, { kind: 'error' });
+  } finally {
+    st.busy.mic = false;
+    updateControls();
+    renderMedia();
+    renderPeople();
+  }
+}
+
+async function toggleCam() {
+  if (!canPublish() || st.busy.cam) return;
+  st.busy.cam = true;
+  try {
+    if (st.camOn && media.camera) {
+      // Camera off: stop capture so the camera light goes off; keep the transceiver.
+      st.camOn = false;
+      media.stopCamera();
+      if (st.session) await st.session.replaceTrack('camera', null);
+      sendMute('camera', true);
+    } else {
+      let track;
+      try {
+        track = await media.startCamera();
+      } catch (err) {
+        toast(describeMediaError(err, 'camera'), { kind: 'error' });
+        return;
+      }
+      st.camOn = true;
+      renderDevices();
+      const s = st.session;
+      if (s) {
+        if (s.hasSource('camera')) {
+          await s.replaceTrack('camera', track);
+          sendMute('camera', false);
+        } else {
+          await s.addSource({ source: 'camera', kind: 'video', track, stream: media.stream });
+        }
+      }
+    }
+  } catch (err) {
+    toast(`Camera: ${errText(err)}`, { kind: 'error' });
+  } finally {
+    st.busy.cam = false;
+    renderLobbyMedia();
+    renderMedia();
+  }
+}
+
+/**
+ * Announces the local mute state of a source (only while in the meeting).
+ * @param {Source} source
+ * @param {boolean} muted
+ */
+function sendMute(source, muted) {
+  if (st.phase === 'joined' && st.sig && st.session && st.session.hasSource(source)) {
+    st.sig.send({ type: 'mute', source, muted });
+  }
+}
+
+async function toggleScreen() {
+  if (st.sharing) {
+    await stopScreen();
+    return;
+  }
+  if (!canPublish() || st.busy.screen || !st.session) return;
+  st.busy.screen = true;
+  try {
+    let video;
+    try {
+      ({ video } = await media.startScreen());
+    } catch (err) {
+      const e = /** @type {any} */ (err);
+      if (!e || e.name !== 'NotAllowedError') toast('Screen sharing could not start.', { kind: 'error' });
+      return;
+    }
+    st.sharing = true;
+    updateControls();
+    renderMedia();
+    renderPeople();
+    try {
+      await st.session.addSource({ source: 'screen', kind: 'video', track: video, stream: media.screenStream });
+      toast('You are presenting to everyone', { iconName: 'screen', timeout: 3000 });
+    } catch (err) {
+      toast(`Your screen could not be shared: ${errText(err)}`, { kind: 'error' });
+      await stopScreen();
+    }
+  } finally {
+    st.busy.screen = false;
+  }
+}
+
+async function stopScreen() {
+  if (!st.sharing) return;
+  st.sharing = false;
+  media.stopScreen();
+  updateControls();
+  renderMedia();
+  renderPeople();
+  const s = st.session;
+  if (s && s.hasSource('screen')) {
+    try {
+      await s.removeSource('screen');
+    } catch (err) {
+      console.warn('parley: unpublishing the screen failed', err);
+    }
+  }
+}
+
+/**
+ * A moderator muted one of our sources.
+ * @param {Source} source
+ * @param {Who | undefined} by
+ */
+function onModeratorMute(source, by) {
+  const who = by ? displayName(by) : 'A moderator';
+  if (source === 'mic' && media.mic) {
+    st.micOn = false;
+    media.mic.enabled = false;
+    sendMute('mic', true);
+  } else if (source === 'camera' && st.camOn) {
+    st.camOn = false;
+    media.stopCamera();
+    if (st.session) st.session.replaceTrack('camera', null).catch(() => {});
+    sendMute('camera', true);
+  } else if (source === 'screen' && st.sharing) {
+    stopScreen();
+  }
+  const what = source === 'mic' ? '' : source === 'camera' ? ' (camera)' : source === 'screen' ? ' (screen share)' : '';
+  toast(`${who} muted you${what}`, { iconName: source === 'camera' ? 'cameraOff' : 'micOff', timeout: 6000 });
+  updateControls();
+  renderMedia();
+  renderPeople();
+}
+
+/** @param {any} msg */
+function onChat(msg) {
+  if (!st.self) return;
+  chatLog.add(msg, st.self.id);
+  const mine = msg.from && msg.from.id === st.self.id;
+  if (!mine && st.panel !== 'chat') {
+    st.unread++;
+    updateControls();
+    const text = String(msg.text || '');
+    toast(`${displayName(msg.from)}: ${text.length > 90 ? text.slice(0, 90) + '…' : text}`, { iconName: 'chat', timeout: 4000 });
+  }
+}
+
+/** @param {'chat' | 'people'} which */
+function togglePanel(which) {
+  if (st.panel === which) closePanel();
+  else openPanel(which);
+}
+
+/** @param {'chat' | 'people'} which */
+function openPanel(which) {
+  st.panel = which;
+  $('panel').hidden = false;
+  $('chat-panel').hidden = which !== 'chat';
+  $('people-panel').hidden = which !== 'people';
+  $('panel-title').textContent = which === 'chat' ? 'In-call messages' : 'People';
+  document.body.classList.add('panel-open');
+  if (which === 'chat') {
+    st.unread = 0;
+    const log = $('chat-log');
+    log.scrollTop = log.scrollHeight;
+    $('chat-input').focus();
+  } else {
+    renderPeople();
+  }
+  updateControls();
+  stage.scheduleLayout();
+}
+
+function closePanel() {
+  const was = st.panel;
+  st.panel = null;
+  $('panel').hidden = true;
+  document.body.classList.remove('panel-open');
+  updateControls();
+  if (stage) stage.scheduleLayout();
+  if (was) $(was === 'chat' ? 'btn-chat' : 'btn-people').focus();
+}
+
+function sendChat() {
+  const input = /** @type {HTMLTextAreaElement} */ ($('chat-input'));
+  const text = input.value.trim();
+  if (!text || !st.sig) return;
+  if (Array.from(text).length > st.maxChat) {
+    toast(`Messages can be at most ${st.maxChat} characters.`, { kind: 'error' });
+    return;
+  }
+  st.sig.send({ type: 'chat', text });
+  input.value = '';
+  autosize(input);
+  updateChatCount();
+}
+
+/** @param {HTMLTextAreaElement} ta */
+function autosize(ta) {
+  ta.style.height = 'auto';
+  ta.style.height = `${Math.min(ta.scrollHeight, 140)}px`;
+}
+
+function updateChatCount() {
+  const input = /** @type {HTMLTextAreaElement} */ ($('chat-input'));
+  const left = st.maxChat - input.value.length;
+  $('chat-count').textContent = left <= 200 ? String(left) : '';
+}
+
+// ---- speaking indicator -------------------------------------------------------------
+
+function startSpeakingLoop() {
+  clearInterval(st.speakingTimer);
+  st.speakingTimer = window.setInterval(pollSpeaking, 200);
+}
+
+async function pollSpeaking() {
+  const session = st.session;
+  if (!session || !st.self) return;
+  const now = performance.now();
+  let levels;
+  try {
+    levels = await session.audioLevels();
+  } catch {
+    return;
+  }
+  if (session !== st.session) return;
+  for (const [mid, level] of levels) {
+    const owner = session.subTracks[mid];
+    if (owner && owner.source === 'mic' && level > REMOTE_SPEAKING_LEVEL) st.loudAt.set(owner.participant, now);
+  }
+  if (st.micOn && media.level() > LOCAL_SPEAKING_LEVEL) st.loudAt.set('self', now);
+  /**
+   * @param {string} id
+   * @param {boolean} micOff
+   */
+  const speaking = (id, micOff) => !micOff && now - (st.loudAt.get(id) ?? -1e9) < SPEAKING_HOLD_MS;
+  for (const p of others()) {
+    const mic = published(p, 'mic');
+    const on = speaking(p.id, !mic || mic.muted);
+    const t = stage.tiles.get(`${p.id}:camera`);
+    if (t) t.setSpeaking(on);
+    const row = $('people-list').querySelector(`[data-id="${CSS.escape(p.id)}"]`);
+    if (row) row.classList.toggle('speaking', on);
+  }
+  const me = speaking('self', !st.micOn);
+  const t = stage.tiles.get('self:camera');
+  if (t) t.setSpeaking(me);
+  $('btn-mic').classList.toggle('speaking', me);
+}
+
+// ---- helpers ------------------------------------------------------------------------
+
+/**
+ * @param {unknown} err
+ * @returns {string}
+ */
+function errText(err) {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function tickClock() {
+  $('clock').textContent = new Date().toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+}
+
+/**
+ * @param {Participant} p
+ * @returns {Who}
+ */
+function who(p) {
+  return { id: p.id, identity: p.identity, name: p.name };
+}
+
+// ---- test hooks (used by the Go end-to-end tests; keep their shape) ----------------
+
+const parleyTest = {
+  /** @returns {{joined: boolean, self: Who | null, participants: Who[]}} */
+  state: () => ({
+    joined: st.phase === 'joined',
+    self: st.self ? who(st.self) : null,
+    participants: others().map(who),
+  }),
+  inbound: async () => (st.session ? st.session.inbound() : []),
+  outbound: async () => (st.session ? st.session.outbound() : []),
+  leave: () => leave(),
+  /** @param {Record<string, any>} obj */
+  sendRaw: (obj) => (st.sig ? st.sig.send(obj) : false),
+  /** @type {any[]} every `error` message received */
+  errors: [],
+};
+
+/** @type {any} */ (window).parleyTest = parleyTest;
+
+// ---- start --------------------------------------------------------------------------
+
+function start() {
+  for (const el of document.querySelectorAll('[data-logo]')) el.innerHTML = LOGO; // constant markup
+  hydrateIcons(document);
+  stage = new Stage($('stage'));
+  chatLog = new ChatLog($('chat-log'));
+
+  $('btn-mic').addEventListener('click', () => toggleMic());
+  $('btn-cam').addEventListener('click', () => toggleCam());
+  $('btn-screen').addEventListener('click', () => toggleScreen());
+  $('btn-leave').addEventListener('click', () => leave());
+  $('btn-chat').addEventListener('click', () => togglePanel('chat'));
+  $('btn-people').addEventListener('click', () => togglePanel('people'));
+  $('panel-close').addEventListener('click', () => closePanel());
+  $('rejoin-btn').addEventListener('click', () => rejoin());
+  $('audio-unlock-btn').addEventListener('click', () => {
+    for (const { el } of audioEls.values()) el.play().catch(() => {});
+    $('audio-unlock').hidden = true;
+  });
+  media.onScreenEnded = () => {
+    stopScreen();
+  };
+
+  const input = /** @type {HTMLTextAreaElement} */ ($('chat-input'));
+  $('chat-form').addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    sendChat();
+  });
+  input.addEventListener('keydown', (ev) => {
+    if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) {
+      ev.preventDefault();
+      sendChat();
+    }
+  });
+  input.addEventListener('input', () => {
+    autosize(input);
+    updateChatCount();
+  });
+
+  document.addEventListener('keydown', (ev) => {
+    if (st.phase !== 'joined' && st.phase !== 'lobby') return;
+    const mod = ev.ctrlKey || ev.metaKey;
+    if (mod && !ev.shiftKey && !ev.altKey && (ev.key === 'd' || ev.key === 'D')) {
+      ev.preventDefault();
+      toggleMic();
+    } else if (mod && !ev.shiftKey && !ev.altKey && (ev.key === 'e' || ev.key === 'E')) {
+      ev.preventDefault();
+      toggleCam();
+    } else if (ev.key === 'Escape' && st.panel) {
+      closePanel();
+    }
+  });
+  // Any gesture lets the level meter's AudioContext run.
+  for (const type of ['pointerdown', 'keydown']) document.addEventListener(type, () => media.resumeAudio(), { capture: true });
+  window.addEventListener('pagehide', () => {
+    if (st.sig && st.phase === 'joined') st.sig.send({ type: 'leave' });
+  });
+
+  tickClock();
+  setInterval(tickClock, 10000);
+
+  initLobby();
+  if (autojoin) {
+    $('connecting-text').textContent = `Joining ${roomName || 'the meeting'}…`;
+    setView('connecting');
+    setPhase('joining');
+    startLocalMedia().then(() => join());
+  } else {
+    setPhase('lobby');
+    setView('lobby');
+    startLocalMedia();
+  }
+}
+
+start();

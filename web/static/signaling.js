@@ -1,0 +1,131 @@
+// The signaling channel: one WebSocket to /ws carrying JSON messages (docs/protocol.md).
+// It knows nothing about rooms or media; it connects, sends, and dispatches by `type`.
+
+/**
+ * @typedef {{type: string, [key: string]: any}} Message
+ * @typedef {(msg: Message) => void} Handler
+ */
+
+export class Signaling {
+  /** @param {string} url  e.g. wss://host/ws */
+  constructor(url) {
+    this.url = url;
+    /** @type {WebSocket | null} */
+    this.ws = null;
+    /** @type {Map<string, Handler[]>} */
+    this.handlers = new Map();
+    /** @type {((ev: CloseEvent) => void) | null} called once when the socket closes */
+    this.onclose = null;
+    /** @type {((msg: Message) => void) | null} called for every message sent (test and debug hook) */
+    this.onsend = null;
+    this.closedByUs = false;
+  }
+
+  /**
+   * Opens the socket.
+   * @returns {Promise<void>} resolves when open, rejects when the connection fails
+   */
+  connect() {
+    return new Promise((resolve, reject) => {
+      let opened = false;
+      const ws = new WebSocket(this.url);
+      this.ws = ws;
+      ws.onopen = () => {
+        opened = true;
+        resolve();
+      };
+      ws.onmessage = (ev) => {
+        if (typeof ev.data !== 'string') return;
+        /** @type {any} */
+        let msg;
+        try {
+          msg = JSON.parse(ev.data);
+        } catch {
+          console.warn('parley: ignoring a message that is not JSON');
+          return;
+        }
+        if (!msg || typeof msg.type !== 'string') return;
+        this.dispatch(msg);
+      };
+      ws.onclose = (ev) => {
+        if (this.ws === ws) this.ws = null;
+        if (!opened) {
+          reject(new Error('could not connect to the server'));
+          return;
+        }
+        if (this.onclose) this.onclose(ev);
+      };
+      ws.onerror = () => {
+        // onclose follows and carries the outcome.
+      };
+    });
+  }
+
+  /** @returns {boolean} */
+  get open() {
+    return !!this.ws && this.ws.readyState === WebSocket.OPEN;
+  }
+
+  /**
+   * Sends one message. Messages sent while the socket is not open are dropped.
+   * @param {Message | Record<string, any>} msg
+   * @returns {boolean} whether the message was handed to the socket
+   */
+  send(msg) {
+    if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return false;
+    this.ws.send(JSON.stringify(msg));
+    if (this.onsend) this.onsend(/** @type {Message} */ (msg));
+    return true;
+  }
+
+  /**
+   * Registers a handler for a message type; `*` receives every message.
+   * @param {string} type
+   * @param {Handler} fn
+   */
+  on(type, fn) {
+    const list = this.handlers.get(type) || [];
+    list.push(fn);
+    this.handlers.set(type, list);
+  }
+
+  /** @param {Message} msg */
+  dispatch(msg) {
+    const run = (/** @type {Handler[] | undefined} */ list) => {
+      for (const fn of list || []) {
+        try {
+          fn(msg);
+        } catch (err) {
+          console.error('parley: handler for', msg.type, 'failed', err);
+        }
+      }
+    };
+    run(this.handlers.get(msg.type));
+    run(this.handlers.get('*'));
+  }
+
+  /** Closes the socket without reporting it through onclose. */
+  close() {
+    this.closedByUs = true;
+    const ws = this.ws;
+    this.ws = null;
+    if (ws) {
+      ws.onclose = null;
+      ws.onmessage = null;
+      try {
+        ws.close(1000);
+      } catch {
+        /* already closed */
+      }
+    }
+  }
+}
+
+/**
+ * The signaling URL for the page's own host.
+ * @returns {string}
+ */
+export function signalingURL() {
+  const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
+  return `${scheme}//${location.host}/ws`;
+}
