@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/pion/rtcp"
+	"github.com/pion/webrtc/v4"
+
 	"github.com/pion/rtp"
 )
 
@@ -24,19 +27,29 @@ func (w *recordWriter) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
 
 func (w *recordWriter) Write(b []byte) (int, error) { return len(b), nil }
 
-// testReceiver builds a receiver without a network track, for the forwarding path alone.
+var opus = webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}}
+
+// testReceiver builds a receiver without a network track, for the forwarding
+// path alone; keyframe requests are counted in *plis.
 func testReceiver() *Receiver {
-	r := &Receiver{id: "T1", cache: newPacketCache(1024), done: make(chan struct{})}
+	var plis int
+	r := &Receiver{id: "T1", kind: webrtc.RTPCodecTypeAudio, codec: opus, cache: newPacketCache(1024), done: make(chan struct{})}
+	r.writeRTCP = func([]rtcp.Packet) error { plis++; return nil }
 	empty := []*Forwarder{}
 	r.fwds.Store(&empty)
 	return r
 }
 
-func boundForwarder(r *Receiver, ssrc uint32, pt uint8) (*Forwarder, *recordWriter) {
-	f := newForwarder(r, "S", "L")
-	w := &recordWriter{}
+func newTestForwarder(w *recordWriter, ssrc uint32, pt uint8) *Forwarder {
+	f := newForwarder("F", webrtc.RTPCodecTypeAudio, opus, "S", "L")
 	f.bound.Store(&binding{ssrc: ssrc, pt: pt, writer: w})
-	r.addForwarder(f)
+	return f
+}
+
+func boundForwarder(r *Receiver, ssrc uint32, pt uint8) (*Forwarder, *recordWriter) {
+	w := &recordWriter{}
+	f := newTestForwarder(w, ssrc, pt)
+	f.SwitchTo(r)
 	return f, w
 }
 
@@ -60,7 +73,7 @@ func TestForwardRewritesForEachSubscriber(t *testing.T) {
 	_, w1 := boundForwarder(r, 1111, 96)
 	_, w2 := boundForwarder(r, 2222, 109)
 	var pkt rtp.Packet
-	r.forward(rawPacket(t, 500, 48000, true), &pkt)
+	r.forward(rawPacket(t, 500, 48000, true), &pkt, 0)
 	for _, c := range []struct {
 		w    *recordWriter
 		ssrc uint32
@@ -90,18 +103,18 @@ func TestForwardDropsGarbageAndHonoursMute(t *testing.T) {
 	_, w := boundForwarder(r, 1, 96)
 	var pkt rtp.Packet
 	for _, junk := range [][]byte{nil, {0x80}, {0xff, 0xff, 0xff}, make([]byte, 11)} {
-		r.forward(junk, &pkt)
+		r.forward(junk, &pkt, 0)
 	}
 	if w.n != 0 {
 		t.Fatalf("garbage was forwarded %d times", w.n)
 	}
 	r.muted.Store(true)
-	r.forward(rawPacket(t, 1, 1, false), &pkt)
+	r.forward(rawPacket(t, 1, 1, false), &pkt, 0)
 	if w.n != 0 {
 		t.Fatal("a muted track was forwarded")
 	}
 	r.muted.Store(false)
-	r.forward(rawPacket(t, 2, 2, false), &pkt)
+	r.forward(rawPacket(t, 2, 2, false), &pkt, 0)
 	if w.n != 1 {
 		t.Fatalf("after unmute %d packets, want 1", w.n)
 	}
@@ -109,13 +122,13 @@ func TestForwardDropsGarbageAndHonoursMute(t *testing.T) {
 
 func TestUnboundAndClosedForwardersReceiveNothing(t *testing.T) {
 	r := testReceiver()
-	f := newForwarder(r, "S", "L")
-	r.addForwarder(f)
+	f := newForwarder("F", webrtc.RTPCodecTypeAudio, opus, "S", "L")
+	f.SwitchTo(r)
 	var pkt rtp.Packet
-	r.forward(rawPacket(t, 1, 1, false), &pkt) // must not panic before Bind
+	r.forward(rawPacket(t, 1, 1, false), &pkt, 0) // must not panic before Bind
 	f2, w := boundForwarder(r, 5, 96)
 	f2.close()
-	r.forward(rawPacket(t, 2, 2, false), &pkt)
+	r.forward(rawPacket(t, 2, 2, false), &pkt, 0)
 	if w.n != 0 || r.Forwarders() != 1 {
 		t.Fatalf("closed forwarder got %d packets; %d forwarders remain, want 1", w.n, r.Forwarders())
 	}
@@ -126,7 +139,7 @@ func TestRetransmitFromCache(t *testing.T) {
 	f, w := boundForwarder(r, 77, 96)
 	var pkt rtp.Packet
 	for seq := uint16(65530); seq != 10; seq++ { // across the wrap
-		r.forward(rawPacket(t, seq, uint32(seq)*3000, false), &pkt)
+		r.forward(rawPacket(t, seq, uint32(seq)*3000, false), &pkt, 0)
 	}
 	sent := w.n
 	f.retransmit(65534)
@@ -166,8 +179,8 @@ func TestForwardAllocatesNothing(t *testing.T) {
 	}
 	raw := rawPacket(t, 1, 1, true)
 	var pkt rtp.Packet
-	r.forward(raw, &pkt) // warm the packet's slices
-	allocs := testing.AllocsPerRun(1000, func() { r.forward(raw, &pkt) })
+	r.forward(raw, &pkt, 0) // warm the packet's slices
+	allocs := testing.AllocsPerRun(1000, func() { r.forward(raw, &pkt, 0) })
 	if allocs != 0 {
 		t.Fatalf("forwarding one packet to 10 subscribers allocates %.1f times", allocs)
 	}
@@ -192,7 +205,7 @@ func BenchmarkForward(b *testing.B) {
 			b.SetBytes(int64(len(raws[0])))
 			b.ResetTimer()
 			for i := 0; b.Loop(); i++ {
-				r.forward(raws[i&255], &pkt)
+				r.forward(raws[i&255], &pkt, 0)
 			}
 		})
 	}

@@ -3,26 +3,34 @@ package sfu
 import (
 	"errors"
 	"strings"
+	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 )
 
-// Forwarder sends one receiver's packets to one subscriber. It is the
-// subscriber's webrtc.TrackLocal: pion binds it when negotiation completes.
+// Forwarder sends one stream to one subscriber. It is the subscriber's
+// webrtc.TrackLocal: pion binds it when negotiation completes. Its source is
+// one Receiver at a time, and can be switched (or paused) without renegotiating.
 type Forwarder struct {
-	recv     *Receiver
 	id       string
 	streamID string
 	label    string
+	kind     webrtc.RTPCodecType
+	codec    webrtc.RTPCodecParameters // what Bind looks for among the subscriber's codecs
 	sender   *webrtc.RTPSender
 
 	bound atomic.Pointer[binding] // nil until negotiated
 
-	hdr  rtp.Header // scratch for the forwarding goroutine only
-	nhdr rtp.Header // scratch for the NACK goroutine only
+	// mu serialises writes: packets of an old and a new source may overlap
+	// during a switch, and retransmissions come from the RTCP goroutine.
+	mu   sync.Mutex
+	src  *Receiver // nil: paused
+	m    munger
+	hdr  rtp.Header
 	nbuf []byte
 	npkt rtp.Packet
 
@@ -41,14 +49,17 @@ type binding struct {
 
 var errNoCodec = errors.New("subscriber does not support the publisher's codec")
 
-func newForwarder(r *Receiver, streamID, label string) *Forwarder {
-	return &Forwarder{recv: r, id: r.id, streamID: streamID, label: label, nbuf: make([]byte, maxPacket)}
+func newForwarder(id string, kind webrtc.RTPCodecType, codec webrtc.RTPCodecParameters, streamID, label string) *Forwarder {
+	return &Forwarder{
+		id: id, kind: kind, codec: codec, streamID: streamID, label: label,
+		nbuf: make([]byte, maxPacket), m: munger{clock: codec.ClockRate},
+	}
 }
 
-// Bind implements webrtc.TrackLocal: pick the publisher's codec among those the
+// Bind implements webrtc.TrackLocal: pick the source's codec among those the
 // subscriber negotiated, so packets pass through unchanged but for the header.
 func (f *Forwarder) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, error) {
-	want := f.recv.codec
+	want := f.codec
 	var match *webrtc.RTPCodecParameters
 	for _, c := range ctx.CodecParameters() {
 		if !strings.EqualFold(c.MimeType, want.MimeType) {
@@ -66,7 +77,12 @@ func (f *Forwarder) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 		return webrtc.RTPCodecParameters{}, errNoCodec
 	}
 	f.bound.Store(&binding{ssrc: uint32(ctx.SSRC()), pt: uint8(match.PayloadType), writer: ctx.WriteStream()})
-	f.recv.RequestKeyframe()
+	f.mu.Lock()
+	src := f.src
+	f.mu.Unlock()
+	if src != nil {
+		src.RequestKeyframe()
+	}
 	return *match, nil
 }
 
@@ -86,40 +102,80 @@ func (f *Forwarder) RID() string { return "" }
 func (f *Forwarder) StreamID() string { return f.streamID }
 
 // Kind implements webrtc.TrackLocal.
-func (f *Forwarder) Kind() webrtc.RTPCodecType { return f.recv.Kind() }
+func (f *Forwarder) Kind() webrtc.RTPCodecType { return f.kind }
 
-// Label is the caller's name for this subscription (the room's track key).
+// Label is the caller's name for this subscription.
 func (f *Forwarder) Label() string { return f.label }
 
-// Receiver is the track this forwarder carries.
-func (f *Forwarder) Receiver() *Receiver { return f.recv }
+// Source is the receiver currently forwarded, or nil when paused.
+func (f *Forwarder) Source() *Receiver {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.src
+}
 
 // Stats returns packets sent and retransmitted, and the last reported fraction lost (0-255).
 func (f *Forwarder) Stats() (sent, retransmits uint64, fractionLost uint8) {
 	return f.sent.Load(), f.retransmits.Load(), uint8(f.lost.Load())
 }
 
-// writeRTP forwards one packet; called only from the receiver's read loop.
-func (f *Forwarder) writeRTP(h *rtp.Header, payload []byte) {
+// SwitchTo makes r the forwarder's source; nil pauses it. The subscriber's
+// stream continues without renegotiation: sequence numbers and timestamps run
+// on across the switch.
+func (f *Forwarder) SwitchTo(r *Receiver) {
+	if f.closed.Load() {
+		return
+	}
+	f.mu.Lock()
+	old := f.src
+	if old == r {
+		f.mu.Unlock()
+		return
+	}
+	f.src = r
+	f.m.switched()
+	f.mu.Unlock()
+	if old != nil {
+		old.removeForwarder(f)
+	}
+	if r != nil {
+		r.addForwarder(f)
+		r.RequestKeyframe()
+	}
+}
+
+// writeRTP forwards one packet of source r; called from r's read loop.
+func (f *Forwarder) writeRTP(r *Receiver, h *rtp.Header, payload []byte, now int64) {
 	b := f.bound.Load()
 	if b == nil {
 		return
 	}
-	f.rewrite(&f.hdr, h, b)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.src != r {
+		return // a packet of the previous source, still in flight
+	}
+	seq, ts, ok := f.m.rewrite(h, now)
+	if !ok {
+		return
+	}
+	f.fill(h, b, seq, ts)
 	if _, err := b.writer.WriteRTP(&f.hdr, payload); err == nil {
 		f.sent.Add(1)
 	}
 }
 
-// rewrite fills dst from src for this subscriber's stream. Header extensions
-// are dropped: their ids were negotiated with the publisher, not the subscriber.
-func (f *Forwarder) rewrite(dst, src *rtp.Header, b *binding) {
-	*dst = *src
-	dst.SSRC = b.ssrc
-	dst.PayloadType = b.pt
-	dst.Extension = false
-	dst.Extensions = nil
-	dst.ExtensionProfile = 0
+// fill prepares the outgoing header. Header extensions are dropped: their ids
+// were negotiated with the publisher, not with the subscriber.
+func (f *Forwarder) fill(src *rtp.Header, b *binding, seq uint16, ts uint32) {
+	f.hdr = *src
+	f.hdr.SSRC = b.ssrc
+	f.hdr.PayloadType = b.pt
+	f.hdr.SequenceNumber = seq
+	f.hdr.Timestamp = ts
+	f.hdr.Extension = false
+	f.hdr.Extensions = nil
+	f.hdr.ExtensionProfile = 0
 }
 
 // readRTCP serves the subscriber's feedback until its sender stops.
@@ -132,7 +188,9 @@ func (f *Forwarder) readRTCP() {
 		for _, p := range pkts {
 			switch p := p.(type) {
 			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
-				f.recv.RequestKeyframe()
+				if src := f.Source(); src != nil {
+					src.RequestKeyframe()
+				}
 			case *rtcp.TransportLayerNack:
 				for _, pair := range p.Nacks {
 					pair.Range(func(seq uint16) bool {
@@ -153,30 +211,49 @@ func (f *Forwarder) readRTCP() {
 	}
 }
 
-// retransmit resends one packet from the receiver's cache, if it is still there.
+// retransmit resends one packet (by the subscriber's sequence number) from the
+// source's cache, if it is still there and belongs to the current source.
 func (f *Forwarder) retransmit(seq uint16) {
 	b := f.bound.Load()
 	if b == nil {
 		return
 	}
-	n := f.recv.cache.get(seq, f.nbuf)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.src == nil {
+		return
+	}
+	srcSeq, ok := f.m.source(seq)
+	if !ok {
+		return
+	}
+	n := f.src.cache.get(srcSeq, f.nbuf)
 	if n == 0 {
 		return
 	}
 	if err := f.npkt.Unmarshal(f.nbuf[:n]); err != nil {
 		return
 	}
-	f.rewrite(&f.nhdr, &f.npkt.Header, b)
-	if _, err := b.writer.WriteRTP(&f.nhdr, f.npkt.Payload); err == nil {
+	f.fill(&f.npkt.Header, b, seq, f.npkt.Timestamp+f.m.tsOff)
+	if _, err := b.writer.WriteRTP(&f.hdr, f.npkt.Payload); err == nil {
 		f.retransmits.Add(1)
 	}
 }
 
-// close detaches the forwarder from its receiver; idempotent.
+// close detaches the forwarder from its source; idempotent.
 func (f *Forwarder) close() {
 	if f.closed.Swap(true) {
 		return
 	}
-	f.recv.removeForwarder(f)
+	f.mu.Lock()
+	src := f.src
+	f.src = nil
+	f.mu.Unlock()
+	if src != nil {
+		src.removeForwarder(f)
+	}
 	f.bound.Store(nil)
 }
+
+// nowNanos is the arrival clock of the forwarding path.
+func nowNanos() int64 { return time.Now().UnixNano() }

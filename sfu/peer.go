@@ -238,27 +238,50 @@ func (p *Peer) Subscribe(r *Receiver, streamID, label string) (*Forwarder, error
 		p.mu.Unlock()
 		return nil, ErrClosed
 	}
-	if p.sub == nil {
-		pc, err := p.newPC(RoleSub)
-		if err != nil {
-			p.mu.Unlock()
-			return nil, err
-		}
-		p.sub = pc
-	}
-	f := newForwarder(r, streamID, label)
-	sender, err := p.sub.AddTrack(f)
-	if err != nil {
+	f := newForwarder(r.id, r.Kind(), r.codec, streamID, label)
+	if err := p.addForwarderLocked(f); err != nil {
 		p.mu.Unlock()
 		return nil, err
 	}
+	p.mu.Unlock()
+	f.SwitchTo(r)
+	return f, p.negotiate()
+}
+
+// AddSwitchable adds an outgoing track with no source yet: the caller points it
+// at receivers with SwitchTo as routing changes (a language channel follows its
+// interpreter). codec must be what every future source sends.
+func (p *Peer) AddSwitchable(id string, kind webrtc.RTPCodecType, codec webrtc.RTPCodecParameters, streamID, label string) (*Forwarder, error) {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil, ErrClosed
+	}
+	f := newForwarder(id, kind, codec, streamID, label)
+	if err := p.addForwarderLocked(f); err != nil {
+		p.mu.Unlock()
+		return nil, err
+	}
+	p.mu.Unlock()
+	return f, p.negotiate()
+}
+
+func (p *Peer) addForwarderLocked(f *Forwarder) error {
+	if p.sub == nil {
+		pc, err := p.newPC(RoleSub)
+		if err != nil {
+			return err
+		}
+		p.sub = pc
+	}
+	sender, err := p.sub.AddTrack(f)
+	if err != nil {
+		return err
+	}
 	f.sender = sender
 	p.forwarders[f] = struct{}{}
-	p.mu.Unlock()
-
-	r.addForwarder(f)
 	go f.readRTCP() // ends when the sender stops (Unsubscribe or Close)
-	return f, p.negotiate()
+	return nil
 }
 
 // Unsubscribe stops forwarding f and renegotiates.

@@ -21,6 +21,8 @@ const keyframeInterval = 300 * time.Millisecond
 type Receiver struct {
 	id    string
 	mid   string
+	kind  webrtc.RTPCodecType
+	ssrc  uint32
 	track *webrtc.TrackRemote
 	recv  *webrtc.RTPReceiver
 	codec webrtc.RTPCodecParameters
@@ -48,7 +50,7 @@ func newReceiver(id, mid string, track *webrtc.TrackRemote, recv *webrtc.RTPRece
 		size = 128 // audio is rarely retransmitted; keep ~2.5 s at 50 packets/s
 	}
 	r := &Receiver{
-		id: id, mid: mid, track: track, recv: recv, codec: track.Codec(),
+		id: id, mid: mid, kind: track.Kind(), ssrc: uint32(track.SSRC()), track: track, recv: recv, codec: track.Codec(),
 		cache: newPacketCache(size), writeRTCP: writeRTCP,
 		done: make(chan struct{}), onClose: onClose,
 	}
@@ -64,7 +66,7 @@ func (r *Receiver) ID() string { return r.id }
 func (r *Receiver) Mid() string { return r.mid }
 
 // Kind is audio or video.
-func (r *Receiver) Kind() webrtc.RTPCodecType { return r.track.Kind() }
+func (r *Receiver) Kind() webrtc.RTPCodecType { return r.kind }
 
 // Codec is the codec the publisher sends.
 func (r *Receiver) Codec() webrtc.RTPCodecParameters { return r.codec }
@@ -96,7 +98,7 @@ func (r *Receiver) RequestKeyframe() {
 	if now-last < int64(keyframeInterval) || !r.lastKeyframe.CompareAndSwap(last, now) {
 		return
 	}
-	_ = r.writeRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: uint32(r.track.SSRC())}})
+	_ = r.writeRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: r.ssrc}})
 }
 
 func (r *Receiver) addForwarder(f *Forwarder) {
@@ -128,13 +130,13 @@ func (r *Receiver) run() {
 		if err != nil {
 			return
 		}
-		r.forward(buf[:n], &pkt)
+		r.forward(buf[:n], &pkt, nowNanos())
 	}
 }
 
 // forward handles one RTP packet from the publisher. It is the hot path: it
 // must not allocate.
-func (r *Receiver) forward(raw []byte, pkt *rtp.Packet) {
+func (r *Receiver) forward(raw []byte, pkt *rtp.Packet, now int64) {
 	if err := pkt.Unmarshal(raw); err != nil {
 		return // garbage from the network: drop it, keep the stream
 	}
@@ -145,7 +147,7 @@ func (r *Receiver) forward(raw []byte, pkt *rtp.Packet) {
 		return
 	}
 	for _, f := range *r.fwds.Load() {
-		f.writeRTP(&pkt.Header, pkt.Payload)
+		f.writeRTP(r, &pkt.Header, pkt.Payload, now)
 	}
 }
 
