@@ -55,16 +55,20 @@ func ParseGrants(s string) ([]Grant, error) {
 
 // Claims is the payload of a Parley token.
 type Claims struct {
-	Issuer    string  `json:"iss"`
-	Subject   string  `json:"sub"` // the participant's identity
-	Room      string  `json:"room"`
-	Name      string  `json:"name,omitempty"`
-	Grants    []Grant `json:"grants"`
-	Invite    bool    `json:"invite,omitempty"` // one token for many guests, each with a fresh identity
-	IssuedAt  int64   `json:"iat"`
-	NotBefore int64   `json:"nbf,omitempty"`
-	ExpiresAt int64   `json:"exp"`
-	ID        string  `json:"jti,omitempty"`
+	Issuer  string  `json:"iss"`
+	Subject string  `json:"sub"` // the participant's identity
+	Room    string  `json:"room"`
+	Name    string  `json:"name,omitempty"`
+	Grants  []Grant `json:"grants"`
+	Invite  bool    `json:"invite,omitempty"` // one token for many guests, each with a fresh identity
+	// Languages a moderator's token declares for the room (e.g. "en", "ru").
+	Languages []string `json:"languages,omitempty"`
+	// Interpret lists the directions an interpreter may work in, "from>to".
+	Interpret []string `json:"interpret,omitempty"`
+	IssuedAt  int64    `json:"iat"`
+	NotBefore int64    `json:"nbf,omitempty"`
+	ExpiresAt int64    `json:"exp"`
+	ID        string   `json:"jti,omitempty"`
 }
 
 // Has reports whether the claims carry grant g.
@@ -114,6 +118,9 @@ func (s *Signer) Mint(c Claims) (string, error) {
 	}
 	if c.ExpiresAt == 0 {
 		return "", errors.New("a token needs an expiry")
+	}
+	if err := c.validLanguages(); err != nil {
+		return "", err
 	}
 	c.Issuer = Issuer
 	payload, err := json.Marshal(c)
@@ -208,6 +215,9 @@ func (v *Verifier) parse(token string) (*Claims, error) {
 	if ValidIdentity(c.Subject) != nil || ValidRoom(c.Room) != nil {
 		return nil, fmt.Errorf("%w: bad identity or room", ErrMalformed)
 	}
+	if err := c.validLanguages(); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
 	now := v.now()
 	if c.ExpiresAt == 0 || now.After(time.Unix(c.ExpiresAt, 0).Add(clockSkew)) {
 		return nil, ErrExpired
@@ -247,4 +257,74 @@ func plainName(s string, max int) bool {
 		}
 	}
 	return true
+}
+
+// MaxLanguages bounds the language channels of one room.
+const MaxLanguages = 16
+
+func (c *Claims) validLanguages() error {
+	if len(c.Languages) > MaxLanguages || len(c.Interpret) > 2*MaxLanguages {
+		return errors.New("too many languages")
+	}
+	for _, l := range c.Languages {
+		if err := ValidLanguage(l); err != nil {
+			return err
+		}
+	}
+	for _, pair := range c.Interpret {
+		if _, _, err := ParseDirection(pair); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// InterpretTargets lists the languages an interpreter may speak into.
+func (c *Claims) InterpretTargets() []string {
+	var out []string
+	for _, pair := range c.Interpret {
+		if _, to, err := ParseDirection(pair); err == nil && !slices.Contains(out, to) {
+			out = append(out, to)
+		}
+	}
+	return out
+}
+
+// ParseDirection splits an interpretation direction "ru>en" into its languages.
+func ParseDirection(s string) (from, to string, err error) {
+	from, to, ok := strings.Cut(s, ">")
+	if !ok {
+		return "", "", fmt.Errorf("interpretation direction %q is not of the form from>to (e.g. ru>en)", s)
+	}
+	if err := ValidLanguage(from); err != nil {
+		return "", "", err
+	}
+	if err := ValidLanguage(to); err != nil {
+		return "", "", err
+	}
+	if from == to {
+		return "", "", fmt.Errorf("interpretation direction %q goes nowhere", s)
+	}
+	return from, to, nil
+}
+
+// ValidLanguage checks a language tag: 2-3 lowercase letters, optionally "-" and
+// a region or script of 2-8 letters or digits ("en", "pt-BR", "zh-Hant").
+// "floor" is reserved for the original sound.
+func ValidLanguage(s string) error {
+	base, sub, hasSub := strings.Cut(s, "-")
+	ok := len(base) >= 2 && len(base) <= 3 && s != "floor"
+	for _, r := range base {
+		ok = ok && r >= 'a' && r <= 'z'
+	}
+	if hasSub {
+		ok = ok && len(sub) >= 2 && len(sub) <= 8
+		for _, r := range sub {
+			ok = ok && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9')
+		}
+	}
+	if !ok {
+		return fmt.Errorf("language %q is not a language tag such as en, ru or pt-BR", s)
+	}
+	return nil
 }

@@ -22,6 +22,9 @@ type Room struct {
 	// Loop-owned.
 	participants map[string]*Participant // by id
 	tracks       map[string]*pubTrack    // by receiver id
+	languages    []string                // language channels, in the order declared
+	seq          uint64                  // orders channel moves
+	eventSeq     uint64
 
 	// info maps a track key to its owner for sub offers; written by the loop,
 	// read from media callbacks.
@@ -107,12 +110,23 @@ func (r *Room) join(p *Participant) error {
 	}
 	r.participants[p.id] = p
 	r.count.Store(int32(len(r.participants)))
-	p.sink.Send(signal.NewWelcome(r.name, p.info(), others, r.m.cfg.ICEServers))
+	declared := r.addLanguages(p.declares)
+	interpreted := r.addLanguages(p.interpTargets)
+	newLangs := declared || interpreted
+	p.sink.Send(signal.NewWelcome(r.roomInfo(), p.info(), others, r.m.cfg.ICEServers))
 	r.broadcast(&signal.ParticipantEvent{Type: "participant-joined", Participant: p.info()}, p)
+	if newLangs {
+		r.broadcast(&signal.RoomUpdated{Type: "room-updated", Room: r.roomInfo()}, p)
+		for _, o := range r.participants {
+			r.ensureChannelTrack(o)
+		}
+	}
+	r.event(EventJoin, p, map[string]string{"name": p.name})
 	r.m.log.Info("participant joined", "room", r.name, "participant", p.id, "identity", p.identity)
 	for _, t := range r.tracks {
 		r.subscribe(p, t)
 	}
+	r.ensureChannelTrack(p)
 	return nil
 }
 
@@ -128,7 +142,12 @@ func (r *Room) leave(p *Participant, reason string) {
 			r.dropTrack(key)
 		}
 	}
+	r.info.Delete("channel:" + p.id)
 	r.broadcast(&signal.ParticipantLeft{Type: "participant-left", ID: p.id, Identity: p.identity, Reason: reason}, nil)
+	r.event(EventLeave, p, map[string]string{"reason": reason})
+	if p.interpreter() {
+		r.channelsChanged()
+	}
 	r.m.log.Info("participant left", "room", r.name, "participant", p.id, "reason", reason)
 	p.sink.Close()
 	r.m.wg.Add(1)
@@ -143,6 +162,9 @@ func (r *Room) leave(p *Participant, reason string) {
 func (r *Room) subscribe(p *Participant, t *pubTrack) {
 	if p == t.owner || !p.can(authSubscribe) {
 		return
+	}
+	if t.owner.interpreter() && t.source == signal.SourceMic {
+		return // an interpreter's voice reaches listeners only through channels
 	}
 	if _, ok := p.subs[t.key]; ok {
 		return
@@ -172,6 +194,10 @@ func (r *Room) dropTrack(key string) {
 	}
 	r.info.Delete(key)
 	delete(t.owner.tracks, key)
+	r.event(EventUnpublish, t.owner, map[string]string{"track": key, "source": t.source})
+	if t.owner.interpreter() && t.source == signal.SourceMic {
+		r.channelsChanged()
+	}
 }
 
 // trackStarted is posted by a publisher's peer when media arrives on a new track.
@@ -193,9 +219,13 @@ func (r *Room) trackStarted(p *Participant, recv *sfu.Receiver) {
 	r.tracks[t.key] = t
 	p.tracks[t.key] = t
 	r.info.Store(t.key, signal.SubTrack{Participant: p.id, Identity: p.identity, Source: source})
+	r.event(EventPublish, p, map[string]string{"track": t.key, "source": source, "kind": kind})
 	r.broadcast(&signal.ParticipantEvent{Type: "participant-updated", Participant: p.info()}, nil)
 	for _, o := range r.participants {
 		r.subscribe(o, t)
+	}
+	if p.interpreter() && source == signal.SourceMic {
+		r.channelsChanged()
 	}
 }
 

@@ -1,6 +1,7 @@
 package room
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -36,6 +37,13 @@ type Participant struct {
 	tracks     map[string]*pubTrack      // published, by key
 	subs       map[string]*sfu.Forwarder // forwarded to this participant, by track key
 	muted      map[string]bool           // source -> muted by own choice or a moderator
+
+	declares      []string       // languages this participant's token declares for the room
+	interpTargets []string       // channels this interpreter may speak into
+	channel       string         // channel this interpreter speaks into now
+	channelSince  uint64         // when they moved there (room sequence)
+	listening     string         // channel this participant hears
+	chanFwd       *sfu.Forwarder // their interpretation track, once the room has languages
 }
 
 func newParticipant(r *Room, c *auth.Claims, name string, sink Sink) *Participant {
@@ -44,6 +52,13 @@ func newParticipant(r *Room, c *auth.Claims, name string, sink Sink) *Participan
 		grants: slices.Clone(c.Grants), sink: sink,
 		pubSources: map[string]string{}, tracks: map[string]*pubTrack{},
 		subs: map[string]*sfu.Forwarder{}, muted: map[string]bool{},
+		listening: signal.Floor,
+	}
+	if c.Has(auth.GrantModerate) {
+		p.declares = slices.Clone(c.Languages)
+	}
+	if c.Has(auth.GrantInterpret) {
+		p.interpTargets = c.InterpretTargets()
 	}
 	if c.Invite {
 		// One invite admits many: each guest gets an identity of their own.
@@ -96,7 +111,11 @@ func (p *Participant) info() signal.Participant {
 		tracks = append(tracks, signal.TrackInfo{Mid: t.recv.Mid(), Source: t.source, Kind: t.kind, Muted: t.muted})
 	}
 	slices.SortFunc(tracks, func(a, b signal.TrackInfo) int { return strings.Compare(a.Mid, b.Mid) })
-	return signal.Participant{ID: p.id, Identity: p.identity, Name: p.name, Grants: gs, Tracks: tracks, State: "active"}
+	info := signal.Participant{ID: p.id, Identity: p.identity, Name: p.name, Grants: gs, Tracks: tracks, State: "active", Listening: p.listening}
+	if p.interpreter() {
+		info.Interpreter = &signal.InterpreterInfo{Languages: slices.Clone(p.interpTargets), Channel: p.channel}
+	}
+	return info
 }
 
 // Handle processes one decoded client message (from signal.Decode). It is
@@ -135,7 +154,12 @@ func (r *Room) handle(p *Participant, msg any) {
 		r.pubOffer(p, m)
 	case *signal.Mute:
 		r.setMuted(p, m.Source, m.Muted, nil)
+	case *signal.Listen:
+		r.listen(p, m)
+	case *signal.Interpret:
+		r.interpret(p, m)
 	case *signal.ChatSend:
+		r.event(EventChat, p, map[string]string{"text": m.Text})
 		r.broadcast(&signal.Chat{
 			Type: "chat", ID: newID("CH_"), From: p.ref(), Text: m.Text,
 			Time: r.m.cfg.Now().UTC().Format(time.RFC3339Nano),
@@ -154,8 +178,15 @@ func (r *Room) pubOffer(p *Participant, m *signal.Offer) {
 		return
 	}
 	if !p.can(authPublish) && (len(m.Tracks) > 0 || len(sending) > 0) {
-		p.sink.Send(&signal.Error{Type: "error", Code: signal.CodeForbidden, Message: "your access token does not allow publishing", Ref: "offer"})
-		return
+		// An interpreter may publish a microphone (it feeds channels, never the floor).
+		onlyMic := p.interpreter() && len(sending) <= len(m.Tracks)
+		for _, src := range m.Tracks {
+			onlyMic = onlyMic && src == signal.SourceMic
+		}
+		if !onlyMic {
+			p.sink.Send(&signal.Error{Type: "error", Code: signal.CodeForbidden, Message: "your access token does not allow publishing", Ref: "offer"})
+			return
+		}
 	}
 	// Tracks the client no longer lists are unpublished.
 	for _, t := range p.tracks {
@@ -208,10 +239,16 @@ func (r *Room) setMuted(p *Participant, source string, muted bool, by *Participa
 			t.recv.SetMuted(muted)
 		}
 	}
+	data := map[string]string{"source": source, "muted": fmt.Sprint(muted)}
 	if by != nil {
 		p.sink.Send(&signal.Muted{Type: "muted", Source: source, By: by.ref()})
+		data["by"] = by.identity
 	}
+	r.event(EventMute, p, data)
 	r.broadcast(&signal.ParticipantEvent{Type: "participant-updated", Participant: p.info()}, nil)
+	if p.interpreter() && source == signal.SourceMic {
+		r.channelsChanged()
+	}
 }
 
 func (r *Room) moderate(p *Participant, m *signal.Moderate) {

@@ -32,6 +32,9 @@ type Config struct {
 	Logger     *slog.Logger
 	ICEServers []signal.ICEServer
 	Now        func() time.Time // for tests; defaults to time.Now
+	// OnEvent, when set, receives every room event in order. It runs on the
+	// room's loop and must not block.
+	OnEvent func(Event)
 }
 
 // Manager owns all rooms of this node. Rooms are made on first join and go

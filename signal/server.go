@@ -12,6 +12,22 @@ type Participant struct {
 	Grants   []string    `json:"grants"`
 	Tracks   []TrackInfo `json:"tracks"`
 	State    string      `json:"state"`
+	// Listening is the channel the participant hears ("floor" or a language).
+	Listening string `json:"listening"`
+	// Interpreter is set for participants with the interpret grant.
+	Interpreter *InterpreterInfo `json:"interpreter,omitempty"`
+}
+
+// InterpreterInfo describes an interpreter: where they may and do speak.
+type InterpreterInfo struct {
+	Languages []string `json:"languages"` // channels they may speak into
+	Channel   string   `json:"channel"`   // channel they speak into now; "" when not
+}
+
+// Channel is the state of one language channel.
+type Channel struct {
+	Interpreter string `json:"interpreter"` // participant id speaking into it; "" when none
+	Live        bool   `json:"live"`        // an interpreter is on it with the microphone open
 }
 
 // TrackInfo describes one published track.
@@ -36,9 +52,17 @@ type ICEServer struct {
 	Credential string   `json:"credential,omitempty"`
 }
 
-// RoomInfo describes the room in welcome.
+// RoomInfo describes the room in welcome and room-updated.
 type RoomInfo struct {
-	Name string `json:"name"`
+	Name      string             `json:"name"`
+	Languages []string           `json:"languages"`
+	Channels  map[string]Channel `json:"channels"`
+}
+
+// RoomUpdated announces a change of the room's languages or channels.
+type RoomUpdated struct {
+	Type string   `json:"type"`
+	Room RoomInfo `json:"room"`
 }
 
 // LimitsInfo tells clients the limits they must respect.
@@ -59,7 +83,7 @@ type Welcome struct {
 }
 
 // NewWelcome fills in the constant parts of a welcome.
-func NewWelcome(room string, self Participant, others []Participant, ice []ICEServer) *Welcome {
+func NewWelcome(room RoomInfo, self Participant, others []Participant, ice []ICEServer) *Welcome {
 	if others == nil {
 		others = []Participant{}
 	}
@@ -67,7 +91,7 @@ func NewWelcome(room string, self Participant, others []Participant, ice []ICESe
 		ice = []ICEServer{}
 	}
 	return &Welcome{
-		Type: "welcome", Version: Version, Room: RoomInfo{Name: room}, Self: self,
+		Type: "welcome", Version: Version, Room: room, Self: self,
 		Participants: others, ICEServers: ice,
 		Limits: LimitsInfo{MaxMessageBytes: MaxMessageBytes, MaxChatChars: MaxChatChars},
 	}
@@ -79,6 +103,10 @@ type SubTrack struct {
 	Identity    string `json:"identity"`
 	Source      string `json:"source"`
 }
+
+// SourceInterpretation marks a sub track that carries the listener's chosen
+// language channel; its sender changes with the channel's interpreter.
+const SourceInterpretation = "interpretation"
 
 // SubOffer is the server's offer on the "sub" connection.
 type SubOffer struct {

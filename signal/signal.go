@@ -137,6 +137,22 @@ type Moderate struct {
 	Source string `json:"source,omitempty"`
 }
 
+// Listen picks the channel the sender hears: "floor" or one of the room's languages.
+type Listen struct {
+	Type    string `json:"type"`
+	Channel string `json:"channel"`
+}
+
+// Interpret points an interpreter's microphone at a language channel; an
+// empty channel stops interpreting.
+type Interpret struct {
+	Type    string `json:"type"`
+	Channel string `json:"channel"`
+}
+
+// Floor is the channel of the original sound.
+const Floor = "floor"
+
 // Leave asks the server to end the session cleanly.
 type Leave struct {
 	Type string `json:"type"`
@@ -179,6 +195,10 @@ func Decode(data []byte) (any, error) {
 		msg = &ChatSend{}
 	case "moderate":
 		msg = &Moderate{}
+	case "listen":
+		msg = &Listen{}
+	case "interpret":
+		msg = &Interpret{}
 	case "leave":
 		msg = &Leave{}
 	case "ping":
@@ -246,6 +266,14 @@ func validate(msg any) *Error {
 	case *Candidate:
 		if m.PC != PCPub && m.PC != PCSub {
 			return Errorf(CodeBadRequest, "candidate pc must be \"pub\" or \"sub\"")
+		}
+	case *Listen:
+		if m.Channel == "" || len(m.Channel) > 16 {
+			return Errorf(CodeBadRequest, "listen needs a channel: \"floor\" or a language of the room")
+		}
+	case *Interpret:
+		if len(m.Channel) > 16 || m.Channel == Floor {
+			return Errorf(CodeBadRequest, "interpret needs a language channel of the room, or \"\" to stop")
 		}
 	case *Mute:
 		if !ValidSource(m.Source) {

@@ -159,6 +159,8 @@ func token(args []string, stdout, stderr io.Writer) error {
 	name := fs.String("name", "", "display name")
 	grants := fs.String("grants", "join,publish,subscribe", "comma-separated grants: join, publish, subscribe, moderate, interpret, record")
 	ttl := fs.Duration("ttl", 2*time.Hour, "how long the token is valid")
+	languages := fs.String("languages", "", "with moderate: the room's language channels, e.g. en,ru")
+	interpret := fs.String("interpret", "", "with interpret: directions the interpreter works in, e.g. ru>en,en>ru")
 	invite := fs.Bool("invite", false, "one token for many guests, each given an identity of their own")
 	base := fs.String("url", "", "print a room link on this base URL (e.g. http://127.0.0.1:7880) instead of the bare token")
 	if err := fs.Parse(args); err != nil {
@@ -181,6 +183,7 @@ func token(args []string, stdout, stderr io.Writer) error {
 	now := time.Now()
 	tok, err := auth.NewSigner(key).Mint(auth.Claims{
 		Subject: *identity, Room: *roomName, Name: *name, Grants: gs, Invite: *invite,
+		Languages: splitList(*languages), Interpret: splitList(*interpret),
 		IssuedAt: now.Unix(), ExpiresAt: now.Add(*ttl).Unix(),
 	})
 	if err != nil {
@@ -192,4 +195,14 @@ func token(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintln(stdout, tok)
 	return nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
 }

@@ -1,0 +1,39 @@
+package room
+
+import "time"
+
+// Event is one thing that happened in a room, timestamped, in order. The
+// meeting record and speaking-time statistics are built from these.
+type Event struct {
+	Room        string            `json:"room"`
+	Seq         uint64            `json:"seq"` // per room, from 1, without gaps
+	Time        time.Time         `json:"time"`
+	Type        string            `json:"type"`
+	Participant string            `json:"participant,omitempty"`
+	Identity    string            `json:"identity,omitempty"`
+	Data        map[string]string `json:"data,omitempty"`
+}
+
+// Event types.
+const (
+	EventJoin      = "join"
+	EventLeave     = "leave"
+	EventPublish   = "publish"
+	EventUnpublish = "unpublish"
+	EventMute      = "mute"
+	EventChat      = "chat"
+	EventListen    = "listen"    // a participant chose a channel
+	EventInterpret = "interpret" // an interpreter moved into (or out of) a channel
+)
+
+// event records e for the room's observers; loop only.
+func (r *Room) event(typ string, p *Participant, data map[string]string) {
+	r.eventSeq++
+	e := Event{Room: r.name, Seq: r.eventSeq, Time: r.m.cfg.Now(), Type: typ, Data: data}
+	if p != nil {
+		e.Participant, e.Identity = p.id, p.identity
+	}
+	if r.m.cfg.OnEvent != nil {
+		r.m.cfg.OnEvent(e)
+	}
+}
