@@ -149,6 +149,11 @@ func (r *Room) channelsChanged() {
 }
 
 func (r *Room) listen(p *Participant, m *signal.Listen) {
+	if !p.can(authSubscribe) {
+		p.sink.Send(&signal.Error{Type: "error", Code: signal.CodeForbidden, Ref: "listen",
+			Message: "your access token does not allow receiving media"})
+		return
+	}
 	if m.Channel != signal.Floor && !slices.Contains(r.languages, m.Channel) {
 		p.sink.Send(&signal.Error{Type: "error", Code: signal.CodeBadRequest, Ref: "listen",
 			Message: "this room has no channel " + quote(m.Channel) + "; choose floor or one of its languages"})
