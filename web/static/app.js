@@ -12,7 +12,10 @@ import { Stage, ChatLog, toast, avatar, initials, hueFor, h } from './ui.js';
 /**
  * @typedef {{mid: string, source: string, kind: string, muted: boolean}} PublishedTrack
  * @typedef {{id: string, identity: string, name: string, grants?: string[],
- *            tracks?: PublishedTrack[], state?: string}} Participant
+ *            tracks?: PublishedTrack[], state?: string, listening?: string,
+ *            interpreter?: {languages: string[], channel: string}}} Participant
+ * @typedef {{name: string, languages: string[],
+ *            channels: Record<string, {interpreter: string, live: boolean}>}} RoomInfo
  * @typedef {{id: string, identity: string, name: string}} Who
  * @typedef {import('./session.js').RemoteTrack} RemoteTrack
  * @typedef {import('./session.js').Source} Source
@@ -37,6 +40,9 @@ const LOCAL_SPEAKING_LEVEL = 0.02;
 /** How long the speaking outline stays after the level drops, in ms. */
 const SPEAKING_HOLD_MS = 700;
 const NAME_KEY = 'parley.name';
+const DUCK_KEY = 'parley.duck';
+/** How loud the floor plays while the chosen language channel is live (0..1). */
+const DEFAULT_DUCK = 0.2;
 
 /**
  * @param {string} path
@@ -101,7 +107,24 @@ const st = {
   confirmRemove: null,
   busy: { mic: false, cam: false, screen: false },
   name: '',
+  /** @type {RoomInfo} */
+  room: { name: roomName, languages: [], channels: {} },
+  /** the channel this client hears: `floor` or a room language */
+  listening: 'floor',
+  /** the channel this interpreter speaks into, '' for none */
+  interpreting: '',
+  duck: loadDuck(),
 };
+
+/** @returns {number} */
+function loadDuck() {
+  try {
+    const v = parseFloat(localStorage.getItem(DUCK_KEY) || '');
+    return Number.isFinite(v) && v >= 0 && v <= 1 ? v : DEFAULT_DUCK;
+  } catch {
+    return DEFAULT_DUCK;
+  }
+}
 
 /** @type {Map<string, {el: HTMLAudioElement, track: MediaStreamTrack}>} remote audio by sub mid */
 const audioEls = new Map();
@@ -129,8 +152,20 @@ function grants() {
   return claims ? claims.grants : ['join', 'publish', 'subscribe'];
 }
 
+/** Camera and screen need `publish`. */
 function canPublish() {
   return grants().includes('publish');
+}
+
+/** The microphone needs `publish`, or `interpret` (an interpreter speaks into a channel). */
+function canSpeak() {
+  return canPublish() || grants().includes('interpret');
+}
+
+/** Body classes that hide what the token does not allow. */
+function applyGrantClasses() {
+  document.body.classList.toggle('listen-only', !canSpeak());
+  document.body.classList.toggle('audio-only', canSpeak() && !canPublish());
 }
 
 function canModerate() {
@@ -182,7 +217,7 @@ function initLobby() {
       st.name = input.value.trim();
       renderLobbyName();
     });
-  } else {
+  } else if (claims) {
     const who = $('joining-as');
     who.hidden = false;
     who.replaceChildren('Joining as ', h('strong', { text: (claims && (claims.name || claims.sub)) || 'guest' }));
@@ -204,9 +239,12 @@ function initLobby() {
   }
 
   const sub = $('lobby-sub');
-  if (!canPublish()) {
+  applyGrantClasses();
+  if (!canSpeak()) {
     sub.textContent = 'Your link lets you watch and listen. Your camera and microphone stay off.';
-    document.body.classList.add('listen-only');
+  } else if (!canPublish()) {
+    st.camOn = false;
+    sub.textContent = 'You join as an interpreter, with your microphone only. Check it before you go in.';
   } else {
     sub.textContent = 'Check your camera and microphone before you go in.';
   }
@@ -263,9 +301,12 @@ function renderLobbyMedia() {
   if (!cam) video.srcObject = null;
   else if (!current || current.getVideoTracks()[0] !== cam) video.srcObject = new MediaStream([cam]);
   $('preview').classList.toggle('has-video', !!cam);
-  $('preview-off-text').textContent = !canPublish()
+  $('lobby-meter').hidden = !media.mic;
+  $('preview-off-text').textContent = !canSpeak()
     ? 'Listening only'
-    : media.camera || !st.camOn
+    : !canPublish()
+      ? 'Microphone only'
+      : media.camera || !st.camOn
       ? 'Camera is off'
       : media.devices.camera.length
         ? 'Camera is starting…'
@@ -365,7 +406,12 @@ function lobbyMeter() {
  * @returns {Promise<void>}
  */
 async function startLocalMedia() {
-  if (!canPublish()) return;
+  if (!canSpeak()) {
+    await media.enumerate();
+    renderDevices();
+    return;
+  }
+  if (!canPublish()) st.camOn = false;
   const { notice } = await media.start({ audio: true, video: st.camOn });
   if (media.mic) media.mic.enabled = st.micOn;
   if (!media.camera) st.camOn = false;
@@ -443,9 +489,22 @@ function wire(sig) {
   on('participant-updated', (msg) => {
     const p = /** @type {Participant} */ (msg.participant);
     if (!p || !p.id) return;
-    if (st.self && p.id === st.self.id) st.self = { ...st.self, ...p };
-    else st.others.set(p.id, p);
+    if (st.self && p.id === st.self.id) {
+      st.self = { ...st.self, ...p };
+      if (typeof p.listening === 'string') st.listening = p.listening;
+      if (p.interpreter) st.interpreting = p.interpreter.channel || '';
+      applyVolumes();
+      renderLanguage();
+    } else {
+      st.others.set(p.id, p);
+    }
     renderAll();
+  });
+  on('room-updated', (msg) => {
+    st.room = normalizeRoom(msg.room);
+    applyVolumes();
+    renderLanguage();
+    renderPeople();
   });
   on('participant-left', (msg) => {
     const p = st.others.get(msg.id);
@@ -490,12 +549,18 @@ function onWelcome(msg) {
   if (msg.room && msg.room.name) $('room-name').textContent = msg.room.name;
   if (st.session) st.session.close();
   st.session = new MediaSession(sig, {
-    iceServers: msg.iceServers,
+    iceServers: Array.isArray(msg.iceServers)
+      ? msg.iceServers.filter((/** @type {any} */ s) => s && (typeof s.urls === 'string' ? s.urls : Array.isArray(s.urls) && s.urls.length))
+      : [],
     onRemoteTracks: (tracks) => {
       st.remote = tracks;
       renderMedia();
     },
   });
+  applyGrantClasses();
+  st.room = normalizeRoom(msg.room);
+  st.listening = (st.self && st.self.listening) || 'floor';
+  st.interpreting = (st.self && st.self.interpreter && st.self.interpreter.channel) || '';
   setPhase('joined');
   setView('meeting');
   chatLog.system(wasReconnecting ? 'Reconnected' : `You joined ${roomName || 'the meeting'}`);
@@ -507,14 +572,14 @@ function onWelcome(msg) {
 /** Publishes the microphone and camera on a new pub connection. */
 async function publishLocal() {
   const session = st.session;
-  if (!session || !canPublish()) return;
+  if (!session || !canSpeak()) return;
   /** @type {import('./session.js').PublishEntry[]} */
   const entries = [];
   if (media.mic) {
     media.mic.enabled = st.micOn;
     entries.push({ source: 'mic', kind: 'audio', track: media.mic, stream: media.stream });
   }
-  if (media.camera || media.devices.camera.length) {
+  if (canPublish() && (media.camera || media.devices.camera.length)) {
     entries.push({ source: 'camera', kind: 'video', track: st.camOn ? media.camera : null, stream: media.stream });
   }
   if (!entries.length) return;
@@ -534,8 +599,9 @@ async function publishLocal() {
 
 /** @param {any} msg */
 function onError(msg) {
-  window.parleyTest.errors.push(msg);
-  const text = typeof msg.message === 'string' && msg.message ? msg.message : `The server reported an error (${msg.code}).`;
+  parleyTest.errors.push(msg);
+  const raw = typeof msg.message === 'string' && msg.message ? msg.message : `The server reported an error (${msg.code}).`;
+  const text = raw.charAt(0).toUpperCase() + raw.slice(1);
   if (st.phase === 'joining') {
     st.joinFailed = true;
     st.reconnecting = false;
@@ -553,8 +619,10 @@ function onError(msg) {
 /** @param {CloseEvent} ev */
 function onSocketClosed(ev) {
   if (st.phase === 'joined') {
-    // 1006: no close frame (the network dropped); 1001/1011-1013: the server went away or restarts.
-    if ([1001, 1006, 1011, 1012, 1013].includes(ev.code)) {
+    // Errors that end a session (removed, replaced, join errors) arrive before the close and
+    // have already torn it down. Any other close is the network or a server restart: try to get
+    // the seat back, unless the server said the client broke the protocol.
+    if (![1003, 1007, 1008, 1009].includes(ev.code) && ev.code < 4000) {
       startReconnect();
     } else {
       end('error', 'You were disconnected', ev.reason ? `The server closed the connection: ${ev.reason}` : 'The server closed the connection.');
@@ -726,6 +794,8 @@ function renderMedia() {
     screens.push(s.key);
   }
   const order = [...screens, ...cams, 'self:camera'];
+  $('alone').hidden = st.others.size > 0;
+  renderLanguage();
   stage.retain((k) => order.includes(k));
   stage.setOrder(order);
   syncAudio();
@@ -755,6 +825,7 @@ function syncAudio() {
       $('audio-unlock').hidden = false;
     });
   }
+  applyVolumes();
 }
 
 function renderPeople() {
@@ -788,7 +859,12 @@ function personRow(p, isSelf, mod) {
   const notes = [];
   if ((p.grants || []).includes('moderate')) notes.push('Moderator');
   if (presenting) notes.push('Presenting');
-  if (!(p.grants || []).includes('publish')) notes.push('Listener');
+  if (p.interpreter) {
+    const ch = isSelf ? st.interpreting : p.interpreter.channel;
+    notes.push(ch ? `Interpreting into ${langName(ch)}` : 'Interpreter');
+  } else if (!(p.grants || []).includes('publish')) {
+    notes.push('Listener');
+  }
   const li = h('li', { class: 'person', attrs: { 'data-id': p.id } }, [
     avatar(name, p.identity || p.id),
     h('div', { class: 'person-text' }, [
@@ -800,13 +876,13 @@ function personRow(p, isSelf, mod) {
     class: 'person-mic' + (micOff ? ' off' : ''),
     attrs: { role: 'img', 'aria-label': micOff ? 'Microphone off' : 'Microphone on', title: micOff ? 'Microphone off' : 'Microphone on' },
   }, [icon(micOff ? 'micOff' : 'mic')]);
-  li.append(state);
+  if (!mod || isSelf) li.append(state);
   if (mod && !isSelf) {
+    // The microphone state doubles as the moderator's mute button.
     const muteBtn = h('button', {
-      class: 'btn btn-small',
-      text: 'Mute',
-      attrs: { type: 'button', 'aria-label': `Mute ${name}`, 'data-focus-key': `mute:${p.id}` },
-    });
+      class: 'icon-btn person-btn person-mic' + (micOff ? ' off' : ''),
+      attrs: { type: 'button', 'aria-label': micOff ? `${name} is muted` : `Mute ${name}`, title: micOff ? `${name} is muted` : `Mute ${name}`, 'data-focus-key': `mute:${p.id}` },
+    }, [icon(micOff ? 'micOff' : 'mic')]);
     muteBtn.disabled = micOff;
     muteBtn.addEventListener('click', () => {
       if (!st.sig) return;
@@ -814,11 +890,16 @@ function personRow(p, isSelf, mod) {
       toast(`You muted ${name}`, { timeout: 2500 });
     });
     const confirming = st.confirmRemove === p.id;
-    const removeBtn = h('button', {
-      class: 'btn btn-small btn-danger' + (confirming ? ' confirming' : ''),
-      text: confirming ? 'Confirm' : 'Remove',
-      attrs: { type: 'button', 'aria-label': confirming ? `Confirm removing ${name}` : `Remove ${name} from the meeting`, 'data-focus-key': `remove:${p.id}` },
-    });
+    const removeBtn = confirming
+      ? h('button', {
+        class: 'btn btn-small btn-danger confirming',
+        text: 'Remove',
+        attrs: { type: 'button', 'aria-label': `Confirm removing ${name}`, 'data-focus-key': `remove:${p.id}` },
+      })
+      : h('button', {
+        class: 'icon-btn person-btn danger',
+        attrs: { type: 'button', 'aria-label': `Remove ${name} from the meeting`, title: `Remove ${name} from the meeting`, 'data-focus-key': `remove:${p.id}` },
+      }, [icon('removeUser')]);
     removeBtn.addEventListener('click', () => {
       if (st.confirmRemove !== p.id) {
         st.confirmRemove = p.id;
@@ -878,7 +959,8 @@ function updateControls() {
     setToggle(id, on, 'camera', 'cameraOff', 'Turn off camera', 'Turn on camera');
   }
   setToggle('btn-screen', st.sharing, 'screenStop', 'screen', 'Stop presenting', 'Present your screen', false);
-  for (const id of ['btn-mic', 'btn-cam', 'btn-screen', 'lobby-mic', 'lobby-cam']) {
+  for (const id of ['btn-mic', 'lobby-mic']) /** @type {HTMLButtonElement} */ ($(id)).disabled = !canSpeak();
+  for (const id of ['btn-cam', 'btn-screen', 'lobby-cam']) {
     /** @type {HTMLButtonElement} */ ($(id)).disabled = !pub;
   }
   if (!('getDisplayMedia' in (navigator.mediaDevices || {}))) /** @type {HTMLButtonElement} */ ($('btn-screen')).disabled = true;
@@ -892,8 +974,17 @@ function updateControls() {
 
 // ---- meeting: actions ---------------------------------------------------------------
 
+/** Shows the device menus (the lobby's own) in a dialog. */
+async function openSettings() {
+  const dlg = /** @type {HTMLDialogElement} */ ($('settings'));
+  $('settings-body').append($('devices'));
+  await media.enumerate();
+  renderDevices();
+  dlg.showModal();
+}
+
 async function toggleMic() {
-  if (!canPublish() || st.busy.mic) return;
+  if (!canSpeak() || st.busy.mic) return;
   st.busy.mic = true;
   try {
     if (!media.mic) {
@@ -1063,7 +1154,7 @@ function onChat(msg) {
     st.unread++;
     updateControls();
     const text = String(msg.text || '');
-    toast(`${displayName(msg.from)}: ${text.length > 90 ? text.slice(0, 90) + '…' : text}`, { iconName: 'chat', timeout: 4000 });
+    toast(`${displayName(msg.from)}: ${text.length > 90 ? text.slice(0, 90) + '…' : text}`, { iconName: 'chat', timeout: 5000, group: 'chat' });
   }
 }
 
@@ -1127,6 +1218,156 @@ function updateChatCount() {
   const input = /** @type {HTMLTextAreaElement} */ ($('chat-input'));
   const left = st.maxChat - input.value.length;
   $('chat-count').textContent = left <= 200 ? String(left) : '';
+}
+
+// ---- interpretation -----------------------------------------------------------------
+
+/**
+ * @param {any} r the `room` object of `welcome` or `room-updated`
+ * @returns {RoomInfo}
+ */
+function normalizeRoom(r) {
+  const room = r && typeof r === 'object' ? r : {};
+  return {
+    name: typeof room.name === 'string' ? room.name : roomName,
+    languages: Array.isArray(room.languages) ? room.languages.filter((/** @type {unknown} */ l) => typeof l === 'string') : [],
+    channels: room.channels && typeof room.channels === 'object' ? room.channels : {},
+  };
+}
+
+/**
+ * A language's name in the reader's language ("ru" -> "Russian").
+ * @param {string} code
+ * @returns {string}
+ */
+function langName(code) {
+  try {
+    const n = new Intl.DisplayNames([navigator.language || 'en'], { type: 'language' }).of(code);
+    if (n && n.toLowerCase() !== code.toLowerCase()) return n;
+  } catch {
+    /* not a language code Intl knows */
+  }
+  return code.toUpperCase();
+}
+
+/**
+ * Chooses what to hear: `floor` or a room language. Instant, no renegotiation.
+ * @param {string} channel
+ * @returns {boolean} whether the request went out
+ */
+function setListening(channel) {
+  if (!st.sig || st.phase !== 'joined') return false;
+  st.listening = channel;
+  st.sig.send({ type: 'listen', channel });
+  applyVolumes();
+  renderLanguage();
+  return true;
+}
+
+/**
+ * An interpreter chooses the channel it speaks into ('' stops).
+ * @param {string} channel
+ * @returns {boolean}
+ */
+function setInterpreting(channel) {
+  if (!st.sig || st.phase !== 'joined') return false;
+  st.interpreting = channel;
+  st.sig.send({ type: 'interpret', channel });
+  renderLanguage();
+  renderPeople();
+  return true;
+}
+
+/** Whether the floor is ducked: the chosen channel has an interpreter speaking. */
+function isDucked() {
+  const ch = st.room.channels[st.listening];
+  return st.listening !== 'floor' && !!(ch && ch.live);
+}
+
+/** Plays the interpretation at full volume and the floor ducked while it is live. */
+function applyVolumes() {
+  const session = st.session;
+  const duck = isDucked();
+  for (const [mid, { el }] of audioEls) {
+    const owner = session ? session.subTracks[mid] : undefined;
+    const interp = !!owner && owner.source === 'interpretation';
+    el.volume = interp || !duck ? 1 : st.duck;
+  }
+}
+
+/**
+ * One radio choice in the language menu.
+ * @param {string} label
+ * @param {boolean} checked
+ * @param {() => void} pick
+ * @param {string} [hint]
+ * @param {boolean} [live]
+ * @returns {HTMLElement}
+ */
+function menuChoice(label, checked, pick, hint, live) {
+  const b = h('button', {
+    class: 'menu-item',
+    attrs: { type: 'button', role: 'radio', 'aria-checked': String(checked) },
+  }, [
+    h('span', { class: 'menu-check' }, checked ? [icon('check')] : []),
+    h('span', { class: 'menu-label', text: label }),
+  ]);
+  if (hint) b.append(h('span', { class: 'menu-hint' + (live ? ' live' : ''), text: hint }));
+  b.addEventListener('click', () => {
+    pick();
+    closeLangMenu();
+  });
+  return b;
+}
+
+/** Shows the language button and fills its menu. */
+function renderLanguage() {
+  const langs = st.room.languages;
+  const interp = st.self && st.self.interpreter;
+  const btn = $('btn-lang');
+  btn.hidden = !langs.length && !interp;
+  if (btn.hidden) closeLangMenu();
+  $('lang-code').textContent = st.listening === 'floor' ? '' : st.listening.toUpperCase();
+  btn.setAttribute('aria-label', `Language: ${st.listening === 'floor' ? 'original audio' : langName(st.listening)}`);
+  btn.classList.toggle('active', st.listening !== 'floor');
+
+  const listen = $('listen-options');
+  listen.replaceChildren(menuChoice('Original audio', st.listening === 'floor', () => setListening('floor'), 'floor'));
+  for (const l of langs) {
+    const ch = st.room.channels[l];
+    const live = !!(ch && ch.live);
+    listen.append(menuChoice(langName(l), st.listening === l, () => setListening(l), live ? 'live' : 'no interpreter yet', live));
+  }
+  $('duck-row').hidden = !langs.length;
+  const section = $('interpret-section');
+  section.hidden = !interp;
+  if (interp) {
+    const opts = $('interpret-options');
+    opts.replaceChildren(menuChoice('Not interpreting', !st.interpreting, () => setInterpreting('')));
+    for (const l of interp.languages || []) {
+      opts.append(menuChoice(`Into ${langName(l)}`, st.interpreting === l, () => setInterpreting(l)));
+    }
+  }
+}
+
+function toggleLangMenu() {
+  const menu = $('lang-menu');
+  if (!menu.hidden) {
+    closeLangMenu();
+    return;
+  }
+  renderLanguage();
+  menu.hidden = false;
+  $('btn-lang').setAttribute('aria-expanded', 'true');
+  const first = /** @type {HTMLElement | null} */ (menu.querySelector('[aria-checked="true"]'));
+  if (first) first.focus();
+}
+
+function closeLangMenu() {
+  const menu = $('lang-menu');
+  if (menu.hidden) return;
+  menu.hidden = true;
+  $('btn-lang').setAttribute('aria-expanded', 'false');
 }
 
 // ---- speaking indicator -------------------------------------------------------------
@@ -1207,6 +1448,10 @@ const parleyTest = {
   leave: () => leave(),
   /** @param {Record<string, any>} obj */
   sendRaw: (obj) => (st.sig ? st.sig.send(obj) : false),
+  /** @param {string} channel `floor` or a room language */
+  listen: (channel) => setListening(channel),
+  /** @param {string} channel a language the token may interpret into, or '' */
+  interpret: (channel) => setInterpreting(channel),
   /** @type {any[]} every `error` message received */
   errors: [],
 };
@@ -1228,6 +1473,28 @@ function start() {
   $('btn-chat').addEventListener('click', () => togglePanel('chat'));
   $('btn-people').addEventListener('click', () => togglePanel('people'));
   $('panel-close').addEventListener('click', () => closePanel());
+  $('btn-settings').addEventListener('click', () => openSettings());
+  $('btn-lang').addEventListener('click', () => toggleLangMenu());
+  document.addEventListener('pointerdown', (ev) => {
+    const t = /** @type {Node} */ (ev.target);
+    if (!$('lang-menu').contains(t) && !$('btn-lang').contains(t)) closeLangMenu();
+  });
+  const duck = /** @type {HTMLInputElement} */ ($('duck'));
+  duck.value = String(Math.round(st.duck * 100));
+  duck.addEventListener('input', () => {
+    st.duck = Number(duck.value) / 100;
+    try {
+      localStorage.setItem(DUCK_KEY, String(st.duck));
+    } catch {
+      /* private mode */
+    }
+    applyVolumes();
+  });
+  $('settings-close').addEventListener('click', () => /** @type {HTMLDialogElement} */ ($('settings')).close());
+  $('settings').addEventListener('close', () => {
+    $('preview-col').append($('devices'));
+    $('btn-settings').focus();
+  });
   $('rejoin-btn').addEventListener('click', () => rejoin());
   $('audio-unlock-btn').addEventListener('click', () => {
     for (const { el } of audioEls.values()) el.play().catch(() => {});
@@ -1262,6 +1529,9 @@ function start() {
     } else if (mod && !ev.shiftKey && !ev.altKey && (ev.key === 'e' || ev.key === 'E')) {
       ev.preventDefault();
       toggleCam();
+    } else if (ev.key === 'Escape' && !$('lang-menu').hidden) {
+      closeLangMenu();
+      $('btn-lang').focus();
     } else if (ev.key === 'Escape' && st.panel) {
       closePanel();
     }

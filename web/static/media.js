@@ -38,7 +38,7 @@ export function describeMediaError(err, what) {
   if (name === 'NotAllowedError' || name === 'SecurityError') {
     return `Access to your ${what} is blocked. Allow it in your browser's site settings, then reload.`;
   }
-  if (name === 'NotFoundError' || name === 'OverconstrainedError') return `No ${what} was found.`;
+  if (name === 'NotFoundError' || name === 'OverconstrainedError') return `No ${what.replace(' and ', ' or ')} was found.`;
   if (name === 'NotReadableError' || name === 'AbortError') {
     return `Your ${what} is in use by another application.`;
   }
@@ -108,8 +108,8 @@ export class LocalMedia {
     if (!this.available) {
       return { notice: describeMediaError(null, 'camera and microphone') };
     }
-    /** @type {string[]} */
-    const problems = [];
+    /** @type {{mic?: any, camera?: any}} */
+    const failed = {};
     const wantAudio = want.audio && !this.mic;
     const wantVideo = want.video && !this.camera;
     if (wantAudio && wantVideo) {
@@ -129,7 +129,7 @@ export class LocalMedia {
         const s = await navigator.mediaDevices.getUserMedia({ audio: this.audioConstraints() });
         this.setMic(s.getAudioTracks()[0] || null);
       } catch (err) {
-        problems.push(describeMediaError(err, 'microphone'));
+        failed.mic = err;
       }
     }
     if (wantVideo && !this.camera) {
@@ -137,11 +137,21 @@ export class LocalMedia {
         const s = await navigator.mediaDevices.getUserMedia({ video: this.videoConstraints() });
         this.setCamera(s.getVideoTracks()[0] || null);
       } catch (err) {
-        problems.push(describeMediaError(err, 'camera'));
+        failed.camera = err;
       }
     }
     await this.enumerate();
-    return { notice: problems.length ? problems.join(' ') : null };
+    /** @type {string | null} */
+    let notice = null;
+    if (failed.mic && failed.camera && failed.mic.name === failed.camera.name) {
+      notice = describeMediaError(failed.mic, 'camera and microphone');
+    } else if (failed.mic || failed.camera) {
+      notice = [
+        failed.mic ? describeMediaError(failed.mic, 'microphone') : '',
+        failed.camera ? describeMediaError(failed.camera, 'camera') : '',
+      ].filter(Boolean).join(' ');
+    }
+    return { notice };
   }
 
   /** @param {MediaStreamTrack | null} track */

@@ -5,7 +5,8 @@
 // connection carries; it knows nothing about the DOM.
 
 /**
- * @typedef {'mic' | 'camera' | 'screen' | 'screen-audio'} Source
+ * @typedef {'mic' | 'camera' | 'screen' | 'screen-audio' | 'interpretation'} Source
+ *   `interpretation` is the one sub track that carries the listener's language channel
  * @typedef {{participant: string, identity: string, source: Source}} TrackOwner
  * @typedef {{mid: string, participant: string, identity: string, source: Source,
  *            kind: string, track: MediaStreamTrack}} RemoteTrack
@@ -360,12 +361,13 @@ export class MediaSession {
     for (const t of this.sub.getTransceivers()) {
       if (t.mid == null || isStopped(t)) continue;
       const owner = this.subTracks[t.mid];
-      if (!owner || !owner.participant) continue;
+      // The interpretation track belongs to no participant; every other track has an owner.
+      if (!owner || (!owner.participant && owner.source !== 'interpretation')) continue;
       const track = t.receiver.track;
       out.push({
         mid: t.mid,
-        participant: owner.participant,
-        identity: owner.identity,
+        participant: owner.participant || '',
+        identity: owner.identity || '',
         source: owner.source,
         kind: track.kind,
         track,
@@ -391,8 +393,8 @@ export class MediaSession {
       const owner = mid != null ? this.subTracks[mid] : undefined;
       if (!owner) return;
       out.push({
-        participant: owner.participant,
-        identity: owner.identity,
+        participant: owner.participant || '',
+        identity: owner.identity || '',
         source: owner.source,
         kind: s.kind || s.mediaType,
         mid,

@@ -43,7 +43,7 @@ export function decodeToken(token) {
       sub: typeof payload.sub === 'string' ? payload.sub : undefined,
       room: typeof payload.room === 'string' ? payload.room : undefined,
       name: typeof payload.name === 'string' ? payload.name : undefined,
-      grants: Array.isArray(payload.grants) ? payload.grants.filter((g) => typeof g === 'string') : [],
+      grants: Array.isArray(payload.grants) ? payload.grants.filter((/** @type {unknown} */ g) => typeof g === 'string') : [],
       invite: payload.invite === true,
       exp: typeof payload.exp === 'number' ? payload.exp : undefined,
       nbf: typeof payload.nbf === 'number' ? payload.nbf : undefined,

@@ -277,8 +277,8 @@ export class Stage {
 }
 
 /**
- * Places n tiles in W x H as large as they can be, aspect ratio between 3:4 and 16:9,
- * rows centered.
+ * Places n tiles in W x H as large as they can be, aspect ratio between 3:4 and 16:9
+ * (preferring 16:9), rows centered.
  * @param {number} n
  * @param {number} W
  * @param {number} H
@@ -288,6 +288,7 @@ export class Stage {
 export function gridRects(n, W, H, gap) {
   if (!n) return [];
   let best = { cols: 1, rows: 1, w: 0, h: 0 };
+  let bestScore = -1;
   for (let cols = 1; cols <= n; cols++) {
     const rows = Math.ceil(n / cols);
     let w = (W - gap * (cols - 1)) / cols;
@@ -295,7 +296,12 @@ export function gridRects(n, W, H, gap) {
     if (w <= 0 || hh <= 0) continue;
     if (w / hh > 16 / 9) w = (hh * 16) / 9;
     if (w / hh < 3 / 4) hh = (w * 4) / 3;
-    if (w * hh > best.w * best.h) best = { cols, rows, w, h: hh };
+    // Cameras send 16:9; narrower tiles crop them, so they count for less.
+    const score = w * hh * Math.sqrt(Math.min(1, w / hh / (16 / 9)));
+    if (score > bestScore) {
+      bestScore = score;
+      best = { cols, rows, w, h: hh };
+    }
   }
   const { cols, rows, w, h: th } = best;
   const y0 = (H - (rows * th + (rows - 1) * gap)) / 2;
@@ -417,12 +423,17 @@ export class ChatLog {
 /**
  * Shows a short message at the bottom of the screen.
  * @param {string} text
- * @param {{kind?: 'info' | 'error' | 'success', timeout?: number, iconName?: string}} [opts]
+ * @param {{kind?: 'info' | 'error' | 'success', timeout?: number, iconName?: string, group?: string}} [opts]
+ *   a toast with a group replaces the previous toast of that group
  * @returns {HTMLElement}
  */
 export function toast(text, opts = {}) {
   const host = document.getElementById('toasts');
   const el = h('div', { class: `toast toast-${opts.kind || 'info'}`, attrs: { role: opts.kind === 'error' ? 'alert' : 'status' } });
+  if (opts.group) {
+    el.dataset.group = opts.group;
+    for (const old of host ? host.querySelectorAll(`[data-group="${opts.group}"]`) : []) old.remove();
+  }
   if (opts.iconName) el.append(icon(opts.iconName));
   el.append(h('span', { text }));
   const close = h('button', { class: 'toast-close', attrs: { type: 'button', 'aria-label': 'Dismiss' } }, [icon('close')]);
