@@ -328,3 +328,6 @@ func ValidLanguage(s string) error {
 	}
 	return nil
 }
+
+// PublicKey is the key that verifies what s signs.
+func (s *Signer) PublicKey() ed25519.PublicKey { return s.key.Public().(ed25519.PublicKey) }

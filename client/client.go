@@ -5,6 +5,8 @@ package client
 
 import (
 	"context"
+	"crypto/ed25519"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -27,6 +29,8 @@ type Options struct {
 	Room  string
 	Token string
 	Name  string
+	// Key, when set, is announced at join and countersigns every record checkpoint.
+	Key ed25519.PrivateKey
 }
 
 // Inbound counts what arrived on one forwarded track.
@@ -44,6 +48,7 @@ type Client struct {
 	ws      *websocket.Conn
 	api     *webrtc.API
 	welcome *signal.Welcome
+	key     ed25519.PrivateKey
 	ctx     context.Context
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
@@ -94,9 +99,13 @@ func Dial(ctx context.Context, o Options) (*Client, error) {
 	c := &Client{
 		ws: ws, api: api, ctx: cctx, cancel: cancel,
 		notify: make(chan struct{}), subMap: map[string]signal.SubTrack{},
-		inbound: map[*webrtc.TrackRemote]*Inbound{}, answered: make(chan string, 4),
+		inbound: map[*webrtc.TrackRemote]*Inbound{}, answered: make(chan string, 4), key: o.Key,
 	}
-	if err := c.Send(&signal.Join{Type: "join", Version: signal.Version, Room: o.Room, Token: o.Token, Name: o.Name}); err != nil {
+	join := &signal.Join{Type: "join", Version: signal.Version, Room: o.Room, Token: o.Token, Name: o.Name}
+	if o.Key != nil {
+		join.Key = base64.RawURLEncoding.EncodeToString(o.Key.Public().(ed25519.PublicKey))
+	}
+	if err := c.Send(join); err != nil {
 		c.Close()
 		return nil, err
 	}
@@ -186,6 +195,12 @@ func (c *Client) handle(data []byte) {
 			if err := c.onSubOffer(&o); err != nil {
 				c.recordErr(err)
 			}
+		}
+	case "checkpoint":
+		var cp signal.Checkpoint
+		if json.Unmarshal(data, &cp) == nil && c.key != nil {
+			sig := ed25519.Sign(c.key, []byte(cp.Statement))
+			_ = c.Send(&signal.Countersign{Type: "countersign", Record: cp.Record, Seq: cp.Seq, Sig: base64.RawURLEncoding.EncodeToString(sig)})
 		}
 	case "candidate":
 		var cd signal.Candidate

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"time"
 )
 
 // Config is the effective configuration of one node.
@@ -20,6 +21,10 @@ type Config struct {
 	DataDir string
 	// LogLevel is debug, info, warn or error.
 	LogLevel string
+	// RecordAll records every room from its first join.
+	RecordAll bool
+	// CheckpointInterval is how often a record's chain head is signed.
+	CheckpointInterval time.Duration
 }
 
 // Default returns the embedded defaults.
@@ -29,6 +34,8 @@ func Default() Config {
 		UDPPort:  7881,
 		DataDir:  "./parley-data",
 		LogLevel: "info",
+
+		CheckpointInterval: 10 * time.Second,
 	}
 }
 
@@ -52,6 +59,9 @@ func (c Config) Validate() error {
 	}
 	if c.DataDir == "" {
 		return fmt.Errorf("data: the data folder must be named")
+	}
+	if c.CheckpointInterval < 100*time.Millisecond || c.CheckpointInterval > time.Hour {
+		return fmt.Errorf("checkpoint-interval: %s is not between 100ms and 1h", c.CheckpointInterval)
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -113,7 +113,7 @@ func (g *Gateway) join(ctx context.Context, c *conn) (*room.Participant, error) 
 	if err != nil {
 		return nil, tokenError(err)
 	}
-	p, err := g.rooms.Join(ctx, claims, j.Name, c)
+	p, err := g.rooms.Join(ctx, claims, j.Name, j.Key, c)
 	if err != nil {
 		return nil, signal.Errorf(signal.CodeInternal, "%s", err.Error())
 	}

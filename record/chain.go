@@ -72,6 +72,7 @@ const (
 	TypeStart       = "record-start"
 	TypeStop        = "record-stop"
 	TypeKey         = "key"
+	TypeFileStart   = "file-start"
 	TypeChunk       = "chunk"
 	TypeFileEnd     = "file-end"
 	TypeCheckpoint  = "checkpoint"

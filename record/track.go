@@ -133,7 +133,7 @@ func (t *Track) run() {
 		started bool
 		lastTS  uint32
 		ms      int64 // timeline in clock ticks since the first frame
-		ticker  = time.NewTicker(chunkEvery)
+		ticker  = time.NewTicker(chunkEvery / 4)
 		pkt     rtp.Packet
 	)
 	defer ticker.Stop()
@@ -228,6 +228,8 @@ func vp8Size(f []byte) (uint64, uint64) {
 // chunkWriter is the file under a muxer: bytes go to disk, and every chunk of
 // them is committed to the log with its hash.
 type chunkWriter struct {
+	// mu: the muxer writes from its own goroutine, the track's ticker commits from another.
+	mu       sync.Mutex
 	rec      *Recorder
 	name     string
 	f        *os.File
@@ -248,10 +250,17 @@ func newChunkWriter(rec *Recorder, name string) (*chunkWriter, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Announce the file before its first byte: a file the log never names is an addition.
+	if _, _, err := rec.log.append(Entry{Type: TypeFileStart, File: name}); err != nil {
+		f.Close()
+		return nil, err
+	}
 	return &chunkWriter{rec: rec, name: name, f: f, h: sha256.New(), lastSync: time.Now()}, nil
 }
 
 func (c *chunkWriter) Write(b []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.closed {
 		return 0, os.ErrClosed
 	}
@@ -260,7 +269,7 @@ func (c *chunkWriter) Write(b []byte) (int, error) {
 	c.pending += int64(n)
 	c.total += int64(n)
 	if err == nil && c.pending >= chunkBytes {
-		c.commit(true)
+		c.commitLocked(true)
 	}
 	return n, err
 }
@@ -268,6 +277,12 @@ func (c *chunkWriter) Write(b []byte) (int, error) {
 // commit writes a chunk entry for the pending bytes (if any, and if forced or a
 // second has passed).
 func (c *chunkWriter) commit(force bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.commitLocked(force)
+}
+
+func (c *chunkWriter) commitLocked(force bool) {
 	if c.pending == 0 || (!force && time.Since(c.lastSync) < chunkEvery) {
 		return
 	}
@@ -283,10 +298,12 @@ func (c *chunkWriter) commit(force bool) {
 
 // Close is called by the muxer when it is done.
 func (c *chunkWriter) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.closed {
 		return nil
 	}
-	c.commit(true)
+	c.commitLocked(true)
 	c.closed = true
 	if err := c.f.Sync(); err != nil {
 		c.f.Close()
@@ -298,6 +315,8 @@ func (c *chunkWriter) Close() error {
 // end records that the file is complete.
 func (c *chunkWriter) end(dropped uint64) {
 	_ = c.Close()
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	data := map[string]string{}
 	if dropped > 0 {
 		data["dropped"] = formatUint(dropped)

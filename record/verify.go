@@ -140,6 +140,7 @@ func (v *verifier) run() error {
 		}
 	}
 	v.buf = make([]byte, 1<<20)
+	v.lastShown = time.Now() // small records finish before the first progress line
 
 	rd := bufio.NewReaderSize(lf, 1<<20)
 	prev := zeroHash
@@ -237,6 +238,8 @@ func (v *verifier) entry(e *Entry, head string) error {
 	case TypeKey:
 		v.rep.keys[e.Participant] = append(v.rep.keys[e.Participant], e.Key)
 		v.identities[e.Participant] = e.Identity
+	case TypeFileStart:
+		return v.fileStart(e)
 	case TypeChunk:
 		return v.chunk(e)
 	case TypeFileEnd:
@@ -287,24 +290,32 @@ func (v *verifier) entry(e *Entry, head string) error {
 	return nil
 }
 
-func (v *verifier) chunk(e *Entry) error {
+func (v *verifier) fileStart(e *Entry) error {
 	name := filepath.Clean(e.File)
-	if !strings.HasPrefix(name, MediaDir+string(filepath.Separator)) || strings.Contains(name, "..") {
-		return &Failure{Entry: e.Seq, Reason: fmt.Sprintf("chunk names a file outside %s/: %q", MediaDir, e.File)}
+	if !strings.HasPrefix(name, MediaDir+string(filepath.Separator)) || strings.Contains(name, "..") || name != e.File {
+		return &Failure{Entry: e.Seq, Reason: fmt.Sprintf("names a file outside %s/: %q", MediaDir, e.File)}
 	}
+	if v.files[e.File] != nil {
+		return &Failure{Entry: e.Seq, File: e.File, Reason: "the file is started twice (altered)"}
+	}
+	f, err := os.Open(filepath.Join(v.dir, name))
+	if err != nil {
+		return &Failure{Entry: e.Seq, File: e.File, Reason: "the file is missing"}
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return &Failure{Entry: e.Seq, File: e.File, Reason: err.Error()}
+	}
+	v.files[e.File] = &fileState{f: f, size: st.Size()}
+	v.rep.Files[e.File] = 0
+	return nil
+}
+
+func (v *verifier) chunk(e *Entry) error {
 	fs := v.files[e.File]
 	if fs == nil {
-		f, err := os.Open(filepath.Join(v.dir, name))
-		if err != nil {
-			return &Failure{Entry: e.Seq, File: e.File, Reason: "the file is missing"}
-		}
-		st, err := f.Stat()
-		if err != nil {
-			f.Close()
-			return &Failure{Entry: e.Seq, File: e.File, Reason: err.Error()}
-		}
-		fs = &fileState{f: f, size: st.Size()}
-		v.files[e.File] = fs
+		return &Failure{Entry: e.Seq, File: e.File, Reason: "a chunk of a file the record never started (altered)"}
 	}
 	if fs.ended {
 		return &Failure{Entry: e.Seq, File: e.File, Reason: "a chunk after the file ended (altered)"}
@@ -351,9 +362,6 @@ func (v *verifier) finishFiles() error {
 	for _, e := range entries {
 		name := MediaDir + "/" + e.Name()
 		if _, ok := v.files[name]; !ok {
-			if info, err := e.Info(); err == nil && info.Size() == 0 && !v.rep.Sealed {
-				continue // created just before a crash, nothing in it
-			}
 			return &Failure{File: name, Reason: "added: the record does not mention this file"}
 		}
 	}

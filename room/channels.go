@@ -112,7 +112,7 @@ func (r *Room) roomInfo() signal.RoomInfo {
 		}
 		chans[l] = c
 	}
-	return signal.RoomInfo{Name: r.name, Languages: slices.Clone(r.languages), Channels: chans}
+	return signal.RoomInfo{Name: r.name, Languages: slices.Clone(r.languages), Channels: chans, Recording: r.recordingInfo()}
 }
 
 // addLanguages extends the room's languages; it reports whether any was new.

@@ -16,14 +16,16 @@ type Event struct {
 
 // Event types.
 const (
-	EventJoin      = "join"
-	EventLeave     = "leave"
-	EventPublish   = "publish"
-	EventUnpublish = "unpublish"
-	EventMute      = "mute"
-	EventChat      = "chat"
-	EventListen    = "listen"    // a participant chose a channel
-	EventInterpret = "interpret" // an interpreter moved into (or out of) a channel
+	EventJoin        = "join"
+	EventLeave       = "leave"
+	EventPublish     = "publish"
+	EventUnpublish   = "unpublish"
+	EventMute        = "mute"
+	EventChat        = "chat"
+	EventListen      = "listen"    // a participant chose a channel
+	EventInterpret   = "interpret" // an interpreter moved into (or out of) a channel
+	EventRecordStart = "recording-start"
+	EventRecordStop  = "recording-stop"
 )
 
 // event records e for the room's observers; loop only.
@@ -32,6 +34,9 @@ func (r *Room) event(typ string, p *Participant, data map[string]string) {
 	e := Event{Room: r.name, Seq: r.eventSeq, Time: r.m.cfg.Now(), Type: typ, Data: data}
 	if p != nil {
 		e.Participant, e.Identity = p.id, p.identity
+	}
+	if r.rec != nil {
+		r.rec.rec.Event(e)
 	}
 	if r.m.cfg.OnEvent != nil {
 		r.m.cfg.OnEvent(e)

@@ -25,6 +25,8 @@ type Room struct {
 	languages    []string                // language channels, in the order declared
 	seq          uint64                  // orders channel moves
 	eventSeq     uint64
+	rec          *recording          // the active record, if any
+	sealing      map[string]Recorder // records sealed but still taking countersignatures
 
 	// info maps a track key to its owner for sub offers; written by the loop,
 	// read from media callbacks.
@@ -46,6 +48,7 @@ func newRoom(m *Manager, name string) *Room {
 		m: m, name: name, box: newMailbox(),
 		participants: map[string]*Participant{},
 		tracks:       map[string]*pubTrack{},
+		sealing:      map[string]Recorder{},
 	}
 }
 
@@ -70,6 +73,7 @@ func (r *Room) closeIfEmpty() bool {
 	if len(r.participants) > 0 {
 		return false
 	}
+	r.stopRecording(nil)
 	r.m.mu.Lock()
 	defer r.m.mu.Unlock()
 	if r.joining > 0 {
@@ -104,6 +108,9 @@ func (r *Room) join(p *Participant) error {
 			r.leave(old, signal.ReasonReplaced)
 		}
 	}
+	if r.rec == nil && r.m.cfg.RecordAll {
+		r.startRecording(nil)
+	}
 	others := make([]signal.Participant, 0, len(r.participants))
 	for _, o := range r.participants {
 		others = append(others, o.info())
@@ -122,6 +129,9 @@ func (r *Room) join(p *Participant) error {
 		}
 	}
 	r.event(EventJoin, p, map[string]string{"name": p.name})
+	if r.rec != nil && p.key != "" {
+		r.rec.rec.Key(p.id, p.identity, p.key)
+	}
 	r.m.log.Info("participant joined", "room", r.name, "participant", p.id, "identity", p.identity)
 	for _, t := range r.tracks {
 		r.subscribe(p, t)
@@ -184,6 +194,7 @@ func (r *Room) dropTrack(key string) {
 		return
 	}
 	delete(r.tracks, key)
+	r.unrecordTrack(t)
 	for _, p := range r.participants {
 		if f, ok := p.subs[key]; ok {
 			delete(p.subs, key)
@@ -219,6 +230,7 @@ func (r *Room) trackStarted(p *Participant, recv *sfu.Receiver) {
 	r.tracks[t.key] = t
 	p.tracks[t.key] = t
 	r.info.Store(t.key, signal.SubTrack{Participant: p.id, Identity: p.identity, Source: source})
+	r.recordTrack(t)
 	r.event(EventPublish, p, map[string]string{"track": t.key, "source": source, "kind": kind})
 	r.broadcast(&signal.ParticipantEvent{Type: "participant-updated", Participant: p.info()}, nil)
 	for _, o := range r.participants {

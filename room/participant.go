@@ -44,15 +44,18 @@ type Participant struct {
 	channelSince  uint64         // when they moved there (room sequence)
 	listening     string         // channel this participant hears
 	chanFwd       *sfu.Forwarder // their interpretation track, once the room has languages
+
+	key     string // Ed25519 public key (base64url) for countersigning the record
+	leaving bool   // left cleanly; waiting for the last countersignature
 }
 
-func newParticipant(r *Room, c *auth.Claims, name string, sink Sink) *Participant {
+func newParticipant(r *Room, c *auth.Claims, name, key string, sink Sink) *Participant {
 	p := &Participant{
 		room: r, id: newID("PA_"), identity: c.Subject, name: c.Name,
 		grants: slices.Clone(c.Grants), sink: sink,
 		pubSources: map[string]string{}, tracks: map[string]*pubTrack{},
 		subs: map[string]*sfu.Forwarder{}, muted: map[string]bool{},
-		listening: signal.Floor,
+		listening: signal.Floor, key: key,
 	}
 	if c.Has(auth.GrantModerate) {
 		p.declares = slices.Clone(c.Languages)
@@ -166,8 +169,14 @@ func (r *Room) handle(p *Participant, msg any) {
 		}, nil)
 	case *signal.Moderate:
 		r.moderate(p, m)
+	case *signal.Record:
+		r.record(p, m)
+	case *signal.Countersign:
+		r.countersign(p, m)
 	case *signal.Leave:
-		r.leave(p, signal.ReasonLeft)
+		if !r.leaveRecorded(p) {
+			r.leave(p, signal.ReasonLeft)
+		}
 	}
 }
 

@@ -35,6 +35,10 @@ type Config struct {
 	// OnEvent, when set, receives every room event in order. It runs on the
 	// room's loop and must not block.
 	OnEvent func(Event)
+	// StartRecorder makes meeting records; nil disables recording.
+	StartRecorder StartRecorder
+	// RecordAll records every room from its first join.
+	RecordAll bool
 }
 
 // Manager owns all rooms of this node. Rooms are made on first join and go
@@ -46,6 +50,8 @@ type Manager struct {
 	rooms map[string]*Room
 	wg    sync.WaitGroup // room loops and peer shutdowns
 	done  bool
+	// closing is closed when Close begins: waits for stragglers end early.
+	closing chan struct{}
 }
 
 // NewManager returns an empty Manager.
@@ -56,7 +62,7 @@ func NewManager(cfg Config) *Manager {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Manager{cfg: cfg, log: cfg.Logger, rooms: map[string]*Room{}}
+	return &Manager{cfg: cfg, log: cfg.Logger, rooms: map[string]*Room{}, closing: make(chan struct{})}
 }
 
 // ErrShuttingDown is returned by Join once Close has begun.
@@ -64,7 +70,7 @@ var ErrShuttingDown = errors.New("the server is shutting down")
 
 // Join admits the holder of claims to their room. name is the display name the
 // client asked for (used only with invite tokens). The welcome goes to sink.
-func (m *Manager) Join(ctx context.Context, claims *auth.Claims, name string, sink Sink) (*Participant, error) {
+func (m *Manager) Join(ctx context.Context, claims *auth.Claims, name, key string, sink Sink) (*Participant, error) {
 	m.mu.Lock()
 	if m.done {
 		m.mu.Unlock()
@@ -80,7 +86,7 @@ func (m *Manager) Join(ctx context.Context, claims *auth.Claims, name string, si
 	r.joining++
 	m.mu.Unlock()
 
-	p := newParticipant(r, claims, name, sink)
+	p := newParticipant(r, claims, name, key, sink)
 	res := make(chan error, 1)
 	r.box.post(func() { res <- r.join(p) })
 	select {
@@ -120,6 +126,9 @@ func (m *Manager) Rooms() []RoomInfo {
 // Close removes everyone from every room and waits until all media is torn down.
 func (m *Manager) Close() {
 	m.mu.Lock()
+	if !m.done {
+		close(m.closing)
+	}
 	m.done = true
 	rooms := make([]*Room, 0, len(m.rooms))
 	for _, r := range m.rooms {

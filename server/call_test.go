@@ -21,12 +21,15 @@ import (
 )
 
 // startServer runs a node on free loopback ports with a fresh data folder.
-func startServer(t *testing.T) *server.Server {
+func startServer(t *testing.T, tweaks ...func(*config.Config)) *server.Server {
 	t.Helper()
 	cfg := config.Default()
 	cfg.Listen = "127.0.0.1:0"
 	cfg.UDPPort = 0
 	cfg.DataDir = t.TempDir()
+	for _, tw := range tweaks {
+		tw(&cfg)
+	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"time"
 
 	"github.com/parleyhq/parley/auth"
@@ -58,8 +59,12 @@ func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
 		return nil, fmt.Errorf("listen: %w", err)
 	}
 	s := &Server{cfg: cfg, log: log, key: key, engine: engine, ln: ln, served: make(chan error, 1)}
-	s.rooms = room.NewManager(room.Config{Engine: engine, Logger: log})
+	s.rooms = room.NewManager(room.Config{
+		Engine: engine, Logger: log, RecordAll: cfg.RecordAll,
+		StartRecorder: recorders(cfg.DataDir, key, cfg.CheckpointInterval, log),
+	})
 	s.gateway = gateway.New(s.rooms, auth.NewVerifier(key.Public().(ed25519.PublicKey)), log)
+	s.gateway.ServeRecords(filepath.Join(cfg.DataDir, RecordsDir))
 	s.http = &http.Server{
 		Handler:           s.gateway,
 		ReadHeaderTimeout: 10 * time.Second,

@@ -37,6 +37,8 @@ func testReceiver() *Receiver {
 	r.writeRTCP = func([]rtcp.Packet) error { plis++; return nil }
 	empty := []*Forwarder{}
 	r.fwds.Store(&empty)
+	noTaps := []Tap{}
+	r.taps.Store(&noTaps)
 	return r
 }
 

@@ -30,8 +30,9 @@ type Receiver struct {
 
 	writeRTCP func([]rtcp.Packet) error
 
-	mu   sync.Mutex                   // serialises changes to fwds
+	mu   sync.Mutex                   // serialises changes to fwds and taps
 	fwds atomic.Pointer[[]*Forwarder] // read lock-free on every packet
+	taps atomic.Pointer[[]Tap]
 
 	muted        atomic.Bool
 	lastKeyframe atomic.Int64 // unix nanoseconds of the last request upstream
@@ -56,7 +57,31 @@ func newReceiver(id, mid string, track *webrtc.TrackRemote, recv *webrtc.RTPRece
 	}
 	empty := []*Forwarder{}
 	r.fwds.Store(&empty)
+	noTaps := []Tap{}
+	r.taps.Store(&noTaps)
 	return r
+}
+
+// Tap receives a copy of every packet the room hears from a track (the
+// recorder). WriteRTP runs on the media path: it must copy raw and not block.
+type Tap interface {
+	WriteRTP(raw []byte)
+}
+
+// AddTap starts feeding t.
+func (r *Receiver) AddTap(t Tap) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	next := append(slices.Clone(*r.taps.Load()), t)
+	r.taps.Store(&next)
+}
+
+// RemoveTap stops feeding t.
+func (r *Receiver) RemoveTap(t Tap) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	next := slices.DeleteFunc(slices.Clone(*r.taps.Load()), func(x Tap) bool { return x == t })
+	r.taps.Store(&next)
 }
 
 // ID is unique on this server for the life of the process.
@@ -144,7 +169,10 @@ func (r *Receiver) forward(raw []byte, pkt *rtp.Packet, now int64) {
 	r.bytes.Add(uint64(len(raw)))
 	r.cache.put(pkt.SequenceNumber, raw)
 	if r.muted.Load() {
-		return
+		return // what nobody may hear is neither forwarded nor recorded
+	}
+	for _, t := range *r.taps.Load() {
+		t.WriteRTP(raw)
 	}
 	for _, f := range *r.fwds.Load() {
 		f.writeRTP(r, &pkt.Header, pkt.Payload, now)

@@ -57,6 +57,22 @@ type RoomInfo struct {
 	Name      string             `json:"name"`
 	Languages []string           `json:"languages"`
 	Channels  map[string]Channel `json:"channels"`
+	Recording RecordingInfo      `json:"recording"`
+}
+
+// RecordingInfo says whether, and since when, the room records.
+type RecordingInfo struct {
+	Active bool   `json:"active"`
+	Record string `json:"record,omitempty"`
+	Since  string `json:"since,omitempty"`
+}
+
+// Checkpoint asks a participant to countersign a record checkpoint.
+type Checkpoint struct {
+	Type      string `json:"type"`
+	Record    string `json:"record"`
+	Seq       uint64 `json:"seq"`
+	Statement string `json:"statement"`
 }
 
 // RoomUpdated announces a change of the room's languages or channels.

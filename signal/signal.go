@@ -5,6 +5,7 @@ package signal
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -91,6 +92,7 @@ type Join struct {
 	Token   string `json:"token"`
 	Room    string `json:"room"`
 	Name    string `json:"name,omitempty"`
+	Key     string `json:"key,omitempty"` // Ed25519 public key, base64url of 32 bytes
 }
 
 // Offer carries an SDP offer. From clients it is always for "pub" and Tracks maps
@@ -150,6 +152,20 @@ type Interpret struct {
 	Channel string `json:"channel"`
 }
 
+// Record starts or stops the room's record.
+type Record struct {
+	Type string `json:"type"`
+	On   bool   `json:"on"`
+}
+
+// Countersign is a participant's signature of a record checkpoint.
+type Countersign struct {
+	Type   string `json:"type"`
+	Record string `json:"record"`
+	Seq    uint64 `json:"seq"`
+	Sig    string `json:"sig"` // base64url of 64 bytes
+}
+
 // Floor is the channel of the original sound.
 const Floor = "floor"
 
@@ -195,6 +211,10 @@ func Decode(data []byte) (any, error) {
 		msg = &ChatSend{}
 	case "moderate":
 		msg = &Moderate{}
+	case "record":
+		msg = &Record{}
+	case "countersign":
+		msg = &Countersign{}
 	case "listen":
 		msg = &Listen{}
 	case "interpret":
@@ -238,6 +258,11 @@ func validate(msg any) *Error {
 		if utf8.RuneCountInString(m.Name) > MaxNameChars {
 			return Errorf(CodeBadRequest, "name is longer than %d characters", MaxNameChars)
 		}
+		if m.Key != "" {
+			if k, err := base64.RawURLEncoding.DecodeString(m.Key); err != nil || len(k) != 32 {
+				return Errorf(CodeBadRequest, "key must be an Ed25519 public key: 32 bytes in base64url without padding")
+			}
+		}
 	case *Offer:
 		if m.PC != PCPub {
 			return Errorf(CodeBadRequest, "clients offer only on pc \"pub\"")
@@ -266,6 +291,13 @@ func validate(msg any) *Error {
 	case *Candidate:
 		if m.PC != PCPub && m.PC != PCSub {
 			return Errorf(CodeBadRequest, "candidate pc must be \"pub\" or \"sub\"")
+		}
+	case *Countersign:
+		if m.Record == "" || m.Seq == 0 {
+			return Errorf(CodeBadRequest, "countersign needs the record and the checkpoint's seq")
+		}
+		if s, err := base64.RawURLEncoding.DecodeString(m.Sig); err != nil || len(s) != 64 {
+			return Errorf(CodeBadRequest, "sig must be an Ed25519 signature: 64 bytes in base64url without padding")
 		}
 	case *Listen:
 		if m.Channel == "" || len(m.Channel) > 16 {

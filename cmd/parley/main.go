@@ -29,6 +29,9 @@ const usage = `parley — secure video meetings with interpretation and a verifi
 Usage:
   parley [serve] [flags]      start the server (default: 127.0.0.1:7880, data in ./parley-data)
   parley token [flags]        mint an access token for a room
+  parley verify DIR [flags]   check a meeting record; exit 0 intact, 1 altered, 2 usage
+  parley records [--data D]   list the meeting records
+  parley key export           print the server's public key (for verifiers)
   parley version              print the version
 
 Run "parley COMMAND -h" for a command's flags.
@@ -49,6 +52,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = serve(args, stdout, stderr)
 	case "token":
 		err = token(args, stdout, stderr)
+	case "verify":
+		err = verify(args, stdout, stderr)
+	case "records":
+		err = records(args, stdout, stderr)
+	case "key":
+		err = keyCmd(args, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "parley", version)
 	case "help":
@@ -59,6 +68,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
+	}
+	var ee exitError
+	if errors.As(err, &ee) {
+		return ee.code
 	}
 	var ue usageError
 	if errors.As(err, &ue) {
@@ -83,6 +96,8 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.PublicIP, "public-ip", cfg.PublicIP, "IP address announced to clients for media (behind 1:1 NAT)")
 	fs.StringVar(&cfg.DataDir, "data", cfg.DataDir, "data folder (signing key, records)")
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
+	fs.BoolVar(&cfg.RecordAll, "record-all", cfg.RecordAll, "record every room (a tamper-evident record in DATA/records)")
+	fs.DurationVar(&cfg.CheckpointInterval, "checkpoint-interval", cfg.CheckpointInterval, "how often a record's chain is signed")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

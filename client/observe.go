@@ -1,0 +1,133 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/parleyhq/parley/signal"
+)
+
+// TrackObserver is told about each track forwarded to the client when its
+// first packet arrives. The function it returns (nil for none) is then called
+// for every RTP packet of that track, on the track's read goroutine, with the
+// whole packet after SRTP and its arrival time in Unix nanoseconds; pkt is
+// only valid during the call.
+type TrackObserver func(in *Inbound) func(pkt []byte, at int64)
+
+// DialObserved is Dial with obs watching every packet the server forwards:
+// the load tool measures loss and latency with it. Inbound keeps counting.
+func DialObserved(ctx context.Context, o Options, obs TrackObserver) (*Client, error) {
+	api, err := NewAPI()
+	if err != nil {
+		return nil, err
+	}
+	wsURL := "ws" + strings.TrimPrefix(strings.TrimRight(o.URL, "/"), "http") + "/ws"
+	ws, _, err := websocket.Dial(ctx, wsURL, &websocket.DialOptions{HTTPHeader: http.Header{}})
+	if err != nil {
+		return nil, fmt.Errorf("websocket: %w", err)
+	}
+	ws.SetReadLimit(1 << 20)
+	cctx, cancel := context.WithCancel(context.Background())
+	c := &Client{
+		ws: ws, api: api, ctx: cctx, cancel: cancel,
+		notify: make(chan struct{}), subMap: map[string]signal.SubTrack{},
+		inbound: map[*webrtc.TrackRemote]*Inbound{}, answered: make(chan string, 4),
+	}
+	// The "sub" connection exists before the first offer can arrive, so the
+	// observer sees every track (onSubOffer reuses it).
+	sub, err := c.newPC(signal.PCSub)
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	sub.OnTrack(func(t *webrtc.TrackRemote, r *webrtc.RTPReceiver) { c.observeTrack(t, r, obs) })
+	c.sub = sub
+	if err := c.Send(&signal.Join{Type: "join", Version: signal.Version, Room: o.Room, Token: o.Token, Name: o.Name}); err != nil {
+		c.Close()
+		return nil, err
+	}
+	c.wg.Add(1)
+	go c.readLoop()
+	raw, err := c.WaitFor(ctx, func(typ string, _ []byte) bool { return typ == "welcome" || typ == "error" })
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	if typeOf(raw) == "error" {
+		c.Close()
+		var e signal.Error
+		_ = json.Unmarshal(raw, &e)
+		return nil, &e
+	}
+	var w signal.Welcome
+	if err := json.Unmarshal(raw, &w); err != nil {
+		c.Close()
+		return nil, err
+	}
+	c.welcome = &w
+	return c, nil
+}
+
+func (c *Client) observeTrack(t *webrtc.TrackRemote, r *webrtc.RTPReceiver, obs TrackObserver) {
+	in := &Inbound{Kind: t.Kind().String()}
+	c.mu.Lock()
+	for _, tr := range c.sub.GetTransceivers() {
+		if tr.Receiver() == r {
+			st := c.subMap[tr.Mid()]
+			in.Participant, in.Identity, in.Source = st.Participant, st.Identity, st.Source
+		}
+	}
+	c.inbound[t] = in
+	c.mu.Unlock()
+	var fn func([]byte, int64)
+	if obs != nil {
+		fn = obs(in)
+	}
+	buf := make([]byte, 1500)
+	for {
+		n, _, err := t.Read(buf)
+		if err != nil {
+			return
+		}
+		at := time.Now().UnixNano()
+		in.Packets.Add(1)
+		in.Bytes.Add(uint64(n))
+		if fn != nil {
+			fn(buf[:n], at)
+		}
+	}
+}
+
+// WaitPublishing blocks until the "pub" connection is connected (ICE and
+// DTLS done, media flowing), it fails, or ctx ends.
+func (c *Client) WaitPublishing(ctx context.Context) error {
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		c.mu.Lock()
+		pub := c.pub
+		c.mu.Unlock()
+		if pub == nil {
+			return errors.New("not publishing")
+		}
+		switch pub.ConnectionState() {
+		case webrtc.PeerConnectionStateConnected:
+			return nil
+		case webrtc.PeerConnectionStateFailed, webrtc.PeerConnectionStateClosed:
+			return fmt.Errorf("publishing connection %s", pub.ConnectionState())
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+}

@@ -1,0 +1,207 @@
+package main
+
+import (
+	"crypto/ed25519"
+	"encoding/base64"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/parleyhq/parley/auth"
+	"github.com/parleyhq/parley/config"
+	"github.com/parleyhq/parley/record"
+	"github.com/parleyhq/parley/server"
+)
+
+// signerFlags collects repeated --signer IDENTITY=KEY.
+type signerFlags map[string]ed25519.PublicKey
+
+func (s signerFlags) String() string { return "" }
+
+func (s signerFlags) Set(v string) error {
+	id, k, ok := strings.Cut(v, "=")
+	if !ok || auth.ValidIdentity(id) != nil {
+		return errors.New("want IDENTITY=KEY")
+	}
+	key, err := parseKey(k)
+	if err != nil {
+		return err
+	}
+	s[id] = key
+	return nil
+}
+
+func parseKey(s string) (ed25519.PublicKey, error) {
+	b, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(s, "="))
+	if err != nil || len(b) != ed25519.PublicKeySize {
+		return nil, fmt.Errorf("key %q is not an Ed25519 public key in base64url", s)
+	}
+	return b, nil
+}
+
+// positional pulls one positional argument out from among flags that all take
+// a value, so "verify DIR --flag v" and "verify --flag v DIR" both work.
+func positional(args []string) (pos []string, flags []string) {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "-h" || a == "-help" || a == "--help":
+			flags = append(flags, a)
+		case strings.HasPrefix(a, "-"):
+			flags = append(flags, a)
+			if !strings.Contains(a, "=") && i+1 < len(args) {
+				i++
+				flags = append(flags, args[i])
+			}
+		default:
+			pos = append(pos, a)
+		}
+	}
+	return pos, flags
+}
+
+// verify checks a record: exit 0 intact, 1 altered, 2 usage.
+func verify(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: parley verify RECORD_DIR [--server-key KEY] [--signer IDENTITY=KEY ...]")
+		fs.PrintDefaults()
+	}
+	serverKey := fs.String("server-key", "", "the server's public key (from parley key export), obtained independently of the record")
+	signers := signerFlags{}
+	fs.Var(signers, "signer", "IDENTITY=KEY: a participant whose published key must have countersigned (repeatable)")
+	pos, flags := positional(args)
+	if err := fs.Parse(flags); err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		fs.Usage()
+		return usageError{errors.New("verify needs exactly one record folder")}
+	}
+	dir := pos[0]
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		return usageError{fmt.Errorf("%s is not a record folder", dir)}
+	}
+	o := record.VerifyOptions{Signers: signers, Progress: stderr}
+	if *serverKey != "" {
+		k, err := parseKey(*serverKey)
+		if err != nil {
+			return usageError{err}
+		}
+		o.ServerKey = k
+	}
+	rep, err := record.Verify(dir, o)
+	printReport(stdout, dir, rep, err)
+	if err != nil {
+		return exitError{1}
+	}
+	return nil
+}
+
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
+
+func printReport(w io.Writer, dir string, rep *record.Report, err error) {
+	name := rep.Record
+	if name == "" {
+		name = filepath.Base(dir)
+	}
+	status := "INTACT"
+	switch {
+	case err != nil:
+		status = "ALTERED"
+	case !rep.Sealed:
+		status = "INTACT UP TO ITS LAST CHECKPOINT (not sealed)"
+	}
+	fmt.Fprintf(w, "record %s: %s\n", name, status)
+	if err != nil {
+		fmt.Fprintf(w, "  first problem: %v\n", err)
+	}
+	if !rep.Start.IsZero() {
+		fmt.Fprintf(w, "  room %s, %s to %s (%s), %d events\n", rep.Room,
+			rep.Start.Format("2006-01-02 15:04:05Z"), rep.End.Format("15:04:05Z"), rep.End.Sub(rep.Start).Round(1e9), rep.Entries)
+	}
+	var bytes int64
+	for _, n := range rep.Files {
+		bytes += n
+	}
+	fmt.Fprintf(w, "  media: %d files, %.1f MB verified\n", len(rep.Files), float64(bytes)/1e6)
+	if len(rep.Participants) > 0 {
+		fmt.Fprintf(w, "  participants: %s\n", strings.Join(rep.Participants, ", "))
+	}
+	if rep.ServerKey != "" {
+		fmt.Fprintf(w, "  server key %s: %d checkpoints, the last covering event %d\n", rep.ServerKey, rep.Checkpoints, rep.LastSigned)
+	}
+	ids := make([]string, 0, len(rep.SignedUpTo))
+	for id := range rep.SignedUpTo {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		fmt.Fprintf(w, "  countersigned by %s up to event %d\n", id, rep.SignedUpTo[id])
+	}
+	for _, warn := range rep.Warnings {
+		fmt.Fprintf(w, "  note: %s\n", warn)
+	}
+}
+
+// keyCmd prints the server's public key: `parley key export`.
+func keyCmd(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "export" {
+		return usageError{errors.New("usage: parley key export [--data DIR]")}
+	}
+	fs := flag.NewFlagSet("key export", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	data := fs.String("data", config.Default().DataDir, "data folder holding the server's signing key")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	key, err := auth.LoadKey(*data)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, base64.RawURLEncoding.EncodeToString(key.Public().(ed25519.PublicKey)))
+	return nil
+}
+
+// records lists the records in the data folder.
+func records(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("records", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	data := fs.String("data", config.Default().DataDir, "data folder")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	root := filepath.Join(*data, server.RecordsDir)
+	entries, err := os.ReadDir(root)
+	if errors.Is(err, os.ErrNotExist) {
+		fmt.Fprintln(stdout, "no records")
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		var size int64
+		_ = filepath.WalkDir(filepath.Join(root, e.Name()), func(_ string, d os.DirEntry, err error) error {
+			if err == nil && !d.IsDir() {
+				if info, err := d.Info(); err == nil {
+					size += info.Size()
+				}
+			}
+			return nil
+		})
+		fmt.Fprintf(stdout, "%s\t%.1f MB\t%s\n", e.Name(), float64(size)/1e6, filepath.Join(root, e.Name()))
+	}
+	return nil
+}

@@ -1,0 +1,73 @@
+package server
+
+import (
+	"crypto/ed25519"
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	"github.com/parleyhq/parley/record"
+	"github.com/parleyhq/parley/room"
+)
+
+// RecordsDir is where records live inside the data folder.
+const RecordsDir = "records"
+
+// recorders adapts package record to the room's Recorder interface.
+func recorders(dataDir string, key ed25519.PrivateKey, every time.Duration, log *slog.Logger) room.StartRecorder {
+	return func(roomName string, checkpoint func(room.CheckpointInfo)) (room.Recorder, error) {
+		r, err := record.Start(record.Options{
+			Root: filepath.Join(dataDir, RecordsDir), Room: roomName, Key: key, CheckpointEvery: every, Logger: log,
+			OnCheckpoint: func(c record.Checkpoint) {
+				checkpoint(room.CheckpointInfo{Record: c.Record, Seq: c.Seq, Statement: string(c.Statement())})
+			},
+		})
+		if err != nil {
+			return nil, err
+		}
+		return roomRecorder{r}, nil
+	}
+}
+
+type roomRecorder struct{ r *record.Recorder }
+
+func (a roomRecorder) ID() string { return a.r.ID() }
+
+func (a roomRecorder) Event(e room.Event) {
+	a.r.Event(e.Type, e.Participant, e.Identity, e.Data, e.Time)
+}
+
+func (a roomRecorder) Key(participant, identity, key string) { a.r.Key(participant, identity, key) }
+
+func (a roomRecorder) Track(m room.TrackMeta) (room.TrackRecorder, error) {
+	t, err := a.r.Track(record.TrackInfo{ID: m.ID, Participant: m.Participant, Identity: m.Identity,
+		Source: m.Source, MimeType: m.MimeType, ClockRate: m.ClockRate})
+	if err != nil {
+		return nil, err
+	}
+	return trackRecorder{a.r, t}, nil
+}
+
+func (a roomRecorder) Checkpoint() error {
+	_, err := a.r.Checkpoint()
+	return err
+}
+
+func (a roomRecorder) Countersign(participant, identity string, key ed25519.PublicKey, seq uint64, sig []byte) error {
+	return a.r.Countersign(participant, identity, key, seq, sig)
+}
+
+func (a roomRecorder) Seal() error {
+	_, err := a.r.Seal()
+	return err
+}
+
+func (a roomRecorder) Close() error { return a.r.Close() }
+
+type trackRecorder struct {
+	r *record.Recorder
+	t *record.Track
+}
+
+func (t trackRecorder) WriteRTP(raw []byte) { t.t.WriteRTP(raw) }
+func (t trackRecorder) Close()              { t.r.CloseTrack(t.t) }

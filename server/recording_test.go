@@ -1,0 +1,109 @@
+package server_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/parleyhq/parley/auth"
+	"github.com/parleyhq/parley/client"
+	"github.com/parleyhq/parley/config"
+	"github.com/parleyhq/parley/record"
+	"github.com/parleyhq/parley/server"
+	"github.com/parleyhq/parley/signal"
+)
+
+func TestRecordedCallVerifies(t *testing.T) {
+	var dataDir string
+	srv := startServer(t, func(c *config.Config) {
+		c.RecordAll = true
+		c.CheckpointInterval = 300 * time.Millisecond
+		dataDir = c.DataDir
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	defer cancel()
+	keys := map[string]ed25519.PrivateKey{}
+	var cs []*client.Client
+	for _, id := range []string{"head-a", "head-b"} {
+		_, k, _ := ed25519.GenerateKey(rand.Reader)
+		keys[id] = k
+		c, err := client.Dial(ctx, client.Options{URL: srv.URL(), Room: "summit", Key: k,
+			Token: mint(t, srv, "summit", id, auth.GrantJoin, auth.GrantPublish, auth.GrantSubscribe)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(c.Close)
+		if !c.Welcome().Room.Recording.Active {
+			t.Fatalf("%s: welcome does not say the room records", id)
+		}
+		if err := publishAV(ctx, c, id); err != nil {
+			t.Fatal(err)
+		}
+		cs = append(cs, c)
+	}
+	for _, c := range cs {
+		if err := waitInbound(ctx, c, 2, 20000); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := cs[0].Send(&signal.ChatSend{Type: "chat", Text: "the agenda: https://example.org/agenda"}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second)
+	// head-a leaves cleanly: it countersigns a last checkpoint on the way out.
+	if err := cs[0].Send(&signal.Leave{Type: "leave"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cs[1].WaitFor(ctx, func(typ string, raw []byte) bool { return typ == "participant-left" }); err != nil {
+		t.Fatal(err)
+	}
+	cs[1].Close()
+
+	dir := onlyRecord(t, dataDir)
+	pub := func(id string) ed25519.PublicKey { return keys[id].Public().(ed25519.PublicKey) }
+	opts := record.VerifyOptions{
+		ServerKey: srv.Signer().PublicKey(),
+		Signers:   map[string]ed25519.PublicKey{"head-a": pub("head-a"), "head-b": pub("head-b")},
+	}
+	var rep *record.Report
+	var err error
+	for { // sealing happens once the room is empty
+		rep, err = record.Verify(dir, opts)
+		if err == nil && rep.Sealed {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the record never verified sealed: %v, %+v", err, rep)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	if len(rep.Files) != 4 {
+		t.Errorf("%d media files, want 4 (two participants, audio and video): %v", len(rep.Files), rep.Files)
+	}
+	for f, n := range rep.Files {
+		if n < 2000 {
+			t.Errorf("%s has only %d bytes", f, n)
+		}
+	}
+	if rep.SignedUpTo["head-a"] == 0 || rep.SignedUpTo["head-b"] == 0 {
+		t.Errorf("countersignatures: %v", rep.SignedUpTo)
+	}
+}
+
+// onlyRecord waits for the single record folder in dataDir.
+func onlyRecord(t *testing.T, dataDir string) string {
+	t.Helper()
+	ms, _ := filepath.Glob(filepath.Join(dataDir, server.RecordsDir, "*"))
+	if len(ms) != 1 {
+		t.Fatalf("records: %v", ms)
+	}
+	if _, err := os.Stat(filepath.Join(ms[0], record.LogFile)); err != nil {
+		t.Fatal(err)
+	}
+	return ms[0]
+}
