@@ -1,0 +1,145 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/parleyhq/parley/auth"
+	"github.com/parleyhq/parley/config"
+	"github.com/parleyhq/parley/record"
+	"github.com/parleyhq/parley/server"
+)
+
+// ffprobeDuration returns a file's codec and its duration from its last packet.
+func ffprobeDuration(t *testing.T, path string) (string, float64) {
+	t.Helper()
+	bin, err := exec.LookPath("ffprobe")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("ffprobe is missing: apt-get install -y ffmpeg")
+		}
+		t.Skip("ffprobe is missing: sudo apt-get install -y ffmpeg")
+	}
+	out, err := exec.Command(bin, "-v", "error", "-print_format", "json", "-show_streams", "-show_packets", path).Output()
+	if err != nil {
+		t.Fatalf("ffprobe %s: %v", filepath.Base(path), err)
+	}
+	var r struct {
+		Streams []struct {
+			CodecName string `json:"codec_name"`
+		} `json:"streams"`
+		Packets []struct {
+			PTS      string `json:"pts_time"`
+			Duration string `json:"duration_time"`
+		} `json:"packets"`
+	}
+	if err := json.Unmarshal(out, &r); err != nil || len(r.Streams) != 1 || len(r.Packets) == 0 {
+		t.Fatalf("ffprobe %s: %v", filepath.Base(path), err)
+	}
+	last := r.Packets[len(r.Packets)-1]
+	pts, _ := strconv.ParseFloat(last.PTS, 64)
+	d, _ := strconv.ParseFloat(last.Duration, 64)
+	return r.Streams[0].CodecName, pts + d
+}
+
+// TestRecordedBrowserCall: two browsers talk for 20 s with recording on; the
+// record verifies and ffprobe reads every file with the right codec and length.
+func TestRecordedBrowserCall(t *testing.T) {
+	cfg := config.Default()
+	cfg.Listen, cfg.UDPPort, cfg.DataDir = "127.0.0.1:0", 0, t.TempDir()
+	cfg.RecordAll = true
+	cfg.CheckpointInterval = 2 * time.Second
+	srv, err := server.Start(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	})
+	browser := newBrowser(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+
+	tabs := map[string]context.Context{}
+	joinedAt := map[string]time.Time{}
+	for _, id := range []string{"head-a", "head-b"} {
+		tab := newTab(t, browser)
+		if err := chromedp.Do(tab, chromedp.Navigate(roomURL(t, srv, "summit", id, auth.GrantJoin, auth.GrantPublish, auth.GrantSubscribe))); err != nil {
+			t.Fatal(err)
+		}
+		if err := waitJoined(ctx, tab); err != nil {
+			t.Fatalf("%s: %v", id, err)
+		}
+		joinedAt[id] = time.Now()
+		tabs[id] = tab
+	}
+	waitFlowing(t, ctx, tabs["head-a"], "head-a", []string{"head-b"})
+	waitFlowing(t, ctx, tabs["head-b"], "head-b", []string{"head-a"})
+	const talk = 20 * time.Second
+	time.Sleep(talk)
+	leftAt := map[string]time.Time{}
+	for _, id := range []string{"head-a", "head-b"} {
+		if err := evalVoid(tabs[id], `window.parleyTest.leave()`); err != nil {
+			t.Fatal(err)
+		}
+		leftAt[id] = time.Now()
+	}
+
+	recs, _ := filepath.Glob(filepath.Join(cfg.DataDir, server.RecordsDir, "*"))
+	if len(recs) != 1 {
+		t.Fatalf("records: %v", recs)
+	}
+	var rep *record.Report
+	for { // sealed once the room is empty
+		rep, err = record.Verify(recs[0], record.VerifyOptions{ServerKey: srv.Signer().PublicKey()})
+		if err != nil {
+			t.Fatalf("the record does not verify: %v", err)
+		}
+		if rep.Sealed {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal("the record was never sealed")
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	if len(rep.Files) != 4 {
+		t.Fatalf("%d media files, want 4: %v", len(rep.Files), rep.Files)
+	}
+	// Each file spans its owner's time in the call: from joining (media starts
+	// within a moment) to leaving.
+	for f := range rep.Files {
+		owner := "head-a"
+		if strings.Contains(f, "head-b") {
+			owner = "head-b"
+		}
+		truth := leftAt[owner].Sub(joinedAt[owner]).Seconds()
+		codec, dur := ffprobeDuration(t, filepath.Join(recs[0], f))
+		want := "opus"
+		if strings.Contains(f, "camera") {
+			want = "vp8"
+		}
+		if codec != want {
+			t.Errorf("%s: codec %s, want %s", f, codec, want)
+		}
+		if dur < truth*0.9 || dur > truth*1.1 {
+			t.Errorf("%s: %.1f s long; its owner was in the call for %.1f s", f, dur, truth)
+		} else {
+			t.Logf("%s: %s, %.1f s (owner in the call %.1f s)", f, codec, dur, truth)
+		}
+	}
+}
