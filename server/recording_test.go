@@ -1,7 +1,11 @@
 package server_test
 
 import (
+	"archive/tar"
+	"bytes"
 	"context"
+	"io"
+	"net/http"
 	"crypto/ed25519"
 	"crypto/rand"
 	"os"
@@ -106,4 +110,56 @@ func onlyRecord(t *testing.T, dataDir string) string {
 		t.Fatal(err)
 	}
 	return ms[0]
+}
+
+func TestRecordDownloadNeedsTheRecordGrant(t *testing.T) {
+	var dataDir string
+	srv := startServer(t, func(c *config.Config) { c.RecordAll = true; dataDir = c.DataDir })
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c := dial(t, ctx, srv, "summit", "head-a", allGrants...)
+	c.Close()
+	id := filepath.Base(onlyRecord(t, dataDir))
+	get := func(path, tok string) (int, []byte) {
+		req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL()+path, nil)
+		if tok != "" {
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, b
+	}
+	if code, _ := get("/records/"+id, ""); code != http.StatusUnauthorized {
+		t.Errorf("no token: %d", code)
+	}
+	if code, _ := get("/records/"+id, mint(t, srv, "summit", "aide", auth.GrantJoin)); code != http.StatusForbidden {
+		t.Errorf("token without record grant: %d", code)
+	}
+	if code, _ := get("/records/"+id, mint(t, srv, "other", "x", auth.GrantJoin, auth.GrantRecord)); code != http.StatusUnauthorized {
+		t.Errorf("record grant for another room: %d", code)
+	}
+	code, body := get("/records/"+id, mint(t, srv, "summit", "clerk", auth.GrantJoin, auth.GrantRecord))
+	if code != http.StatusOK {
+		t.Fatalf("download: %d %s", code, body)
+	}
+	tr := tar.NewReader(bytes.NewReader(body))
+	found := false
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			break
+		}
+		found = found || h.Name == record.LogFile
+	}
+	if !found {
+		t.Fatal("the download has no event log")
+	}
+	code, body = get("/records?room=summit", mint(t, srv, "summit", "clerk", auth.GrantJoin, auth.GrantRecord))
+	if code != http.StatusOK || !bytes.Contains(body, []byte(id)) {
+		t.Fatalf("list: %d %s", code, body)
+	}
 }
