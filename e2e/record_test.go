@@ -117,6 +117,14 @@ func TestRecordedBrowserCall(t *testing.T) {
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+	// The server heard who spoke (RFC 6464 levels from Chromium) and logged it.
+	logText, err := os.ReadFile(filepath.Join(recs[0], record.LogFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(logText), `"type":"speaker"`) {
+		t.Error("the record has no active-speaker event")
+	}
 	if len(rep.Files) != 4 {
 		t.Fatalf("%d media files, want 4: %v", len(rep.Files), rep.Files)
 	}

@@ -24,6 +24,7 @@ const (
 	EventChat        = "chat"
 	EventListen      = "listen"    // a participant chose a channel
 	EventInterpret   = "interpret" // an interpreter moved into (or out of) a channel
+	EventSpeaker     = "speaker"   // the floor's active speaker changed
 	EventRecordStart = "recording-start"
 	EventRecordStop  = "recording-stop"
 )

@@ -25,6 +25,7 @@ type Room struct {
 	languages    []string                // language channels, in the order declared
 	seq          uint64                  // orders channel moves
 	eventSeq     uint64
+	speaker      speakerDetector
 	rec          *recording          // the active record, if any
 	sealing      map[string]Recorder // records sealed but still taking countersignatures
 
@@ -58,6 +59,7 @@ func (r *Room) Name() string { return r.name }
 // run executes posted work until the room is empty and no join is pending.
 func (r *Room) run() {
 	defer r.m.wg.Done()
+	r.scheduleSpeakerTick()
 	for range r.box.wake {
 		for _, fn := range r.box.take() {
 			fn()
@@ -147,6 +149,7 @@ func (r *Room) leave(p *Participant, reason string) {
 	}
 	delete(r.participants, p.id)
 	r.count.Store(int32(len(r.participants)))
+	r.speaker.forget(p.id)
 	for key, t := range r.tracks {
 		if t.owner == p {
 			r.dropTrack(key)

@@ -12,6 +12,7 @@ import (
 	"github.com/pion/dtls/v3"
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -95,6 +96,10 @@ func newAPI(se webrtc.SettingEngine, publish bool) (*webrtc.API, error) {
 	}
 	ir := &interceptor.Registry{}
 	if publish {
+		// Audio levels (RFC 6464) let the server find the active speaker without decoding.
+		if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: sdp.AudioLevelURI}, webrtc.RTPCodecTypeAudio); err != nil {
+			return nil, err
+		}
 		// NACK generation, receiver reports, TWCC feedback for the publisher's
 		// congestion control, simulcast header extensions.
 		if err := webrtc.RegisterDefaultInterceptors(m, ir); err != nil {

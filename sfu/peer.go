@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -116,6 +117,11 @@ func (p *Peer) onTrack(pc *webrtc.PeerConnection, t *webrtc.TrackRemote, rr *web
 	}
 	id := fmt.Sprintf("%s-T%d", p.id, receiverSeq.Add(1))
 	r := newReceiver(id, mid, t, rr, pc.WriteRTCP, p.receiverClosed)
+	for _, ext := range rr.GetParameters().HeaderExtensions {
+		if ext.URI == sdp.AudioLevelURI && t.Kind() == webrtc.RTPCodecTypeAudio {
+			r.levelID = uint8(ext.ID)
+		}
+	}
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()

@@ -40,6 +40,12 @@ type Receiver struct {
 	packets atomic.Uint64
 	bytes   atomic.Uint64
 
+	// Audio level (RFC 6464) over the current interval: sum of levels in -dBov
+	// and the number of packets that carried one.
+	levelID    uint8
+	levelSum   atomic.Uint64
+	levelCount atomic.Uint64
+
 	done      chan struct{}
 	closeOnce sync.Once
 	onClose   func(*Receiver)
@@ -140,6 +146,17 @@ func (r *Receiver) removeForwarder(f *Forwarder) {
 	r.fwds.Store(&next)
 }
 
+// TakeLevel returns the mean audio level (in -dBov: 0 is loudest, 127 silence)
+// since the last call, and whether any packet carried one; it starts a new interval.
+func (r *Receiver) TakeLevel() (level float64, ok bool) {
+	n := r.levelCount.Swap(0)
+	sum := r.levelSum.Swap(0)
+	if n == 0 {
+		return 127, false
+	}
+	return float64(sum) / float64(n), true
+}
+
 // Forwarders returns the current number of subscribers.
 func (r *Receiver) Forwarders() int { return len(*r.fwds.Load()) }
 
@@ -168,6 +185,12 @@ func (r *Receiver) forward(raw []byte, pkt *rtp.Packet, now int64) {
 	r.packets.Add(1)
 	r.bytes.Add(uint64(len(raw)))
 	r.cache.put(pkt.SequenceNumber, raw)
+	if r.levelID != 0 {
+		if ext := pkt.GetExtension(r.levelID); len(ext) > 0 {
+			r.levelSum.Add(uint64(ext[0] & 0x7f))
+			r.levelCount.Add(1)
+		}
+	}
 	if r.muted.Load() {
 		return // what nobody may hear is neither forwarded nor recorded
 	}

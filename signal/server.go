@@ -184,6 +184,13 @@ type Removed struct {
 	By   Ref    `json:"by"`
 }
 
+// ActiveSpeaker names the floor's new active speaker.
+type ActiveSpeaker struct {
+	Type        string `json:"type"`
+	Participant string `json:"participant"`
+	Identity    string `json:"identity"`
+}
+
 // Pong answers ping.
 type Pong struct {
 	Type string `json:"type"`
