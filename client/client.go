@@ -31,6 +31,8 @@ type Options struct {
 	Name  string
 	// Key, when set, is announced at join and countersigns every record checkpoint.
 	Key ed25519.PrivateKey
+	// Resume is the secret of an earlier welcome: take that seat back.
+	Resume string
 }
 
 // Inbound counts what arrived on one forwarded track.
@@ -101,7 +103,7 @@ func Dial(ctx context.Context, o Options) (*Client, error) {
 		notify: make(chan struct{}), subMap: map[string]signal.SubTrack{},
 		inbound: map[*webrtc.TrackRemote]*Inbound{}, answered: make(chan string, 4), key: o.Key,
 	}
-	join := &signal.Join{Type: "join", Version: signal.Version, Room: o.Room, Token: o.Token, Name: o.Name}
+	join := &signal.Join{Type: "join", Version: signal.Version, Room: o.Room, Token: o.Token, Name: o.Name, Resume: o.Resume}
 	if o.Key != nil {
 		join.Key = base64.RawURLEncoding.EncodeToString(o.Key.Public().(ed25519.PublicKey))
 	}

@@ -5,11 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/parleyhq/parley/signal"
@@ -24,8 +27,10 @@ type TrackObserver func(in *Inbound) func(pkt []byte, at int64)
 
 // DialObserved is Dial with obs watching every packet the server forwards:
 // the load tool measures loss and latency with it. Inbound keeps counting.
+// Its connections run what a browser's RTP behaviour needs and no more (see
+// NewLoadAPI), so that one load generator can drive many participants.
 func DialObserved(ctx context.Context, o Options, obs TrackObserver) (*Client, error) {
-	api, err := NewAPI()
+	api, err := NewLoadAPI()
 	if err != nil {
 		return nil, err
 	}
@@ -74,6 +79,34 @@ func DialObserved(ctx context.Context, o Options, obs TrackObserver) (*Client, e
 	}
 	c.welcome = &w
 	return c, nil
+}
+
+// NewLoadAPI is NewAPI with a lean set of interceptors: NACK (generating
+// and answering), RTCP sender and receiver reports, and transport-wide
+// congestion control sequence numbers on what it sends, as browsers do. It
+// leaves out Pion's statistics interceptor (getStats), which costs the load
+// generator time on every packet and is of no use to it.
+func NewLoadAPI() (*webrtc.API, error) {
+	m := &webrtc.MediaEngine{}
+	if err := m.RegisterDefaultCodecs(); err != nil {
+		return nil, err
+	}
+	ir := &interceptor.Registry{}
+	if err := webrtc.ConfigureNack(m, ir); err != nil {
+		return nil, err
+	}
+	if err := webrtc.ConfigureRTCPReports(ir); err != nil {
+		return nil, err
+	}
+	if err := webrtc.ConfigureTWCCHeaderExtensionSender(m, ir); err != nil {
+		return nil, err
+	}
+	se := webrtc.SettingEngine{}
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
+	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se)), nil
 }
 
 func (c *Client) observeTrack(t *webrtc.TrackRemote, r *webrtc.RTPReceiver, obs TrackObserver) {

@@ -24,6 +24,10 @@ type SourceConfig struct {
 	MaxPacket int
 	// AudioBytes is the payload of one 20 ms audio packet (default 80, about 32 kbit/s).
 	AudioBytes int
+	// Pacing spreads a video frame's packets as a browser's pacer does: they
+	// leave at Pacing times the bitrate (default 2.5, as in libwebrtc). A
+	// negative value sends each frame in one burst.
+	Pacing float64
 }
 
 // SendTimeBytes is the size of the send time every Source packet carries in
@@ -68,6 +72,9 @@ func NewSource(kind webrtc.RTPCodecType, id, streamID string, cfg SourceConfig) 
 	}
 	if cfg.AudioBytes <= 0 {
 		cfg.AudioBytes = 80
+	}
+	if cfg.Pacing == 0 {
+		cfg.Pacing = 2.5
 	}
 	if cfg.MaxPacket < rtpHeaderBytes+minVideoPayload || cfg.MaxPacket > 1500 {
 		return nil, errors.New("client: SourceConfig.MaxPacket must be between 32 and 1500 bytes")
@@ -123,6 +130,8 @@ func (s *Source) Run(ctx context.Context) {
 	delta := int(avgFrame * float64(perGOP) / float64(perGOP-1+vp8KeyframeFactor))
 	delta = max(delta, minVideoPayload)
 	maxPayload := s.cfg.MaxPacket - rtpHeaderBytes
+	pace := time.NewTimer(time.Hour)
+	defer pace.Stop()
 
 	for frame := 0; ; frame++ {
 		select {
@@ -146,7 +155,20 @@ func (s *Source) Run(ctx context.Context) {
 		}
 		n := (size + maxPayload - 1) / maxPayload
 		per := max((size+n-1)/n, minVideoPayload)
+		var gap time.Duration
+		if s.cfg.Pacing > 0 {
+			gap = time.Duration(float64(8*(rtpHeaderBytes+per)) / (s.cfg.Pacing * float64(s.cfg.Bitrate)) * float64(time.Second))
+		}
+		frameStart := time.Now()
 		for i := range n {
+			if i > 0 && gap > 0 {
+				pace.Reset(time.Until(frameStart.Add(time.Duration(i) * gap)))
+				select {
+				case <-ctx.Done():
+					return
+				case <-pace.C:
+				}
+			}
 			p := buf[:per]
 			clear(p[:min(len(p), 11)])
 			if i == 0 {

@@ -25,6 +25,8 @@ type Config struct {
 	RecordAll bool
 	// CheckpointInterval is how often a record's chain head is signed.
 	CheckpointInterval time.Duration
+	// ReconnectGrace is how long a participant whose connection dropped keeps their seat.
+	ReconnectGrace time.Duration
 }
 
 // Default returns the embedded defaults.
@@ -36,6 +38,7 @@ func Default() Config {
 		LogLevel: "info",
 
 		CheckpointInterval: 10 * time.Second,
+		ReconnectGrace:     20 * time.Second,
 	}
 }
 
@@ -62,6 +65,9 @@ func (c Config) Validate() error {
 	}
 	if c.CheckpointInterval < 100*time.Millisecond || c.CheckpointInterval > time.Hour {
 		return fmt.Errorf("checkpoint-interval: %s is not between 100ms and 1h", c.CheckpointInterval)
+	}
+	if c.ReconnectGrace < 0 || c.ReconnectGrace > 10*time.Minute {
+		return fmt.Errorf("reconnect-grace: %s is not between 0 and 10m", c.ReconnectGrace)
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

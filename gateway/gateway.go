@@ -113,7 +113,7 @@ func (g *Gateway) join(ctx context.Context, c *conn) (*room.Participant, error) 
 	if err != nil {
 		return nil, tokenError(err)
 	}
-	p, err := g.rooms.Join(ctx, claims, j.Name, j.Key, c)
+	p, err := g.rooms.Join(ctx, claims, j.Name, j.Key, j.Resume, c)
 	if err != nil {
 		return nil, signal.Errorf(signal.CodeInternal, "%s", err.Error())
 	}
@@ -138,7 +138,7 @@ func tokenError(err error) *signal.Error {
 
 // readLoop feeds the client's messages to its participant until the socket ends.
 func (g *Gateway) readLoop(ctx context.Context, c *conn, p *room.Participant) {
-	defer p.Leave(signal.ReasonDisconnected)
+	defer p.Disconnected()
 	for {
 		data, err := readMessage(ctx, c.ws)
 		var perr *signal.Error

@@ -90,6 +90,10 @@ func Start(opts Options) (*Recorder, error) {
 		l.close()
 		return nil, err
 	}
+	if err := l.sync(); err != nil { // the record names itself on disk at once
+		l.close()
+		return nil, err
+	}
 	r.wg.Add(1)
 	go r.checkpointLoop()
 	return r, nil

@@ -16,17 +16,18 @@ type Event struct {
 
 // Event types.
 const (
-	EventJoin        = "join"
-	EventLeave       = "leave"
-	EventPublish     = "publish"
-	EventUnpublish   = "unpublish"
-	EventMute        = "mute"
-	EventChat        = "chat"
-	EventListen      = "listen"    // a participant chose a channel
-	EventInterpret   = "interpret" // an interpreter moved into (or out of) a channel
-	EventSpeaker     = "speaker"   // the floor's active speaker changed
-	EventRecordStart = "recording-start"
-	EventRecordStop  = "recording-stop"
+	EventJoin         = "join"
+	EventLeave        = "leave"
+	EventPublish      = "publish"
+	EventUnpublish    = "unpublish"
+	EventMute         = "mute"
+	EventChat         = "chat"
+	EventListen       = "listen"       // a participant chose a channel
+	EventInterpret    = "interpret"    // an interpreter moved into (or out of) a channel
+	EventSpeaker      = "speaker"      // the floor's active speaker changed
+	EventReconnecting = "reconnecting" // a participant's connection dropped; their seat waits
+	EventRecordStart  = "recording-start"
+	EventRecordStop   = "recording-stop"
 )
 
 // event records e for the room's observers; loop only.

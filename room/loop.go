@@ -3,6 +3,7 @@ package room
 import (
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/parleyhq/parley/sfu"
 	"github.com/parleyhq/parley/signal"
@@ -104,11 +105,15 @@ func (r *Room) join(p *Participant) error {
 	r.joining--
 	r.m.mu.Unlock()
 
-	for _, old := range r.participants {
-		if old.identity == p.identity {
+	// The identity is the seat: a participant who comes back (after a network
+	// drop, or from another tab) takes over their seat where they left it.
+	old := r.seatOf(p)
+	if old != nil {
+		if old.state != StateReconnecting {
 			old.sink.Send(signal.Errorf(signal.CodeReplaced, "you joined this room from somewhere else"))
-			r.leave(old, signal.ReasonReplaced)
 		}
+		r.remove(old)
+		p.resumeSeat(old)
 	}
 	if r.rec == nil && r.m.cfg.RecordAll {
 		r.startRecording(nil)
@@ -122,15 +127,25 @@ func (r *Room) join(p *Participant) error {
 	declared := r.addLanguages(p.declares)
 	interpreted := r.addLanguages(p.interpTargets)
 	newLangs := declared || interpreted
-	p.sink.Send(signal.NewWelcome(r.roomInfo(), p.info(), others, r.m.cfg.ICEServers))
-	r.broadcast(&signal.ParticipantEvent{Type: "participant-joined", Participant: p.info()}, p)
+	welcome := signal.NewWelcome(r.roomInfo(), p.info(), others, r.m.cfg.ICEServers)
+	welcome.Resume = p.resume
+	p.sink.Send(welcome)
+	if old != nil {
+		r.broadcast(&signal.ParticipantEvent{Type: "participant-updated", Participant: p.info()}, p)
+	} else {
+		r.broadcast(&signal.ParticipantEvent{Type: "participant-joined", Participant: p.info()}, p)
+	}
 	if newLangs {
 		r.broadcast(&signal.RoomUpdated{Type: "room-updated", Room: r.roomInfo()}, p)
 		for _, o := range r.participants {
 			r.ensureChannelTrack(o)
 		}
 	}
-	r.event(EventJoin, p, map[string]string{"name": p.name})
+	joinData := map[string]string{"name": p.name}
+	if old != nil {
+		joinData["resumed"] = "true"
+	}
+	r.event(EventJoin, p, joinData)
 	if r.rec != nil && p.key != "" {
 		r.rec.rec.Key(p.id, p.identity, p.key)
 	}
@@ -147,6 +162,17 @@ func (r *Room) leave(p *Participant, reason string) {
 	if r.participants[p.id] != p {
 		return
 	}
+	r.remove(p)
+	r.broadcast(&signal.ParticipantLeft{Type: "participant-left", ID: p.id, Identity: p.identity, Reason: reason}, nil)
+	r.event(EventLeave, p, map[string]string{"reason": reason})
+	if p.interpreter() {
+		r.channelsChanged()
+	}
+	r.m.log.Info("participant left", "room", r.name, "participant", p.id, "reason", reason)
+}
+
+// remove takes p out of the room and tears down its media, telling no one.
+func (r *Room) remove(p *Participant) {
 	delete(r.participants, p.id)
 	r.count.Store(int32(len(r.participants)))
 	r.speaker.forget(p.id)
@@ -156,12 +182,6 @@ func (r *Room) leave(p *Participant, reason string) {
 		}
 	}
 	r.info.Delete("channel:" + p.id)
-	r.broadcast(&signal.ParticipantLeft{Type: "participant-left", ID: p.id, Identity: p.identity, Reason: reason}, nil)
-	r.event(EventLeave, p, map[string]string{"reason": reason})
-	if p.interpreter() {
-		r.channelsChanged()
-	}
-	r.m.log.Info("participant left", "room", r.name, "participant", p.id, "reason", reason)
 	p.sink.Close()
 	r.m.wg.Add(1)
 	go func() {
@@ -169,6 +189,44 @@ func (r *Room) leave(p *Participant, reason string) {
 		defer r.m.wg.Done()
 		_ = p.peer.Close()
 	}()
+}
+
+// seatOf finds the participant whose seat p takes: the holder of p's resume
+// secret (from the same invite) or of p's identity.
+func (r *Room) seatOf(p *Participant) *Participant {
+	for _, o := range r.participants {
+		if p.resumeAsk != "" && o.resume == p.resumeAsk && (o.identity == p.identity || (p.invite != "" && o.invite == p.invite)) {
+			return o
+		}
+	}
+	for _, o := range r.participants {
+		if o.identity == p.identity {
+			return o
+		}
+	}
+	return nil
+}
+
+// disconnected keeps a participant whose connection dropped in their seat, as
+// "reconnecting", for the grace period; then they leave.
+func (r *Room) disconnected(p *Participant) {
+	if r.participants[p.id] != p {
+		return
+	}
+	if p.leaving || r.m.cfg.ReconnectGrace <= 0 {
+		r.leave(p, signal.ReasonDisconnected)
+		return
+	}
+	p.state = StateReconnecting
+	r.event(EventReconnecting, p, nil)
+	r.broadcast(&signal.ParticipantEvent{Type: "participant-updated", Participant: p.info()}, nil)
+	time.AfterFunc(r.m.cfg.ReconnectGrace, func() {
+		r.box.post(func() {
+			if p.state == StateReconnecting {
+				r.leave(p, signal.ReasonDisconnected)
+			}
+		})
+	})
 }
 
 // subscribe forwards t to p where p's grants allow it.

@@ -47,15 +47,41 @@ type Participant struct {
 
 	key     string // Ed25519 public key (base64url) for countersigning the record
 	leaving bool   // left cleanly; waiting for the last countersignature
+
+	state     string // StateActive or StateReconnecting
+	resume    string // secret that lets this participant's next connection take the seat
+	resumeAsk string // the secret this connection presented
+	invite    string // the invite this participant came through ("" for a personal token)
 }
 
-func newParticipant(r *Room, c *auth.Claims, name, key string, sink Sink) *Participant {
+// Participant states.
+const (
+	StateActive       = "active"
+	StateReconnecting = "reconnecting"
+)
+
+// resumeSeat makes p continue old's seat: same id and identity, same channel
+// choices and mute state; its media comes anew.
+func (p *Participant) resumeSeat(old *Participant) {
+	p.id, p.identity = old.id, old.identity
+	if p.invite != "" {
+		p.name = old.name
+	}
+	p.listening = old.listening
+	p.channel, p.channelSince = old.channel, old.channelSince
+	for src, m := range old.muted {
+		p.muted[src] = m
+	}
+}
+
+func newParticipant(r *Room, c *auth.Claims, name, key, resume string, sink Sink) *Participant {
 	p := &Participant{
 		room: r, id: newID("PA_"), identity: c.Subject, name: c.Name,
 		grants: slices.Clone(c.Grants), sink: sink,
 		pubSources: map[string]string{}, tracks: map[string]*pubTrack{},
 		subs: map[string]*sfu.Forwarder{}, muted: map[string]bool{},
 		listening: signal.Floor, key: key,
+		state: StateActive, resume: newID(""), resumeAsk: resume,
 	}
 	if c.Has(auth.GrantModerate) {
 		p.declares = slices.Clone(c.Languages)
@@ -64,6 +90,7 @@ func newParticipant(r *Room, c *auth.Claims, name, key string, sink Sink) *Parti
 		p.interpTargets = c.InterpretTargets()
 	}
 	if c.Invite {
+		p.invite = c.Subject
 		// One invite admits many: each guest gets an identity of their own.
 		p.identity = c.Subject + "-" + newID("")[:6]
 		if n := cleanName(name); n != "" {
@@ -114,7 +141,7 @@ func (p *Participant) info() signal.Participant {
 		tracks = append(tracks, signal.TrackInfo{Mid: t.recv.Mid(), Source: t.source, Kind: t.kind, Muted: t.muted})
 	}
 	slices.SortFunc(tracks, func(a, b signal.TrackInfo) int { return strings.Compare(a.Mid, b.Mid) })
-	info := signal.Participant{ID: p.id, Identity: p.identity, Name: p.name, Grants: gs, Tracks: tracks, State: "active", Listening: p.listening}
+	info := signal.Participant{ID: p.id, Identity: p.identity, Name: p.name, Grants: gs, Tracks: tracks, State: p.state, Listening: p.listening}
 	if p.interpreter() {
 		info.Interpreter = &signal.InterpreterInfo{Languages: slices.Clone(p.interpTargets), Channel: p.channel}
 	}
@@ -142,9 +169,15 @@ func (p *Participant) Handle(msg any) {
 	}
 }
 
-// Leave removes the participant (the socket closed or the client said leave).
+// Leave removes the participant.
 func (p *Participant) Leave(reason string) {
 	p.room.box.post(func() { p.room.leave(p, reason) })
+}
+
+// Disconnected reports that the participant's connection ended without a
+// leave: they keep their seat for a while, to come back.
+func (p *Participant) Disconnected() {
+	p.room.box.post(func() { p.room.disconnected(p) })
 }
 
 // handle runs a client request on the room loop.
@@ -309,5 +342,7 @@ func (e *peerEvents) TrackEnded(r *sfu.Receiver) {
 }
 
 func (e *peerEvents) Failed(role string) {
-	e.p.Leave(signal.ReasonDisconnected)
+	// Media is gone: end the signaling too, so the client reconnects and
+	// takes its seat back with fresh connections.
+	e.p.sink.Close()
 }

@@ -39,6 +39,9 @@ type Config struct {
 	StartRecorder StartRecorder
 	// RecordAll records every room from its first join.
 	RecordAll bool
+	// ReconnectGrace is how long a participant whose connection dropped keeps
+	// their seat; 0 ends it at once.
+	ReconnectGrace time.Duration
 }
 
 // Manager owns all rooms of this node. Rooms are made on first join and go
@@ -70,7 +73,7 @@ var ErrShuttingDown = errors.New("the server is shutting down")
 
 // Join admits the holder of claims to their room. name is the display name the
 // client asked for (used only with invite tokens). The welcome goes to sink.
-func (m *Manager) Join(ctx context.Context, claims *auth.Claims, name, key string, sink Sink) (*Participant, error) {
+func (m *Manager) Join(ctx context.Context, claims *auth.Claims, name, key, resume string, sink Sink) (*Participant, error) {
 	m.mu.Lock()
 	if m.done {
 		m.mu.Unlock()
@@ -86,7 +89,7 @@ func (m *Manager) Join(ctx context.Context, claims *auth.Claims, name, key strin
 	r.joining++
 	m.mu.Unlock()
 
-	p := newParticipant(r, claims, name, key, sink)
+	p := newParticipant(r, claims, name, key, resume, sink)
 	res := make(chan error, 1)
 	r.box.post(func() { res <- r.join(p) })
 	select {

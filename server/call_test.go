@@ -141,7 +141,9 @@ func TestThreeParticipantsExchangeMedia(t *testing.T) {
 		}
 	}
 	// One leaves: the others see it go and keep receiving from each other.
-	cs[2].Close()
+	if err := cs[2].Send(&signal.Leave{Type: "leave"}); err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range cs[:2] {
 		if _, err := c.WaitFor(ctx, func(typ string, raw []byte) bool {
 			return typ == "participant-left" && containsIdentity(raw, "interp-a")
@@ -221,7 +223,7 @@ func TestWithoutPublishCannotPublish(t *testing.T) {
 }
 
 func TestLeavingCleansUp(t *testing.T) {
-	srv := startServer(t)
+	srv := startServer(t, func(c *config.Config) { c.ReconnectGrace = 100 * time.Millisecond })
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	// Warm up once so lazily started runtime and library goroutines are counted in the baseline.

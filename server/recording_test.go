@@ -4,10 +4,10 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
-	"io"
-	"net/http"
 	"crypto/ed25519"
 	"crypto/rand"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
@@ -65,7 +65,9 @@ func TestRecordedCallVerifies(t *testing.T) {
 	if _, err := cs[1].WaitFor(ctx, func(typ string, raw []byte) bool { return typ == "participant-left" }); err != nil {
 		t.Fatal(err)
 	}
-	cs[1].Close()
+	if err := cs[1].Send(&signal.Leave{Type: "leave"}); err != nil {
+		t.Fatal(err)
+	}
 
 	dir := onlyRecord(t, dataDir)
 	pub := func(id string) ed25519.PublicKey { return keys[id].Public().(ed25519.PublicKey) }

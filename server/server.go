@@ -60,7 +60,7 @@ func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: log, key: key, engine: engine, ln: ln, served: make(chan error, 1)}
 	s.rooms = room.NewManager(room.Config{
-		Engine: engine, Logger: log, RecordAll: cfg.RecordAll,
+		Engine: engine, Logger: log, RecordAll: cfg.RecordAll, ReconnectGrace: cfg.ReconnectGrace,
 		StartRecorder: recorders(cfg.DataDir, key, cfg.CheckpointInterval, log),
 	})
 	s.gateway = gateway.New(s.rooms, auth.NewVerifier(key.Public().(ed25519.PublicKey)), log)

@@ -40,11 +40,12 @@ type Receiver struct {
 	packets atomic.Uint64
 	bytes   atomic.Uint64
 
-	// Audio level (RFC 6464) over the current interval: sum of levels in -dBov
-	// and the number of packets that carried one.
-	levelID    uint8
-	levelSum   atomic.Uint64
-	levelCount atomic.Uint64
+	// Audio level (RFC 6464) over the current interval: packets that carried
+	// a level, how many of them were voiced, and the sum of voiced levels (-dBov).
+	levelID     uint8
+	levelCount  atomic.Uint64
+	voicedCount atomic.Uint64
+	voicedSum   atomic.Uint64
 
 	done      chan struct{}
 	closeOnce sync.Once
@@ -146,15 +147,25 @@ func (r *Receiver) removeForwarder(f *Forwarder) {
 	r.fwds.Store(&next)
 }
 
-// TakeLevel returns the mean audio level (in -dBov: 0 is loudest, 127 silence)
-// since the last call, and whether any packet carried one; it starts a new interval.
+// voicedLevel: packets quieter than -70 dBov count as silence.
+const voicedLevel = 70
+
+// TakeLevel returns the audio level since the last call, in -dBov (0 is
+// loudest, 127 silence), and whether any packet carried one; it starts a new
+// interval. The level weighs the loudness of voiced packets by how much of the
+// interval was voiced, so a steady voice outranks a click.
 func (r *Receiver) TakeLevel() (level float64, ok bool) {
 	n := r.levelCount.Swap(0)
-	sum := r.levelSum.Swap(0)
+	voiced := r.voicedCount.Swap(0)
+	sum := r.voicedSum.Swap(0)
 	if n == 0 {
 		return 127, false
 	}
-	return float64(sum) / float64(n), true
+	if voiced == 0 {
+		return 127, true
+	}
+	mean := float64(sum) / float64(voiced)
+	return 127 - (127-mean)*float64(voiced)/float64(n), true
 }
 
 // Forwarders returns the current number of subscribers.
@@ -187,8 +198,11 @@ func (r *Receiver) forward(raw []byte, pkt *rtp.Packet, now int64) {
 	r.cache.put(pkt.SequenceNumber, raw)
 	if r.levelID != 0 {
 		if ext := pkt.GetExtension(r.levelID); len(ext) > 0 {
-			r.levelSum.Add(uint64(ext[0] & 0x7f))
 			r.levelCount.Add(1)
+			if l := ext[0] & 0x7f; l < voicedLevel {
+				r.voicedCount.Add(1)
+				r.voicedSum.Add(uint64(l))
+			}
 		}
 	}
 	if r.muted.Load() {

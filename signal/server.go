@@ -96,6 +96,8 @@ type Welcome struct {
 	Participants []Participant `json:"participants"`
 	ICEServers   []ICEServer   `json:"iceServers"`
 	Limits       LimitsInfo    `json:"limits"`
+	// Resume lets this participant's next connection take back its seat.
+	Resume string `json:"resume"`
 }
 
 // NewWelcome fills in the constant parts of a welcome.

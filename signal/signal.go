@@ -93,6 +93,8 @@ type Join struct {
 	Room    string `json:"room"`
 	Name    string `json:"name,omitempty"`
 	Key     string `json:"key,omitempty"` // Ed25519 public key, base64url of 32 bytes
+	// Resume is the secret from a previous welcome: the seat to take back.
+	Resume string `json:"resume,omitempty"`
 }
 
 // Offer carries an SDP offer. From clients it is always for "pub" and Tracks maps

@@ -97,6 +97,7 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.DataDir, "data", cfg.DataDir, "data folder (signing key, records)")
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
 	fs.BoolVar(&cfg.RecordAll, "record-all", cfg.RecordAll, "record every room (a tamper-evident record in DATA/records)")
+	fs.DurationVar(&cfg.ReconnectGrace, "reconnect-grace", cfg.ReconnectGrace, "how long a participant whose connection dropped keeps their seat")
 	fs.DurationVar(&cfg.CheckpointInterval, "checkpoint-interval", cfg.CheckpointInterval, "how often a record's chain is signed")
 	if err := fs.Parse(args); err != nil {
 		return err
