@@ -8,19 +8,23 @@ import { LocalMedia, describeMediaError } from './media.js';
 import { decodeToken } from './token.js';
 import { hydrateIcons, icon, LOGO } from './icons.js';
 import { Stage, ChatLog, toast, avatar, initials, hueFor, h } from './ui.js';
+import { participantKey, signStatement, isCheckpointStatement } from './keys.js';
 
 /**
  * @typedef {{mid: string, source: string, kind: string, muted: boolean}} PublishedTrack
  * @typedef {{id: string, identity: string, name: string, grants?: string[],
  *            tracks?: PublishedTrack[], state?: string, listening?: string,
  *            interpreter?: {languages: string[], channel: string}}} Participant
+ * @typedef {{active: boolean, record?: string, since?: string, by?: Who, [key: string]: any}} Recording
  * @typedef {{name: string, languages: string[],
- *            channels: Record<string, {interpreter: string, live: boolean}>}} RoomInfo
+ *            channels: Record<string, {interpreter: string, live: boolean}>,
+ *            recording: Recording | null}} RoomInfo
  * @typedef {{id: string, identity: string, name: string}} Who
  * @typedef {import('./session.js').RemoteTrack} RemoteTrack
  * @typedef {import('./session.js').Source} Source
  * @typedef {import('./signaling.js').Message} Message
- * @typedef {'lobby' | 'joining' | 'joined' | 'left' | 'removed' | 'error'} Phase
+ * @typedef {import('./keys.js').KeyResult} KeyResult
+ * @typedef {'lobby' | 'joining' | 'joined' | 'leaving' | 'left' | 'removed' | 'error'} Phase
  */
 
 // ---- page parameters ----------------------------------------------------------------
@@ -43,6 +47,10 @@ const NAME_KEY = 'parley.name';
 const DUCK_KEY = 'parley.duck';
 /** How loud the floor plays while the chosen language channel is live (0..1). */
 const DEFAULT_DUCK = 0.2;
+/** How long a leave in a recorded room waits for the server to close (and its last checkpoint). */
+const LEAVE_DRAIN_MS = 3000;
+/** How long `join` waits for the signing key before it goes without one. */
+const KEY_WAIT_MS = 3000;
 
 /**
  * @param {string} path
@@ -108,13 +116,33 @@ const st = {
   busy: { mic: false, cam: false, screen: false },
   name: '',
   /** @type {RoomInfo} */
-  room: { name: roomName, languages: [], channels: {} },
+  room: { name: roomName, languages: [], channels: {}, recording: null },
   /** the channel this client hears: `floor` or a room language */
   listening: 'floor',
   /** the channel this interpreter speaks into, '' for none */
   interpreting: '',
   duck: loadDuck(),
+  /** @type {KeyResult | null} this browser's signing key, once known */
+  key: null,
+  /** countersign messages sent (all sessions of this page) */
+  countersigned: 0,
+  /** a `record` request waits for the room to say it records (or not) */
+  recordPending: false,
+  /** @type {number | undefined} */
+  recordPendingTimer: undefined,
+  /** @type {number | undefined} */
+  leaveTimer: undefined,
 };
+
+/** This browser's signing key for the token's identity, made or loaded at page load. */
+const keyReady = participantKey(claims)
+  .catch((err) => /** @type {KeyResult} */ ({ key: null, problem: `no signing key: ${errText(err)}` }))
+  .then((k) => {
+    st.key = k;
+    if (!k.key) console.warn('parley: joining without a signing key:', k.problem);
+    renderRecording();
+    return k;
+  });
 
 /** @returns {number} */
 function loadDuck() {
@@ -457,6 +485,10 @@ async function join() {
   const msg = { type: 'join', version: 1, room: roomName, token };
   const name = st.name || (claims && claims.name) || '';
   if (name) msg.name = name;
+  const key = await Promise.race([keyReady, new Promise((resolve) => setTimeout(resolve, KEY_WAIT_MS, null))]);
+  if (st.sig !== sig) return;
+  if (key && key.key) msg.key = key.key.publicKey;
+  else if (!key) console.warn('parley: the signing key is not ready; joining without it');
   sig.send(msg);
 }
 
@@ -468,10 +500,16 @@ function wire(sig) {
    * @param {(msg: any) => void} fn
    */
   const on = (type, fn) => sig.on(type, (msg) => {
-    if (st.sig === sig) fn(msg);
+    if (st.sig === sig && st.phase !== 'leaving') fn(msg);
   });
   on('welcome', onWelcome);
-  on('error', onError);
+  // Errors and checkpoints still matter while a leave waits for the server to close.
+  sig.on('error', (msg) => {
+    if (st.sig === sig) onError(msg);
+  });
+  sig.on('checkpoint', (msg) => {
+    if (st.sig === sig) countersign(sig, msg);
+  });
   on('offer', (msg) => {
     if (msg.pc !== 'sub') return;
     if (st.session) st.session.handleOffer(msg).catch((err) => toast(`Receiving media failed: ${err.message}`, { kind: 'error' }));
@@ -501,7 +539,9 @@ function wire(sig) {
     renderAll();
   });
   on('room-updated', (msg) => {
+    const before = st.room.recording;
     st.room = normalizeRoom(msg.room);
+    announceRecording(before, st.room.recording);
     applyVolumes();
     renderLanguage();
     renderPeople();
@@ -558,7 +598,9 @@ function onWelcome(msg) {
     },
   });
   applyGrantClasses();
+  const recordingBefore = wasReconnecting ? st.room.recording : null;
   st.room = normalizeRoom(msg.room);
+  announceRecording(recordingBefore, st.room.recording, true);
   st.listening = (st.self && st.self.listening) || 'floor';
   st.interpreting = (st.self && st.self.interpreter && st.self.interpreter.channel) || '';
   setPhase('joined');
@@ -600,6 +642,8 @@ async function publishLocal() {
 /** @param {any} msg */
 function onError(msg) {
   parleyTest.errors.push(msg);
+  if (msg.ref === 'record') setRecordPending(false);
+  if (st.phase === 'leaving') return;
   const raw = typeof msg.message === 'string' && msg.message ? msg.message : `The server reported an error (${msg.code}).`;
   const text = raw.charAt(0).toUpperCase() + raw.slice(1);
   if (st.phase === 'joining') {
@@ -618,6 +662,10 @@ function onError(msg) {
 
 /** @param {CloseEvent} ev */
 function onSocketClosed(ev) {
+  if (st.phase === 'leaving') {
+    finishLeave();
+    return;
+  }
   if (st.phase === 'joined') {
     // Errors that end a session (removed, replaced, join errors) arrive before the close and
     // have already torn it down. Any other close is the network or a server restart: try to get
@@ -676,8 +724,42 @@ function fail(text, code) {
 // ---- leaving ------------------------------------------------------------------------
 
 function leave() {
-  if (st.sig && st.phase === 'joined') st.sig.send({ type: 'leave' });
-  end('left', 'You left the meeting', roomName ? `Room “${roomName}”` : '');
+  const sig = st.sig;
+  const sent = !!sig && st.phase === 'joined' && sig.send({ type: 'leave' });
+  if (!sent || !isRecording() || !(st.key && st.key.key)) {
+    finishLeave(true);
+    return;
+  }
+  // A recorded room: the server sends a last checkpoint and closes the socket within 3 s.
+  // Everything else stops now; the socket stays open to countersign that checkpoint.
+  setPhase('leaving');
+  closeRecordPopover();
+  closeRecordConfirm();
+  closeSession();
+  if (st.sharing) stopScreen();
+  media.stopAll();
+  if (stage) stage.retain(() => false);
+  closePanel();
+  $('connecting-text').textContent = 'Leaving… your browser is countersigning the record';
+  setView('connecting');
+  clearTimeout(st.leaveTimer);
+  st.leaveTimer = window.setTimeout(() => finishLeave(), LEAVE_DRAIN_MS);
+}
+
+/**
+ * Shows the left screen (closing the socket if the server has not).
+ * @param {boolean} [now] leave without waiting (not recorded, or not joined)
+ */
+function finishLeave(now = false) {
+  if (!now && st.phase !== 'leaving') return;
+  clearTimeout(st.leaveTimer);
+  const recorded = isRecording();
+  let text = roomName ? `Room “${roomName}”` : '';
+  if (recorded && st.countersigned) {
+    const n = st.countersigned;
+    text += `${text ? '. ' : ''}Your browser countersigned ${n} checkpoint${n === 1 ? '' : 's'} of the meeting’s record.`;
+  }
+  end('left', 'You left the meeting', text);
 }
 
 /**
@@ -688,6 +770,11 @@ function leave() {
  */
 function end(phase, title, text) {
   clearTimeout(st.reconnectTimer);
+  clearTimeout(st.leaveTimer);
+  closeRecordPopover();
+  closeRecordConfirm();
+  setRecordPending(false);
+  for (const t of document.querySelectorAll('#toasts [data-group="recording"]')) t.remove();
   st.reconnecting = false;
   $('reconnecting').hidden = true;
   closeSession();
@@ -970,6 +1057,7 @@ function updateControls() {
   badge.hidden = st.unread === 0;
   badge.textContent = st.unread > 9 ? '9+' : String(st.unread);
   $('btn-chat').setAttribute('aria-label', (st.panel === 'chat' ? 'Hide chat' : 'Show chat') + (st.unread ? `, ${st.unread} unread` : ''));
+  renderRecording();
 }
 
 // ---- meeting: actions ---------------------------------------------------------------
@@ -1232,6 +1320,7 @@ function normalizeRoom(r) {
     name: typeof room.name === 'string' ? room.name : roomName,
     languages: Array.isArray(room.languages) ? room.languages.filter((/** @type {unknown} */ l) => typeof l === 'string') : [],
     channels: room.channels && typeof room.channels === 'object' ? room.channels : {},
+    recording: room.recording && typeof room.recording === 'object' ? { ...room.recording, active: room.recording.active === true } : null,
   };
 }
 
@@ -1370,6 +1459,186 @@ function closeLangMenu() {
   $('btn-lang').setAttribute('aria-expanded', 'false');
 }
 
+// ---- recording ----------------------------------------------------------------------
+
+/** Whether the room records now. */
+function isRecording() {
+  return !!(st.room.recording && st.room.recording.active);
+}
+
+function canRecord() {
+  return grants().includes('record');
+}
+
+/**
+ * Toasts a change of the room's recording.
+ * @param {Recording | null} before
+ * @param {Recording | null} after
+ * @param {boolean} [joining] the room was just entered (welcome)
+ */
+function announceRecording(before, after, joining = false) {
+  const was = !!(before && before.active);
+  const is = !!(after && after.active);
+  const sameRecord = was && is && before && after && before.record === after.record;
+  if (is && !sameRecord) setRecordPending(false);
+  if (!is && was) setRecordPending(false);
+  if (is && !sameRecord) {
+    const by = after && after.by;
+    const name = by && typeof by === 'object' ? displayName(by) : typeof by === 'string' ? by : '';
+    const text = joining && !was ? 'This meeting is being recorded' : name ? `Recording started by ${name}` : 'Recording started';
+    toast(text, { iconName: 'record', timeout: 6000, group: 'recording', kind: 'recording' });
+  } else if (was && !is) {
+    toast('Recording stopped. The record is sealed.', { iconName: 'recordStop', timeout: 6000, group: 'recording' });
+  }
+  renderRecording();
+}
+
+/**
+ * @param {boolean} on
+ */
+function setRecordPending(on) {
+  st.recordPending = on;
+  clearTimeout(st.recordPendingTimer);
+  if (on) st.recordPendingTimer = window.setTimeout(() => setRecordPending(false), 8000);
+  renderRecording();
+}
+
+/**
+ * Asks the server to start or stop (and seal) the room's record.
+ * @param {boolean} on
+ * @returns {boolean} whether the request went out
+ */
+function sendRecord(on) {
+  if (!st.sig || st.phase !== 'joined') return false;
+  const sent = st.sig.send({ type: 'record', on });
+  if (sent) setRecordPending(true);
+  return sent;
+}
+
+/** The Record button: starts at once; stopping asks first, since it seals the record. */
+function onRecordButton() {
+  if (st.recordPending) return;
+  if (!isRecording()) {
+    sendRecord(true);
+    return;
+  }
+  const dlg = /** @type {HTMLDialogElement} */ ($('rec-confirm'));
+  if (!dlg.open) dlg.showModal();
+  $('rec-confirm-cancel').focus();
+}
+
+function closeRecordConfirm() {
+  const dlg = document.getElementById('rec-confirm');
+  if (dlg instanceof HTMLDialogElement && dlg.open) dlg.close();
+}
+
+/** What the pill and its popover say about this browser's countersignatures. */
+function countersignText() {
+  const k = st.key;
+  if (!k) return 'Your browser is still preparing its signing key.';
+  if (!k.key) return `Your browser does not countersign it: ${k.problem}.`;
+  const n = st.countersigned;
+  return `Your browser has countersigned ${n} checkpoint${n === 1 ? '' : 's'}; your key fingerprint: ${k.key.fingerprint}`;
+}
+
+/** The recording pill, its popover and the Record button. */
+function renderRecording() {
+  const pill = document.getElementById('rec-pill');
+  if (!pill) return;
+  const on = isRecording() && (st.phase === 'joined' || st.phase === 'joining');
+  $('rec-anchor').hidden = !on;
+  if (!on) closeRecordPopover();
+  pill.title = `This meeting is recorded. ${countersignText()}`;
+  const rec = st.room.recording;
+  const since = rec && rec.since ? new Date(rec.since) : null;
+  $('rec-since').textContent = since && !isNaN(since.getTime())
+    ? `Since ${since.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })}`
+    : '';
+  const k = st.key && st.key.key;
+  $('rec-count').textContent = String(st.countersigned);
+  $('rec-fingerprint').textContent = k ? k.fingerprint : '—';
+  $('rec-key-rows').hidden = !k;
+  $('rec-copy').hidden = !k;
+  const problem = $('rec-problem');
+  problem.hidden = !!k;
+  problem.textContent = k ? '' : countersignText();
+  $('rec-record-id').textContent = rec && rec.record ? rec.record : '';
+  $('rec-record-row').hidden = !(rec && rec.record);
+
+  const btn = /** @type {HTMLButtonElement} */ ($('btn-record'));
+  btn.hidden = !canRecord();
+  const recording = isRecording();
+  setToggle('btn-record', recording, 'recordStop', 'record', 'Stop recording', 'Record this meeting', false);
+  btn.classList.toggle('recording', recording);
+  btn.disabled = st.recordPending || st.phase !== 'joined';
+}
+
+function toggleRecordPopover() {
+  const pop = $('rec-pop');
+  if (!pop.hidden) {
+    closeRecordPopover();
+    return;
+  }
+  renderRecording();
+  pop.hidden = false;
+  $('rec-pill').setAttribute('aria-expanded', 'true');
+}
+
+function closeRecordPopover() {
+  const pop = document.getElementById('rec-pop');
+  if (!pop || pop.hidden) return;
+  pop.hidden = true;
+  $('rec-pill').setAttribute('aria-expanded', 'false');
+  $('rec-copy-status').textContent = '';
+  $('rec-key-full').hidden = true;
+}
+
+/** Copies the public key; where the clipboard is closed, shows it selected instead. */
+async function copyPublicKey() {
+  const k = st.key && st.key.key;
+  if (!k) return;
+  const status = $('rec-copy-status');
+  try {
+    await navigator.clipboard.writeText(k.publicKey);
+    status.textContent = 'Copied';
+    toast('Your public key is on the clipboard', { iconName: 'check', timeout: 2500, group: 'copy' });
+  } catch {
+    const full = /** @type {HTMLInputElement} */ ($('rec-key-full'));
+    full.value = k.publicKey;
+    full.hidden = false;
+    full.focus();
+    full.select();
+    status.textContent = 'Press Ctrl+C to copy';
+  }
+}
+
+/**
+ * Countersigns a checkpoint of the record with this browser's key, on the socket it came on.
+ * @param {Signaling} sig
+ * @param {any} msg
+ */
+async function countersign(sig, msg) {
+  const k = st.key && st.key.key;
+  if (!k) return;
+  const { record, seq, statement } = msg;
+  if (typeof record !== 'string' || typeof seq !== 'number' || typeof statement !== 'string') return;
+  if (!isCheckpointStatement(statement, record)) {
+    console.warn('parley: not countersigning a checkpoint statement of an unexpected shape');
+    return;
+  }
+  let signature;
+  try {
+    signature = await signStatement(k.pair.privateKey, statement);
+  } catch (err) {
+    console.warn('parley: countersigning failed:', errText(err));
+    return;
+  }
+  if (sig.send({ type: 'countersign', record, seq, sig: signature })) {
+    st.countersigned++;
+    renderRecording();
+  }
+}
+
 // ---- speaking indicator -------------------------------------------------------------
 
 function startSpeakingLoop() {
@@ -1454,6 +1723,16 @@ const parleyTest = {
   interpret: (channel) => setInterpreting(channel),
   /** @type {any[]} every `error` message received */
   errors: [],
+  /** @returns {Promise<string | null>} this browser's public key (base64url), null without one */
+  publicKey: () => keyReady.then((k) => (k.key ? k.key.publicKey : null)),
+  /** @param {boolean} on start, or stop and seal, the room's record (needs the `record` grant) */
+  record: (on) => sendRecord(!!on),
+  /** @returns {number} countersign messages sent */
+  get countersigned() {
+    return st.countersigned;
+  },
+  /** @returns {Recording | null} the room's `recording`, as last announced */
+  recording: () => (st.room.recording ? { ...st.room.recording } : null),
 };
 
 /** @type {any} */ (window).parleyTest = parleyTest;
@@ -1475,9 +1754,19 @@ function start() {
   $('panel-close').addEventListener('click', () => closePanel());
   $('btn-settings').addEventListener('click', () => openSettings());
   $('btn-lang').addEventListener('click', () => toggleLangMenu());
+  $('btn-record').addEventListener('click', () => onRecordButton());
+  $('rec-pill').addEventListener('click', () => toggleRecordPopover());
+  $('rec-copy').addEventListener('click', () => copyPublicKey());
+  $('rec-confirm-cancel').addEventListener('click', () => closeRecordConfirm());
+  $('rec-confirm-stop').addEventListener('click', () => {
+    closeRecordConfirm();
+    if (isRecording()) sendRecord(false);
+  });
+  $('rec-confirm').addEventListener('close', () => $('btn-record').focus());
   document.addEventListener('pointerdown', (ev) => {
     const t = /** @type {Node} */ (ev.target);
     if (!$('lang-menu').contains(t) && !$('btn-lang').contains(t)) closeLangMenu();
+    if (!$('rec-anchor').contains(t)) closeRecordPopover();
   });
   const duck = /** @type {HTMLInputElement} */ ($('duck'));
   duck.value = String(Math.round(st.duck * 100));
@@ -1532,6 +1821,9 @@ function start() {
     } else if (ev.key === 'Escape' && !$('lang-menu').hidden) {
       closeLangMenu();
       $('btn-lang').focus();
+    } else if (ev.key === 'Escape' && !$('rec-pop').hidden) {
+      closeRecordPopover();
+      $('rec-pill').focus();
     } else if (ev.key === 'Escape' && st.panel) {
       closePanel();
     }

@@ -423,7 +423,7 @@ export class ChatLog {
 /**
  * Shows a short message at the bottom of the screen.
  * @param {string} text
- * @param {{kind?: 'info' | 'error' | 'success', timeout?: number, iconName?: string, group?: string}} [opts]
+ * @param {{kind?: 'info' | 'error' | 'success' | 'recording', timeout?: number, iconName?: string, group?: string}} [opts]
  *   a toast with a group replaces the previous toast of that group
  * @returns {HTMLElement}
  */

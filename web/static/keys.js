@@ -1,0 +1,218 @@
+// The participant's signing key: an Ed25519 key pair made with WebCrypto, its private half
+// non-extractable, kept in IndexedDB so the same browser keeps the same key for the same
+// identity across meetings. Its public half travels as `key` in `join`; with it the browser
+// countersigns the checkpoints of a recorded meeting (docs/protocol.md, "Recording"), so the
+// participant's side can later prove the record was not rewritten.
+
+const DB_NAME = 'parley';
+const DB_VERSION = 1;
+const KEYS = 'keys';
+const META = 'meta';
+const BROWSER_ID = 'browser-id';
+
+/**
+ * @typedef {Object} ParticipantKey
+ * @property {CryptoKeyPair} pair
+ * @property {string} publicKey    base64url (no padding) of the raw 32-byte public key
+ * @property {string} fingerprint  the first 16 characters of publicKey
+ * @property {boolean} stored      whether the key is kept in IndexedDB (false: this page only)
+ */
+
+/**
+ * @typedef {{key: ParticipantKey, problem: null} | {key: null, problem: string}} KeyResult
+ */
+
+/**
+ * base64url without padding.
+ * @param {ArrayBuffer | Uint8Array} buf
+ * @returns {string}
+ */
+export function base64url(buf) {
+  const bytes = buf instanceof Uint8Array ? buf : new Uint8Array(buf);
+  let bin = '';
+  for (let i = 0; i < bytes.length; i++) bin += String.fromCharCode(bytes[i]);
+  return btoa(bin).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+/** @returns {Promise<IDBDatabase>} */
+function openDB() {
+  return new Promise((resolve, reject) => {
+    if (typeof indexedDB === 'undefined') {
+      reject(new Error('IndexedDB is not available'));
+      return;
+    }
+    const req = indexedDB.open(DB_NAME, DB_VERSION);
+    req.onupgradeneeded = () => {
+      const db = req.result;
+      if (!db.objectStoreNames.contains(KEYS)) db.createObjectStore(KEYS);
+      if (!db.objectStoreNames.contains(META)) db.createObjectStore(META);
+    };
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = () => reject(req.error || new Error('IndexedDB could not be opened'));
+    req.onblocked = () => reject(new Error('IndexedDB is blocked by another tab'));
+  });
+}
+
+/**
+ * Reads one value.
+ * @param {IDBDatabase} db
+ * @param {string} store
+ * @param {string} key
+ * @returns {Promise<any>}
+ */
+function get(db, store, key) {
+  return new Promise((resolve, reject) => {
+    const req = db.transaction(store, 'readonly').objectStore(store).get(key);
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = () => reject(req.error);
+  });
+}
+
+/**
+ * Stores a value unless the key already holds one (another tab may have been first).
+ * @param {IDBDatabase} db
+ * @param {string} store
+ * @param {string} key
+ * @param {any} value
+ * @returns {Promise<boolean>} whether this value was stored
+ */
+function addIfAbsent(db, store, key, value) {
+  return new Promise((resolve, reject) => {
+    const tx = db.transaction(store, 'readwrite');
+    const req = tx.objectStore(store).add(value, key);
+    req.onerror = (ev) => {
+      if (req.error && req.error.name === 'ConstraintError') {
+        ev.preventDefault(); // keep the transaction from aborting noisily
+        resolve(false);
+      } else {
+        reject(req.error);
+      }
+    };
+    tx.oncomplete = () => resolve(true);
+    tx.onabort = () => {
+      if (!req.error || req.error.name !== 'ConstraintError') reject(tx.error || new Error('IndexedDB write failed'));
+    };
+  });
+}
+
+/**
+ * Gets a value, or stores the one `make` returns when there is none.
+ * @template T
+ * @param {IDBDatabase} db
+ * @param {string} store
+ * @param {string} key
+ * @param {(v: any) => boolean} valid
+ * @param {() => Promise<T>} make
+ * @returns {Promise<T>}
+ */
+async function getOrAdd(db, store, key, valid, make) {
+  const have = await get(db, store, key);
+  if (valid(have)) return have;
+  const fresh = await make();
+  if (!valid(have) && have !== undefined) {
+    // A value we cannot use (another format): replace it.
+    await new Promise((resolve, reject) => {
+      const req = db.transaction(store, 'readwrite').objectStore(store).put(fresh, key);
+      req.onsuccess = () => resolve(undefined);
+      req.onerror = () => reject(req.error);
+    });
+    return fresh;
+  }
+  if (await addIfAbsent(db, store, key, fresh)) return fresh;
+  const won = await get(db, store, key);
+  return valid(won) ? won : fresh;
+}
+
+/** @returns {Promise<CryptoKeyPair>} */
+async function generate() {
+  const pair = /** @type {CryptoKeyPair} */ (await crypto.subtle.generateKey({ name: 'Ed25519' }, false, ['sign', 'verify']));
+  return { privateKey: pair.privateKey, publicKey: pair.publicKey };
+}
+
+/**
+ * @param {any} v
+ * @returns {boolean}
+ */
+function isPair(v) {
+  return !!v && v.privateKey instanceof CryptoKey && v.publicKey instanceof CryptoKey &&
+    v.privateKey.algorithm.name === 'Ed25519';
+}
+
+/**
+ * @param {unknown} err
+ * @returns {string}
+ */
+function why(err) {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * Gets this browser's key for the identity in the token, creating it the first time.
+ * @param {{sub?: string, invite: boolean} | null} claims the token's claims
+ * @returns {Promise<KeyResult>}
+ */
+export async function participantKey(claims) {
+  if (!claims || !claims.sub) return { key: null, problem: 'the link has no identity to hold a key for' };
+  if (typeof crypto === 'undefined' || !crypto.subtle) {
+    return { key: null, problem: 'the page is not in a secure context, so there is no WebCrypto' };
+  }
+  /** @type {CryptoKeyPair | null} */
+  let pair = null;
+  let stored = false;
+  try {
+    const db = await openDB();
+    try {
+      let id = claims.sub;
+      if (claims.invite) {
+        // Everyone who follows an invite link shares its `sub`; the server gives each join its
+        // own identity. This browser's key for the link is the sub plus a random id of its own.
+        const browser = await getOrAdd(db, META, BROWSER_ID, (v) => typeof v === 'string' && v.length >= 16,
+          async () => base64url(crypto.getRandomValues(new Uint8Array(12))));
+        id = `${claims.sub}-${browser}`;
+      }
+      pair = await getOrAdd(db, KEYS, id, isPair, generate);
+      stored = true;
+    } finally {
+      db.close();
+    }
+  } catch (err) {
+    if (err instanceof DOMException && err.name === 'NotSupportedError') {
+      return { key: null, problem: 'its WebCrypto has no Ed25519' };
+    }
+    // No IndexedDB (private mode, storage full): a key for this page only is better than none.
+    console.warn('parley: the signing key cannot be stored:', why(err));
+    try {
+      pair = await generate();
+    } catch (err2) {
+      return { key: null, problem: err2 instanceof DOMException && err2.name === 'NotSupportedError' ? 'its WebCrypto has no Ed25519' : `the signing key could not be made (${why(err2)})` };
+    }
+  }
+  const raw = await crypto.subtle.exportKey('raw', pair.publicKey);
+  const publicKey = base64url(raw);
+  return { key: { pair, publicKey, fingerprint: publicKey.slice(0, 16), stored }, problem: null };
+}
+
+const STATEMENT = /^parley checkpoint\nrecord ([^\n]+)\nentries (\d+)\nhead ([0-9a-f]{64})\n$/;
+
+/**
+ * Whether a checkpoint statement has the shape of docs/protocol.md and names `record`. The
+ * browser signs only such statements, so the key cannot be made to sign anything else.
+ * @param {string} statement
+ * @param {string} record
+ * @returns {boolean}
+ */
+export function isCheckpointStatement(statement, record) {
+  const m = STATEMENT.exec(statement);
+  return !!m && m[1] === record;
+}
+
+/**
+ * Signs the UTF-8 bytes of a statement.
+ * @param {CryptoKey} privateKey
+ * @param {string} statement
+ * @returns {Promise<string>} the signature, base64url without padding
+ */
+export async function signStatement(privateKey, statement) {
+  const sig = await crypto.subtle.sign({ name: 'Ed25519' }, privateKey, new TextEncoder().encode(statement));
+  return base64url(sig);
+}
