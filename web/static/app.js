@@ -136,7 +136,7 @@ const st = {
 
 /** This browser's signing key for the token's identity, made or loaded at page load. */
 const keyReady = participantKey(claims)
-  .catch((err) => /** @type {KeyResult} */ ({ key: null, problem: `no signing key: ${errText(err)}` }))
+  .catch((err) => /** @type {KeyResult} */ ({ key: null, problem: `the signing key could not be made (${errText(err)})` }))
   .then((k) => {
     st.key = k;
     if (!k.key) console.warn('parley: joining without a signing key:', k.problem);
@@ -1558,7 +1558,8 @@ function renderRecording() {
   $('rec-count').textContent = String(st.countersigned);
   $('rec-fingerprint').textContent = k ? k.fingerprint : '—';
   $('rec-key-rows').hidden = !k;
-  $('rec-copy').hidden = !k;
+  $('rec-copy-row').hidden = !k;
+  $('rec-pop-you').hidden = !k;
   const problem = $('rec-problem');
   problem.hidden = !!k;
   problem.textContent = k ? '' : countersignText();
