@@ -112,7 +112,7 @@ func (v *verifier) closeFiles() {
 
 func (v *verifier) progress(n int64) {
 	v.done += n
-	if v.o.Progress == nil || time.Since(v.lastShown) < 500*time.Millisecond {
+	if v.o.Progress == nil || v.total < 64<<20 || time.Since(v.lastShown) < 500*time.Millisecond {
 		return
 	}
 	v.lastShown = time.Now()

@@ -54,6 +54,7 @@ const sealGrace = 3 * time.Second
 // recording is a room's active record.
 type recording struct {
 	rec   Recorder
+	by    *signal.Ref // who started it; nil for --record-all
 	since time.Time
 	taps  map[string]TrackRecorder // by track key
 }
@@ -62,7 +63,7 @@ func (r *Room) recordingInfo() signal.RecordingInfo {
 	if r.rec == nil {
 		return signal.RecordingInfo{}
 	}
-	return signal.RecordingInfo{Active: true, Record: r.rec.rec.ID(), Since: r.rec.since.UTC().Format(time.RFC3339)}
+	return signal.RecordingInfo{Active: true, Record: r.rec.rec.ID(), Since: r.rec.since.UTC().Format(time.RFC3339), By: r.rec.by}
 }
 
 // startRecording begins a record of the meeting as it stands; by is who asked
@@ -82,6 +83,10 @@ func (r *Room) startRecording(by *Participant) {
 		return
 	}
 	r.rec = &recording{rec: rec, since: r.m.cfg.Now(), taps: map[string]TrackRecorder{}}
+	if by != nil {
+		ref := by.ref()
+		r.rec.by = &ref
+	}
 	r.event(EventRecordStart, by, nil)
 	// Who is already here, and their keys: the record must stand on its own.
 	for _, p := range r.participants {
@@ -169,6 +174,17 @@ func (r *Room) unrecordTrack(t *pubTrack) {
 	}()
 }
 
+// lastKeyHolder reports whether p is the last participant still in the room
+// who can countersign.
+func (r *Room) lastKeyHolder(p *Participant) bool {
+	for _, o := range r.participants {
+		if o != p && o.key != "" && !o.leaving && o.state == StateActive {
+			return false
+		}
+	}
+	return true
+}
+
 func (r *Room) sendCheckpoint(c CheckpointInfo) {
 	msg := &signal.Checkpoint{Type: "checkpoint", Record: c.Record, Seq: c.Seq, Statement: c.Statement}
 	for _, p := range r.participants {
@@ -226,7 +242,11 @@ func (r *Room) leaveRecorded(p *Participant) bool {
 		return false
 	}
 	p.leaving = true
-	if err := r.rec.rec.Checkpoint(); err != nil {
+	if r.lastKeyHolder(p) {
+		// The meeting ends with this participant: seal now, so the seal itself
+		// is countersigned, not only the record up to their leaving.
+		r.stopRecording(p)
+	} else if err := r.rec.rec.Checkpoint(); err != nil {
 		r.m.log.Warn("checkpoint at leave", "err", err)
 	}
 	time.AfterFunc(sealGrace, func() { r.box.post(func() { r.leave(p, signal.ReasonLeft) }) })

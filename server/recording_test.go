@@ -99,6 +99,10 @@ func TestRecordedCallVerifies(t *testing.T) {
 	if rep.SignedUpTo["head-a"] == 0 || rep.SignedUpTo["head-b"] == 0 {
 		t.Errorf("countersignatures: %v", rep.SignedUpTo)
 	}
+	// head-b left last: the record was sealed before it went, and it signed the seal.
+	if got, want := rep.SignedUpTo["head-b"], rep.LastSigned-1; got != want {
+		t.Errorf("head-b countersigned up to event %d; the seal covers %d", got, want)
+	}
 }
 
 // onlyRecord waits for the single record folder in dataDir.

@@ -65,6 +65,7 @@ type RecordingInfo struct {
 	Active bool   `json:"active"`
 	Record string `json:"record,omitempty"`
 	Since  string `json:"since,omitempty"`
+	By     *Ref   `json:"by,omitempty"` // who started it; absent when the server records every room
 }
 
 // Checkpoint asks a participant to countersign a record checkpoint.
