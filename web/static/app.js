@@ -107,6 +107,8 @@ const st = {
   reconnectAttempt: 0,
   /** @type {number | undefined} */
   reconnectTimer: undefined,
+  /** @type {string} the secret that takes our seat back after a drop */
+  resume: "",
   /** @type {Map<string, number>} participant id (or "self") -> last time it was loud */
   loudAt: new Map(),
   /** @type {number | undefined} */
@@ -485,6 +487,8 @@ async function join() {
   const msg = { type: 'join', version: 1, room: roomName, token };
   const name = st.name || (claims && claims.name) || '';
   if (name) msg.name = name;
+  // Take our seat back after a drop (invite guests get a new identity otherwise).
+  if (st.resume) msg.resume = st.resume;
   const key = await Promise.race([keyReady, new Promise((resolve) => setTimeout(resolve, KEY_WAIT_MS, null))]);
   if (st.sig !== sig) return;
   if (key && key.key) msg.key = key.key.publicKey;
@@ -580,6 +584,7 @@ function onWelcome(msg) {
   st.reconnectAttempt = 0;
   $('reconnecting').hidden = true;
   st.self = msg.self;
+  if (typeof msg.resume === 'string') st.resume = msg.resume;
   st.others = new Map();
   for (const p of msg.participants || []) if (p && p.id) st.others.set(p.id, p);
   if (msg.limits && typeof msg.limits.maxChatChars === 'number') {
@@ -858,6 +863,7 @@ function renderMedia() {
     tile.setName(displayName(p), p.identity || p.id);
     tile.setTrack(cam && !(camInfo && camInfo.muted) && !cam.track.muted ? cam.track : null);
     tile.setMicOff(!micInfo || micInfo.muted);
+    tile.setReconnecting(p.state === 'reconnecting');
     cams.push(tile.key);
     const scr = mine.find((t) => t.source === 'screen');
     const scrInfo = published(p, 'screen');

@@ -74,6 +74,8 @@ export class Tile {
     this.screen = !!kind.screen;
     this.name = '';
     this.hueKey = key;
+    /** whether the participant's connection dropped and their seat waits */
+    this.reconnecting = false;
     /** @type {MediaStreamTrack | null} */
     this.track = null;
     this.video = h('video', { attrs: { autoplay: '', playsinline: '', 'aria-hidden': 'true' } });
@@ -97,7 +99,8 @@ export class Tile {
     if (name === this.name && hueKey === this.hueKey) return;
     this.name = name;
     this.hueKey = hueKey;
-    const label = this.screen ? (this.self ? 'Your screen' : `${name} is presenting`) : this.self ? `${name} (You)` : name;
+    let label = this.screen ? (this.self ? 'Your screen' : `${name} is presenting`) : this.self ? `${name} (You)` : name;
+    if (this.reconnecting) label += ' · reconnecting…';
     this.nameEl.textContent = label;
     this.el.setAttribute('aria-label', label);
     this.avatarWrap.replaceChildren(this.screen ? h('span') : avatar(name, hueKey, 'avatar avatar-lg'));
@@ -124,6 +127,19 @@ export class Tile {
   /** @param {boolean} on */
   setSpeaking(on) {
     this.el.classList.toggle('speaking', on);
+  }
+
+  /**
+   * Marks a participant whose connection dropped: their seat waits for them.
+   * @param {boolean} on
+   */
+  setReconnecting(on) {
+    if (on === !!this.reconnecting) return;
+    this.reconnecting = on;
+    this.el.classList.toggle('reconnecting', on);
+    const name = this.name;
+    this.name = '';
+    this.setName(name, this.hueKey);
   }
 }
 
