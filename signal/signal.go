@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/pion/webrtc/v4"
@@ -352,7 +353,10 @@ func truncate(s string, n int) string {
 func cleanJSONError(err error) string {
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
-		return fmt.Sprintf("field %q has the wrong type", te.Field)
+		return fmt.Sprintf("field %q has the wrong type", truncate(te.Field, 40))
 	}
-	return truncate(err.Error(), 120)
+	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		return "unknown field " + truncate(strings.Trim(name, `"`), 40)
+	}
+	return truncate(err.Error(), 60)
 }
