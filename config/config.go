@@ -27,6 +27,12 @@ type Config struct {
 	CheckpointInterval time.Duration
 	// ReconnectGrace is how long a participant whose connection dropped keeps their seat.
 	ReconnectGrace time.Duration
+
+	// Limits; 0 means unlimited.
+	MaxParticipants   int // per room
+	MaxRooms          int // per node
+	JoinsPerMinute    int // signaling connections per client IP per minute
+	MessagesPerSecond int // sustained signaling messages per connection
 }
 
 // Default returns the embedded defaults.
@@ -39,6 +45,11 @@ func Default() Config {
 
 		CheckpointInterval: 10 * time.Second,
 		ReconnectGrace:     20 * time.Second,
+
+		MaxParticipants:   200,
+		MaxRooms:          1000,
+		JoinsPerMinute:    120,
+		MessagesPerSecond: 50,
 	}
 }
 
@@ -68,6 +79,12 @@ func (c Config) Validate() error {
 	}
 	if c.ReconnectGrace < 0 || c.ReconnectGrace > 10*time.Minute {
 		return fmt.Errorf("reconnect-grace: %s is not between 0 and 10m", c.ReconnectGrace)
+	}
+	for name, v := range map[string]int{"max-participants": c.MaxParticipants, "max-rooms": c.MaxRooms,
+		"joins-per-minute": c.JoinsPerMinute, "messages-per-second": c.MessagesPerSecond} {
+		if v < 0 {
+			return fmt.Errorf("%s: %d is negative (0 means no limit)", name, v)
+		}
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -32,11 +32,18 @@ type Gateway struct {
 	verifier *auth.Verifier
 	log      *slog.Logger
 	mux      *http.ServeMux
+	limits   Limits
+	joins    *joinLimiter
 }
 
+// floodClose is how many messages over the rate a connection may send before
+// it is closed: a client that ignores rate_limited errors is not a client.
+const floodClose = 500
+
 // New returns a Gateway whose routes are ready.
-func New(rooms *room.Manager, verifier *auth.Verifier, log *slog.Logger) *Gateway {
-	g := &Gateway{rooms: rooms, verifier: verifier, log: log, mux: http.NewServeMux()}
+func New(rooms *room.Manager, verifier *auth.Verifier, log *slog.Logger, limits Limits) *Gateway {
+	g := &Gateway{rooms: rooms, verifier: verifier, log: log, mux: http.NewServeMux(),
+		limits: limits, joins: newJoinLimiter(limits.JoinsPerMinute)}
 	web.Register(g.mux)
 	g.mux.HandleFunc("GET /ws", g.serveWS)
 	g.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -53,6 +60,11 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) { g.mux.Serv
 func (g *Gateway) Handle(pattern string, h http.Handler) { g.mux.Handle(pattern, h) }
 
 func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
+	if !g.joins.allow(r, time.Now()) {
+		w.Header().Set("Retry-After", "60")
+		http.Error(w, "too many connections from this address; try again in a minute", http.StatusTooManyRequests)
+		return
+	}
 	// The default origin check (same host only) stops other sites from driving
 	// a visitor's browser into a meeting.
 	ws, err := websocket.Accept(w, r, nil)
@@ -114,7 +126,12 @@ func (g *Gateway) join(ctx context.Context, c *conn) (*room.Participant, error) 
 		return nil, tokenError(err)
 	}
 	p, err := g.rooms.Join(ctx, claims, j.Name, j.Key, j.Resume, c)
-	if err != nil {
+	switch {
+	case errors.Is(err, room.ErrRoomFull):
+		return nil, signal.Errorf(signal.CodeRoomFull, "this room is full")
+	case errors.Is(err, room.ErrServerFull):
+		return nil, signal.Errorf(signal.CodeServerFull, "this server hosts as many rooms as it may; try again later")
+	case err != nil:
 		return nil, signal.Errorf(signal.CodeInternal, "%s", err.Error())
 	}
 	return p, nil
@@ -139,6 +156,9 @@ func tokenError(err error) *signal.Error {
 // readLoop feeds the client's messages to its participant until the socket ends.
 func (g *Gateway) readLoop(ctx context.Context, c *conn, p *room.Participant) {
 	defer p.Disconnected()
+	b := newBucket(g.limits.MessagesPerSecond, time.Now())
+	var dropped int
+	var warned time.Time
 	for {
 		data, err := readMessage(ctx, c.ws)
 		var perr *signal.Error
@@ -153,6 +173,20 @@ func (g *Gateway) readLoop(ctx context.Context, c *conn, p *room.Participant) {
 			continue
 		case err != nil:
 			return
+		}
+		if now := time.Now(); !b.take(now) {
+			dropped++
+			if dropped > floodClose {
+				c.Send(signal.Errorf(signal.CodeRateLimited, "too many messages; the connection is closed"))
+				c.closeWith(websocket.StatusPolicyViolation, signal.CodeRateLimited)
+				<-c.done
+				return
+			}
+			if now.Sub(warned) > time.Second {
+				warned = now
+				c.Send(signal.Errorf(signal.CodeRateLimited, "more than %d messages a second: messages are being dropped", g.limits.MessagesPerSecond))
+			}
+			continue
 		}
 		msg, err := signal.Decode(data)
 		if err != nil {

@@ -42,6 +42,9 @@ type Config struct {
 	// ReconnectGrace is how long a participant whose connection dropped keeps
 	// their seat; 0 ends it at once.
 	ReconnectGrace time.Duration
+	// MaxParticipants per room and MaxRooms per node; 0 means no limit.
+	MaxParticipants int
+	MaxRooms        int
 }
 
 // Manager owns all rooms of this node. Rooms are made on first join and go
@@ -68,8 +71,12 @@ func NewManager(cfg Config) *Manager {
 	return &Manager{cfg: cfg, log: cfg.Logger, rooms: map[string]*Room{}, closing: make(chan struct{})}
 }
 
-// ErrShuttingDown is returned by Join once Close has begun.
-var ErrShuttingDown = errors.New("the server is shutting down")
+// Join refusals.
+var (
+	ErrShuttingDown = errors.New("the server is shutting down")
+	ErrRoomFull     = errors.New("the room is full")
+	ErrServerFull   = errors.New("the server hosts as many rooms as it may")
+)
 
 // Join admits the holder of claims to their room. name is the display name the
 // client asked for (used only with invite tokens). The welcome goes to sink.
@@ -80,6 +87,10 @@ func (m *Manager) Join(ctx context.Context, claims *auth.Claims, name, key, resu
 		return nil, ErrShuttingDown
 	}
 	r := m.rooms[claims.Room]
+	if r == nil && m.cfg.MaxRooms > 0 && len(m.rooms) >= m.cfg.MaxRooms {
+		m.mu.Unlock()
+		return nil, ErrServerFull
+	}
 	if r == nil {
 		r = newRoom(m, claims.Room)
 		m.rooms[claims.Room] = r
@@ -95,6 +106,7 @@ func (m *Manager) Join(ctx context.Context, claims *auth.Claims, name, key, resu
 	select {
 	case err := <-res:
 		if err != nil {
+			_ = p.peer.Close()
 			return nil, err
 		}
 		return p, nil

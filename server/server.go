@@ -61,13 +61,16 @@ func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
 	s := &Server{cfg: cfg, log: log, key: key, engine: engine, ln: ln, served: make(chan error, 1)}
 	s.rooms = room.NewManager(room.Config{
 		Engine: engine, Logger: log, RecordAll: cfg.RecordAll, ReconnectGrace: cfg.ReconnectGrace,
+		MaxParticipants: cfg.MaxParticipants, MaxRooms: cfg.MaxRooms,
 		StartRecorder: recorders(cfg.DataDir, key, cfg.CheckpointInterval, log),
 	})
-	s.gateway = gateway.New(s.rooms, auth.NewVerifier(key.Public().(ed25519.PublicKey)), log)
+	s.gateway = gateway.New(s.rooms, auth.NewVerifier(key.Public().(ed25519.PublicKey)), log,
+		gateway.Limits{JoinsPerMinute: cfg.JoinsPerMinute, MessagesPerSecond: cfg.MessagesPerSecond})
 	s.gateway.ServeRecords(filepath.Join(cfg.DataDir, RecordsDir))
 	s.http = &http.Server{
 		Handler:           s.gateway,
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: 10 * time.Second, // slow clients cannot hold connections open
+		MaxHeaderBytes:    64 << 10,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}

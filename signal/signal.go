@@ -66,6 +66,9 @@ const (
 	CodeNotFound           = "not_found"
 	CodeInternal           = "internal"
 	CodeReplaced           = "replaced"
+	CodeRateLimited        = "rate_limited"
+	CodeRoomFull           = "room_full"
+	CodeServerFull         = "server_full"
 )
 
 // Error is a protocol error: a stable code and a human sentence. It is both a Go
