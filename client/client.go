@@ -33,6 +33,8 @@ type Options struct {
 	Key ed25519.PrivateKey
 	// Resume is the secret of an earlier welcome: take that seat back.
 	Resume string
+	// HTTPClient, when set, makes the WebSocket connection (e.g. to trust a test certificate).
+	HTTPClient *http.Client
 }
 
 // Inbound counts what arrived on one forwarded track.
@@ -92,7 +94,7 @@ func Dial(ctx context.Context, o Options) (*Client, error) {
 		return nil, err
 	}
 	wsURL := "ws" + strings.TrimPrefix(strings.TrimRight(o.URL, "/"), "http") + "/ws"
-	ws, _, err := websocket.Dial(ctx, wsURL, &websocket.DialOptions{HTTPHeader: http.Header{}})
+	ws, _, err := websocket.Dial(ctx, wsURL, &websocket.DialOptions{HTTPHeader: http.Header{}, HTTPClient: o.HTTPClient})
 	if err != nil {
 		return nil, fmt.Errorf("websocket: %w", err)
 	}

@@ -28,6 +28,11 @@ type Config struct {
 	// ReconnectGrace is how long a participant whose connection dropped keeps their seat.
 	ReconnectGrace time.Duration
 
+	// TLSCert and TLSKey are PEM files; TLSSelfSigned makes (once) and uses a
+	// self-signed certificate in the data folder instead.
+	TLSCert, TLSKey string
+	TLSSelfSigned   bool
+
 	// Limits; 0 means unlimited.
 	MaxParticipants   int // per room
 	MaxRooms          int // per node
@@ -86,6 +91,12 @@ func (c Config) Validate() error {
 			return fmt.Errorf("%s: %d is negative (0 means no limit)", name, v)
 		}
 	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return fmt.Errorf("tls-cert and tls-key: give both or neither")
+	}
+	if c.TLSSelfSigned && c.TLSCert != "" {
+		return fmt.Errorf("tls-self-signed: not together with tls-cert")
+	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
@@ -93,6 +104,9 @@ func (c Config) Validate() error {
 	}
 	return nil
 }
+
+// TLS reports whether HTTPS is served.
+func (c Config) TLS() bool { return c.TLSCert != "" || c.TLSSelfSigned }
 
 // ListenIP is the IP part of Listen (nil for all interfaces); media binds there too.
 func (c Config) ListenIP() net.IP {

@@ -5,6 +5,7 @@ package server
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -30,6 +31,7 @@ type Server struct {
 	gateway *gateway.Gateway
 	http    *http.Server
 	ln      net.Listener
+	scheme  string
 	served  chan error
 }
 
@@ -58,7 +60,19 @@ func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
 		engine.Close()
 		return nil, fmt.Errorf("listen: %w", err)
 	}
-	s := &Server{cfg: cfg, log: log, key: key, engine: engine, ln: ln, served: make(chan error, 1)}
+	scheme := "http"
+	if cfg.TLS() {
+		host, _, _ := net.SplitHostPort(cfg.Listen)
+		tc, err := tlsConfig(cfg.DataDir, cfg.TLSCert, cfg.TLSKey, cfg.TLSSelfSigned, []string{host, cfg.PublicIP})
+		if err != nil {
+			ln.Close()
+			engine.Close()
+			return nil, fmt.Errorf("tls: %w", err)
+		}
+		ln = tls.NewListener(ln, tc)
+		scheme = "https"
+	}
+	s := &Server{cfg: cfg, log: log, key: key, engine: engine, ln: ln, scheme: scheme, served: make(chan error, 1)}
 	s.rooms = room.NewManager(room.Config{
 		Engine: engine, Logger: log, RecordAll: cfg.RecordAll, ReconnectGrace: cfg.ReconnectGrace,
 		MaxParticipants: cfg.MaxParticipants, MaxRooms: cfg.MaxRooms,
@@ -75,12 +89,12 @@ func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	go func() { s.served <- s.http.Serve(ln) }()
-	log.Info("parley is serving", "http", "http://"+ln.Addr().String(), "media_port", engine.Port())
+	log.Info("parley is serving", "http", s.URL(), "media_port", engine.Port())
 	return s, nil
 }
 
 // URL is the node's base HTTP URL.
-func (s *Server) URL() string { return "http://" + s.ln.Addr().String() }
+func (s *Server) URL() string { return s.scheme + "://" + s.ln.Addr().String() }
 
 // MediaPort is the UDP/TCP media port.
 func (s *Server) MediaPort() int { return s.engine.Port() }

@@ -44,15 +44,9 @@ func NewEngine(cfg Config) (*Engine, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	udp, err := net.ListenUDP("udp", &net.UDPAddr{IP: cfg.ListenIP, Port: cfg.Port})
+	udp, tcp, err := listenMedia(cfg.ListenIP, cfg.Port)
 	if err != nil {
-		return nil, fmt.Errorf("media UDP port: %w", err)
-	}
-	port := udp.LocalAddr().(*net.UDPAddr).Port
-	tcp, err := net.ListenTCP("tcp", &net.TCPAddr{IP: cfg.ListenIP, Port: port})
-	if err != nil {
-		udp.Close()
-		return nil, fmt.Errorf("media ICE-TCP port: %w", err)
+		return nil, err
 	}
 	e := &Engine{log: log, udp: udp, tcp: tcp}
 	e.udpMux = webrtc.NewICEUDPMux(nil, udp)
@@ -87,6 +81,26 @@ func NewEngine(cfg Config) (*Engine, error) {
 		return nil, err
 	}
 	return e, nil
+}
+
+// listenMedia binds UDP and TCP on one port number. With port 0 it picks a
+// free UDP port and tries again when TCP is taken on that number.
+func listenMedia(ip net.IP, port int) (*net.UDPConn, *net.TCPListener, error) {
+	for try := 0; ; try++ {
+		udp, err := net.ListenUDP("udp", &net.UDPAddr{IP: ip, Port: port})
+		if err != nil {
+			return nil, nil, fmt.Errorf("media UDP port: %w", err)
+		}
+		p := udp.LocalAddr().(*net.UDPAddr).Port
+		tcp, err := net.ListenTCP("tcp", &net.TCPAddr{IP: ip, Port: p})
+		if err == nil {
+			return udp, tcp, nil
+		}
+		udp.Close()
+		if port != 0 || try == 20 {
+			return nil, nil, fmt.Errorf("media ICE-TCP port: %w", err)
+		}
+	}
 }
 
 func newAPI(se webrtc.SettingEngine, publish bool) (*webrtc.API, error) {

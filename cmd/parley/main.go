@@ -97,6 +97,13 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.DataDir, "data", cfg.DataDir, "data folder (signing key, records)")
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
 	fs.BoolVar(&cfg.RecordAll, "record-all", cfg.RecordAll, "record every room (a tamper-evident record in DATA/records)")
+	fs.StringVar(&cfg.TLSCert, "tls-cert", cfg.TLSCert, "TLS certificate (PEM) for HTTPS")
+	fs.StringVar(&cfg.TLSKey, "tls-key", cfg.TLSKey, "TLS private key (PEM) for HTTPS")
+	fs.BoolVar(&cfg.TLSSelfSigned, "tls-self-signed", cfg.TLSSelfSigned, "serve HTTPS with a self-signed certificate kept in the data folder (for tests)")
+	fs.IntVar(&cfg.MaxParticipants, "max-participants", cfg.MaxParticipants, "participants per room (0: no limit)")
+	fs.IntVar(&cfg.MaxRooms, "max-rooms", cfg.MaxRooms, "rooms on this node (0: no limit)")
+	fs.IntVar(&cfg.JoinsPerMinute, "joins-per-minute", cfg.JoinsPerMinute, "signaling connections per client IP per minute (0: no limit)")
+	fs.IntVar(&cfg.MessagesPerSecond, "messages-per-second", cfg.MessagesPerSecond, "sustained signaling messages per connection (0: no limit)")
 	fs.DurationVar(&cfg.ReconnectGrace, "reconnect-grace", cfg.ReconnectGrace, "how long a participant whose connection dropped keeps their seat")
 	fs.DurationVar(&cfg.CheckpointInterval, "checkpoint-interval", cfg.CheckpointInterval, "how often a record's chain is signed")
 	if err := fs.Parse(args); err != nil {
@@ -160,8 +167,9 @@ func demoLink(srv *server.Server, cfg config.Config) (string, error) {
 		if cfg.PublicIP != "" {
 			host = cfg.PublicIP
 		}
-		_, port, _ := net.SplitHostPort(strings.TrimPrefix(base, "http://"))
-		base = "http://" + net.JoinHostPort(host, port)
+		scheme, hostport, _ := strings.Cut(base, "://")
+		_, port, _ := net.SplitHostPort(hostport)
+		base = scheme + "://" + net.JoinHostPort(host, port)
 	}
 	return base + "/r/demo?token=" + url.QueryEscape(tok), nil
 }
