@@ -35,6 +35,8 @@ type Options struct {
 	Resume string
 	// HTTPClient, when set, makes the WebSocket connection (e.g. to trust a test certificate).
 	HTTPClient *http.Client
+	// RelayOnly sends all media through the TURN servers the welcome names.
+	RelayOnly bool
 }
 
 // Inbound counts what arrived on one forwarded track.
@@ -53,6 +55,7 @@ type Client struct {
 	api     *webrtc.API
 	welcome *signal.Welcome
 	key     ed25519.PrivateKey
+	pcConf  webrtc.Configuration
 	ctx     context.Context
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
@@ -132,6 +135,12 @@ func Dial(ctx context.Context, o Options) (*Client, error) {
 		return nil, err
 	}
 	c.welcome = &w
+	for _, s := range w.ICEServers {
+		c.pcConf.ICEServers = append(c.pcConf.ICEServers, webrtc.ICEServer{URLs: s.URLs, Username: s.Username, Credential: s.Credential})
+	}
+	if o.RelayOnly {
+		c.pcConf.ICETransportPolicy = webrtc.ICETransportPolicyRelay
+	}
 	return c, nil
 }
 
@@ -236,7 +245,7 @@ func (c *Client) onCandidate(cd *signal.Candidate) {
 }
 
 func (c *Client) newPC(role string) (*webrtc.PeerConnection, error) {
-	pc, err := c.api.NewPeerConnection(webrtc.Configuration{})
+	pc, err := c.api.NewPeerConnection(c.pcConf)
 	if err != nil {
 		return nil, err
 	}

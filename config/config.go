@@ -33,6 +33,11 @@ type Config struct {
 	TLSCert, TLSKey string
 	TLSSelfSigned   bool
 
+	// TURN runs the embedded TURN relay on TURNPort (UDP); 0 means the media
+	// port + 1, or any free port when the media port is picked freely.
+	TURN     bool
+	TURNPort int
+
 	// Limits; 0 means unlimited.
 	MaxParticipants   int // per room
 	MaxRooms          int // per node
@@ -50,6 +55,8 @@ func Default() Config {
 
 		CheckpointInterval: 10 * time.Second,
 		ReconnectGrace:     20 * time.Second,
+
+		TURN: true,
 
 		MaxParticipants:   200,
 		MaxRooms:          1000,
@@ -90,6 +97,9 @@ func (c Config) Validate() error {
 		if v < 0 {
 			return fmt.Errorf("%s: %d is negative (0 means no limit)", name, v)
 		}
+	}
+	if c.TURNPort < 0 || c.TURNPort > 65535 {
+		return fmt.Errorf("turn-port: %d is not a port number", c.TURNPort)
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return fmt.Errorf("tls-cert and tls-key: give both or neither")

@@ -130,7 +130,11 @@ func (r *Room) join(p *Participant) error {
 	declared := r.addLanguages(p.declares)
 	interpreted := r.addLanguages(p.interpTargets)
 	newLangs := declared || interpreted
-	welcome := signal.NewWelcome(r.roomInfo(), p.info(), others, r.m.cfg.ICEServers)
+	var ice []signal.ICEServer
+	if r.m.cfg.ICEServers != nil {
+		ice = r.m.cfg.ICEServers(p.id, p.expires)
+	}
+	welcome := signal.NewWelcome(r.roomInfo(), p.info(), others, ice)
 	welcome.Resume = p.resume
 	p.sink.Send(welcome)
 	if old != nil {

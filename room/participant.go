@@ -48,10 +48,11 @@ type Participant struct {
 	key     string // Ed25519 public key (base64url) for countersigning the record
 	leaving bool   // left cleanly; waiting for the last countersignature
 
-	state     string // StateActive or StateReconnecting
-	resume    string // secret that lets this participant's next connection take the seat
-	resumeAsk string // the secret this connection presented
-	invite    string // the invite this participant came through ("" for a personal token)
+	state     string    // StateActive or StateReconnecting
+	resume    string    // secret that lets this participant's next connection take the seat
+	resumeAsk string    // the secret this connection presented
+	invite    string    // the invite this participant came through ("" for a personal token)
+	expires   time.Time // when the participant's token expires
 }
 
 // Participant states.
@@ -82,6 +83,7 @@ func newParticipant(r *Room, c *auth.Claims, name, key, resume string, sink Sink
 		subs: map[string]*sfu.Forwarder{}, muted: map[string]bool{},
 		listening: signal.Floor, key: key,
 		state: StateActive, resume: newID(""), resumeAsk: resume,
+		expires: time.Unix(c.ExpiresAt, 0),
 	}
 	if c.Has(auth.GrantModerate) {
 		p.declares = slices.Clone(c.Languages)

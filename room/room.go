@@ -28,9 +28,11 @@ type Sink interface {
 
 // Config is what a Manager needs.
 type Config struct {
-	Engine     *sfu.Engine
-	Logger     *slog.Logger
-	ICEServers []signal.ICEServer
+	Engine *sfu.Engine
+	Logger *slog.Logger
+	// ICEServers gives a participant its ICE servers (TURN credentials are
+	// per participant and end with its token); nil gives none.
+	ICEServers func(participant string, until time.Time) []signal.ICEServer
 	Now        func() time.Time // for tests; defaults to time.Now
 	// OnEvent, when set, receives every room event in order. It runs on the
 	// room's loop and must not block.

@@ -17,6 +17,7 @@ import (
 	"github.com/parleyhq/parley/auth"
 	"github.com/parleyhq/parley/config"
 	"github.com/parleyhq/parley/gateway"
+	"github.com/parleyhq/parley/relay"
 	"github.com/parleyhq/parley/room"
 	"github.com/parleyhq/parley/sfu"
 )
@@ -32,6 +33,7 @@ type Server struct {
 	http    *http.Server
 	ln      net.Listener
 	scheme  string
+	relay   *relay.Server
 	served  chan error
 }
 
@@ -55,9 +57,19 @@ func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	var turnSrv *relay.Server
+	if cfg.TURN {
+		if turnSrv, err = startRelay(cfg, key, engine.Port(), log); err != nil {
+			engine.Close()
+			return nil, err
+		}
+	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		engine.Close()
+		if turnSrv != nil {
+			turnSrv.Close()
+		}
 		return nil, fmt.Errorf("listen: %w", err)
 	}
 	scheme := "http"
@@ -72,10 +84,11 @@ func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
 		ln = tls.NewListener(ln, tc)
 		scheme = "https"
 	}
-	s := &Server{cfg: cfg, log: log, key: key, engine: engine, ln: ln, scheme: scheme, served: make(chan error, 1)}
+	s := &Server{cfg: cfg, log: log, key: key, engine: engine, ln: ln, scheme: scheme, relay: turnSrv, served: make(chan error, 1)}
 	s.rooms = room.NewManager(room.Config{
 		Engine: engine, Logger: log, RecordAll: cfg.RecordAll, ReconnectGrace: cfg.ReconnectGrace,
 		MaxParticipants: cfg.MaxParticipants, MaxRooms: cfg.MaxRooms,
+		ICEServers:    s.iceServers,
 		StartRecorder: recorders(cfg.DataDir, key, cfg.CheckpointInterval, log),
 	})
 	s.gateway = gateway.New(s.rooms, auth.NewVerifier(key.Public().(ed25519.PublicKey)), log,
@@ -119,5 +132,8 @@ func (s *Server) Wait() error {
 func (s *Server) Shutdown(ctx context.Context) error {
 	err := s.http.Shutdown(ctx)
 	s.rooms.Close()
+	if s.relay != nil {
+		err = errors.Join(err, s.relay.Close())
+	}
 	return errors.Join(err, s.engine.Close())
 }
