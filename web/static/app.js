@@ -34,6 +34,8 @@ const token = params.get('token') || '';
 const roomName = roomFromPath(location.pathname);
 const claims = decodeToken(token);
 const autojoin = params.get('autojoin') === '1';
+/** `&relay=1` forces media through the TURN relay, as behind a firewall that allows nothing else. */
+const relayOnly = params.get('relay') === '1';
 const qualityParam = params.get('quality');
 const quality = qualityParam === 'low' || qualityParam === 'medium' || qualityParam === 'high' ? qualityParam : 'high';
 
@@ -594,6 +596,7 @@ function onWelcome(msg) {
   if (msg.room && msg.room.name) $('room-name').textContent = msg.room.name;
   if (st.session) st.session.close();
   st.session = new MediaSession(sig, {
+    iceTransportPolicy: relayOnly ? 'relay' : 'all',
     iceServers: Array.isArray(msg.iceServers)
       ? msg.iceServers.filter((/** @type {any} */ s) => s && (typeof s.urls === 'string' ? s.urls : Array.isArray(s.urls) && s.urls.length))
       : [],

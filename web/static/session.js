@@ -25,12 +25,15 @@ export class MediaSession {
   /**
    * @param {import('./signaling.js').Signaling} sig
    * @param {{iceServers?: RTCIceServer[],
+   *          iceTransportPolicy?: RTCIceTransportPolicy,
    *          onRemoteTracks: (tracks: RemoteTrack[]) => void,
    *          onConnectionState?: (pc: PCName, state: RTCPeerConnectionState) => void}} opts
    */
   constructor(sig, opts) {
     this.sig = sig;
     this.iceServers = Array.isArray(opts.iceServers) ? opts.iceServers : [];
+    /** 'relay' sends all media through the server's TURN relay (strict firewalls) */
+    this.iceTransportPolicy = opts.iceTransportPolicy || 'all';
     this.onRemoteTracks = opts.onRemoteTracks;
     this.onConnectionState = opts.onConnectionState || (() => {});
     /** @type {RTCPeerConnection | null} */
@@ -62,7 +65,7 @@ export class MediaSession {
   /** @returns {RTCPeerConnection} */
   ensurePub() {
     if (this.pub) return this.pub;
-    const pc = new RTCPeerConnection({ iceServers: this.iceServers, bundlePolicy: 'max-bundle' });
+    const pc = new RTCPeerConnection({ iceServers: this.iceServers, iceTransportPolicy: this.iceTransportPolicy, bundlePolicy: 'max-bundle' });
     pc.onicecandidate = (ev) => this.sendCandidate('pub', ev.candidate);
     pc.onconnectionstatechange = () => {
       this.onConnectionState('pub', pc.connectionState);
@@ -250,7 +253,7 @@ export class MediaSession {
   /** @returns {RTCPeerConnection} */
   ensureSub() {
     if (this.sub) return this.sub;
-    const pc = new RTCPeerConnection({ iceServers: this.iceServers, bundlePolicy: 'max-bundle' });
+    const pc = new RTCPeerConnection({ iceServers: this.iceServers, iceTransportPolicy: this.iceTransportPolicy, bundlePolicy: 'max-bundle' });
     pc.onicecandidate = (ev) => this.sendCandidate('sub', ev.candidate);
     pc.ontrack = () => this.queueReconcile();
     pc.onconnectionstatechange = () => this.onConnectionState('sub', pc.connectionState);
