@@ -9,6 +9,7 @@ package auth
 import (
 	"bytes"
 	"crypto/ed25519"
+	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -123,6 +124,14 @@ func (s *Signer) Mint(c Claims) (string, error) {
 		return "", err
 	}
 	c.Issuer = Issuer
+	if c.ID == "" {
+		// A token id lets a room revoke this token without knowing it.
+		var id [12]byte
+		if _, err := rand.Read(id[:]); err != nil {
+			return "", err
+		}
+		c.ID = b64.EncodeToString(id[:])
+	}
 	payload, err := json.Marshal(c)
 	if err != nil {
 		return "", err

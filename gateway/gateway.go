@@ -129,6 +129,8 @@ func (g *Gateway) join(ctx context.Context, c *conn) (*room.Participant, error) 
 	switch {
 	case errors.Is(err, room.ErrRoomFull):
 		return nil, signal.Errorf(signal.CodeRoomFull, "this room is full")
+	case errors.Is(err, room.ErrRevoked):
+		return nil, signal.Errorf(signal.CodeTokenRevoked, "this access token has been revoked for this room")
 	case errors.Is(err, room.ErrServerFull):
 		return nil, signal.Errorf(signal.CodeServerFull, "this server hosts as many rooms as it may; try again later")
 	case err != nil:

@@ -53,6 +53,7 @@ type Participant struct {
 	resumeAsk string    // the secret this connection presented
 	invite    string    // the invite this participant came through ("" for a personal token)
 	expires   time.Time // when the participant's token expires
+	tokenID   string    // the token's id (jti), for revocation
 }
 
 // Participant states.
@@ -83,7 +84,7 @@ func newParticipant(r *Room, c *auth.Claims, name, key, resume string, sink Sink
 		subs: map[string]*sfu.Forwarder{}, muted: map[string]bool{},
 		listening: signal.Floor, key: key,
 		state: StateActive, resume: newID(""), resumeAsk: resume,
-		expires: time.Unix(c.ExpiresAt, 0),
+		expires: time.Unix(c.ExpiresAt, 0), tokenID: c.ID,
 	}
 	if c.Has(auth.GrantModerate) {
 		p.declares = slices.Clone(c.Languages)
@@ -309,6 +310,9 @@ func (r *Room) moderate(p *Participant, m *signal.Moderate) {
 	case "mute":
 		r.setMuted(target, m.Source, true, p)
 	case "remove":
+		if m.Ban {
+			r.m.deny(r.name, target.tokenID, target.identity, target.invite == "")
+		}
 		target.sink.Send(&signal.Removed{Type: "removed", By: p.ref()})
 		r.leave(target, signal.ReasonRemoved)
 	}

@@ -60,7 +60,33 @@ type Manager struct {
 	done  bool
 	// closing is closed when Close begins: waits for stragglers end early.
 	closing chan struct{}
+	// denied lists revoked token ids and identities per room, for as long as
+	// this node runs (tokens expire; a restart forgets).
+	denied map[string]map[string]bool
 }
+
+// deny revokes a token id (and, for personal tokens, the identity) in room.
+func (m *Manager) deny(room, tokenID, identity string, personal bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	d := m.denied[room]
+	if d == nil {
+		d = map[string]bool{}
+		m.denied[room] = d
+	}
+	if tokenID != "" {
+		d["jti:"+tokenID] = true
+	}
+	if personal {
+		d["identity:"+identity] = true
+	}
+}
+
+// Revoke denies a token id in room from now on (for operators).
+func (m *Manager) Revoke(room, tokenID string) { m.deny(room, tokenID, "", false) }
+
+// ErrRevoked is returned by Join for a revoked token.
+var ErrRevoked = errors.New("this access token has been revoked for this room")
 
 // NewManager returns an empty Manager.
 func NewManager(cfg Config) *Manager {
@@ -70,7 +96,7 @@ func NewManager(cfg Config) *Manager {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Manager{cfg: cfg, log: cfg.Logger, rooms: map[string]*Room{}, closing: make(chan struct{})}
+	return &Manager{cfg: cfg, log: cfg.Logger, rooms: map[string]*Room{}, closing: make(chan struct{}), denied: map[string]map[string]bool{}}
 }
 
 // Join refusals.
@@ -87,6 +113,10 @@ func (m *Manager) Join(ctx context.Context, claims *auth.Claims, name, key, resu
 	if m.done {
 		m.mu.Unlock()
 		return nil, ErrShuttingDown
+	}
+	if d := m.denied[claims.Room]; d["jti:"+claims.ID] || (!claims.Invite && d["identity:"+claims.Subject]) {
+		m.mu.Unlock()
+		return nil, ErrRevoked
 	}
 	r := m.rooms[claims.Room]
 	if r == nil && m.cfg.MaxRooms > 0 && len(m.rooms) >= m.cfg.MaxRooms {

@@ -67,6 +67,7 @@ const (
 	CodeInternal           = "internal"
 	CodeReplaced           = "replaced"
 	CodeRateLimited        = "rate_limited"
+	CodeTokenRevoked       = "token_revoked"
 	CodeRoomFull           = "room_full"
 	CodeServerFull         = "server_full"
 )
@@ -143,6 +144,8 @@ type Moderate struct {
 	Action string `json:"action"` // "mute" or "remove"
 	Target string `json:"target"` // participant id
 	Source string `json:"source,omitempty"`
+	// Ban, with remove, revokes the target's token for this room: it cannot join again.
+	Ban bool `json:"ban,omitempty"`
 }
 
 // Listen picks the channel the sender hears: "floor" or one of the room's languages.
