@@ -38,6 +38,10 @@ type Config struct {
 	TURN     bool
 	TURNPort int
 
+	// RefuseDuplicates refuses a second connection of a connected identity
+	// (by default the newer connection takes the seat).
+	RefuseDuplicates bool
+
 	// Limits; 0 means unlimited.
 	MaxParticipants   int // per room
 	MaxRooms          int // per node

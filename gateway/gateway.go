@@ -129,6 +129,8 @@ func (g *Gateway) join(ctx context.Context, c *conn) (*room.Participant, error) 
 	switch {
 	case errors.Is(err, room.ErrRoomFull):
 		return nil, signal.Errorf(signal.CodeRoomFull, "this room is full")
+	case errors.Is(err, room.ErrDuplicate):
+		return nil, signal.Errorf(signal.CodeDuplicate, "you are in this room already, from another tab or device")
 	case errors.Is(err, room.ErrRevoked):
 		return nil, signal.Errorf(signal.CodeTokenRevoked, "this access token has been revoked for this room")
 	case errors.Is(err, room.ErrServerFull):

@@ -108,6 +108,9 @@ func (r *Room) join(p *Participant) error {
 	// The identity is the seat: a participant who comes back (after a network
 	// drop, or from another tab) takes over their seat where they left it.
 	old := r.seatOf(p)
+	if old != nil && old.state == StateActive && r.m.cfg.RefuseDuplicates {
+		return ErrDuplicate
+	}
 	if old == nil && r.m.cfg.MaxParticipants > 0 && len(r.participants) >= r.m.cfg.MaxParticipants {
 		return ErrRoomFull
 	}

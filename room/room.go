@@ -44,6 +44,10 @@ type Config struct {
 	// ReconnectGrace is how long a participant whose connection dropped keeps
 	// their seat; 0 ends it at once.
 	ReconnectGrace time.Duration
+	// RefuseDuplicates refuses a join whose identity is connected already,
+	// instead of moving the seat to the new connection. A participant who is
+	// reconnecting still gets its seat back.
+	RefuseDuplicates bool
 	// MaxParticipants per room and MaxRooms per node; 0 means no limit.
 	MaxParticipants int
 	MaxRooms        int
@@ -104,6 +108,7 @@ var (
 	ErrShuttingDown = errors.New("the server is shutting down")
 	ErrRoomFull     = errors.New("the room is full")
 	ErrServerFull   = errors.New("the server hosts as many rooms as it may")
+	ErrDuplicate    = errors.New("this identity is in the room already")
 )
 
 // Join admits the holder of claims to their room. name is the display name the

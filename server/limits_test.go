@@ -70,6 +70,24 @@ func TestRoomAndServerCapacity(t *testing.T) {
 	dial(t, ctx, srv, "r", "a", auth.GrantJoin)
 }
 
+func TestDuplicateIdentityRefusedBySetting(t *testing.T) {
+	srv := startServer(t, func(c *config.Config) { c.RefuseDuplicates = true })
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	first := dial(t, ctx, srv, "r", "head-a", auth.GrantJoin)
+	_, err := client.Dial(ctx, client.Options{URL: srv.URL(), Room: "r", Token: mint(t, srv, "r", "head-a", auth.GrantJoin)})
+	var se *signal.Error
+	if !errors.As(err, &se) || se.Code != signal.CodeDuplicate {
+		t.Fatalf("second connection of head-a: %v", err)
+	}
+	if err := first.Send(&signal.Ping{Type: "ping"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := first.WaitFor(ctx, func(typ string, _ []byte) bool { return typ == "pong" }); err != nil {
+		t.Fatalf("the first connection was disturbed: %v", err)
+	}
+}
+
 func TestJoinFloodFromOneAddress(t *testing.T) {
 	srv := startServer(t, func(c *config.Config) { c.JoinsPerMinute = 5 })
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

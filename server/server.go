@@ -87,7 +87,7 @@ func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
 	s := &Server{cfg: cfg, log: log, key: key, engine: engine, ln: ln, scheme: scheme, relay: turnSrv, served: make(chan error, 1)}
 	s.rooms = room.NewManager(room.Config{
 		Engine: engine, Logger: log, RecordAll: cfg.RecordAll, ReconnectGrace: cfg.ReconnectGrace,
-		MaxParticipants: cfg.MaxParticipants, MaxRooms: cfg.MaxRooms,
+		MaxParticipants: cfg.MaxParticipants, MaxRooms: cfg.MaxRooms, RefuseDuplicates: cfg.RefuseDuplicates,
 		ICEServers:    s.iceServers,
 		StartRecorder: recorders(cfg.DataDir, key, cfg.CheckpointInterval, log),
 	})

@@ -68,6 +68,7 @@ const (
 	CodeReplaced           = "replaced"
 	CodeRateLimited        = "rate_limited"
 	CodeTokenRevoked       = "token_revoked"
+	CodeDuplicate          = "duplicate_identity"
 	CodeRoomFull           = "room_full"
 	CodeServerFull         = "server_full"
 )

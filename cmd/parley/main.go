@@ -102,6 +102,7 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&cfg.TLSSelfSigned, "tls-self-signed", cfg.TLSSelfSigned, "serve HTTPS with a self-signed certificate kept in the data folder (for tests)")
 	fs.BoolVar(&cfg.TURN, "turn", cfg.TURN, "run the embedded TURN relay (for clients behind strict firewalls)")
 	fs.IntVar(&cfg.TURNPort, "turn-port", cfg.TURNPort, "UDP port of the embedded TURN relay (0: the media port + 1)")
+	fs.BoolVar(&cfg.RefuseDuplicates, "refuse-duplicates", cfg.RefuseDuplicates, "refuse a second connection of a connected identity instead of moving the seat to it")
 	fs.IntVar(&cfg.MaxParticipants, "max-participants", cfg.MaxParticipants, "participants per room (0: no limit)")
 	fs.IntVar(&cfg.MaxRooms, "max-rooms", cfg.MaxRooms, "rooms on this node (0: no limit)")
 	fs.IntVar(&cfg.JoinsPerMinute, "joins-per-minute", cfg.JoinsPerMinute, "signaling connections per client IP per minute (0: no limit)")
