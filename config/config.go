@@ -21,6 +21,8 @@ type Config struct {
 	DataDir string
 	// LogLevel is debug, info, warn or error.
 	LogLevel string
+	// LogFormat is text or json.
+	LogFormat string
 	// RecordAll records every room from its first join.
 	RecordAll bool
 	// CheckpointInterval is how often a record's chain head is signed.
@@ -52,10 +54,11 @@ type Config struct {
 // Default returns the embedded defaults.
 func Default() Config {
 	return Config{
-		Listen:   "127.0.0.1:7880",
-		UDPPort:  7881,
-		DataDir:  "./parley-data",
-		LogLevel: "info",
+		Listen:    "127.0.0.1:7880",
+		UDPPort:   7881,
+		DataDir:   "./parley-data",
+		LogLevel:  "info",
+		LogFormat: "text",
 
 		CheckpointInterval: 10 * time.Second,
 		ReconnectGrace:     20 * time.Second,
@@ -110,6 +113,9 @@ func (c Config) Validate() error {
 	}
 	if c.TLSSelfSigned && c.TLSCert != "" {
 		return fmt.Errorf("tls-self-signed: not together with tls-cert")
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return fmt.Errorf("log-format: %q is not text or json", c.LogFormat)
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -49,6 +49,9 @@ func (c *conn) Send(msg any) {
 // Close implements room.Sink: queued messages are written, then the socket closes.
 func (c *conn) Close() { c.closeWith(websocket.StatusNormalClosure, "") }
 
+// GoingAway closes like Close, with code 1001: the server is going away.
+func (c *conn) GoingAway() { c.closeWith(websocket.StatusGoingAway, "server shutting down") }
+
 // closeWith is Close with a WebSocket close code and reason.
 func (c *conn) closeWith(code websocket.StatusCode, reason string) {
 	c.mu.Lock()

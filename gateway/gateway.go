@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -34,7 +35,11 @@ type Gateway struct {
 	mux      *http.ServeMux
 	limits   Limits
 	joins    *joinLimiter
+	draining atomic.Bool // shutting down: refuse joins, report not ready
 }
+
+// Drain makes the gateway refuse new joins and report not ready.
+func (g *Gateway) Drain() { g.draining.Store(true) }
 
 // floodClose is how many messages over the rate a connection may send before
 // it is closed: a client that ignores rate_limited errors is not a client.
@@ -50,6 +55,15 @@ func New(rooms *room.Manager, verifier *auth.Verifier, log *slog.Logger, limits 
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = io.WriteString(w, "ok\n")
 	})
+	g.mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		if g.draining.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = io.WriteString(w, "shutting down\n")
+			return
+		}
+		_, _ = io.WriteString(w, "ready\n")
+	})
 	return g
 }
 
@@ -60,6 +74,11 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) { g.mux.Serv
 func (g *Gateway) Handle(pattern string, h http.Handler) { g.mux.Handle(pattern, h) }
 
 func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
+	if g.draining.Load() {
+		w.Header().Set("Retry-After", "5")
+		http.Error(w, "the server is shutting down", http.StatusServiceUnavailable)
+		return
+	}
 	if !g.joins.allow(r, time.Now()) {
 		w.Header().Set("Retry-After", "60")
 		http.Error(w, "too many connections from this address; try again in a minute", http.StatusTooManyRequests)

@@ -190,7 +190,12 @@ func (m *Manager) Close() {
 	for _, r := range rooms {
 		r.box.post(func() {
 			for _, p := range r.participants {
-				r.leave(p, signal.ReasonDisconnected)
+				// Clients hear why, so they wait for the server rather than give up.
+				p.sink.Send(signal.Errorf(signal.CodeShuttingDown, "the server is shutting down; it will be back shortly"))
+				if g, ok := p.sink.(interface{ GoingAway() }); ok {
+					g.GoingAway()
+				}
+				r.leave(p, signal.ReasonShutdown)
 			}
 		})
 	}

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/parleyhq/parley/auth"
@@ -34,7 +35,10 @@ type Server struct {
 	ln      net.Listener
 	scheme  string
 	relay   *relay.Server
-	served  chan error
+
+	shutdown    sync.Once
+	shutdownErr error
+	served      chan error
 }
 
 // Start binds the ports and begins serving. It returns once the node accepts connections.
@@ -130,6 +134,12 @@ func (s *Server) Wait() error {
 
 // Shutdown stops accepting, ends every meeting and releases the ports.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.shutdown.Do(func() { s.shutdownErr = s.doShutdown(ctx) })
+	return s.shutdownErr
+}
+
+func (s *Server) doShutdown(ctx context.Context) error {
+	s.gateway.Drain()
 	err := s.http.Shutdown(ctx)
 	s.rooms.Close()
 	if s.relay != nil {

@@ -163,6 +163,7 @@ const (
 	ReasonRemoved      = "removed"
 	ReasonDisconnected = "disconnected"
 	ReasonReplaced     = "replaced"
+	ReasonShutdown     = "shutdown"
 )
 
 // Chat is a chat message as the room sees it.

@@ -69,6 +69,7 @@ const (
 	CodeRateLimited        = "rate_limited"
 	CodeTokenRevoked       = "token_revoked"
 	CodeDuplicate          = "duplicate_identity"
+	CodeShuttingDown       = "shutting_down"
 	CodeRoomFull           = "room_full"
 	CodeServerFull         = "server_full"
 )

@@ -96,6 +96,7 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.PublicIP, "public-ip", cfg.PublicIP, "IP address announced to clients for media (behind 1:1 NAT)")
 	fs.StringVar(&cfg.DataDir, "data", cfg.DataDir, "data folder (signing key, records)")
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
+	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "text or json")
 	fs.BoolVar(&cfg.RecordAll, "record-all", cfg.RecordAll, "record every room (a tamper-evident record in DATA/records)")
 	fs.StringVar(&cfg.TLSCert, "tls-cert", cfg.TLSCert, "TLS certificate (PEM) for HTTPS")
 	fs.StringVar(&cfg.TLSKey, "tls-key", cfg.TLSKey, "TLS private key (PEM) for HTTPS")
@@ -120,7 +121,11 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	}
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.LogLevel))
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	var handler slog.Handler = slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})
+	if cfg.LogFormat == "json" {
+		handler = slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level})
+	}
+	log := slog.New(handler)
 
 	srv, err := server.Start(cfg, log)
 	if err != nil {
