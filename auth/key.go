@@ -37,20 +37,28 @@ func LoadOrCreateKey(dataDir string) (key ed25519.PrivateKey, created bool, err 
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, false, err
 	}
-	// O_EXCL: two processes starting at once must not overwrite each other's key.
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, fs.ErrExist) {
-		key, err = LoadKey(dataDir)
-		return key, false, err
-	}
+	// Write a temporary file, then link it into place: the key file is never
+	// seen half-written, and of two processes starting at once one wins.
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".server.key-*")
 	if err != nil {
 		return nil, false, err
 	}
-	if err := pem.Encode(f, &pem.Block{Type: "PRIVATE KEY", Bytes: der}); err != nil {
-		f.Close()
+	defer os.Remove(tmp.Name())
+	if err := pem.Encode(tmp, &pem.Block{Type: "PRIVATE KEY", Bytes: der}); err != nil {
+		tmp.Close()
 		return nil, false, err
 	}
-	if err := f.Close(); err != nil {
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return nil, false, err
+	}
+	if err := tmp.Close(); err != nil {
+		return nil, false, err
+	}
+	if err := os.Link(tmp.Name(), path); errors.Is(err, fs.ErrExist) {
+		key, err = LoadKey(dataDir)
+		return key, false, err
+	} else if err != nil {
 		return nil, false, err
 	}
 	return key, true, nil

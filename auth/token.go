@@ -95,7 +95,8 @@ const maxTokenBytes = 8 << 10
 // clockSkew tolerates small clock differences between the minting host and the server.
 const clockSkew = 30 * time.Second
 
-var b64 = base64.RawURLEncoding
+// b64 is strict: a token has exactly one spelling, so it can serve as a key.
+var b64 = base64.RawURLEncoding.Strict()
 
 // header is fixed: Parley tokens are EdDSA JWTs and nothing else.
 var header = b64.EncodeToString([]byte(`{"alg":"EdDSA","typ":"JWT"}`))
@@ -176,6 +177,9 @@ func (v *Verifier) Verify(token, room string) (*Claims, error) {
 func (v *Verifier) parse(token string) (*Claims, error) {
 	if token == "" {
 		return nil, ErrMissing
+	}
+	if strings.ContainsAny(token, "\r\n") {
+		return nil, fmt.Errorf("%w: contains line breaks", ErrMalformed)
 	}
 	if len(token) > maxTokenBytes {
 		return nil, fmt.Errorf("%w: longer than %d bytes", ErrMalformed, maxTokenBytes)

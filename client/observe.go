@@ -13,6 +13,8 @@ import (
 	"github.com/coder/websocket"
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
+	"github.com/pion/transport/v5"
+	"github.com/pion/transport/v5/stdnet"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/parleyhq/parley/signal"
@@ -101,12 +103,34 @@ func NewLoadAPI() (*webrtc.API, error) {
 	if err := webrtc.ConfigureTWCCHeaderExtensionSender(m, ir); err != nil {
 		return nil, err
 	}
+	n, err := stdnet.NewNet()
+	if err != nil {
+		return nil, err
+	}
 	se := webrtc.SettingEngine{}
+	se.SetNet(bigBufferNet{n})
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
 	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se)), nil
+}
+
+// loadSocketBuffer is the receive buffer asked for each load client's UDP
+// socket (the kernel caps it at net.core.rmem_max). The default, about
+// 200 KB, holds well under a second of one stream: a load generator that
+// stalls for a moment would lose packets of its own and blame the server.
+const loadSocketBuffer = 2 << 20
+
+// bigBufferNet is the standard network with larger UDP receive buffers.
+type bigBufferNet struct{ *stdnet.Net }
+
+func (n bigBufferNet) ListenUDP(network string, laddr *net.UDPAddr) (transport.UDPConn, error) {
+	c, err := n.Net.ListenUDP(network, laddr)
+	if err == nil {
+		_ = c.SetReadBuffer(loadSocketBuffer) // best effort
+	}
+	return c, err
 }
 
 func (c *Client) observeTrack(t *webrtc.TrackRemote, r *webrtc.RTPReceiver, obs TrackObserver) {
@@ -164,3 +188,26 @@ func (c *Client) WaitPublishing(ctx context.Context) error {
 		}
 	}
 }
+
+// Health returns the first sign, after message number mark (see Mark), that
+// the session is no longer sound: an "error" from the server, a failure of
+// the client itself (such as a rejected offer), or the end of the socket. It
+// returns nil while all is well.
+func (c *Client) Health(mark int) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, m := range c.msgs[min(mark, len(c.msgs)):] {
+		if t := typeOf(m); t == "error" || t == "client-error" {
+			var e signal.Error
+			_ = json.Unmarshal(m, &e)
+			return &e
+		}
+	}
+	if c.readErr != nil {
+		return fmt.Errorf("signaling connection ended: %w", c.readErr)
+	}
+	return nil
+}
+
+// Mark is the number of messages received so far, for Health and ErrorSince.
+func (c *Client) Mark() int { return c.mark() }

@@ -22,9 +22,10 @@ func Static() fs.FS {
 	return sub
 }
 
-// csp allows only the server's own origin: the client loads nothing from elsewhere.
+// csp allows only the server's own origin: the client loads nothing from elsewhere
+// (its one worker, the end-to-end encryption worker, included).
 const csp = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; " +
-	"img-src 'self' data: blob:; media-src 'self' blob: mediastream:; connect-src 'self'; " +
+	"img-src 'self' data: blob:; media-src 'self' blob: mediastream:; connect-src 'self'; worker-src 'self'; " +
 	"frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 
 // Register adds the client's routes to mux: "/" (landing page), "/r/{room}"

@@ -29,6 +29,7 @@ const usage = `parley — secure video meetings with interpretation and a verifi
 Usage:
   parley [serve] [flags]      start the server (default: 127.0.0.1:7880, data in ./parley-data)
   parley token [flags]        mint an access token for a room
+  parley bench SCENARIO [flags]  load-test a server on this machine (meeting, webinar)
   parley verify DIR [flags]   check a meeting record; exit 0 intact, 1 altered, 2 usage
   parley records [--data D]   list the meeting records
   parley key export           print the server's public key (for verifiers)
@@ -58,6 +59,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = records(args, stdout, stderr)
 	case "key":
 		err = keyCmd(args, stdout, stderr)
+	case "bench":
+		err = benchCmd(args, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "parley", version)
 	case "help":

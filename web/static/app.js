@@ -1,6 +1,6 @@
 // The meeting page: lobby, meeting and end screens, wired to the signaling channel
 // (signaling.js), the media connections (session.js) and local capture (media.js).
-// The page is /r/ROOM?token=JWT[&autojoin=1][&quality=low|medium|high].
+// The page is /r/ROOM?token=JWT[&autojoin=1][&quality=low|medium|high][#e2ee=PASSPHRASE].
 
 import { Signaling, signalingURL } from './signaling.js';
 import { MediaSession } from './session.js';
@@ -9,6 +9,7 @@ import { decodeToken } from './token.js';
 import { hydrateIcons, icon, LOGO } from './icons.js';
 import { Stage, ChatLog, toast, avatar, initials, hueFor, h } from './ui.js';
 import { participantKey, signStatement, isCheckpointStatement } from './keys.js';
+import { E2EE, transformAPI, passphraseFromFragment } from './e2ee.js';
 
 /**
  * @typedef {{mid: string, source: string, kind: string, muted: boolean}} PublishedTrack
@@ -36,6 +37,9 @@ const claims = decodeToken(token);
 const autojoin = params.get('autojoin') === '1';
 /** `&relay=1` forces media through the TURN relay, as behind a firewall that allows nothing else. */
 const relayOnly = params.get('relay') === '1';
+/** A meeting passphrase for end-to-end encryption, from the fragment: it never reaches the server. */
+// It stays in the address bar on purpose: a reload (or an autojoin link) must not join unencrypted.
+const fragmentPassphrase = passphraseFromFragment(location.hash);
 const qualityParam = params.get('quality');
 const quality = qualityParam === 'low' || qualityParam === 'medium' || qualityParam === 'high' ? qualityParam : 'high';
 
@@ -53,6 +57,7 @@ const DEFAULT_DUCK = 0.2;
 const LEAVE_DRAIN_MS = 3000;
 /** How long `join` waits for the signing key before it goes without one. */
 const KEY_WAIT_MS = 3000;
+const CANT_DECRYPT = 'Can’t decrypt — different passphrase?';
 
 /**
  * @param {string} path
@@ -136,6 +141,12 @@ const st = {
   recordPendingTimer: undefined,
   /** @type {number | undefined} */
   leaveTimer: undefined,
+  /** @type {E2EE | null} end-to-end encryption, when this page has a meeting passphrase */
+  e2ee: null,
+  /** the passphrase st.e2ee was started with (to notice a change in the lobby) */
+  e2eePass: '',
+  /** @type {Set<string>} participants whose frames have failed to decrypt for over 2 s */
+  undecryptable: new Set(),
 };
 
 /** This browser's signing key for the token's identity, made or loaded at page load. */
@@ -292,6 +303,7 @@ function initLobby() {
       setTimeout(() => input.classList.remove('invalid'), 1200);
       return;
     }
+    if (!applyLobbyE2EE()) return;
     if (invite) {
       try {
         localStorage.setItem(NAME_KEY, st.name);
@@ -299,7 +311,8 @@ function initLobby() {
         /* private mode */
       }
     }
-    join();
+    setPhase('joining');
+    joinWhenKeysReady();
   });
 
   for (const [sel, kind] of /** @type {const} */ ([['sel-mic', 'mic'], ['sel-camera', 'camera'], ['sel-speaker', 'speaker']])) {
@@ -312,9 +325,177 @@ function initLobby() {
     });
   }
 
+  initLobbyE2EE();
   renderLobbyName();
   renderLobbyMedia();
   lobbyMeter();
+}
+
+// ---- end-to-end encryption ----------------------------------------------------------
+
+/**
+ * Starts end-to-end encryption with a passphrase: the key derivation begins in the worker now.
+ * @param {string} passphrase
+ * @returns {string | null} why it cannot start, or null
+ */
+function startE2EE(passphrase) {
+  if (st.e2ee && st.e2eePass === passphrase) return null;
+  stopE2EE();
+  try {
+    st.e2ee = new E2EE(roomName, onE2EEStatus);
+  } catch (err) {
+    return `This browser cannot encrypt media end to end (${errText(err)}). Use a current Chrome, Edge, Firefox or Safari.`;
+  }
+  st.e2eePass = passphrase;
+  st.e2ee.start(passphrase).catch(() => {});
+  return null;
+}
+
+function stopE2EE() {
+  if (st.e2ee) st.e2ee.close();
+  st.e2ee = null;
+  st.e2eePass = '';
+  st.undecryptable = new Set();
+}
+
+/** The lobby's "End-to-end encryption" switch and passphrase field. */
+function initLobbyE2EE() {
+  const toggle = /** @type {HTMLInputElement} */ ($('e2ee-toggle'));
+  const pass = /** @type {HTMLInputElement} */ ($('e2ee-pass'));
+  const show = $('e2ee-show');
+  const supported = !!transformAPI();
+  if (!supported) {
+    toggle.disabled = true;
+    $('e2ee-sub').textContent = 'This browser cannot encrypt media end to end.';
+  }
+  if (fragmentPassphrase !== null) {
+    toggle.checked = supported;
+    pass.value = fragmentPassphrase;
+    $('e2ee-from-link').hidden = !supported;
+    if (!supported) {
+      $('token-notice').hidden = false;
+      $('token-notice-text').textContent =
+        'This link is for an end-to-end encrypted meeting, but this browser cannot encrypt media end to end. Use a current Chrome, Edge, Firefox or Safari.';
+    }
+  }
+  const sync = () => {
+    $('e2ee-pass-field').hidden = !toggle.checked;
+    $('e2ee-lobby').classList.toggle('on', toggle.checked);
+    $('fineprint-text').textContent = toggle.checked
+      ? 'Media is encrypted end to end with the meeting passphrase: the server forwards and records only ciphertext.'
+      : 'Media is encrypted in transit. Nothing is recorded unless the room says so.';
+  };
+  toggle.addEventListener('change', () => {
+    sync();
+    if (toggle.checked && !pass.value) pass.focus();
+  });
+  pass.addEventListener('input', () => {
+    $('e2ee-from-link').hidden = true;
+    pass.classList.remove('invalid');
+  });
+  show.addEventListener('click', () => {
+    const visible = pass.type === 'password';
+    pass.type = visible ? 'text' : 'password';
+    show.setAttribute('aria-pressed', String(visible));
+    const label = visible ? 'Hide passphrase' : 'Show passphrase';
+    show.setAttribute('aria-label', label);
+    show.title = label;
+    const holder = /** @type {HTMLElement} */ (show.querySelector('[data-icon]'));
+    holder.dataset.icon = visible ? 'eyeOff' : 'eye';
+    holder.replaceChildren(icon(holder.dataset.icon));
+  });
+  sync();
+}
+
+/**
+ * Applies the lobby's encryption choice before joining.
+ * @returns {boolean} whether to go on and join
+ */
+function applyLobbyE2EE() {
+  const toggle = /** @type {HTMLInputElement} */ ($('e2ee-toggle'));
+  const pass = /** @type {HTMLInputElement} */ ($('e2ee-pass'));
+  // The link is for an encrypted meeting and this browser cannot encrypt (the notice says so).
+  if (fragmentPassphrase !== null && !transformAPI()) return false;
+  if (!toggle.checked) {
+    stopE2EE();
+    return true;
+  }
+  if (!pass.value.trim()) {
+    pass.focus();
+    pass.classList.add('invalid');
+    setTimeout(() => pass.classList.remove('invalid'), 1200);
+    return false;
+  }
+  const problem = startE2EE(pass.value);
+  if (problem) {
+    toast(problem, { kind: 'error' });
+    return false;
+  }
+  return true;
+}
+
+/** Joins once the encryption keys are ready (at once without end-to-end encryption). */
+async function joinWhenKeysReady() {
+  const e2ee = st.e2ee;
+  if (e2ee) {
+    try {
+      await e2ee.ready;
+    } catch (err) {
+      fail(`End-to-end encryption could not start: ${errText(err)}. Nothing was sent.`);
+      return;
+    }
+    if (st.e2ee !== e2ee) return;
+  }
+  join();
+}
+
+/**
+ * What the encryption worker reports, twice a second.
+ * @param {import('./e2ee.js').E2EEStatus} s
+ */
+function onE2EEStatus(s) {
+  /** @type {Set<string>} */
+  const ids = new Set();
+  const session = st.session;
+  if (session) {
+    for (const mid of s.failing) {
+      const owner = session.subTracks[mid];
+      if (owner && owner.participant) ids.add(owner.participant);
+    }
+  }
+  const epoch = document.getElementById('e2ee-epoch');
+  if (epoch) epoch.textContent = String(s.epoch);
+  if (ids.size !== st.undecryptable.size || [...ids].some((id) => !st.undecryptable.has(id))) {
+    st.undecryptable = ids;
+    renderMedia();
+    renderPeople();
+  }
+}
+
+/** The meeting bar's "End-to-end encrypted" badge. */
+function renderE2EE() {
+  const on = !!st.e2ee && (st.phase === 'joined' || st.phase === 'joining');
+  $('e2ee-anchor').hidden = !on;
+  if (!on) closeE2EEPopover();
+  if (st.e2ee) $('e2ee-epoch').textContent = String(st.e2ee.status.epoch);
+}
+
+function toggleE2EEPopover() {
+  const pop = $('e2ee-pop');
+  if (!pop.hidden) {
+    closeE2EEPopover();
+    return;
+  }
+  renderE2EE();
+  pop.hidden = false;
+  $('e2ee-pill').setAttribute('aria-expanded', 'true');
+}
+
+function closeE2EEPopover() {
+  const pop = document.getElementById('e2ee-pop');
+  if (!pop || pop.hidden) return;
+  pop.hidden = true;
+  $('e2ee-pill').setAttribute('aria-expanded', 'false');
 }
 
 function renderLobbyName() {
@@ -553,6 +734,8 @@ function wire(sig) {
     renderPeople();
   });
   on('participant-left', (msg) => {
+    // Everyone moves to the next key epoch (see e2ee-worker.js).
+    if (st.e2ee) st.e2ee.ratchet();
     const p = st.others.get(msg.id);
     if (!p) return;
     st.others.delete(msg.id);
@@ -596,6 +779,7 @@ function onWelcome(msg) {
   if (msg.room && msg.room.name) $('room-name').textContent = msg.room.name;
   if (st.session) st.session.close();
   st.session = new MediaSession(sig, {
+    transforms: st.e2ee,
     iceTransportPolicy: relayOnly ? 'relay' : 'all',
     iceServers: Array.isArray(msg.iceServers)
       ? msg.iceServers.filter((/** @type {any} */ s) => s && (typeof s.urls === 'string' ? s.urls : Array.isArray(s.urls) && s.urls.length))
@@ -781,6 +965,7 @@ function end(phase, title, text) {
   clearTimeout(st.leaveTimer);
   closeRecordPopover();
   closeRecordConfirm();
+  closeE2EEPopover();
   setRecordPending(false);
   for (const t of document.querySelectorAll('#toasts [data-group="recording"]')) t.remove();
   st.reconnecting = false;
@@ -800,6 +985,7 @@ function end(phase, title, text) {
   if (stage) stage.retain(() => false);
   closePanel();
   setPhase(phase);
+  renderE2EE();
   setView('ended');
   $('end-title').textContent = title;
   $('end-text').textContent = text;
@@ -828,12 +1014,13 @@ async function rejoin() {
   setView('connecting');
   setPhase('joining');
   await startLocalMedia();
-  join();
+  joinWhenKeysReady();
 }
 
 // ---- meeting: rendering -------------------------------------------------------------
 
 function renderAll() {
+  renderE2EE();
   renderMedia();
   renderPeople();
   updateControls();
@@ -864,9 +1051,12 @@ function renderMedia() {
     const micInfo = published(p, 'mic');
     const tile = stage.tile(`${p.id}:camera`, {});
     tile.setName(displayName(p), p.identity || p.id);
-    tile.setTrack(cam && !(camInfo && camInfo.muted) && !cam.track.muted ? cam.track : null);
+    // Undecryptable video would stay black: show the avatar under the notice instead.
+    const undecryptable = st.undecryptable.has(p.id);
+    tile.setTrack(cam && !(camInfo && camInfo.muted) && !cam.track.muted && !undecryptable ? cam.track : null);
     tile.setMicOff(!micInfo || micInfo.muted);
     tile.setReconnecting(p.state === 'reconnecting');
+    tile.setNotice(undecryptable ? CANT_DECRYPT : null);
     cams.push(tile.key);
     const scr = mine.find((t) => t.source === 'screen');
     const scrInfo = published(p, 'screen');
@@ -875,6 +1065,7 @@ function renderMedia() {
       s.setName(displayName(p), p.identity || p.id);
       s.setTrack(scr.track);
       s.setMicOff(false);
+      s.setNotice(st.undecryptable.has(p.id) ? CANT_DECRYPT : null);
       screens.push(s.key);
     }
   }
@@ -955,6 +1146,7 @@ function personRow(p, isSelf, mod) {
   const notes = [];
   if ((p.grants || []).includes('moderate')) notes.push('Moderator');
   if (presenting) notes.push('Presenting');
+  if (!isSelf && st.undecryptable.has(p.id)) notes.push('Can’t decrypt');
   if (p.interpreter) {
     const ch = isSelf ? st.interpreting : p.interpreter.channel;
     notes.push(ch ? `Interpreting into ${langName(ch)}` : 'Interpreter');
@@ -1741,6 +1933,24 @@ const parleyTest = {
   get countersigned() {
     return st.countersigned;
   },
+  /**
+   * End-to-end encryption as the worker last reported it (twice a second).
+   * @returns {{enabled: boolean, api: string | null, epoch: number, decryptFailures: number,
+   *            encryptedFrames: number, decryptedFrames: number, undecryptable: string[]}}
+   */
+  e2ee: () => {
+    const e = st.e2ee;
+    const s = e ? e.status : null;
+    return {
+      enabled: !!e,
+      api: e ? e.api : null,
+      epoch: s ? s.epoch : 0,
+      decryptFailures: s ? s.decryptFailures : 0,
+      encryptedFrames: s ? s.encryptedFrames : 0,
+      decryptedFrames: s ? s.decryptedFrames : 0,
+      undecryptable: [...st.undecryptable],
+    };
+  },
   /** @returns {Recording | null} the room's `recording`, as last announced */
   recording: () => (st.room.recording ? { ...st.room.recording } : null),
 };
@@ -1766,6 +1976,7 @@ function start() {
   $('btn-lang').addEventListener('click', () => toggleLangMenu());
   $('btn-record').addEventListener('click', () => onRecordButton());
   $('rec-pill').addEventListener('click', () => toggleRecordPopover());
+  $('e2ee-pill').addEventListener('click', () => toggleE2EEPopover());
   $('rec-copy').addEventListener('click', () => copyPublicKey());
   $('rec-confirm-cancel').addEventListener('click', () => closeRecordConfirm());
   $('rec-confirm-stop').addEventListener('click', () => {
@@ -1777,6 +1988,7 @@ function start() {
     const t = /** @type {Node} */ (ev.target);
     if (!$('lang-menu').contains(t) && !$('btn-lang').contains(t)) closeLangMenu();
     if (!$('rec-anchor').contains(t)) closeRecordPopover();
+    if (!$('e2ee-anchor').contains(t)) closeE2EEPopover();
   });
   const duck = /** @type {HTMLInputElement} */ ($('duck'));
   duck.value = String(Math.round(st.duck * 100));
@@ -1834,6 +2046,9 @@ function start() {
     } else if (ev.key === 'Escape' && !$('rec-pop').hidden) {
       closeRecordPopover();
       $('rec-pill').focus();
+    } else if (ev.key === 'Escape' && !$('e2ee-pop').hidden) {
+      closeE2EEPopover();
+      $('e2ee-pill').focus();
     } else if (ev.key === 'Escape' && st.panel) {
       closePanel();
     }
@@ -1848,11 +2063,15 @@ function start() {
   setInterval(tickClock, 10000);
 
   initLobby();
-  if (autojoin) {
+  const e2eeProblem = fragmentPassphrase !== null ? startE2EE(fragmentPassphrase) : null;
+  if (autojoin && e2eeProblem) {
+    // The link asks for end-to-end encryption: never join without it.
+    fail(e2eeProblem);
+  } else if (autojoin) {
     $('connecting-text').textContent = `Joining ${roomName || 'the meeting'}…`;
     setView('connecting');
     setPhase('joining');
-    startLocalMedia().then(() => join());
+    startLocalMedia().then(() => joinWhenKeysReady());
   } else {
     setPhase('lobby');
     setView('lobby');

@@ -17,6 +17,10 @@
  * @typedef {{mid: string, source: string | null, kind: string, bytesSent: number,
  *            packetsSent: number}} OutboundStat
  * @typedef {'pub' | 'sub'} PCName
+ * @typedef {{pcConfig: () => Record<string, any>,
+ *            attachSender: (t: RTCRtpTransceiver, kind: 'audio' | 'video') => void,
+ *            attachReceiver: (t: RTCRtpTransceiver) => void}} FrameTransforms
+ *   end-to-end encryption (e2ee.js): a transform on every sender and receiver
  */
 
 const ANSWER_TIMEOUT_MS = 20000;
@@ -27,7 +31,8 @@ export class MediaSession {
    * @param {{iceServers?: RTCIceServer[],
    *          iceTransportPolicy?: RTCIceTransportPolicy,
    *          onRemoteTracks: (tracks: RemoteTrack[]) => void,
-   *          onConnectionState?: (pc: PCName, state: RTCPeerConnectionState) => void}} opts
+   *          onConnectionState?: (pc: PCName, state: RTCPeerConnectionState) => void,
+   *          transforms?: FrameTransforms | null}} opts
    */
   constructor(sig, opts) {
     this.sig = sig;
@@ -36,6 +41,8 @@ export class MediaSession {
     this.iceTransportPolicy = opts.iceTransportPolicy || 'all';
     this.onRemoteTracks = opts.onRemoteTracks;
     this.onConnectionState = opts.onConnectionState || (() => {});
+    /** @type {FrameTransforms | null} */
+    this.transforms = opts.transforms || null;
     /** @type {RTCPeerConnection | null} */
     this.pub = null;
     /** @type {RTCPeerConnection | null} */
@@ -62,10 +69,18 @@ export class MediaSession {
 
   // ---- publishing -------------------------------------------------------------------
 
+  /** @returns {RTCConfiguration} */
+  pcConfig() {
+    const extra = this.transforms ? this.transforms.pcConfig() : {};
+    return /** @type {RTCConfiguration} */ ({
+      iceServers: this.iceServers, iceTransportPolicy: this.iceTransportPolicy, bundlePolicy: 'max-bundle', ...extra,
+    });
+  }
+
   /** @returns {RTCPeerConnection} */
   ensurePub() {
     if (this.pub) return this.pub;
-    const pc = new RTCPeerConnection({ iceServers: this.iceServers, iceTransportPolicy: this.iceTransportPolicy, bundlePolicy: 'max-bundle' });
+    const pc = new RTCPeerConnection(this.pcConfig());
     pc.onicecandidate = (ev) => this.sendCandidate('pub', ev.candidate);
     pc.onconnectionstatechange = () => {
       this.onConnectionState('pub', pc.connectionState);
@@ -110,6 +125,8 @@ export class MediaSession {
     } else {
       t = pc.addTransceiver(e.kind, { direction: 'sendonly', streams: [e.stream] });
     }
+    // A spare transceiver keeps the transform it got when it was made.
+    if (this.transforms) this.transforms.attachSender(t, e.kind);
     this.pubSources.set(t, e.source);
     return t;
   }
@@ -253,9 +270,13 @@ export class MediaSession {
   /** @returns {RTCPeerConnection} */
   ensureSub() {
     if (this.sub) return this.sub;
-    const pc = new RTCPeerConnection({ iceServers: this.iceServers, iceTransportPolicy: this.iceTransportPolicy, bundlePolicy: 'max-bundle' });
+    const pc = new RTCPeerConnection(this.pcConfig());
     pc.onicecandidate = (ev) => this.sendCandidate('sub', ev.candidate);
-    pc.ontrack = () => this.queueReconcile();
+    pc.ontrack = (ev) => {
+      // Before any frame reaches the decoder (the streams API wants it in this event).
+      if (this.transforms) this.transforms.attachReceiver(ev.transceiver);
+      this.queueReconcile();
+    };
     pc.onconnectionstatechange = () => this.onConnectionState('sub', pc.connectionState);
     this.sub = pc;
     return pc;
@@ -273,6 +294,7 @@ export class MediaSession {
       // The map applies before setRemoteDescription, so ontrack sees the new owners.
       this.subTracks = msg.tracks && typeof msg.tracks === 'object' ? msg.tracks : {};
       await pc.setRemoteDescription({ type: 'offer', sdp: msg.sdp });
+      if (this.transforms) for (const t of pc.getTransceivers()) this.transforms.attachReceiver(t);
       await this.flushCandidates('sub');
       const answer = await pc.createAnswer();
       await pc.setLocalDescription(answer);

@@ -84,10 +84,15 @@ export class Tile {
     this.nameEl = h('span', { class: 'tile-name' });
     this.micOff = h('span', { class: 'tile-mic-off', attrs: { title: 'Microphone off' } }, [icon('micOff')]);
     this.label = h('div', { class: 'tile-label' }, [this.micOff, this.nameEl]);
+    /** @type {string | null} */
+    this.noticeText = null;
+    this.noticeTextEl = h('span');
+    this.notice = h('div', { class: 'tile-notice', attrs: { role: 'status' } }, [icon('lockOff'), this.noticeTextEl]);
+    this.notice.hidden = true;
     this.el = h('div', {
       class: 'tile' + (this.self ? ' self' : '') + (this.screen ? ' screen' : ''),
       attrs: { role: 'group', 'data-key': key },
-    }, [this.video, this.avatarWrap, this.label]);
+    }, [this.video, this.avatarWrap, this.notice, this.label]);
     if (this.screen) this.label.prepend(h('span', { class: 'tile-screen-icon' }, [icon('screen')]));
   }
 
@@ -122,6 +127,18 @@ export class Tile {
   /** @param {boolean} off */
   setMicOff(off) {
     this.el.classList.toggle('mic-off', off);
+  }
+
+  /**
+   * A note across the tile (e.g. its media cannot be decrypted), or null for none.
+   * @param {string | null} text
+   */
+  setNotice(text) {
+    if (text === this.noticeText) return;
+    this.noticeText = text;
+    this.noticeTextEl.textContent = text || '';
+    this.notice.hidden = !text;
+    this.el.classList.toggle('has-notice', !!text);
   }
 
   /** @param {boolean} on */

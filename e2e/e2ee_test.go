@@ -1,0 +1,582 @@
+package e2e
+
+import (
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/pbkdf2"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/at-wat/ebml-go"
+	"github.com/at-wat/ebml-go/webm"
+	"github.com/chromedp/chromedp"
+
+	"github.com/parleyhq/parley/auth"
+	"github.com/parleyhq/parley/config"
+	"github.com/parleyhq/parley/record"
+	"github.com/parleyhq/parley/server"
+)
+
+// The meeting passphrases of the end-to-end encryption tests.
+const (
+	e2eeRight = "correct horse battery"
+	e2eeWrong = "wrong passphrase"
+)
+
+// e2eeURL is roomURL with a meeting passphrase in the fragment, which never
+// reaches the server.
+func e2eeURL(t *testing.T, srv *server.Server, room, identity, passphrase string) string {
+	t.Helper()
+	u := roomURL(t, srv, room, identity, auth.GrantJoin, auth.GrantPublish, auth.GrantSubscribe)
+	if passphrase == "" {
+		return u
+	}
+	return u + "#e2ee=" + url.QueryEscape(passphrase)
+}
+
+// e2eeState is window.parleyTest.e2ee().
+type e2eeState struct {
+	Enabled         bool     `json:"enabled"`
+	API             string   `json:"api"`
+	Epoch           int      `json:"epoch"`
+	DecryptFailures int64    `json:"decryptFailures"`
+	EncryptedFrames int64    `json:"encryptedFrames"`
+	DecryptedFrames int64    `json:"decryptedFrames"`
+	Undecryptable   []string `json:"undecryptable"`
+}
+
+func readE2EE(tab context.Context) (e2eeState, error) {
+	return chromedp.Run(tab, chromedp.Evaluate[e2eeState](`window.parleyTest.e2ee()`))
+}
+
+// received sums what a tab received from one identity: all bytes, and video frames decoded.
+func received(in []inbound, identity string) (bytes, videoFrames int64) {
+	for _, e := range in {
+		if e.Identity != identity {
+			continue
+		}
+		bytes += e.BytesReceived
+		if e.Kind == "video" {
+			videoFrames += e.FramesDecoded
+		}
+	}
+	return bytes, videoFrames
+}
+
+// TestE2EEInBrowsers: two participants with the right passphrase see and hear
+// each other; a third with a wrong one receives their ciphertext and decodes
+// none of it (and they none of its), and its tile says why. When it leaves,
+// the other two move to the next key epoch and keep decoding each other.
+func TestE2EEInBrowsers(t *testing.T) {
+	srv := startServer(t)
+	browser := newBrowser(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	people := []struct{ id, pass string }{{"head-a", e2eeRight}, {"head-b", e2eeRight}, {"outsider", e2eeWrong}}
+	tabs := map[string]context.Context{}
+	for _, p := range people {
+		tab := newTab(t, browser)
+		if err := chromedp.Do(tab, chromedp.Navigate(e2eeURL(t, srv, "summit", p.id, p.pass))); err != nil {
+			t.Fatal(err)
+		}
+		tabs[p.id] = tab
+	}
+	for _, p := range people {
+		if err := waitJoined(ctx, tabs[p.id]); err != nil {
+			t.Fatalf("%s never joined: %v", p.id, err)
+		}
+		s, err := readE2EE(tabs[p.id])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !s.Enabled || s.API == "" {
+			t.Fatalf("%s: end-to-end encryption is not on: %+v", p.id, s)
+		}
+	}
+	waitFlowing(t, ctx, tabs["head-a"], "head-a", []string{"head-b"})
+	waitFlowing(t, ctx, tabs["head-b"], "head-b", []string{"head-a"})
+
+	// The outsider receives the others' media (ciphertext) and decodes none of it.
+	before, err := readInbound(tabs["outsider"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * time.Second)
+	after, err := readInbound(tabs["outsider"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"head-a", "head-b"} {
+		b0, _ := received(before, id)
+		b1, frames := received(after, id)
+		if frames != 0 {
+			t.Errorf("the outsider decoded %d video frames of %s", frames, id)
+		}
+		if b1 <= b0 || b0 == 0 {
+			t.Errorf("the outsider receives nothing from %s (%d then %d bytes): the test proves nothing", id, b0, b1)
+		} else {
+			t.Logf("outsider from %s: %d bytes received (+%d in 3 s), 0 video frames decoded", id, b1, b1-b0)
+		}
+	}
+	if s, err := readE2EE(tabs["outsider"]); err != nil || s.DecryptedFrames != 0 || s.DecryptFailures == 0 {
+		t.Errorf("the outsider's decryption: %+v (%v); want failures and nothing decrypted", s, err)
+	}
+	// Nor do the others decode the outsider.
+	for _, id := range []string{"head-a", "head-b"} {
+		in, err := readInbound(tabs[id])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes, frames := received(in, "outsider"); frames != 0 || bytes == 0 {
+			t.Errorf("%s: from the outsider %d bytes, %d video frames decoded; want bytes and no frames", id, bytes, frames)
+		}
+	}
+	// After 2 s of failures each side's tiles say so.
+	for id, want := range map[string]int{"outsider": 2, "head-a": 1, "head-b": 1} {
+		waitFor(t, ctx, id+" shows undecryptable tiles", func() (bool, string) {
+			n, err := chromedp.Run(tabs[id], chromedp.Evaluate[int](
+				`[...document.querySelectorAll('.tile.has-notice')].filter(e => e.textContent.includes('decrypt')).length`))
+			if err != nil {
+				return false, err.Error()
+			}
+			return n == want, fmt.Sprintf("%d tiles with the notice, want %d", n, want)
+		})
+	}
+
+	// The outsider leaves: everyone left moves to epoch 1 and media keeps flowing.
+	if err := evalVoid(tabs["outsider"], `window.parleyTest.leave()`); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"head-a", "head-b"} {
+		waitFor(t, ctx, id+" moves to key epoch 1", func() (bool, string) {
+			s, err := readE2EE(tabs[id])
+			if err != nil {
+				return false, err.Error()
+			}
+			return s.Epoch == 1, fmt.Sprintf("%+v", s)
+		})
+	}
+	waitFlowing(t, ctx, tabs["head-a"], "head-a", []string{"head-b"})
+	waitFlowing(t, ctx, tabs["head-b"], "head-b", []string{"head-a"})
+}
+
+// TestE2EERecordHoldsOnlyCiphertext: two participants with a passphrase talk in a
+// recorded room. Every frame of the recorded files is SFrame ciphertext under the
+// meeting's key (a decryptor written here in Go, independently of the browser's,
+// opens each one); ffmpeg reads the files (the codec headers are in clear) but
+// gets no picture and no sound of the meeting out of them, while the decrypted
+// copies, read by the same commands, decode cleanly and hold both.
+func TestE2EERecordHoldsOnlyCiphertext(t *testing.T) {
+	cfg := config.Default()
+	cfg.Listen, cfg.UDPPort, cfg.DataDir = "127.0.0.1:0", 0, t.TempDir()
+	cfg.RecordAll = true
+	cfg.CheckpointInterval = 2 * time.Second
+	srv, err := server.Start(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	})
+	// A steady 440 Hz tone for the microphones, to look for in the recorded audio.
+	const toneHz = 440
+	browser := newBrowser(t, chromedp.Flag("use-file-for-fake-audio-capture", toneWAV(t, toneHz)))
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	const room = "summit"
+	ids := []string{"head-a", "head-b"}
+	tabs := map[string]context.Context{}
+	for _, id := range ids {
+		tab := newTab(t, browser)
+		if err := chromedp.Do(tab, chromedp.Navigate(e2eeURL(t, srv, room, id, e2eeRight))); err != nil {
+			t.Fatal(err)
+		}
+		tabs[id] = tab
+	}
+	for _, id := range ids {
+		if err := waitJoined(ctx, tabs[id]); err != nil {
+			t.Fatalf("%s: %v", id, err)
+		}
+	}
+	waitFlowing(t, ctx, tabs["head-a"], "head-a", []string{"head-b"})
+	waitFlowing(t, ctx, tabs["head-b"], "head-b", []string{"head-a"})
+	time.Sleep(8 * time.Second)
+	for _, id := range ids {
+		if err := evalVoid(tabs[id], `window.parleyTest.leave()`); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	dir, files := sealedRecord(t, ctx, srv, filepath.Join(cfg.DataDir, server.RecordsDir), room)
+	if len(files) != 4 {
+		t.Fatalf("%d media files, want 4: %v", len(files), files)
+	}
+	events, err := os.ReadFile(filepath.Join(dir, record.LogFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(events), e2eeRight) {
+		t.Error("the passphrase is in the record's log")
+	}
+	keys := newE2EEKeys(t, e2eeRight, room)
+	plainDir := t.TempDir()
+	for _, f := range files {
+		path := filepath.Join(dir, f)
+		plain := filepath.Join(plainDir, filepath.Base(f))
+		n := decryptRecording(t, keys, path, plain) // fails the test on any frame that is not ciphertext
+		// The container is intact: the recorder found keyframes and frame sizes in
+		// the clear codec header.
+		codec, dur := ffprobeDuration(t, path)
+		if dur < 5 {
+			t.Errorf("%s is %.1f s long, want the whole talk", f, dur)
+		}
+		switch codec {
+		case "vp8":
+			// VP8 has no integrity check, so ffmpeg "decodes" a share of the
+			// ciphertext frames (whenever the random bits of the encrypted frame
+			// header happen to name one partition, between none and most of them).
+			// What it cannot get is the picture: compared with the decrypted
+			// copy's decode, its frames are noise (PSNR around 6 dB; the same
+			// picture would be infinite, a re-encoded one over 30 dB).
+			if msg := ffmpegErrors(t, plain); msg != "" {
+				t.Errorf("%s: the decrypted copy does not decode cleanly: %s", f, msg)
+			}
+			packets, frames := decodedFrames(t, plain)
+			if packets != n || frames != packets || packets < 40 {
+				t.Errorf("%s: the decrypted copy has %d packets (%d frames decrypted), %d decode", f, packets, n, frames)
+			}
+			_, raw := decodedFrames(t, path)
+			psnr, compared := lumaPSNR(t, path, plain)
+			picture := "so no picture"
+			if compared {
+				picture = fmt.Sprintf("PSNR %.1f dB against the decrypted picture", psnr)
+			}
+			t.Logf("%s: %d frames, all decrypted; ffmpeg decodes %d of them as they were recorded, %s", f, n, raw, picture)
+			if compared && psnr > 15 {
+				t.Errorf("%s: ffmpeg gets the camera's picture out of the recorded file (PSNR %.1f dB)", f, psnr)
+			}
+		case "opus":
+			// An Opus decoder turns any bytes into sound, so decoding "works": what
+			// it yields from ciphertext is noise, never the microphone's tone.
+			// (Chromium's echo canceller, hearing the other tab's identical tone,
+			// suppresses the tone in part of the windows, hence "a tenth".)
+			rec, dec := tonalWindows(t, path, toneHz), tonalWindows(t, plain, toneHz)
+			t.Logf("%s: %d frames, all decrypted; the %d Hz tone in %.0f%% of 100 ms windows as recorded, %.0f%% decrypted", f, n, toneHz, 100*rec, 100*dec)
+			if rec > 0.01 {
+				t.Errorf("%s: ffmpeg gets the microphone's tone out of the recorded file (%.0f%% of windows)", f, 100*rec)
+			}
+			if dec < 0.1 {
+				t.Errorf("%s: the decrypted copy has the tone in only %.0f%% of windows", f, 100*dec)
+			}
+		default:
+			t.Errorf("%s has codec %s", f, codec)
+		}
+	}
+}
+
+// ffmpegErrors decodes a file with ffmpeg and returns what it reports as errors.
+// The output keeps the file's millisecond time base: with one derived from the
+// frame rate, the null muxer complains of frames closer than one tick.
+func ffmpegErrors(t *testing.T, path string) string {
+	t.Helper()
+	out, err := exec.Command(mediaTool(t, "ffmpeg"), "-v", "error", "-i", path, "-enc_time_base", "1:1000", "-f", "null", "-").CombinedOutput()
+	if err != nil {
+		return fmt.Sprintf("%v: %s", err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// lumaPSNR decodes two video files with ffmpeg and compares their pictures
+// (luma, frames matched by time); compared is false when ffmpeg decodes no
+// frame of a at all.
+func lumaPSNR(t *testing.T, a, b string) (psnr float64, compared bool) {
+	t.Helper()
+	out, _ := exec.Command(mediaTool(t, "ffmpeg"), "-hide_banner", "-nostats", "-i", a, "-i", b,
+		"-lavfi", "[0:v]format=gray[a];[1:v]format=gray[b];[a][b]psnr", "-f", "null", "-").CombinedOutput()
+	i := strings.Index(string(out), "PSNR y:")
+	if i < 0 {
+		return 0, false
+	}
+	field := strings.Fields(string(out[i+len("PSNR y:"):]))
+	if len(field) == 0 {
+		t.Fatalf("ffmpeg psnr: %s", out)
+	}
+	v, err := strconv.ParseFloat(field[0], 64)
+	if err != nil {
+		t.Fatalf("ffmpeg psnr %q: %v", field[0], err)
+	}
+	return v, true
+}
+
+// sealedRecord waits until the record of room under records is sealed and
+// verifies; it returns its folder and media files.
+func sealedRecord(t *testing.T, ctx context.Context, srv *server.Server, records, room string) (string, []string) {
+	t.Helper()
+	dirs, _ := filepath.Glob(filepath.Join(records, room+"-*"))
+	if len(dirs) != 1 {
+		t.Fatalf("records of %s: %v", room, dirs)
+	}
+	for {
+		rep, err := record.Verify(dirs[0], record.VerifyOptions{ServerKey: srv.Signer().PublicKey()})
+		if err != nil {
+			t.Fatalf("the record of %s does not verify: %v", room, err)
+		}
+		if rep.Sealed {
+			var files []string
+			for f := range rep.Files {
+				files = append(files, f)
+			}
+			sort.Strings(files)
+			return dirs[0], files
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the record of %s was never sealed", room)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// mediaTool finds ffmpeg or ffprobe, as ffprobeDuration does.
+func mediaTool(t *testing.T, name string) string {
+	t.Helper()
+	bin, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is missing: apt-get install -y ffmpeg", name)
+		}
+		t.Skipf("%s is missing: sudo apt-get install -y ffmpeg", name)
+	}
+	return bin
+}
+
+// decodedFrames counts a video file's packets and the frames ffprobe decodes from them.
+func decodedFrames(t *testing.T, path string) (packets, frames int) {
+	t.Helper()
+	out, err := exec.Command(mediaTool(t, "ffprobe"), "-v", "quiet", "-count_frames", "-count_packets",
+		"-select_streams", "v:0", "-show_entries", "stream=nb_read_frames,nb_read_packets", "-of", "json", path).Output()
+	if err != nil {
+		t.Fatalf("ffprobe %s: %v", filepath.Base(path), err)
+	}
+	var r struct {
+		Streams []struct {
+			Frames  string `json:"nb_read_frames"`
+			Packets string `json:"nb_read_packets"`
+		} `json:"streams"`
+	}
+	if err := json.Unmarshal(out, &r); err != nil || len(r.Streams) != 1 {
+		t.Fatalf("ffprobe %s: %v: %s", filepath.Base(path), err, out)
+	}
+	packets, _ = strconv.Atoi(r.Streams[0].Packets)
+	frames, _ = strconv.Atoi(r.Streams[0].Frames) // "N/A" when none decoded
+	return packets, frames
+}
+
+// tonalWindows decodes an audio file with ffmpeg and returns the fraction of its
+// 100 ms windows (of those with any sound) in which a tone at hz holds over half
+// the energy (Goertzel). Noise never does.
+func tonalWindows(t *testing.T, path string, hz float64) float64 {
+	t.Helper()
+	const rate, n = 48000, 4800
+	pcm, err := exec.Command(mediaTool(t, "ffmpeg"), "-v", "quiet", "-i", path, "-f", "s16le", "-ac", "1", "-ar", strconv.Itoa(rate), "-").Output()
+	if err != nil {
+		t.Fatalf("ffmpeg %s: %v", filepath.Base(path), err)
+	}
+	k := 2 * math.Cos(2*math.Pi*hz/rate)
+	var shares []float64
+	for off := 0; off+2*n <= len(pcm); off += 2 * n {
+		var s1, s2, energy float64
+		for i := range n {
+			x := float64(int16(binary.LittleEndian.Uint16(pcm[off+2*i:])))
+			energy += x * x
+			s1, s2 = x+k*s1-s2, s1
+		}
+		if energy < n { // silence (below ±1 on average)
+			continue
+		}
+		shares = append(shares, (s1*s1+s2*s2-k*s1*s2)/(energy*n/2))
+	}
+	if len(shares) == 0 {
+		t.Fatalf("%s decodes to silence", filepath.Base(path))
+	}
+	tonal := 0
+	for _, s := range shares {
+		if s > 0.5 {
+			tonal++
+		}
+	}
+	return float64(tonal) / float64(len(shares))
+}
+
+// ---- an independent SFrame decryptor (web/static/sframe.js, in Go) ------------------
+
+// e2eeKeys opens frames of one meeting: epoch secrets by epoch.
+type e2eeKeys struct {
+	epochs map[int][]byte
+}
+
+func newE2EEKeys(t *testing.T, passphrase, room string) *e2eeKeys {
+	t.Helper()
+	master, err := pbkdf2.Key(sha256.New, strings.TrimSpace(passphrase), []byte("parley e2ee v1 room "+room), 600000, 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e0, err := hkdf.Key(sha256.New, master, nil, "parley e2ee v1 epoch 0", 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &e2eeKeys{epochs: map[int][]byte{0: e0}}
+}
+
+func (k *e2eeKeys) epoch(n int) ([]byte, error) {
+	if n < 0 || n > 1<<16 {
+		return nil, fmt.Errorf("epoch %d", n)
+	}
+	if s, ok := k.epochs[n]; ok {
+		return s, nil
+	}
+	prev, err := k.epoch(n - 1)
+	if err != nil {
+		return nil, err
+	}
+	s, err := hkdf.Key(sha256.New, prev, nil, "parley ratchet", 32)
+	if err != nil {
+		return nil, err
+	}
+	k.epochs[n] = s
+	return s, nil
+}
+
+// open decrypts one recorded frame; clear is how many leading bytes are in clear.
+func (k *e2eeKeys) open(frame []byte, clear int) ([]byte, error) {
+	if len(frame) < clear+1+16 {
+		return nil, fmt.Errorf("a frame of %d bytes", len(frame))
+	}
+	hdr := frame[clear:]
+	first := hdr[0]
+	pos := 1
+	read := func(x bool, v byte) (uint64, error) {
+		if !x {
+			return uint64(v), nil
+		}
+		n := int(v) + 1
+		if pos+n > len(hdr) {
+			return 0, fmt.Errorf("short SFrame header")
+		}
+		var u uint64
+		for _, b := range hdr[pos : pos+n] {
+			u = u<<8 | uint64(b)
+		}
+		pos += n
+		return u, nil
+	}
+	kid, err := read(first&0x80 != 0, first>>4&7)
+	if err != nil {
+		return nil, err
+	}
+	ctr, err := read(first&0x08 != 0, first&7)
+	if err != nil {
+		return nil, err
+	}
+	secret, err := k.epoch(int(kid >> 40))
+	if err != nil {
+		return nil, err
+	}
+	// RFC 9605 4.4.2, cipher suite AES_256_GCM_SHA512_128 (0x0005).
+	suffix := binary.BigEndian.AppendUint16(binary.BigEndian.AppendUint64(nil, kid), 5)
+	key, err := hkdf.Key(sha512.New, secret, nil, "SFrame 1.0 Secret key "+string(suffix), 32)
+	if err != nil {
+		return nil, err
+	}
+	salt, err := hkdf.Key(sha512.New, secret, nil, "SFrame 1.0 Secret salt "+string(suffix), 12)
+	if err != nil {
+		return nil, err
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	gcm, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, err
+	}
+	nonce := binary.BigEndian.AppendUint64(make([]byte, 4), ctr)
+	for i := range nonce {
+		nonce[i] ^= salt[i]
+	}
+	aad := append(append([]byte(nil), hdr[:pos]...), frame[:clear]...)
+	plain, err := gcm.Open(nil, nonce, hdr[pos:], aad)
+	if err != nil {
+		return nil, err
+	}
+	return append(append([]byte(nil), frame[:clear]...), plain...), nil
+}
+
+// decryptRecording writes a copy of a recorded WebM file with every frame
+// decrypted; it fails the test if any frame does not authenticate.
+func decryptRecording(t *testing.T, k *e2eeKeys, in, out string) (frames int) {
+	t.Helper()
+	f, err := os.Open(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var doc struct {
+		Header  webm.EBMLHeader `ebml:"EBML"`
+		Segment webm.Segment    `ebml:"Segment"`
+	}
+	if err := ebml.Unmarshal(f, &doc); err != nil {
+		t.Fatalf("reading %s: %v", filepath.Base(in), err)
+	}
+	video := len(doc.Segment.Tracks.TrackEntry) == 1 && doc.Segment.Tracks.TrackEntry[0].TrackType == 1
+	for ci := range doc.Segment.Cluster {
+		for bi := range doc.Segment.Cluster[ci].SimpleBlock {
+			b := &doc.Segment.Cluster[ci].SimpleBlock[bi]
+			for di, data := range b.Data {
+				clear := 1 // Opus TOC
+				if video {
+					clear = 3 // VP8 frame tag
+					if len(data) > 0 && data[0]&1 == 0 {
+						clear = 10 // and a keyframe's start code and size
+					}
+				}
+				plain, err := k.open(data, clear)
+				if err != nil {
+					t.Fatalf("%s: frame %d does not decrypt: %v", filepath.Base(in), frames, err)
+				}
+				b.Data[di] = plain
+				frames++
+			}
+		}
+	}
+	w, err := os.Create(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if err := ebml.Marshal(&doc, w); err != nil {
+		t.Fatal(err)
+	}
+	return frames
+}

@@ -1,0 +1,309 @@
+// End-to-end media encryption, the cryptographic core: keys from the meeting passphrase,
+// the epoch ratchet, and SFrame (RFC 9605) frame protection. Pure functions over WebCrypto;
+// no DOM, no WebRTC. The worker (e2ee-worker.js) runs it on every encoded frame.
+//
+// Keys
+//   master    = PBKDF2-SHA-256(passphrase (NFC, trimmed), "parley e2ee v1 room " + room, 600 000 iterations, 256 bits)
+//   epoch 0   = HKDF-SHA-256(master, salt "", info "parley e2ee v1 epoch 0", 32 bytes)
+//   epoch n+1 = HKDF-SHA-256(epoch n, salt "", info "parley ratchet", 32 bytes)
+//   Every sender has a 64-bit SFrame key id KID = epoch << 40 | sender, `sender` 40 random bits
+//   chosen per page, and takes its AEAD key and salt from the epoch secret as RFC 9605 4.4.2
+//   says for cipher suite AES_256_GCM_SHA512_128 (0x0005):
+//     secret = HKDF-Extract(SHA-512, "", epoch secret)
+//     key    = HKDF-Expand(secret, "SFrame 1.0 Secret key "  || u64(KID) || u16(0x0005), 32)
+//     salt   = HKDF-Expand(secret, "SFrame 1.0 Secret salt " || u64(KID) || u16(0x0005), 12)
+//   so no two senders share a key and salt, and each sender's counter makes its nonces unique.
+//
+// A protected frame
+//   clear codec header (N bytes) || SFrame header || AES-256-GCM(payload) || 16-byte tag
+//   N = 10 for a VP8 keyframe, 3 for a VP8 delta frame, 1 for Opus (the TOC byte), as Jitsi
+//   does: the SFU and the recorder still find keyframes and frame sizes there.
+//   SFrame header (RFC 9605 4.3): one byte |X|K K K|Y|C C C|, then the KID and the counter
+//   as big-endian integers when they do not fit in 3 bits.
+//   nonce = salt XOR counter (big-endian, 12 bytes); additional data = SFrame header || clear bytes.
+
+/** RFC 9605 cipher suite AES_256_GCM_SHA512_128. */
+export const CIPHER_SUITE = 0x0005;
+/** PBKDF2 iterations (OWASP's 2023 figure for PBKDF2-HMAC-SHA256); about 0.2 s in a browser. */
+export const PBKDF2_ITERATIONS = 600000;
+/** Bits of the key id that name the sender; the epoch is above them. */
+export const SENDER_BITS = 40n;
+const SENDER_MASK = (1n << SENDER_BITS) - 1n;
+/** The highest epoch a key id can carry (KIDs are at most 8 bytes). */
+export const MAX_EPOCH = 2 ** 24 - 1;
+const NK = 32; // AES-256 key
+const NN = 12; // GCM nonce
+const NT = 16; // GCM tag
+
+const utf8 = new TextEncoder();
+
+/**
+ * The number of bytes left in clear at the start of a frame.
+ * @param {'audio' | 'video'} kind
+ * @param {string | undefined} type an encoded video frame's type: 'key', 'delta' or 'empty'
+ * @returns {number}
+ */
+export function clearBytes(kind, type) {
+  if (kind === 'audio') return 1; // Opus TOC
+  return type === 'key' ? 10 : 3; // VP8 payload header (RFC 6386 9.1)
+}
+
+/**
+ * @param {...Uint8Array} parts
+ * @returns {Uint8Array<ArrayBuffer>}
+ */
+export function concat(...parts) {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}
+
+/**
+ * @param {bigint} v
+ * @param {number} len
+ * @returns {Uint8Array<ArrayBuffer>} v as a big-endian integer of len bytes
+ */
+function bigEndian(v, len) {
+  const out = new Uint8Array(len);
+  for (let i = len - 1; i >= 0; i--) {
+    out[i] = Number(v & 0xffn);
+    v >>= 8n;
+  }
+  return out;
+}
+
+/**
+ * @param {bigint} v a positive integer
+ * @returns {Uint8Array<ArrayBuffer>} v in as few big-endian bytes as hold it
+ */
+function minimalBigEndian(v) {
+  let len = 1;
+  while (len < 8 && v >> BigInt(8 * len) > 0n) len++;
+  return bigEndian(v, len);
+}
+
+/**
+ * @param {Uint8Array<ArrayBuffer>} ikm
+ * @param {Uint8Array<ArrayBuffer>} info
+ * @param {number} len bytes
+ * @param {'SHA-256' | 'SHA-512'} hash
+ * @returns {Promise<Uint8Array<ArrayBuffer>>}
+ */
+async function hkdf(ikm, info, len, hash) {
+  const k = await crypto.subtle.importKey('raw', ikm, 'HKDF', false, ['deriveBits']);
+  const bits = await crypto.subtle.deriveBits({ name: 'HKDF', hash, salt: new Uint8Array(0), info }, k, len * 8);
+  return new Uint8Array(bits);
+}
+
+/**
+ * The secret of epoch 0, from the meeting passphrase and the room name.
+ * @param {string} passphrase
+ * @param {string} room
+ * @param {number} [iterations]
+ * @returns {Promise<Uint8Array<ArrayBuffer>>}
+ */
+export async function epochZero(passphrase, room, iterations = PBKDF2_ITERATIONS) {
+  const pass = utf8.encode(normalizePassphrase(passphrase));
+  const base = await crypto.subtle.importKey('raw', pass, 'PBKDF2', false, ['deriveBits']);
+  const master = await crypto.subtle.deriveBits(
+    { name: 'PBKDF2', hash: 'SHA-256', salt: utf8.encode(`parley e2ee v1 room ${room}`), iterations },
+    base,
+    256,
+  );
+  return hkdf(new Uint8Array(master), utf8.encode('parley e2ee v1 epoch 0'), 32, 'SHA-256');
+}
+
+/**
+ * How a typed passphrase is compared: Unicode NFC, without surrounding white space.
+ * @param {string} passphrase
+ * @returns {string}
+ */
+export function normalizePassphrase(passphrase) {
+  return passphrase.normalize('NFC').trim();
+}
+
+/**
+ * The next epoch's secret.
+ * @param {Uint8Array<ArrayBuffer>} secret
+ * @returns {Promise<Uint8Array<ArrayBuffer>>}
+ */
+export function ratchet(secret) {
+  return hkdf(secret, utf8.encode('parley ratchet'), 32, 'SHA-256');
+}
+
+/**
+ * @param {number} epoch
+ * @param {bigint} sender
+ * @returns {bigint}
+ */
+export function makeKid(epoch, sender) {
+  return (BigInt(epoch) << SENDER_BITS) | (sender & SENDER_MASK);
+}
+
+/**
+ * @param {bigint} kid
+ * @returns {{epoch: number, sender: bigint}}
+ */
+export function splitKid(kid) {
+  return { epoch: Number(kid >> SENDER_BITS), sender: kid & SENDER_MASK };
+}
+
+/** @returns {bigint} 40 random bits naming this page as a sender */
+export function randomSender() {
+  const b = crypto.getRandomValues(new Uint8Array(5));
+  let v = 0n;
+  for (const x of b) v = (v << 8n) | BigInt(x);
+  return v === 0n ? 1n : v;
+}
+
+/**
+ * @typedef {{key: CryptoKey, salt: Uint8Array<ArrayBuffer>}} SenderKey
+ */
+
+/**
+ * One sender's AEAD key and salt in an epoch (RFC 9605 4.4.2).
+ * @param {Uint8Array<ArrayBuffer>} epochSecret
+ * @param {bigint} kid
+ * @returns {Promise<SenderKey>}
+ */
+export async function senderKey(epochSecret, kid) {
+  const tail = concat(bigEndian(kid, 8), bigEndian(BigInt(CIPHER_SUITE), 2));
+  const prk = await crypto.subtle.importKey('raw', epochSecret, 'HKDF', false, ['deriveBits']);
+  /** @param {string} label @param {number} len */
+  const expand = async (label, len) =>
+    new Uint8Array(await crypto.subtle.deriveBits(
+      { name: 'HKDF', hash: 'SHA-512', salt: new Uint8Array(0), info: concat(utf8.encode(label), tail) },
+      prk,
+      len * 8,
+    ));
+  const raw = await expand('SFrame 1.0 Secret key ', NK);
+  const salt = await expand('SFrame 1.0 Secret salt ', NN);
+  const key = await crypto.subtle.importKey('raw', raw, { name: 'AES-GCM' }, false, ['encrypt', 'decrypt']);
+  return { key, salt };
+}
+
+/**
+ * The SFrame header for a key id and counter.
+ * @param {bigint} kid
+ * @param {bigint} ctr
+ * @returns {Uint8Array<ArrayBuffer>}
+ */
+export function encodeHeader(kid, ctr) {
+  let first = 0;
+  /** @type {Uint8Array[]} */
+  const rest = [];
+  if (kid < 8n) {
+    first |= Number(kid) << 4;
+  } else {
+    const b = minimalBigEndian(kid);
+    first |= 0x80 | ((b.length - 1) << 4);
+    rest.push(b);
+  }
+  if (ctr < 8n) {
+    first |= Number(ctr);
+  } else {
+    const b = minimalBigEndian(ctr);
+    first |= 0x08 | (b.length - 1);
+    rest.push(b);
+  }
+  return concat(new Uint8Array([first]), ...rest);
+}
+
+/**
+ * Reads an SFrame header.
+ * @param {Uint8Array} buf
+ * @param {number} off where the header starts
+ * @returns {{kid: bigint, ctr: bigint, len: number} | null} null when buf is too short
+ */
+export function decodeHeader(buf, off) {
+  if (off >= buf.length) return null;
+  const first = buf[off];
+  let pos = off + 1;
+  /** @param {number} n */
+  const read = (n) => {
+    if (pos + n > buf.length) return null;
+    let v = 0n;
+    for (let i = 0; i < n; i++) v = (v << 8n) | BigInt(buf[pos + i]);
+    pos += n;
+    return v;
+  };
+  const k = (first >> 4) & 7;
+  const c = first & 7;
+  const kid = first & 0x80 ? read(k + 1) : BigInt(k);
+  if (kid === null) return null;
+  const ctr = first & 0x08 ? read(c + 1) : BigInt(c);
+  if (ctr === null) return null;
+  return { kid, ctr, len: pos - off };
+}
+
+/**
+ * @param {Uint8Array} salt
+ * @param {bigint} ctr
+ * @returns {Uint8Array<ArrayBuffer>}
+ */
+function nonce(salt, ctr) {
+  const n = bigEndian(ctr, NN);
+  for (let i = 0; i < NN; i++) n[i] ^= salt[i];
+  return n;
+}
+
+/**
+ * Protects one frame.
+ * @param {SenderKey} sk
+ * @param {bigint} kid
+ * @param {bigint} ctr never used before with this key
+ * @param {Uint8Array} frame the encoded frame
+ * @param {number} clear how many leading bytes stay in clear
+ * @returns {Promise<Uint8Array<ArrayBuffer>>}
+ */
+export async function seal(sk, kid, ctr, frame, clear) {
+  const n = Math.min(clear, frame.length);
+  const head = frame.subarray(0, n);
+  const header = encodeHeader(kid, ctr);
+  const ct = await crypto.subtle.encrypt(
+    { name: 'AES-GCM', iv: nonce(sk.salt, ctr), additionalData: concat(header, head), tagLength: NT * 8 },
+    sk.key,
+    frame.slice(n),
+  );
+  return concat(head, header, new Uint8Array(ct));
+}
+
+/**
+ * Splits a protected frame into its parts, without decrypting.
+ * @param {Uint8Array} data
+ * @param {number} clear
+ * @returns {{kid: bigint, ctr: bigint, head: Uint8Array, header: Uint8Array, body: Uint8Array} | null}
+ */
+export function parse(data, clear) {
+  if (data.length < clear + 1 + NT) return null;
+  const h = decodeHeader(data, clear);
+  if (!h || data.length < clear + h.len + NT) return null;
+  return {
+    kid: h.kid,
+    ctr: h.ctr,
+    head: data.subarray(0, clear),
+    header: data.subarray(clear, clear + h.len),
+    body: data.subarray(clear + h.len),
+  };
+}
+
+/**
+ * Opens a frame parsed by parse(). Throws when it does not authenticate.
+ * @param {SenderKey} sk
+ * @param {{ctr: bigint, head: Uint8Array, header: Uint8Array, body: Uint8Array}} p
+ * @returns {Promise<Uint8Array<ArrayBuffer>>} the frame as the encoder made it
+ */
+export async function open(sk, p) {
+  const pt = await crypto.subtle.decrypt(
+    { name: 'AES-GCM', iv: nonce(sk.salt, p.ctr), additionalData: concat(p.header, p.head), tagLength: NT * 8 },
+    sk.key,
+    p.body.slice(),
+  );
+  return concat(p.head, new Uint8Array(pt));
+}
