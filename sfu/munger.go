@@ -52,6 +52,12 @@ func (m *munger) rewrite(h *rtp.Header, now int64) (seq uint16, ts uint32, ok bo
 	}
 	if d := int16(seq - m.lastSeq); d > 0 {
 		m.lastSeq, m.lastTS, m.lastAt = seq, ts, now
+		// Keep the switch point within reach of 16-bit arithmetic: long after
+		// a switch nothing can predate it, and a stale firstSeq would one day
+		// look like the future (32768 packets in) and stall the stream.
+		if uint16(m.lastSeq-m.firstSeq) > 16384 {
+			m.firstSeq = m.lastSeq - 16384
+		}
 	}
 	return seq, ts, true
 }

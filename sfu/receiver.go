@@ -195,7 +195,6 @@ func (r *Receiver) forward(raw []byte, pkt *rtp.Packet, now int64) {
 	}
 	r.packets.Add(1)
 	r.bytes.Add(uint64(len(raw)))
-	r.cache.put(pkt.SequenceNumber, raw)
 	if r.levelID != 0 {
 		if ext := pkt.GetExtension(r.levelID); len(ext) > 0 {
 			r.levelCount.Add(1)
@@ -206,8 +205,9 @@ func (r *Receiver) forward(raw []byte, pkt *rtp.Packet, now int64) {
 		}
 	}
 	if r.muted.Load() {
-		return // what nobody may hear is neither forwarded nor recorded
+		return // what nobody may hear is neither forwarded, cached for retransmission, nor recorded
 	}
+	r.cache.put(pkt.SequenceNumber, raw)
 	for _, t := range *r.taps.Load() {
 		t.WriteRTP(raw)
 	}
