@@ -5,8 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
-	"log/slog"
+	"github.com/parleyhq/parley/server/servertest"
 	"os"
 	"strings"
 	"testing"
@@ -20,22 +19,9 @@ import (
 // startServer runs a node on free loopback ports with a fresh data folder.
 func startServer(t *testing.T) (*server.Server, string) {
 	t.Helper()
-	cfg := config.Default()
-	cfg.Listen = "127.0.0.1:0"
-	cfg.UDPPort = 0
-	cfg.DataDir = t.TempDir()
-	srv, err := server.Start(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	})
-	return srv, cfg.DataDir
+	var dir string
+	srv := servertest.Start(t, func(c *config.Config) { dir = c.DataDir })
+	return srv, dir
 }
 
 // documentedFields are the report's JSON fields as BENCHMARKS.md lists them.

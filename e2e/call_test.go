@@ -3,8 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
+	"github.com/parleyhq/parley/server/servertest"
 	"net/url"
 	"testing"
 	"time"
@@ -16,22 +15,22 @@ import (
 	"github.com/parleyhq/parley/server"
 )
 
-func startServer(t *testing.T) *server.Server {
+func startServer(t *testing.T, tweaks ...func(*config.Config)) *server.Server {
 	t.Helper()
-	cfg := config.Default()
-	cfg.Listen = "127.0.0.1:0"
-	cfg.UDPPort = 0
-	cfg.DataDir = t.TempDir()
-	srv, err := server.Start(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
+	return servertest.Start(t, tweaks...)
+}
+
+// startRecordingServer runs a node that records every room, checkpointing
+// every 2 s; it returns the node and its data folder.
+func startRecordingServer(t *testing.T) (*server.Server, string) {
+	t.Helper()
+	var dir string
+	srv := startServer(t, func(c *config.Config) {
+		c.RecordAll = true
+		c.CheckpointInterval = 2 * time.Second
+		dir = c.DataDir
 	})
-	return srv
+	return srv, dir
 }
 
 // roomURL is a deep link that joins at once with low-resolution capture.

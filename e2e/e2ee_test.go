@@ -11,8 +11,6 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"math"
 	"net/url"
 	"os"
@@ -29,7 +27,6 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/parleyhq/parley/auth"
-	"github.com/parleyhq/parley/config"
 	"github.com/parleyhq/parley/record"
 	"github.com/parleyhq/parley/server"
 )
@@ -185,19 +182,7 @@ func TestE2EEInBrowsers(t *testing.T) {
 // gets no picture and no sound of the meeting out of them, while the decrypted
 // copies, read by the same commands, decode cleanly and hold both.
 func TestE2EERecordHoldsOnlyCiphertext(t *testing.T) {
-	cfg := config.Default()
-	cfg.Listen, cfg.UDPPort, cfg.DataDir = "127.0.0.1:0", 0, t.TempDir()
-	cfg.RecordAll = true
-	cfg.CheckpointInterval = 2 * time.Second
-	srv, err := server.Start(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-	})
+	srv, dataDir := startRecordingServer(t)
 	// A steady 440 Hz tone for the microphones, to look for in the recorded audio.
 	const toneHz = 440
 	browser := newBrowser(t, chromedp.Flag("use-file-for-fake-audio-capture", toneWAV(t, toneHz)))
@@ -228,7 +213,7 @@ func TestE2EERecordHoldsOnlyCiphertext(t *testing.T) {
 		}
 	}
 
-	dir, files := sealedRecord(t, ctx, srv, filepath.Join(cfg.DataDir, server.RecordsDir), room)
+	dir, files := sealedRecord(t, ctx, srv, filepath.Join(dataDir, server.RecordsDir), room)
 	if len(files) != 4 {
 		t.Fatalf("%d media files, want 4: %v", len(files), files)
 	}

@@ -3,8 +3,6 @@ package e2e
 import (
 	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,7 +14,6 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/parleyhq/parley/auth"
-	"github.com/parleyhq/parley/config"
 	"github.com/parleyhq/parley/record"
 	"github.com/parleyhq/parley/server"
 )
@@ -56,19 +53,7 @@ func ffprobeDuration(t *testing.T, path string) (string, float64) {
 // TestRecordedBrowserCall: two browsers talk for 20 s with recording on; the
 // record verifies and ffprobe reads every file with the right codec and length.
 func TestRecordedBrowserCall(t *testing.T) {
-	cfg := config.Default()
-	cfg.Listen, cfg.UDPPort, cfg.DataDir = "127.0.0.1:0", 0, t.TempDir()
-	cfg.RecordAll = true
-	cfg.CheckpointInterval = 2 * time.Second
-	srv, err := server.Start(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-	})
+	srv, dataDir := startRecordingServer(t)
 	browser := newBrowser(t, chromedp.Flag("use-file-for-fake-audio-capture", toneWAV(t, 440)))
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
@@ -101,11 +86,12 @@ func TestRecordedBrowserCall(t *testing.T) {
 		leftAt[id] = time.Now()
 	}
 
-	recs, _ := filepath.Glob(filepath.Join(cfg.DataDir, server.RecordsDir, "*"))
+	recs, _ := filepath.Glob(filepath.Join(dataDir, server.RecordsDir, "*"))
 	if len(recs) != 1 {
 		t.Fatalf("records: %v", recs)
 	}
 	var rep *record.Report
+	var err error
 	for { // sealed once the room is empty
 		rep, err = record.Verify(recs[0], record.VerifyOptions{ServerKey: srv.Signer().PublicKey()})
 		if err != nil {
