@@ -49,6 +49,22 @@ type Config struct {
 	MaxRooms          int // per node
 	JoinsPerMinute    int // signaling connections per client IP per minute
 	MessagesPerSecond int // sustained signaling messages per connection
+
+	// Metrics serves Prometheus metrics at /metrics.
+	Metrics bool
+	// Webhooks receive room events as JSON signed with HMAC-SHA256.
+	Webhooks []Webhook
+}
+
+// Webhook is one receiver of room events.
+type Webhook struct {
+	// URL receives a POST per event.
+	URL string
+	// Secret keys the HMAC-SHA256 signature of each body; it is redacted when
+	// the configuration is printed.
+	Secret string
+	// Events limits delivery to these event types; empty means all.
+	Events []string
 }
 
 // Default returns the embedded defaults.
@@ -69,6 +85,8 @@ func Default() Config {
 		MaxRooms:          1000,
 		JoinsPerMinute:    120,
 		MessagesPerSecond: 50,
+
+		Metrics: true,
 	}
 }
 
