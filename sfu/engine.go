@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"sync"
 
 	"github.com/pion/dtls/v3"
 	"github.com/pion/ice/v4"
@@ -36,6 +37,9 @@ type Engine struct {
 	tcp    net.Listener
 	udpMux ice.UDPMux
 	tcpMux ice.TCPMux
+
+	mu    sync.Mutex
+	peers map[*Peer]struct{}
 }
 
 // NewEngine binds the media port (UDP and TCP, same number) and prepares the APIs.
@@ -48,7 +52,7 @@ func NewEngine(cfg Config) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Engine{log: log, udp: udp, tcp: tcp}
+	e := &Engine{log: log, udp: udp, tcp: tcp, peers: map[*Peer]struct{}{}}
 	e.udpMux = webrtc.NewICEUDPMux(nil, udp)
 	e.tcpMux = webrtc.NewICETCPMux(nil, tcp, 32)
 
@@ -91,6 +95,10 @@ func listenMedia(ip net.IP, port int) (*net.UDPConn, *net.TCPListener, error) {
 		if err != nil {
 			return nil, nil, fmt.Errorf("media UDP port: %w", err)
 		}
+		// Room for bursts (a join storm, keyframes to many subscribers at
+		// once). The kernel caps this at net.core.rmem_max/wmem_max.
+		_ = udp.SetReadBuffer(8 << 20)
+		_ = udp.SetWriteBuffer(8 << 20)
 		p := udp.LocalAddr().(*net.UDPAddr).Port
 		tcp, err := net.ListenTCP("tcp", &net.TCPAddr{IP: ip, Port: p})
 		if err == nil {
@@ -120,10 +128,17 @@ func newAPI(se webrtc.SettingEngine, publish bool) (*webrtc.API, error) {
 			return nil, err
 		}
 	} else {
-		// Forwarders answer NACKs from the receiver's shared cache themselves,
-		// so only sender/receiver reports are needed here.
+		// Forwarders answer NACKs from the receiver's shared cache and number
+		// packets for transport-wide feedback themselves (without allocating);
+		// only sender/receiver reports come from pion.
 		if err := webrtc.ConfigureRTCPReports(ir); err != nil {
 			return nil, err
+		}
+		for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecTypeAudio} {
+			m.RegisterFeedback(webrtc.RTCPFeedback{Type: webrtc.TypeRTCPFBTransportCC}, kind)
+			if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: sdp.TransportCCURI}, kind); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se)), nil

@@ -33,12 +33,9 @@ var opus = webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapabili
 // path alone; keyframe requests are counted in *plis.
 func testReceiver() *Receiver {
 	var plis int
-	r := &Receiver{id: "T1", kind: webrtc.RTPCodecTypeAudio, codec: opus, cache: newPacketCache(1024), done: make(chan struct{})}
-	r.writeRTCP = func([]rtcp.Packet) error { plis++; return nil }
-	empty := []*Forwarder{}
-	r.fwds.Store(&empty)
-	noTaps := []Tap{}
-	r.taps.Store(&noTaps)
+	r := newReceiver("T1", "0", opus, webrtc.RTPCodecTypeAudio, nil, func([]rtcp.Packet) error { plis++; return nil }, nil)
+	r.addLayer(0, "", nil)
+	r.layer(0).cache = newPacketCache(1024)
 	return r
 }
 
@@ -144,11 +141,11 @@ func TestRetransmitFromCache(t *testing.T) {
 		r.forward(rawPacket(t, seq, uint32(seq)*3000, false), &pkt, 0)
 	}
 	sent := w.n
-	f.retransmit(65534)
+	f.retransmit(65534, 0)
 	if w.n != sent+1 || w.last.SequenceNumber != 65534 || w.last.SSRC != 77 {
 		t.Fatalf("retransmit: %d packets, last %+v", w.n-sent, w.last)
 	}
-	f.retransmit(3000) // never seen
+	f.retransmit(3000, 0) // never seen
 	if w.n != sent+1 {
 		t.Fatal("retransmitted a packet that was never cached")
 	}

@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"errors"
+	"io"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -27,12 +29,24 @@ type Forwarder struct {
 
 	// mu serialises writes: packets of an old and a new source may overlap
 	// during a switch, and retransmissions come from the RTCP goroutine.
-	mu   sync.Mutex
-	src  *Receiver // nil: paused
-	m    munger
-	hdr  rtp.Header
-	nbuf []byte
-	npkt rtp.Packet
+	mu     sync.Mutex
+	src    *Receiver // nil: paused
+	cur    int       // layer of src being sent; -1 waits for target's keyframe
+	target int       // layer chosen for this subscriber
+	m      munger
+	hdr    rtp.Header
+	nbuf   []byte
+	npkt   rtp.Packet
+	exts   []rtp.Extension // backing for hdr.Extensions, reused
+	tcc    [2]byte
+
+	// Set by the peer that owns the forwarder (nil in tests): the downlink's
+	// bandwidth estimator, and a nudge to re-choose layers.
+	bwe      *estimator
+	realloc  func()
+	viewW    atomic.Int32 // how big the subscriber draws this video, device pixels; 0: unknown
+	viewH    atomic.Int32
+	priority atomic.Int32
 
 	sent        atomic.Uint64
 	retransmits atomic.Uint64
@@ -44,6 +58,7 @@ type Forwarder struct {
 type binding struct {
 	ssrc   uint32
 	pt     uint8
+	tccID  uint8 // transport-cc header extension id, 0 when not negotiated
 	writer webrtc.TrackLocalWriter
 }
 
@@ -53,6 +68,7 @@ func newForwarder(id string, kind webrtc.RTPCodecType, codec webrtc.RTPCodecPara
 	return &Forwarder{
 		id: id, kind: kind, codec: codec, streamID: streamID, label: label,
 		nbuf: make([]byte, maxPacket), m: munger{clock: codec.ClockRate},
+		exts: make([]rtp.Extension, 0, 1), cur: -1,
 	}
 }
 
@@ -76,12 +92,18 @@ func (f *Forwarder) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 	if match == nil {
 		return webrtc.RTPCodecParameters{}, errNoCodec
 	}
-	f.bound.Store(&binding{ssrc: uint32(ctx.SSRC()), pt: uint8(match.PayloadType), writer: ctx.WriteStream()})
+	b := &binding{ssrc: uint32(ctx.SSRC()), pt: uint8(match.PayloadType), writer: ctx.WriteStream()}
+	for _, e := range ctx.HeaderExtensions() {
+		if e.URI == sdp.TransportCCURI {
+			b.tccID = uint8(e.ID)
+		}
+	}
+	f.bound.Store(b)
 	f.mu.Lock()
-	src := f.src
+	src, l := f.src, f.target
 	f.mu.Unlock()
 	if src != nil {
-		src.RequestKeyframe()
+		src.requestKeyframe(src.layer(l))
 	}
 	return *match, nil
 }
@@ -134,18 +156,64 @@ func (f *Forwarder) SwitchTo(r *Receiver) {
 	}
 	f.src = r
 	f.m.switched()
+	// One layer: send from its next packet. Simulcast: start on the lowest
+	// layer, which arrives soonest; the peer's allocation climbs from there.
+	f.cur, f.target = 0, 0
+	if r != nil && r.simulcast {
+		f.cur = -1
+	}
 	f.mu.Unlock()
 	if old != nil {
 		old.removeForwarder(f)
 	}
 	if r != nil {
 		r.addForwarder(f)
-		r.RequestKeyframe()
+		r.requestKeyframe(r.layer(0))
+	}
+	if f.realloc != nil {
+		f.realloc()
 	}
 }
 
-// writeRTP forwards one packet of source r; called from r's read loop.
-func (f *Forwarder) writeRTP(r *Receiver, h *rtp.Header, payload []byte, now int64) {
+// SetViewport tells how large the subscriber draws this video (device
+// pixels); 0x0 means unknown, and lets bandwidth alone choose the layer. A
+// thumbnail never pulls a layer much larger than itself.
+func (f *Forwarder) SetViewport(w, h int) {
+	w, h = max(0, min(w, 1<<14)), max(0, min(h, 1<<14))
+	if f.viewW.Swap(int32(w)) == int32(w) && f.viewH.Swap(int32(h)) == int32(h) {
+		return
+	}
+	if f.realloc != nil {
+		f.realloc()
+	}
+}
+
+// Layer returns the simulcast layer being sent (-1 while waiting for a
+// keyframe) and the one chosen.
+func (f *Forwarder) Layer() (cur, target int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.cur, f.target
+}
+
+// setTarget chooses the layer to send; the switch happens on its next keyframe.
+func (f *Forwarder) setTarget(src *Receiver, idx int) {
+	f.mu.Lock()
+	if f.src != src {
+		f.mu.Unlock()
+		return
+	}
+	f.target = idx
+	waiting := f.cur != idx
+	f.mu.Unlock()
+	if waiting {
+		src.requestKeyframe(src.layer(idx))
+	}
+}
+
+// writeRTP forwards one packet of layer l of source r; called from the
+// layer's read loop. key marks the first packet of a keyframe.
+func (f *Forwarder) writeRTP(r *Receiver, l *layer, h *rtp.Header, payload []byte, now int64, key bool) {
 	b := f.bound.Load()
 	if b == nil {
 		return
@@ -155,13 +223,44 @@ func (f *Forwarder) writeRTP(r *Receiver, h *rtp.Header, payload []byte, now int
 	if f.src != r {
 		return // a packet of the previous source, still in flight
 	}
+	if l.idx != f.cur {
+		// Another layer: it becomes ours only where the decoder can start, on
+		// a keyframe of the layer chosen.
+		if l.idx != f.target || !key {
+			return
+		}
+		if f.cur >= 0 {
+			totals.layerSwitches.Add(1)
+		}
+		f.cur = l.idx
+		f.m.switched()
+	}
 	seq, ts, ok := f.m.rewrite(h, now)
 	if !ok {
 		return
 	}
+	f.send(h, b, seq, ts, payload, now, &f.sent)
+}
+
+// send writes one packet to the subscriber; f.mu is held.
+func (f *Forwarder) send(h *rtp.Header, b *binding, seq uint16, ts uint32, payload []byte, now int64, count *atomic.Uint64) {
 	f.fill(h, b, seq, ts)
-	if _, err := b.writer.WriteRTP(&f.hdr, payload); err == nil {
-		f.sent.Add(1)
+	var tseq uint16
+	if b.tccID != 0 && f.bwe != nil {
+		tseq = f.bwe.nextSeq()
+		f.tcc[0], f.tcc[1] = byte(tseq>>8), byte(tseq)
+		f.hdr.Extensions = f.exts[:0]
+		_ = f.hdr.SetExtension(b.tccID, f.tcc[:])
+	}
+	if _, err := b.writer.WriteRTP(&f.hdr, payload); err != nil {
+		return
+	}
+	count.Add(1)
+	size := f.hdr.MarshalSize() + len(payload)
+	totals.packetsOut.Add(1)
+	totals.bytesOut.Add(uint64(size))
+	if b.tccID != 0 && f.bwe != nil {
+		f.bwe.onSent(tseq, size, now)
 	}
 }
 
@@ -180,31 +279,69 @@ func (f *Forwarder) fill(src *rtp.Header, b *binding, seq uint16, ts uint32) {
 
 // readRTCP serves the subscriber's feedback until its sender stops.
 func (f *Forwarder) readRTCP() {
+	buf := make([]byte, maxPacket)
 	for {
-		pkts, _, err := f.sender.ReadRTCP()
+		n, _, err := f.sender.Read(buf)
 		if err != nil {
-			return
+			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrClosedPipe) || f.closed.Load() {
+				return
+			}
+			continue // one unreadable compound packet must not end the feedback loop
 		}
-		for _, p := range pkts {
-			switch p := p.(type) {
-			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
-				if src := f.Source(); src != nil {
-					src.RequestKeyframe()
-				}
-			case *rtcp.TransportLayerNack:
-				for _, pair := range p.Nacks {
-					pair.Range(func(seq uint16) bool {
-						f.retransmit(seq)
-						return true
-					})
-				}
-			case *rtcp.ReceiverReport:
-				if b := f.bound.Load(); b != nil {
-					for _, rr := range p.Reports {
-						if rr.SSRC == b.ssrc {
-							f.lost.Store(uint32(rr.FractionLost))
+		pkts, err := rtcp.Unmarshal(buf[:n])
+		if err != nil {
+			continue
+		}
+		f.handleRTCP(pkts, nowNanos())
+	}
+}
+
+// handleRTCP acts on one compound RTCP packet from the subscriber.
+func (f *Forwarder) handleRTCP(pkts []rtcp.Packet, now int64) {
+	for _, p := range pkts {
+		switch p := p.(type) {
+		case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+			totals.plis.Add(1)
+			f.mu.Lock()
+			src, l := f.src, f.cur
+			if l < 0 {
+				l = f.target
+			}
+			f.mu.Unlock()
+			if src != nil {
+				src.requestKeyframe(src.layer(l))
+			}
+		case *rtcp.TransportLayerNack:
+			for _, pair := range p.Nacks {
+				pair.Range(func(seq uint16) bool {
+					totals.nacks.Add(1)
+					f.retransmit(seq, now)
+					return true
+				})
+			}
+		case *rtcp.ReceiverReport:
+			if b := f.bound.Load(); b != nil {
+				for _, rr := range p.Reports {
+					if rr.SSRC == b.ssrc {
+						f.lost.Store(uint32(rr.FractionLost))
+						if f.bwe != nil {
+							f.bwe.onReceiverLoss(float64(rr.FractionLost)/256, now)
 						}
 					}
+				}
+			}
+		case *rtcp.TransportLayerCC:
+			if f.bwe != nil {
+				f.bwe.onTWCC(p, now)
+				if f.realloc != nil {
+					f.realloc()
+				}
+			}
+		case *rtcp.ReceiverEstimatedMaximumBitrate:
+			if f.bwe != nil {
+				f.bwe.onREMB(float64(p.Bitrate), now)
+				if f.realloc != nil {
+					f.realloc()
 				}
 			}
 		}
@@ -212,32 +349,34 @@ func (f *Forwarder) readRTCP() {
 }
 
 // retransmit resends one packet (by the subscriber's sequence number) from the
-// source's cache, if it is still there and belongs to the current source.
-func (f *Forwarder) retransmit(seq uint16) {
+// source's cache, if it is still there and belongs to the current source and layer.
+func (f *Forwarder) retransmit(seq uint16, now int64) {
 	b := f.bound.Load()
 	if b == nil {
 		return
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.src == nil {
+	l := (*layer)(nil)
+	if f.src != nil {
+		l = f.src.layer(f.cur)
+	}
+	if l == nil {
 		return
 	}
 	srcSeq, ok := f.m.source(seq)
 	if !ok {
 		return
 	}
-	n := f.src.cache.get(srcSeq, f.nbuf)
+	n := l.cache.get(srcSeq, f.nbuf)
 	if n == 0 {
 		return
 	}
-	if err := f.npkt.Unmarshal(f.nbuf[:n]); err != nil {
+	if err := f.npkt.Unmarshal(f.nbuf[:n]); err != nil || f.npkt.SSRC != f.m.srcSSRC {
 		return
 	}
-	f.fill(&f.npkt.Header, b, seq, f.npkt.Timestamp+f.m.tsOff)
-	if _, err := b.writer.WriteRTP(&f.hdr, f.npkt.Payload); err == nil {
-		f.retransmits.Add(1)
-	}
+	totals.retransmits.Add(1)
+	f.send(&f.npkt.Header, b, seq, f.npkt.Timestamp+f.m.tsOff, f.npkt.Payload, now, &f.retransmits)
 }
 
 // close detaches the forwarder from its source; idempotent.

@@ -63,9 +63,11 @@ func (m *munger) rewrite(h *rtp.Header, now int64) (seq uint16, ts uint32, ok bo
 }
 
 // source maps an outgoing sequence number back to the current source's, for
-// retransmission. ok is false when seq was sent before the current source.
+// retransmission. ok is false when seq was sent before the current source,
+// and while a switch waits for the new source's first packet (until then no
+// number of ours belongs to it).
 func (m *munger) source(seq uint16) (uint16, bool) {
-	if !m.started || int16(seq-m.firstSeq) < 0 || int16(seq-m.lastSeq) > 0 {
+	if !m.started || m.pending || int16(seq-m.firstSeq) < 0 || int16(seq-m.lastSeq) > 0 {
 		return 0, false
 	}
 	return seq - m.seqOff, true

@@ -3,6 +3,7 @@ package sfu
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -58,19 +59,31 @@ type Peer struct {
 	subInFlight bool                                 // an offer awaits its answer
 	subAgain    bool                                 // changes arrived while in flight
 	receivers   map[*Receiver]struct{}
+	byRecv      map[*webrtc.RTPReceiver]*Receiver // simulcast layers join their track's Receiver
 	forwarders  map[*Forwarder]struct{}
+
+	bwe      *estimator // the "sub" downlink
+	allocMu  sync.Mutex
+	allocAt  atomic.Int64
+	allocBuf []*layer
 }
 
 // NewPeer creates a peer; connections are made when first needed.
 func (e *Engine) NewPeer(id string, h Handler) *Peer {
-	return &Peer{
+	p := &Peer{
 		eng: e, h: h, id: id,
 		pending:    map[string][]webrtc.ICECandidateInit{},
 		local:      map[string][]webrtc.ICECandidateInit{},
 		described:  map[string]bool{},
 		receivers:  map[*Receiver]struct{}{},
+		byRecv:     map[*webrtc.RTPReceiver]*Receiver{},
 		forwarders: map[*Forwarder]struct{}{},
+		bwe:        newEstimator(),
 	}
+	e.mu.Lock()
+	e.peers[p] = struct{}{}
+	e.mu.Unlock()
+	return p
 }
 
 func (p *Peer) newPC(role string) (*webrtc.PeerConnection, error) {
@@ -115,28 +128,65 @@ func (p *Peer) onTrack(pc *webrtc.PeerConnection, t *webrtc.TrackRemote, rr *web
 			mid = tr.Mid()
 		}
 	}
-	id := fmt.Sprintf("%s-T%d", p.id, receiverSeq.Add(1))
-	r := newReceiver(id, mid, t, rr, pc.WriteRTCP, p.receiverClosed)
-	for _, ext := range rr.GetParameters().HeaderExtensions {
-		if ext.URI == sdp.AudioLevelURI && t.Kind() == webrtc.RTPCodecTypeAudio {
-			r.levelID = uint8(ext.ID)
-		}
-	}
+	rid := t.RID()
+	idx := layerIndex(rid, rr)
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
 		_ = rr.Stop()
 		return
 	}
+	// pion reports each simulcast layer as a track of its own; they are one
+	// published track with several encodings.
+	if r := p.byRecv[rr]; r != nil {
+		l, ok := r.addLayer(idx, rid, t)
+		p.mu.Unlock()
+		if ok {
+			r.run(l)
+		}
+		return
+	}
+	id := fmt.Sprintf("%s-T%d", p.id, receiverSeq.Add(1))
+	r := newReceiver(id, mid, t.Codec(), t.Kind(), rr, pc.WriteRTCP, p.receiverClosed)
+	r.simulcast = rid != ""
+	for _, ext := range rr.GetParameters().HeaderExtensions {
+		if ext.URI == sdp.AudioLevelURI && t.Kind() == webrtc.RTPCodecTypeAudio {
+			r.levelID = uint8(ext.ID)
+		}
+	}
+	l, _ := r.addLayer(idx, rid, t)
 	p.receivers[r] = struct{}{}
+	p.byRecv[rr] = r
 	p.mu.Unlock()
 	p.h.TrackStarted(r)
-	r.run() // pion runs OnTrack on its own goroutine; it becomes the read loop
+	r.run(l) // pion runs OnTrack on its own goroutine; it becomes the layer's read loop
+}
+
+// layerIndex places a simulcast encoding by its rid: the names browsers and
+// WHIP tools use, else its position among the transceiver's encodings.
+func layerIndex(rid string, rr *webrtc.RTPReceiver) int {
+	switch strings.ToLower(rid) {
+	case "", "q", "l", "lo", "low", "0":
+		return 0
+	case "h", "m", "mid", "medium", "1":
+		return 1
+	case "f", "hi", "high", "full", "2":
+		return 2
+	}
+	for i, t := range rr.Tracks() {
+		if t.RID() == rid {
+			return min(i, maxLayers-1)
+		}
+	}
+	return 0
 }
 
 func (p *Peer) receiverClosed(r *Receiver) {
 	p.mu.Lock()
 	delete(p.receivers, r)
+	if p.byRecv[r.recv] == r {
+		delete(p.byRecv, r.recv)
+	}
 	p.mu.Unlock()
 	p.h.TrackEnded(r)
 }
@@ -284,7 +334,16 @@ func (p *Peer) addForwarderLocked(f *Forwarder) error {
 	if err != nil {
 		return err
 	}
+	// Offer only the codec the source sends: every other codec would cost
+	// about 2 KB of SDP per track and can never be used.
+	for _, t := range p.sub.GetTransceivers() {
+		if t.Sender() == sender {
+			_ = t.SetCodecPreferences([]webrtc.RTPCodecParameters{subCodec(f.codec, f.kind)})
+		}
+	}
 	f.sender = sender
+	f.bwe = p.bwe
+	f.realloc = p.reallocate
 	p.forwarders[f] = struct{}{}
 	go f.readRTCP() // ends when the sender stops (Unsubscribe or Close)
 	return nil
@@ -366,6 +425,9 @@ func (p *Peer) Close() error {
 		return nil
 	}
 	p.closed = true
+	p.eng.mu.Lock()
+	delete(p.eng.peers, p)
+	p.eng.mu.Unlock()
 	pub, sub := p.pub, p.sub
 	fwds := p.forwarders
 	p.forwarders = map[*Forwarder]struct{}{}
@@ -390,4 +452,21 @@ func (p *Peer) Close() error {
 		<-r.done
 	}
 	return errors.Join(errs...)
+}
+
+// subCodec is the codec to offer a subscriber for a source's codec: the same
+// codec, with the subscriber connection's own payload type (0 lets pion take
+// it from its media engine, so payload types stay unique across the bundle)
+// and the feedback the forwarder serves.
+func subCodec(c webrtc.RTPCodecParameters, kind webrtc.RTPCodecType) webrtc.RTPCodecParameters {
+	c.PayloadType = 0
+	c.RTCPFeedback = []webrtc.RTCPFeedback{{Type: webrtc.TypeRTCPFBTransportCC}}
+	if kind == webrtc.RTPCodecTypeVideo {
+		c.RTCPFeedback = append(c.RTCPFeedback,
+			webrtc.RTCPFeedback{Type: webrtc.TypeRTCPFBGoogREMB},
+			webrtc.RTCPFeedback{Type: webrtc.TypeRTCPFBCCM, Parameter: "fir"},
+			webrtc.RTCPFeedback{Type: webrtc.TypeRTCPFBNACK},
+			webrtc.RTCPFeedback{Type: webrtc.TypeRTCPFBNACK, Parameter: "pli"})
+	}
+	return c
 }

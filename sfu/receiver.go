@@ -1,6 +1,7 @@
 package sfu
 
 import (
+	"encoding/binary"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -16,26 +17,61 @@ import (
 // bandwidth and every subscriber gets the same one.
 const keyframeInterval = 300 * time.Millisecond
 
-// Receiver is one published track arriving at the server. It reads RTP, keeps
-// recent packets for retransmission and hands each packet to its forwarders.
-type Receiver struct {
-	id    string
-	mid   string
-	kind  webrtc.RTPCodecType
+// maxLayers is the most simulcast layers a track has (low, medium, full).
+const maxLayers = 3
+
+// layer is one encoding of a published track: the track itself, or one
+// simulcast layer of it. Each has its own SSRC, read loop and packet cache.
+type layer struct {
+	idx   int
+	rid   string
 	ssrc  uint32
 	track *webrtc.TrackRemote
-	recv  *webrtc.RTPReceiver
-	codec webrtc.RTPCodecParameters
 	cache *packetCache
+
+	lastKeyframe atomic.Int64 // unix ns of the last keyframe request upstream
+	lastPacket   atomic.Int64 // arrival ns of the latest packet
+	rate         atomic.Uint64
+	width        atomic.Int32 // picture size seen in the last keyframe, when the codec tells
+	height       atomic.Int32
+
+	// Rate window; read loop only.
+	winStart int64
+	winBytes uint64
+}
+
+// bitrate is the layer's measured rate (bits/s), or a typical one for its
+// place until it has been measured.
+func (l *layer) bitrate() uint64 {
+	if r := l.rate.Load(); r > 0 {
+		return r
+	}
+	return [maxLayers]uint64{150_000, 500_000, 1_500_000}[l.idx]
+}
+
+// Receiver is one published track arriving at the server: one layer, or up to
+// three simulcast layers. It reads RTP, keeps recent packets for
+// retransmission and hands each packet to its forwarders.
+type Receiver struct {
+	id        string
+	mid       string
+	kind      webrtc.RTPCodecType
+	recv      *webrtc.RTPReceiver
+	codec     webrtc.RTPCodecParameters
+	family    int  // codec family, for keyframe detection
+	simulcast bool // layers are chosen per subscriber
+
+	layers  [maxLayers]atomic.Pointer[layer]
+	running atomic.Int32 // layers whose read loop runs
 
 	writeRTCP func([]rtcp.Packet) error
 
 	mu   sync.Mutex                   // serialises changes to fwds and taps
 	fwds atomic.Pointer[[]*Forwarder] // read lock-free on every packet
 	taps atomic.Pointer[[]Tap]
+	tap  tapFeed
 
-	muted        atomic.Bool
-	lastKeyframe atomic.Int64 // unix nanoseconds of the last request upstream
+	muted atomic.Bool
 
 	packets atomic.Uint64
 	bytes   atomic.Uint64
@@ -52,22 +88,65 @@ type Receiver struct {
 	onClose   func(*Receiver)
 }
 
-func newReceiver(id, mid string, track *webrtc.TrackRemote, recv *webrtc.RTPReceiver, writeRTCP func([]rtcp.Packet) error, onClose func(*Receiver)) *Receiver {
-	size := 1024
-	if track.Kind() == webrtc.RTPCodecTypeAudio {
-		size = 128 // audio is rarely retransmitted; keep ~2.5 s at 50 packets/s
-	}
+// tapFeed gives taps (the recorder) one continuous stream of a simulcast
+// track: the best layer that is flowing, changed only on a keyframe.
+type tapFeed struct {
+	mu  sync.Mutex
+	cur int // layer fed, -1 before the first
+	m   munger
+	buf [maxPacket]byte
+}
+
+func newReceiver(id, mid string, codec webrtc.RTPCodecParameters, kind webrtc.RTPCodecType, recv *webrtc.RTPReceiver, writeRTCP func([]rtcp.Packet) error, onClose func(*Receiver)) *Receiver {
 	r := &Receiver{
-		id: id, mid: mid, kind: track.Kind(), ssrc: uint32(track.SSRC()), track: track, recv: recv, codec: track.Codec(),
-		cache: newPacketCache(size), writeRTCP: writeRTCP,
-		done: make(chan struct{}), onClose: onClose,
+		id: id, mid: mid, kind: kind, recv: recv, codec: codec, family: codecFamily(codec.MimeType),
+		writeRTCP: writeRTCP, done: make(chan struct{}), onClose: onClose,
 	}
+	r.tap.cur = -1
+	r.tap.m.clock = codec.ClockRate
 	empty := []*Forwarder{}
 	r.fwds.Store(&empty)
 	noTaps := []Tap{}
 	r.taps.Store(&noTaps)
 	return r
 }
+
+// addLayer attaches an encoding; false when its place is taken.
+func (r *Receiver) addLayer(idx int, rid string, track *webrtc.TrackRemote) (*layer, bool) {
+	size := 1024
+	if r.kind == webrtc.RTPCodecTypeAudio {
+		size = 128 // audio is rarely retransmitted; keep ~2.5 s at 50 packets/s
+	}
+	l := &layer{idx: idx, rid: rid, track: track, cache: newPacketCache(size)}
+	if track != nil {
+		l.ssrc = uint32(track.SSRC())
+	}
+	if !r.layers[idx].CompareAndSwap(nil, l) {
+		return nil, false
+	}
+	return l, true
+}
+
+// layer returns layer i, or nil.
+func (r *Receiver) layer(i int) *layer {
+	if i < 0 || i >= maxLayers {
+		return nil
+	}
+	return r.layers[i].Load()
+}
+
+// activeLayers lists the layers that sent within the last second, low to high.
+func (r *Receiver) activeLayers(now int64, out []*layer) []*layer {
+	for i := range maxLayers {
+		if l := r.layers[i].Load(); l != nil && now-l.lastPacket.Load() < 1e9 {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// Simulcast reports whether the track arrives in several layers.
+func (r *Receiver) Simulcast() bool { return r.simulcast }
 
 // Tap receives a copy of every packet the room hears from a track (the
 // recorder). WriteRTP runs on the media path: it must copy raw and not block.
@@ -120,17 +199,26 @@ func (r *Receiver) SetMuted(muted bool) {
 // Muted reports whether forwarding is paused.
 func (r *Receiver) Muted() bool { return r.muted.Load() }
 
-// RequestKeyframe asks the publisher for a keyframe, at most once per keyframeInterval.
+// RequestKeyframe asks the publisher for a keyframe on every layer.
 func (r *Receiver) RequestKeyframe() {
-	if r.Kind() != webrtc.RTPCodecTypeVideo {
+	for i := range maxLayers {
+		r.requestKeyframe(r.layer(i))
+	}
+}
+
+// requestKeyframe asks for a keyframe on one layer, at most once per
+// keyframeInterval however many subscribers ask.
+func (r *Receiver) requestKeyframe(l *layer) {
+	if r.Kind() != webrtc.RTPCodecTypeVideo || l == nil {
 		return
 	}
 	now := time.Now().UnixNano()
-	last := r.lastKeyframe.Load()
-	if now-last < int64(keyframeInterval) || !r.lastKeyframe.CompareAndSwap(last, now) {
+	last := l.lastKeyframe.Load()
+	if now-last < int64(keyframeInterval) || !l.lastKeyframe.CompareAndSwap(last, now) {
 		return
 	}
-	_ = r.writeRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: r.ssrc}})
+	totals.keyframeRequests.Add(1)
+	_ = r.writeRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: l.ssrc}})
 }
 
 func (r *Receiver) addForwarder(f *Forwarder) {
@@ -171,57 +259,143 @@ func (r *Receiver) TakeLevel() (level float64, ok bool) {
 // Forwarders returns the current number of subscribers.
 func (r *Receiver) Forwarders() int { return len(*r.fwds.Load()) }
 
-// run is the receiver's read loop; it owns the packet buffer and ends when the
+// run is a layer's read loop; it owns the packet buffer and ends when the
 // track stops (the publisher's connection closed or the track was removed).
-func (r *Receiver) run() {
-	defer r.close()
-	go r.drainRTCP()
+// The receiver ends with its last layer.
+func (r *Receiver) run(l *layer) {
+	r.running.Add(1)
+	defer func() {
+		if r.running.Add(-1) == 0 {
+			r.close()
+		}
+	}()
+	go r.drainRTCP(l)
 	buf := make([]byte, maxPacket)
 	var pkt rtp.Packet
 	for {
-		n, _, err := r.track.Read(buf)
+		n, _, err := l.track.Read(buf)
 		if err != nil {
 			return
 		}
-		r.forward(buf[:n], &pkt, nowNanos())
+		r.forwardLayer(l, buf[:n], &pkt, nowNanos())
 	}
 }
 
-// forward handles one RTP packet from the publisher. It is the hot path: it
-// must not allocate.
+// forward handles a packet of the base layer (tests and single-layer tracks).
 func (r *Receiver) forward(raw []byte, pkt *rtp.Packet, now int64) {
+	r.forwardLayer(r.layers[0].Load(), raw, pkt, now)
+}
+
+// forwardLayer handles one RTP packet from the publisher. It is the hot path:
+// it must not allocate.
+func (r *Receiver) forwardLayer(l *layer, raw []byte, pkt *rtp.Packet, now int64) {
 	if err := pkt.Unmarshal(raw); err != nil {
 		return // garbage from the network: drop it, keep the stream
 	}
 	r.packets.Add(1)
 	r.bytes.Add(uint64(len(raw)))
+	totals.packetsIn.Add(1)
+	totals.bytesIn.Add(uint64(len(raw)))
+	l.lastPacket.Store(now)
+	if l.winStart == 0 {
+		l.winStart = now
+	}
+	l.winBytes += uint64(len(raw))
+	if span := now - l.winStart; span >= 1e9 {
+		l.rate.Store(l.winBytes * 8 * 1e9 / uint64(span))
+		l.winStart, l.winBytes = now, 0
+	}
 	if r.levelID != 0 {
 		if ext := pkt.GetExtension(r.levelID); len(ext) > 0 {
 			r.levelCount.Add(1)
-			if l := ext[0] & 0x7f; l < voicedLevel {
+			if lv := ext[0] & 0x7f; lv < voicedLevel {
 				r.voicedCount.Add(1)
-				r.voicedSum.Add(uint64(l))
+				r.voicedSum.Add(uint64(lv))
 			}
 		}
 	}
 	if r.muted.Load() {
 		return // what nobody may hear is neither forwarded, cached for retransmission, nor recorded
 	}
-	r.cache.put(pkt.SequenceNumber, raw)
-	for _, t := range *r.taps.Load() {
-		t.WriteRTP(raw)
+	key := false
+	if r.family != codecOther {
+		key = isKeyframeStart(r.family, pkt.Payload)
+		if key && r.family == codecVP8 {
+			if w, h, ok := vp8Size(pkt.Payload); ok {
+				l.width.Store(int32(w))
+				l.height.Store(int32(h))
+			}
+		}
+	}
+	l.cache.put(pkt.SequenceNumber, raw)
+	if taps := *r.taps.Load(); len(taps) > 0 {
+		r.feedTaps(taps, l, raw, &pkt.Header, key, now)
 	}
 	for _, f := range *r.fwds.Load() {
-		f.writeRTP(r, &pkt.Header, pkt.Payload, now)
+		f.writeRTP(r, l, &pkt.Header, pkt.Payload, now, key)
 	}
 }
 
-// drainRTCP reads the publisher's RTCP (sender reports) so the interceptors see
-// it; Parley itself acts only on subscribers' RTCP.
-func (r *Receiver) drainRTCP() {
+// feedTaps hands raw to the taps. A single-layer track passes through as it
+// is; a simulcast track is rewritten into one stream that climbs to the best
+// layer on its keyframes and falls back when that layer stops.
+func (r *Receiver) feedTaps(taps []Tap, l *layer, raw []byte, h *rtp.Header, key bool, now int64) {
+	if !r.simulcast {
+		for _, t := range taps {
+			t.WriteRTP(raw)
+		}
+		return
+	}
+	r.tap.mu.Lock()
+	defer r.tap.mu.Unlock()
+	if l.idx != r.tap.cur {
+		cur := r.layer(r.tap.cur)
+		stalled := cur == nil || now-cur.lastPacket.Load() > 1e9
+		if !key || (l.idx < r.tap.cur && !stalled) {
+			if l.idx > r.tap.cur && cur != nil {
+				r.requestKeyframe(l) // a better layer is flowing: climb at its next keyframe
+			}
+			return
+		}
+		r.tap.cur = l.idx
+		r.tap.m.switched()
+	}
+	seq, ts, ok := r.tap.m.rewrite(h, now)
+	if !ok || len(raw) < 12 {
+		return
+	}
+	n := copy(r.tap.buf[:], raw)
+	b := r.tap.buf[:n]
+	binary.BigEndian.PutUint16(b[2:], seq)
+	binary.BigEndian.PutUint32(b[4:], ts)
+	binary.BigEndian.PutUint32(b[8:], r.tapSSRC())
+	for _, t := range taps {
+		t.WriteRTP(b)
+	}
+}
+
+// tapSSRC is the SSRC of the taps' stream: the base layer's, so it is stable.
+func (r *Receiver) tapSSRC() uint32 {
+	for i := range maxLayers {
+		if l := r.layers[i].Load(); l != nil {
+			return l.ssrc
+		}
+	}
+	return 0
+}
+
+// drainRTCP reads the publisher's RTCP (sender reports) for one layer so the
+// interceptors see it; Parley itself acts only on subscribers' RTCP.
+func (r *Receiver) drainRTCP(l *layer) {
 	buf := make([]byte, maxPacket)
 	for {
-		if _, _, err := r.recv.Read(buf); err != nil {
+		var err error
+		if l.rid != "" {
+			_, _, err = r.recv.ReadSimulcast(buf, l.rid)
+		} else {
+			_, _, err = r.recv.Read(buf)
+		}
+		if err != nil {
 			return
 		}
 	}

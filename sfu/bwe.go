@@ -1,0 +1,280 @@
+package sfu
+
+import (
+	"math"
+	"sync"
+	"sync/atomic"
+
+	"github.com/pion/rtcp"
+)
+
+// Bandwidth estimation for one subscriber's downlink. Every packet the server
+// sends carries a transport-wide sequence number (the transport-cc header
+// extension); the subscriber's browser reports when each arrived (TWCC
+// feedback). Two signals come out of that: queuing delay (one-way delay above
+// the least seen lately: a queue is building at the bottleneck) and loss.
+// Either one lowers the estimate to below what actually got through; a clear
+// path raises it, quickly until the first congestion, then gently. REMB and
+// receiver-report loss stand in for subscribers that send no TWCC.
+//
+// It is deliberately smaller than Google's GCC (no Kalman or trendline
+// filter): the SFU forwards layers whose rates are set by the publishers, so
+// it only needs to know which layers fit, and a delay threshold tells that
+// reliably before the bottleneck drops packets.
+const (
+	bweInitial   = 500_000
+	bweMin       = 100_000
+	bweMax       = 20_000_000
+	bweHistory   = 4096 // sent packets remembered for feedback (a few seconds of video)
+	overuseDelay = 60e6 // ns of queuing delay that means congestion
+	clearDelay   = 25e6 // ns of queuing delay under which the path is clear
+	baseWindow   = 10e9 // ns over which the base one-way delay is the minimum
+	rateWindow   = 500e6
+)
+
+type sentSlot struct {
+	at   atomic.Int64  // send time, ns
+	meta atomic.Uint32 // sequence number << 16 | size; 0 when empty
+}
+
+type estimator struct {
+	seq  atomic.Uint32
+	sent [bweHistory]sentSlot
+
+	mu           sync.Mutex
+	estimate     float64 // bits/s
+	lastUpdate   int64
+	lastDecrease int64
+	holdUntil    int64
+	congested    bool // seen congestion once: leave the fast start
+	twccAt       int64
+	remb         float64
+	// Base one-way delay: the minimum over two alternating windows, so an old
+	// minimum ages out (the route or the clocks may shift).
+	baseCur, basePrev float64
+	baseStart         int64
+	baseSet           bool
+	// Delivered rate over rateWindow of arrival time.
+	winBytes  int
+	winFirst  int64
+	winLast   int64
+	acked     float64
+	lastQueue float64 // ns, latest queuing delay seen
+	lastLoss  float64
+	published atomic.Uint64 // estimate for readers that must not take mu
+	feedback  atomic.Bool   // any TWCC, REMB or receiver report arrived
+	lastFbSeq int           // feedback packet count of the last TWCC, -1 before any
+}
+
+func newEstimator() *estimator {
+	e := &estimator{estimate: bweInitial, lastFbSeq: -1}
+	e.published.Store(bweInitial)
+	return e
+}
+
+// nextSeq numbers one outgoing packet.
+func (e *estimator) nextSeq() uint16 { return uint16(e.seq.Add(1) - 1) }
+
+// onSent remembers a packet for feedback. It runs on the media path: no locks
+// and no allocation.
+func (e *estimator) onSent(seq uint16, size int, now int64) {
+	s := &e.sent[int(seq)%bweHistory]
+	s.at.Store(now)
+	s.meta.Store(uint32(seq)<<16 | uint32(min(size, 0xffff)))
+}
+
+func (e *estimator) lookup(seq uint16) (at int64, size int, ok bool) {
+	s := &e.sent[int(seq)%bweHistory]
+	m := s.meta.Load()
+	if m == 0 || uint16(m>>16) != seq {
+		return 0, 0, false
+	}
+	return s.at.Load(), int(m & 0xffff), true
+}
+
+// Target is the current estimate in bits/s.
+func (e *estimator) Target() uint64 { return e.published.Load() }
+
+// onTWCC digests one transport-wide feedback packet.
+func (e *estimator) onTWCC(fb *rtcp.TransportLayerCC, now int64) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if int(fb.FbPktCount) == e.lastFbSeq {
+		return // the same feedback again (it may reach more than one sender)
+	}
+	e.lastFbSeq = int(fb.FbPktCount)
+	e.twccAt = now
+	e.feedback.Store(true)
+	arrival := int64(fb.ReferenceTime) * 64e6
+	seq := fb.BaseSequenceNumber
+	deltas := fb.RecvDeltas
+	left := int(fb.PacketStatusCount)
+	var lost, got int
+	var queue float64
+	var queued int
+	status := func(sym uint16) {
+		if left <= 0 {
+			return
+		}
+		left--
+		s := seq
+		seq++
+		sentAt, size, known := e.lookup(s)
+		switch sym {
+		case rtcp.TypeTCCPacketReceivedSmallDelta, rtcp.TypeTCCPacketReceivedLargeDelta:
+			if len(deltas) == 0 {
+				return
+			}
+			arrival += deltas[0].Delta * 1000
+			deltas = deltas[1:]
+			if !known {
+				return
+			}
+			got++
+			owd := float64(arrival - sentAt)
+			e.updateBase(owd, now)
+			q := owd - e.base()
+			queue += q
+			queued++
+			e.delivered(size, arrival)
+		case rtcp.TypeTCCPacketNotReceived:
+			if known {
+				lost++
+			}
+		}
+	}
+	for _, c := range fb.PacketChunks {
+		switch c := c.(type) {
+		case *rtcp.RunLengthChunk:
+			for range min(int(c.RunLength), left) {
+				status(c.PacketStatusSymbol)
+			}
+		case *rtcp.StatusVectorChunk:
+			for _, sym := range c.SymbolList {
+				status(sym)
+			}
+		}
+	}
+	if got+lost == 0 {
+		return
+	}
+	loss := float64(lost) / float64(got+lost)
+	q := 0.0
+	if queued > 0 {
+		q = queue / float64(queued)
+	}
+	e.lastQueue, e.lastLoss = q, loss
+	e.update(q, loss, now)
+}
+
+func (e *estimator) updateBase(owd float64, now int64) {
+	if !e.baseSet {
+		e.baseCur, e.basePrev, e.baseStart, e.baseSet = owd, owd, now, true
+		return
+	}
+	if now-e.baseStart > baseWindow/2 {
+		e.basePrev, e.baseCur, e.baseStart = e.baseCur, owd, now
+	}
+	e.baseCur = math.Min(e.baseCur, owd)
+}
+
+func (e *estimator) base() float64 { return math.Min(e.baseCur, e.basePrev) }
+
+// delivered accounts a packet that arrived, for the delivered rate.
+func (e *estimator) delivered(size int, arrival int64) {
+	if e.winBytes == 0 || arrival < e.winFirst {
+		e.winFirst = arrival
+	}
+	e.winBytes += size
+	e.winLast = max(e.winLast, arrival)
+	if span := e.winLast - e.winFirst; span >= rateWindow {
+		rate := float64(e.winBytes) * 8 * 1e9 / float64(span)
+		if e.acked == 0 {
+			e.acked = rate
+		} else {
+			e.acked = 0.5*e.acked + 0.5*rate
+		}
+		e.winBytes = 0
+	}
+}
+
+// update moves the estimate on one round of evidence.
+func (e *estimator) update(queue, loss float64, now int64) {
+	dt := 0.0
+	if e.lastUpdate != 0 {
+		dt = math.Min(float64(now-e.lastUpdate)/1e9, 1)
+	}
+	e.lastUpdate = now
+	switch {
+	case loss > 0.1 || queue > overuseDelay:
+		e.congested = true
+		// At most one cut per 300 ms: feedback of the same congestion keeps
+		// arriving for a round trip.
+		if now-e.lastDecrease < 300e6 {
+			break
+		}
+		target := e.estimate * 0.85
+		if e.acked > 0 {
+			target = e.acked * 0.85
+		}
+		if loss > 0.1 {
+			target = math.Min(target, e.estimate*(1-0.5*loss))
+		}
+		e.estimate = math.Min(e.estimate, target)
+		e.lastDecrease = now
+		e.holdUntil = now + 1e9
+	case loss < 0.02 && queue < clearDelay && now >= e.holdUntil:
+		growth := 0.15 // per second, once congestion has been seen
+		if !e.congested {
+			growth = 1.0
+		}
+		next := e.estimate * (1 + growth*dt)
+		// A path used lightly says little about a heavier load: do not run
+		// far ahead of what was delivered.
+		if ceiling := 2*e.acked + 800_000; e.acked > 0 && next > ceiling {
+			next = math.Max(e.estimate, ceiling)
+		}
+		e.estimate = next
+	}
+	e.estimate = math.Max(bweMin, math.Min(bweMax, e.estimate))
+	if e.remb > 0 && e.twccStale(now) {
+		e.estimate = math.Min(e.estimate, e.remb)
+	}
+	e.published.Store(uint64(e.estimate))
+}
+
+// onREMB takes a receiver's own estimate; it rules only while no TWCC arrives.
+func (e *estimator) onREMB(bitrate float64, now int64) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.remb = bitrate
+	e.feedback.Store(true)
+	if e.twccStale(now) {
+		e.estimate = math.Max(bweMin, math.Min(bweMax, bitrate))
+		e.published.Store(uint64(e.estimate))
+	}
+}
+
+// onReceiverLoss uses a receiver report's fraction lost when there is no TWCC.
+func (e *estimator) onReceiverLoss(fraction float64, now int64) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.twccStale(now) || e.remb > 0 {
+		return
+	}
+	e.feedback.Store(true)
+	e.update(0, fraction, now)
+}
+
+// twccStale reports whether TWCC has been silent (or never came) for 2 s.
+func (e *estimator) twccStale(now int64) bool { return e.twccAt == 0 || now-e.twccAt > 2e9 }
+
+// hasFeedback reports whether the estimate rests on anything the subscriber said.
+func (e *estimator) hasFeedback() bool { return e.feedback.Load() }
+
+// state returns the last queuing delay (ms) and loss seen, for stats and tests.
+func (e *estimator) state() (queueMs, loss, acked float64) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.lastQueue / 1e6, e.lastLoss, e.acked
+}
