@@ -55,6 +55,13 @@ type inbound struct {
 	BytesReceived   int64  `json:"bytesReceived"`
 	PacketsReceived int64  `json:"packetsReceived"`
 	FramesDecoded   int64  `json:"framesDecoded"`
+	FrameWidth      int    `json:"frameWidth"`
+	FrameHeight     int    `json:"frameHeight"`
+	FreezeCount     int64  `json:"freezeCount"`
+	// TotalFreezesDuration is in seconds.
+	TotalFreezesDuration float64 `json:"totalFreezesDuration"`
+	PacketsLost          int64   `json:"packetsLost"`
+	NackCount            int64   `json:"nackCount"`
 }
 
 func readInbound(ctx context.Context) ([]inbound, error) {

@@ -165,6 +165,13 @@ func (p *Participant) Handle(msg any) {
 		}
 	case *signal.Ping:
 		p.sink.Send(&signal.Pong{Type: "pong"})
+	case *signal.Layout:
+		// Media only: the peer re-chooses layers; the room has nothing to decide.
+		sizes := make(map[string][2]int, len(m.Tracks))
+		for mid, sz := range m.Tracks {
+			sizes[mid] = [2]int{sz.Width, sz.Height}
+		}
+		p.peer.SetViewports(sizes)
 	case *signal.Join:
 		p.sink.Send(&signal.Error{Type: "error", Code: signal.CodeAlreadyJoined, Message: "this connection has already joined", Ref: "join"})
 	default:

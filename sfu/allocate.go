@@ -13,6 +13,9 @@ const allocInterval = 100e6
 // audioRate is budgeted for an audio track not yet measured.
 const audioRate = 40_000
 
+// upHold is the least time between a forwarder's layer change and its next climb.
+const upHold = 2e9
+
 // reallocate re-chooses layers soon: now, unless a choice was made within
 // allocInterval (the next feedback will trigger another).
 func (p *Peer) reallocate() {
@@ -70,17 +73,24 @@ func (p *Peer) allocate(now int64) {
 		if len(layers) == 0 {
 			continue
 		}
-		_, target := f.Layer()
+		f.mu.Lock()
+		target, since := f.target, f.targetAt
+		f.mu.Unlock()
 		c := layerChoice{f: f, src: src, layers: layers, limit: viewportLimit(f, layers)}
 		for i, l := range layers {
 			if l.idx == target {
 				c.has = i
 			}
 		}
+		// Each switch costs a keyframe: climb at most once per upHold;
+		// stepping down (congestion, a smaller tile) is never held back.
+		if now-since < upHold {
+			c.limit = min(c.limit, c.has)
+		}
 		w, h := int64(f.viewW.Load()), int64(f.viewH.Load())
 		c.area = w * h
-		if c.area == 0 {
-			c.area = 1 << 40 // size unknown: treat as the largest
+		if w < 0 || h < 0 {
+			c.area = 1 << 40 // size not told: treat as the largest
 		}
 		cs = append(cs, c)
 	}
@@ -116,18 +126,26 @@ func (p *Peer) allocate(now int64) {
 		}
 	}
 	for _, c := range cs {
+		if _, was := c.f.Layer(); was != c.layers[c.at].idx && p.eng.log != nil {
+			q, loss, acked := p.bwe.state()
+			p.eng.log.Debug("simulcast layer chosen", "peer", p.id, "track", c.f.label, "layer", c.layers[c.at].idx, "was", was,
+				"estimate", p.bwe.Target(), "delivered", int(acked), "queue_ms", int(q), "loss", loss, "flowing", len(c.layers), "tile_limit", c.limit)
+		}
 		c.f.setTarget(c.src, c.layers[c.at].idx)
 	}
 }
 
 // viewportLimit is the index of the smallest flowing layer at least about as
 // large as the subscriber's tile (3/4 of it in both directions), or the top
-// one; with no tile size known, the top one.
+// one; with no tile size told, the top one; for a video not shown, the lowest.
 func viewportLimit(f *Forwarder, layers []*layer) int {
 	w, h := int(f.viewW.Load()), int(f.viewH.Load())
 	top := len(layers) - 1
-	if w == 0 && h == 0 {
+	switch {
+	case w < 0 || h < 0:
 		return top
+	case w == 0 && h == 0:
+		return 0
 	}
 	// Sizes come from keyframes where the codec tells; else assume each layer
 	// halves the one above, under a 1280x720 top.

@@ -30,6 +30,8 @@ const (
 	clearDelay   = 25e6 // ns of queuing delay under which the path is clear
 	baseWindow   = 10e9 // ns over which the base one-way delay is the minimum
 	rateWindow   = 500e6
+	kneeMemory   = 30e9 // how long the rate at the last congestion guides the climb
+	lossWarmup   = 2e9  // loss reported this soon after the first feedback is ignored
 )
 
 type sentSlot struct {
@@ -61,6 +63,12 @@ type estimator struct {
 	acked     float64
 	lastQueue float64 // ns, latest queuing delay seen
 	lastLoss  float64
+	firstFb   int64
+	winGot    int // packets reported since the last loss figure
+	winLost   int
+	overuses  int     // consecutive reports over the delay threshold
+	knee      float64 // delivered rate when congestion last struck; 0: none lately
+	kneeAt    int64
 	published atomic.Uint64 // estimate for readers that must not take mu
 	feedback  atomic.Bool   // any TWCC, REMB or receiver report arrived
 	lastFbSeq int           // feedback packet count of the last TWCC, -1 before any
@@ -103,6 +111,9 @@ func (e *estimator) onTWCC(fb *rtcp.TransportLayerCC, now int64) {
 		return // the same feedback again (it may reach more than one sender)
 	}
 	e.lastFbSeq = int(fb.FbPktCount)
+	if e.firstFb == 0 {
+		e.firstFb = now
+	}
 	e.twccAt = now
 	e.feedback.Store(true)
 	arrival := int64(fb.ReferenceTime) * 64e6
@@ -110,8 +121,7 @@ func (e *estimator) onTWCC(fb *rtcp.TransportLayerCC, now int64) {
 	deltas := fb.RecvDeltas
 	left := int(fb.PacketStatusCount)
 	var lost, got int
-	var queue float64
-	var queued int
+	queue := math.Inf(1)
 	status := func(sym uint16) {
 		if left <= 0 {
 			return
@@ -133,9 +143,9 @@ func (e *estimator) onTWCC(fb *rtcp.TransportLayerCC, now int64) {
 			got++
 			owd := float64(arrival - sentAt)
 			e.updateBase(owd, now)
-			q := owd - e.base()
-			queue += q
-			queued++
+			// The least-delayed packet of the report: a standing queue
+			// delays them all, a scheduling hiccup only some.
+			queue = math.Min(queue, owd-e.base())
 			e.delivered(size, arrival)
 		case rtcp.TypeTCCPacketNotReceived:
 			if known {
@@ -158,13 +168,26 @@ func (e *estimator) onTWCC(fb *rtcp.TransportLayerCC, now int64) {
 	if got+lost == 0 {
 		return
 	}
-	loss := float64(lost) / float64(got+lost)
-	q := 0.0
-	if queued > 0 {
-		q = queue / float64(queued)
+	if got == 0 {
+		queue = 0
 	}
-	e.lastQueue, e.lastLoss = q, loss
-	e.update(q, loss, now)
+	// Loss over at least 50 packets: a handful of reports on a few packets
+	// each would make noise of one reordered packet.
+	e.winGot += got
+	e.winLost += lost
+	loss := -1.0
+	if n := e.winGot + e.winLost; n >= 50 {
+		loss = float64(e.winLost) / float64(n)
+		e.winGot, e.winLost = 0, 0
+		e.lastLoss = loss
+		if now-e.firstFb < lossWarmup {
+			// What the first packets lose is the connection starting (keys
+			// not yet in place at the far end), not the path.
+			loss = -1
+		}
+	}
+	e.lastQueue = queue
+	e.update(queue, loss, now)
 }
 
 func (e *estimator) updateBase(owd float64, now int64) {
@@ -198,15 +221,24 @@ func (e *estimator) delivered(size int, arrival int64) {
 	}
 }
 
-// update moves the estimate on one round of evidence.
+// update moves the estimate on one round of evidence: queue is the queuing
+// delay (ns), loss the fraction lost, or -1 when there is no new figure.
 func (e *estimator) update(queue, loss float64, now int64) {
 	dt := 0.0
 	if e.lastUpdate != 0 {
 		dt = math.Min(float64(now-e.lastUpdate)/1e9, 1)
 	}
 	e.lastUpdate = now
+	if queue > overuseDelay {
+		e.overuses++
+	} else {
+		e.overuses = 0
+	}
+	if e.knee > 0 && now-e.kneeAt > kneeMemory {
+		e.knee = 0 // the path may have changed since
+	}
 	switch {
-	case loss > 0.1 || queue > overuseDelay:
+	case loss > 0.1 || e.overuses >= 2:
 		e.congested = true
 		// At most one cut per 300 ms: feedback of the same congestion keeps
 		// arriving for a round trip.
@@ -215,20 +247,29 @@ func (e *estimator) update(queue, loss float64, now int64) {
 		}
 		target := e.estimate * 0.85
 		if e.acked > 0 {
-			target = e.acked * 0.85
+			// Below what got through, but a sender that used little of the
+			// estimate learns little from one bad report: halve at most.
+			target = math.Max(e.acked*0.85, e.estimate*0.5)
 		}
 		if loss > 0.1 {
 			target = math.Min(target, e.estimate*(1-0.5*loss))
 		}
 		e.estimate = math.Min(e.estimate, target)
+		e.knee, e.kneeAt = math.Max(e.acked, e.estimate), now
 		e.lastDecrease = now
 		e.holdUntil = now + 1e9
-	case loss < 0.02 && queue < clearDelay && now >= e.holdUntil:
-		growth := 0.15 // per second, once congestion has been seen
-		if !e.congested {
-			growth = 1.0
+	case (loss < 0 || loss < 0.02) && queue < clearDelay && now >= e.holdUntil:
+		var next float64
+		switch {
+		case !e.congested:
+			next = e.estimate * (1 + 1.0*dt) // fast start: double per second
+		case e.knee > 0 && e.estimate > 0.8*e.knee && e.estimate < 1.2*e.knee:
+			// Near where congestion struck: creep, so a link at its limit
+			// is probed gently rather than overrun every few seconds.
+			next = e.estimate + 0.05*e.knee*dt
+		default:
+			next = e.estimate * (1 + 0.15*dt)
 		}
-		next := e.estimate * (1 + growth*dt)
 		// A path used lightly says little about a heavier load: do not run
 		// far ahead of what was delivered.
 		if ceiling := 2*e.acked + 800_000; e.acked > 0 && next > ceiling {

@@ -29,24 +29,24 @@ type Forwarder struct {
 
 	// mu serialises writes: packets of an old and a new source may overlap
 	// during a switch, and retransmissions come from the RTCP goroutine.
-	mu     sync.Mutex
-	src    *Receiver // nil: paused
-	cur    int       // layer of src being sent; -1 waits for target's keyframe
-	target int       // layer chosen for this subscriber
-	m      munger
-	hdr    rtp.Header
-	nbuf   []byte
-	npkt   rtp.Packet
-	exts   []rtp.Extension // backing for hdr.Extensions, reused
-	tcc    [2]byte
+	mu       sync.Mutex
+	src      *Receiver // nil: paused
+	cur      int       // layer of src being sent; -1 waits for target's keyframe
+	target   int       // layer chosen for this subscriber
+	targetAt int64     // when target last changed (ns)
+	m        munger
+	hdr      rtp.Header
+	nbuf     []byte
+	npkt     rtp.Packet
+	exts     []rtp.Extension // backing for hdr.Extensions, reused
+	tcc      [2]byte
 
 	// Set by the peer that owns the forwarder (nil in tests): the downlink's
 	// bandwidth estimator, and a nudge to re-choose layers.
-	bwe      *estimator
-	realloc  func()
-	viewW    atomic.Int32 // how big the subscriber draws this video, device pixels; 0: unknown
-	viewH    atomic.Int32
-	priority atomic.Int32
+	bwe     *estimator
+	realloc func()
+	viewW   atomic.Int32 // how big the subscriber draws this video, device pixels; -1: not told
+	viewH   atomic.Int32
 
 	sent        atomic.Uint64
 	retransmits atomic.Uint64
@@ -65,11 +65,14 @@ type binding struct {
 var errNoCodec = errors.New("subscriber does not support the publisher's codec")
 
 func newForwarder(id string, kind webrtc.RTPCodecType, codec webrtc.RTPCodecParameters, streamID, label string) *Forwarder {
-	return &Forwarder{
+	f := &Forwarder{
 		id: id, kind: kind, codec: codec, streamID: streamID, label: label,
 		nbuf: make([]byte, maxPacket), m: munger{clock: codec.ClockRate},
 		exts: make([]rtp.Extension, 0, 1), cur: -1,
 	}
+	f.viewW.Store(-1)
+	f.viewH.Store(-1)
+	return f
 }
 
 // Bind implements webrtc.TrackLocal: pick the source's codec among those the
@@ -176,11 +179,13 @@ func (f *Forwarder) SwitchTo(r *Receiver) {
 }
 
 // SetViewport tells how large the subscriber draws this video (device
-// pixels); 0x0 means unknown, and lets bandwidth alone choose the layer. A
-// thumbnail never pulls a layer much larger than itself.
+// pixels); 0x0 means not shown (the lowest layer will do). Until it is told,
+// bandwidth alone chooses the layer. A thumbnail never pulls a layer much
+// larger than itself.
 func (f *Forwarder) SetViewport(w, h int) {
-	w, h = max(0, min(w, 1<<14)), max(0, min(h, 1<<14))
-	if f.viewW.Swap(int32(w)) == int32(w) && f.viewH.Swap(int32(h)) == int32(h) {
+	w, h = max(-1, min(w, 1<<14)), max(-1, min(h, 1<<14))
+	oldW, oldH := f.viewW.Swap(int32(w)), f.viewH.Swap(int32(h))
+	if oldW == int32(w) && oldH == int32(h) {
 		return
 	}
 	if f.realloc != nil {
@@ -203,7 +208,9 @@ func (f *Forwarder) setTarget(src *Receiver, idx int) {
 		f.mu.Unlock()
 		return
 	}
-	f.target = idx
+	if f.target != idx {
+		f.target, f.targetAt = idx, nowNanos()
+	}
 	waiting := f.cur != idx
 	f.mu.Unlock()
 	if waiting {

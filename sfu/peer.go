@@ -470,3 +470,29 @@ func subCodec(c webrtc.RTPCodecParameters, kind webrtc.RTPCodecType) webrtc.RTPC
 	}
 	return c
 }
+
+// SetViewports sets how large the subscriber draws each received video, by
+// its mid on the "sub" connection (device pixels). Unknown mids are ignored.
+func (p *Peer) SetViewports(sizes map[string][2]int) {
+	type view struct {
+		f    *Forwarder
+		w, h int
+	}
+	var views []view
+	p.mu.Lock()
+	if p.sub != nil && !p.closed {
+		for _, t := range p.sub.GetTransceivers() {
+			sz, ok := sizes[t.Mid()]
+			if !ok || t.Sender() == nil {
+				continue
+			}
+			if f, ok := t.Sender().Track().(*Forwarder); ok {
+				views = append(views, view{f, sz[0], sz[1]})
+			}
+		}
+	}
+	p.mu.Unlock()
+	for _, v := range views {
+		v.f.SetViewport(v.w, v.h) // outside p.mu: it may re-choose layers
+	}
+}

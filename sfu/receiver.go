@@ -40,13 +40,12 @@ type layer struct {
 	winBytes uint64
 }
 
-// bitrate is the layer's measured rate (bits/s), or a typical one for its
-// place until it has been measured.
+// bitrate is the layer's measured rate (bits/s), but no less than a third
+// of what its place typically carries: a layer that just started, or paused
+// for a moment, measures low and would look cheaper than it is.
 func (l *layer) bitrate() uint64 {
-	if r := l.rate.Load(); r > 0 {
-		return r
-	}
-	return [maxLayers]uint64{150_000, 500_000, 1_500_000}[l.idx]
+	typical := [maxLayers]uint64{150_000, 500_000, 1_500_000}[l.idx]
+	return max(l.rate.Load(), typical/3)
 }
 
 // Receiver is one published track arriving at the server: one layer, or up to

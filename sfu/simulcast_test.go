@@ -233,9 +233,18 @@ func TestAllocationFollowsTileAndBandwidth(t *testing.T) {
 		l.lastPacket.Store(now)
 		l.width.Store(int32(320 << i))
 		l.height.Store(int32(180 << i))
+		l.rate.Store([]uint64{150_000, 500_000, 1_500_000}[i])
 	}
 	big := newForwarder("big", webrtc.RTPCodecTypeVideo, vp8, "S", "big")
 	thumb := newForwarder("thumb", webrtc.RTPCodecTypeVideo, vp8, "S", "thumb")
+	// Climbs are held back for upHold after a change; the test's clock jumps past it.
+	unhold := func() {
+		for _, f := range []*Forwarder{big, thumb} {
+			f.mu.Lock()
+			f.targetAt = 0
+			f.mu.Unlock()
+		}
+	}
 	for _, f := range []*Forwarder{big, thumb} {
 		p.forwarders[f] = struct{}{}
 		f.bwe = p.bwe
@@ -254,6 +263,7 @@ func TestAllocationFollowsTileAndBandwidth(t *testing.T) {
 	}
 	for _, c := range cases {
 		p.bwe.published.Store(c.estimate)
+		unhold()
 		p.allocate(nowNanos())
 		if _, tb := big.Layer(); tb != c.wantBig {
 			t.Errorf("estimate %d: big tile gets layer %d, want %d", c.estimate, tb, c.wantBig)
@@ -262,11 +272,16 @@ func TestAllocationFollowsTileAndBandwidth(t *testing.T) {
 			t.Errorf("estimate %d: thumbnail gets layer %d, want %d", c.estimate, tt, c.wantThb)
 		}
 	}
-	thumb.SetViewport(0, 0) // size unknown: bandwidth alone decides
+	thumb.SetViewport(0, 0) // not shown: the lowest layer
+	big.SetViewport(-1, -1) // size not told: bandwidth alone decides
 	p.bwe.published.Store(10_000_000)
+	unhold()
 	p.allocate(nowNanos())
-	if _, tt := thumb.Layer(); tt != 2 {
-		t.Errorf("unknown size with plenty of bandwidth: layer %d, want 2", tt)
+	if _, tt := thumb.Layer(); tt != 0 {
+		t.Errorf("a hidden video gets layer %d, want 0", tt)
+	}
+	if _, tb := big.Layer(); tb != 2 {
+		t.Errorf("size not told, plenty of bandwidth: layer %d, want 2", tb)
 	}
 }
 

@@ -25,6 +25,7 @@ const (
 	MaxChatChars    = 4000
 	MaxNameChars    = 64
 	MaxTracks       = 8 // tracks one participant may publish at once
+	MaxLayoutTracks = 512
 )
 
 // Connection roles: the client offers on "pub", the server on "sub".
@@ -156,6 +157,21 @@ type Listen struct {
 	Channel string `json:"channel"`
 }
 
+// Layout tells the server how large the client draws each video it receives:
+// tracks maps a "sub" mid to the tile's size in device pixels (0x0: not shown
+// or unknown). The server picks simulcast layers to match; a thumbnail never
+// pulls the full layer.
+type Layout struct {
+	Type   string          `json:"type"`
+	Tracks map[string]Size `json:"tracks"`
+}
+
+// Size is a width and height in device pixels.
+type Size struct {
+	Width  int `json:"width"`
+	Height int `json:"height"`
+}
+
 // Interpret points an interpreter's microphone at a language channel; an
 // empty channel stops interpreting.
 type Interpret struct {
@@ -230,6 +246,8 @@ func Decode(data []byte) (any, error) {
 		msg = &Listen{}
 	case "interpret":
 		msg = &Interpret{}
+	case "layout":
+		msg = &Layout{}
 	case "leave":
 		msg = &Leave{}
 	case "ping":
@@ -290,6 +308,18 @@ func validate(msg any) *Error {
 			}
 			if !ValidSource(src) {
 				return Errorf(CodeBadRequest, "track source %q is not one of mic, camera, screen, screen-audio", truncate(src, 40))
+			}
+		}
+	case *Layout:
+		if len(m.Tracks) > MaxLayoutTracks {
+			return Errorf(CodeBadRequest, "layout names more than %d tracks", MaxLayoutTracks)
+		}
+		for mid, sz := range m.Tracks {
+			if mid == "" || len(mid) > 32 {
+				return Errorf(CodeBadRequest, "layout mid %q is invalid", truncate(mid, 40))
+			}
+			if sz.Width < 0 || sz.Height < 0 || sz.Width > 16384 || sz.Height > 16384 {
+				return Errorf(CodeBadRequest, "layout size %dx%d for mid %q is out of range", sz.Width, sz.Height, truncate(mid, 40))
 			}
 		}
 	case *Answer:

@@ -778,8 +778,10 @@ function onWelcome(msg) {
   }
   if (msg.room && msg.room.name) $('room-name').textContent = msg.room.name;
   if (st.session) st.session.close();
+  lastLayout = '';
   st.session = new MediaSession(sig, {
     transforms: st.e2ee,
+    videoCodec: msg.room && typeof msg.room.codec === 'string' ? msg.room.codec : '',
     iceTransportPolicy: relayOnly ? 'relay' : 'all',
     iceServers: Array.isArray(msg.iceServers)
       ? msg.iceServers.filter((/** @type {any} */ s) => s && (typeof s.urls === 'string' ? s.urls : Array.isArray(s.urls) && s.urls.length))
@@ -1086,6 +1088,41 @@ function renderMedia() {
   stage.retain((k) => order.includes(k));
   stage.setOrder(order);
   syncAudio();
+  scheduleLayoutReport();
+}
+
+// ---- layout report: the server sends each video at the size it is drawn ------------
+
+let layoutTimer = 0;
+let lastLayout = '';
+
+function scheduleLayoutReport() {
+  clearTimeout(layoutTimer);
+  layoutTimer = window.setTimeout(reportLayout, 250);
+}
+
+/** Tells the server how large each received video is drawn (0x0: not shown). */
+function reportLayout() {
+  if (!st.sig || !stage || st.phase !== 'joined') return;
+  const dpr = window.devicePixelRatio || 1;
+  const shown = document.visibilityState !== 'hidden';
+  /** @type {Record<string, {width: number, height: number}>} */
+  const tracks = {};
+  for (const t of st.remote) {
+    if (t.kind !== 'video' || !t.mid) continue;
+    const tile = stage.tiles.get(`${t.participant}:${t.source}`);
+    let width = 0;
+    let height = 0;
+    if (shown && tile && !tile.el.hidden && tile.track === t.track) {
+      width = Math.round(tile.el.clientWidth * dpr);
+      height = Math.round(tile.el.clientHeight * dpr);
+    }
+    tracks[t.mid] = { width, height };
+  }
+  const key = JSON.stringify(tracks);
+  if (key === lastLayout) return;
+  lastLayout = key;
+  st.sig.send({ type: 'layout', tracks });
 }
 
 /** Plays every subscribed audio track through its own <audio> element. */
@@ -1916,6 +1953,14 @@ const parleyTest = {
   }),
   inbound: async () => (st.session ? st.session.inbound() : []),
   outbound: async () => (st.session ? st.session.outbound() : []),
+  /** @returns {{local: string, remote: string}} the pub connection's descriptions */
+  pubSDP: () => {
+    const pc = st.session && st.session.pub;
+    return {
+      local: pc && pc.localDescription ? pc.localDescription.sdp : '',
+      remote: pc && pc.remoteDescription ? pc.remoteDescription.sdp : '',
+    };
+  },
   leave: () => leave(),
   /** @param {Record<string, any>} obj */
   sendRaw: (obj) => (st.sig ? st.sig.send(obj) : false),
@@ -1963,6 +2008,8 @@ function start() {
   for (const el of document.querySelectorAll('[data-logo]')) el.innerHTML = LOGO; // constant markup
   hydrateIcons(document);
   stage = new Stage($('stage'));
+  stage.onLayout = scheduleLayoutReport;
+  document.addEventListener('visibilitychange', scheduleLayoutReport);
   chatLog = new ChatLog($('chat-log'));
 
   $('btn-mic').addEventListener('click', () => toggleMic());

@@ -13,7 +13,9 @@
  * @typedef {{source: Source, kind: 'audio' | 'video', track: MediaStreamTrack | null,
  *            stream: MediaStream}} PublishEntry
  * @typedef {{participant: string, identity: string, source: string, kind: string, mid: string,
- *            bytesReceived: number, packetsReceived: number, framesDecoded: number}} InboundStat
+ *            bytesReceived: number, packetsReceived: number, framesDecoded: number,
+ *            frameWidth: number, frameHeight: number, freezeCount: number,
+ *            totalFreezesDuration: number, packetsLost: number, nackCount: number}} InboundStat
  * @typedef {{mid: string, source: string | null, kind: string, bytesSent: number,
  *            packetsSent: number}} OutboundStat
  * @typedef {'pub' | 'sub'} PCName
@@ -25,6 +27,54 @@
 
 const ANSWER_TIMEOUT_MS = 20000;
 
+/**
+ * The camera's simulcast layers, low to high: the rids the server knows (q, h, f), each
+ * half the size of the next, with bitrate ceilings that keep the low layer usable on a
+ * poor link. Chrome drops layers its uplink cannot carry and restores them when it can.
+ */
+const SIMULCAST = [
+  { rid: 'q', scaleResolutionDownBy: 4, maxBitrate: 150_000 },
+  { rid: 'h', scaleResolutionDownBy: 2, maxBitrate: 500_000 },
+  { rid: 'f', scaleResolutionDownBy: 1, maxBitrate: 1_500_000 },
+];
+
+/**
+ * Asks the server's answer for Opus DTX (silence costs almost nothing) and keeps in-band FEC
+ * on: the browser sends as the receiver's description asks.
+ * @param {string} sdp
+ * @returns {string}
+ */
+export function withOpusDTX(sdp) {
+  const pts = [...sdp.matchAll(/^a=rtpmap:(\d+) opus\/48000/gim)].map((m) => m[1]);
+  let out = sdp;
+  for (const pt of pts) {
+    out = out.replace(new RegExp(`^(a=fmtp:${pt} )(.*)$`, 'gm'), (_, head, params) => {
+      const p = params.replace(/;?\s*usedtx=\d/g, '').replace(/;?\s*useinbandfec=\d/g, '');
+      return `${head}${p};useinbandfec=1;usedtx=1`.replace(' ;', ' ');
+    });
+  }
+  return out;
+}
+
+/**
+ * Puts the room's preferred video codec first on a transceiver, when the browser has it.
+ * @param {RTCRtpTransceiver} t
+ * @param {string} codec
+ */
+function preferCodec(t, codec) {
+  if (typeof t.setCodecPreferences !== 'function' || typeof RTCRtpSender.getCapabilities !== 'function') return;
+  const caps = RTCRtpSender.getCapabilities('video');
+  if (!caps) return;
+  const want = new RegExp(`^video/${codec}$`, 'i');
+  const first = caps.codecs.filter((c) => want.test(c.mimeType));
+  if (!first.length) return;
+  try {
+    t.setCodecPreferences([...first, ...caps.codecs.filter((c) => !want.test(c.mimeType))]);
+  } catch {
+    /* the browser's own order then */
+  }
+}
+
 export class MediaSession {
   /**
    * @param {import('./signaling.js').Signaling} sig
@@ -32,7 +82,9 @@ export class MediaSession {
    *          iceTransportPolicy?: RTCIceTransportPolicy,
    *          onRemoteTracks: (tracks: RemoteTrack[]) => void,
    *          onConnectionState?: (pc: PCName, state: RTCPeerConnectionState) => void,
-   *          transforms?: FrameTransforms | null}} opts
+   *          transforms?: FrameTransforms | null,
+   *          simulcast?: boolean,
+   *          videoCodec?: string}} opts
    */
   constructor(sig, opts) {
     this.sig = sig;
@@ -43,6 +95,10 @@ export class MediaSession {
     this.onConnectionState = opts.onConnectionState || (() => {});
     /** @type {FrameTransforms | null} */
     this.transforms = opts.transforms || null;
+    /** the camera goes out in three layers; the server sends each viewer the one that fits */
+    this.simulcast = opts.simulcast !== false;
+    /** the room's preferred video codec ('vp8', 'vp9', 'h264', 'av1'), '' for the browser's choice */
+    this.videoCodec = opts.videoCodec || '';
     /** @type {RTCPeerConnection | null} */
     this.pub = null;
     /** @type {RTCPeerConnection | null} */
@@ -111,8 +167,12 @@ export class MediaSession {
   attach(e) {
     const pc = this.ensurePub();
     if (this.transceiverFor(e.source)) throw new Error(`${e.source} is already published`);
+    const layered = this.simulcast && e.source === 'camera';
+    // A spare transceiver keeps the encodings it was made with: a camera needs
+    // a layered one, anything else a single-layer one.
     const spare = pc.getTransceivers().find(
-      (t) => !this.pubSources.has(t) && t.sender && t.receiver.track.kind === e.kind && !isStopped(t),
+      (t) => !this.pubSources.has(t) && t.sender && t.receiver.track.kind === e.kind && !isStopped(t) &&
+        (t.sender.getParameters().encodings || []).length === (layered ? SIMULCAST.length : 1),
     );
     let t;
     if (spare) {
@@ -120,11 +180,13 @@ export class MediaSession {
       t.direction = 'sendonly';
       t.sender.replaceTrack(e.track);
       t.sender.setStreams(e.stream);
-    } else if (e.track) {
-      t = pc.addTransceiver(e.track, { direction: 'sendonly', streams: [e.stream] });
     } else {
-      t = pc.addTransceiver(e.kind, { direction: 'sendonly', streams: [e.stream] });
+      /** @type {RTCRtpTransceiverInit} */
+      const init = { direction: 'sendonly', streams: [e.stream] };
+      if (layered) init.sendEncodings = SIMULCAST.map((l) => ({ ...l }));
+      t = pc.addTransceiver(e.track || e.kind, init);
     }
+    if (e.kind === 'video' && this.videoCodec) preferCodec(t, this.videoCodec);
     // A spare transceiver keeps the transform it got when it was made.
     if (this.transforms) this.transforms.attachSender(t, e.kind);
     this.pubSources.set(t, e.source);
@@ -249,7 +311,7 @@ export class MediaSession {
       throw err;
     }
     if (this.closed) return;
-    await pc.setRemoteDescription({ type: 'answer', sdp: answer });
+    await pc.setRemoteDescription({ type: 'answer', sdp: withOpusDTX(answer) });
     await this.flushCandidates('pub');
   }
 
@@ -426,6 +488,12 @@ export class MediaSession {
         bytesReceived: s.bytesReceived || 0,
         packetsReceived: s.packetsReceived || 0,
         framesDecoded: s.framesDecoded || 0,
+        frameWidth: s.frameWidth || 0,
+        frameHeight: s.frameHeight || 0,
+        freezeCount: s.freezeCount || 0,
+        totalFreezesDuration: s.totalFreezesDuration || 0,
+        packetsLost: s.packetsLost || 0,
+        nackCount: s.nackCount || 0,
       });
     });
     return out;

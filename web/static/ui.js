@@ -179,6 +179,8 @@ export class Stage {
     this.overflow = h('div', { class: 'tile overflow-tile' });
     this.el.append(this.overflow);
     this.scheduled = false;
+    /** @type {(() => void) | null} called after every layout (tile sizes may have changed) */
+    this.onLayout = null;
     new ResizeObserver(() => this.layout()).observe(el);
   }
 
@@ -295,6 +297,7 @@ export class Stage {
     }
     this.overflow.hidden = !hidden;
     this.overflow.textContent = hidden ? `+${hidden} more` : '';
+    if (this.onLayout) this.onLayout();
   }
 
   /**

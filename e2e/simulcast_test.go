@@ -1,0 +1,110 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/parleyhq/parley/auth"
+)
+
+// videoFrom returns what tab receives of identity's camera.
+func videoFrom(tab context.Context, identity string) (inbound, error) {
+	in, err := readInbound(tab)
+	if err != nil {
+		return inbound{}, err
+	}
+	for _, e := range in {
+		if e.Identity == identity && e.Kind == "video" && e.Source == "camera" {
+			return e, nil
+		}
+	}
+	return inbound{}, nil
+}
+
+// TestSimulcastFollowsTileSize: a 720p camera goes out in three layers; a
+// viewer who draws it large gets a large layer, and when the viewer's window
+// shrinks to a thumbnail the server switches it to the small layer, without
+// renegotiating and without the video stopping.
+func TestSimulcastFollowsTileSize(t *testing.T) {
+	srv := startServer(t)
+	browser := newBrowser(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	grants := []auth.Grant{auth.GrantJoin, auth.GrantPublish, auth.GrantSubscribe}
+	pub := newTab(t, browser)
+	if err := chromedp.Do(pub, chromedp.Navigate(strings.Replace(roomURL(t, srv, "layers", "presenter", grants...), "quality=low", "quality=high", 1))); err != nil {
+		t.Fatal(err)
+	}
+	if err := waitJoined(ctx, pub); err != nil {
+		t.Fatal(err)
+	}
+	view := newTab(t, browser)
+	if err := chromedp.Do(view, chromedp.Navigate(roomURL(t, srv, "layers", "viewer", grants...))); err != nil {
+		t.Fatal(err)
+	}
+	if err := waitJoined(ctx, view); err != nil {
+		t.Fatal(err)
+	}
+	waitFlowing(t, ctx, view, "viewer", []string{"presenter"})
+
+	// The camera offers three layers; the server's answer takes them, and
+	// asks for Opus with in-band FEC and DTX.
+	sdp, err := chromedp.Run(pub, chromedp.Evaluate[struct{ Local, Remote string }](`window.parleyTest.pubSDP()`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"a=simulcast:send q;h;f", "a=rid:f send"} {
+		if !strings.Contains(sdp.Local, want) {
+			t.Errorf("publisher's offer lacks %q", want)
+		}
+	}
+	for _, want := range []string{"a=simulcast:recv q;h;f", "useinbandfec=1", "usedtx=1"} {
+		if !strings.Contains(sdp.Remote, want) {
+			t.Errorf("the answer the publisher applied lacks %q", want)
+		}
+	}
+
+	var big inbound
+	waitFor(t, ctx, "a large layer for a large tile", func() (bool, string) {
+		v, err := videoFrom(view, "presenter")
+		if err != nil {
+			t.Fatal(err)
+		}
+		big = v
+		return v.FrameWidth >= 640, fmt.Sprintf("frame width %d", v.FrameWidth)
+	})
+	t.Logf("large tile: %dx%d", big.FrameWidth, big.FrameHeight)
+
+	// A thumbnail-sized window: the tile is now about 300 px wide.
+	if err := chromedp.Do(view, chromedp.EmulateViewport(300, 220)); err != nil {
+		t.Fatal(err)
+	}
+	var small inbound
+	waitFor(t, ctx, "the small layer for a thumbnail", func() (bool, string) {
+		v, err := videoFrom(view, "presenter")
+		if err != nil {
+			t.Fatal(err)
+		}
+		small = v
+		return v.FrameWidth > 0 && v.FrameWidth <= 320, fmt.Sprintf("frame width %d", v.FrameWidth)
+	})
+	t.Logf("thumbnail: %dx%d", small.FrameWidth, small.FrameHeight)
+	// The stream went on through both switches.
+	before := small.FramesDecoded
+	waitFor(t, ctx, "frames after the switch", func() (bool, string) {
+		v, err := videoFrom(view, "presenter")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v.FramesDecoded > before+10, fmt.Sprintf("frames decoded %d", v.FramesDecoded)
+	})
+	st, err := readState(view)
+	if err != nil || !st.Joined {
+		t.Fatalf("viewer state %+v, %v", st, err)
+	}
+}
