@@ -40,6 +40,10 @@ type Engine struct {
 
 	mu    sync.Mutex
 	peers map[*Peer]struct{}
+
+	// subCodecs are the codecs (payload types included) the "sub" connections
+	// offer, so a forwarder can ask for exactly its source's codec and its RTX.
+	subCodecs []webrtc.RTPCodecParameters
 }
 
 // NewEngine binds the media port (UDP and TCP, same number) and prepares the APIs.
@@ -81,6 +85,10 @@ func NewEngine(cfg Config) (*Engine, error) {
 		return nil, err
 	}
 	if e.subAPI, err = newAPI(se, false); err != nil {
+		e.Close()
+		return nil, err
+	}
+	if e.subCodecs, err = offeredCodecs(e.subAPI); err != nil {
 		e.Close()
 		return nil, err
 	}
@@ -142,6 +150,26 @@ func newAPI(se webrtc.SettingEngine, publish bool) (*webrtc.API, error) {
 		}
 	}
 	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se)), nil
+}
+
+// offeredCodecs lists what api's connections send, with payload types: pion
+// keeps its media engine's table to itself, so ask a connection that is
+// never used.
+func offeredCodecs(api *webrtc.API) ([]webrtc.RTPCodecParameters, error) {
+	pc, err := api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		return nil, err
+	}
+	defer pc.Close()
+	var out []webrtc.RTPCodecParameters
+	for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
+		t, err := pc.AddTransceiverFromKind(kind, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t.Sender().GetParameters().Codecs...)
+	}
+	return out, nil
 }
 
 // Port is the media port number (UDP and TCP).

@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"sync"
@@ -40,6 +41,8 @@ type Forwarder struct {
 	npkt     rtp.Packet
 	exts     []rtp.Extension // backing for hdr.Extensions, reused
 	tcc      [2]byte
+	rtxSeq   uint16 // sequence of the RTX stream
+	rtxBuf   []byte // original sequence number + payload of one retransmission
 
 	// Set by the peer that owns the forwarder (nil in tests): the downlink's
 	// bandwidth estimator, and a nudge to re-choose layers.
@@ -56,10 +59,12 @@ type Forwarder struct {
 }
 
 type binding struct {
-	ssrc   uint32
-	pt     uint8
-	tccID  uint8 // transport-cc header extension id, 0 when not negotiated
-	writer webrtc.TrackLocalWriter
+	ssrc    uint32
+	pt      uint8
+	tccID   uint8  // transport-cc header extension id, 0 when not negotiated
+	rtxSSRC uint32 // RFC 4588 retransmission stream, 0 when not negotiated
+	rtxPT   uint8
+	writer  webrtc.TrackLocalWriter
 }
 
 var errNoCodec = errors.New("subscriber does not support the publisher's codec")
@@ -68,7 +73,7 @@ func newForwarder(id string, kind webrtc.RTPCodecType, codec webrtc.RTPCodecPara
 	f := &Forwarder{
 		id: id, kind: kind, codec: codec, streamID: streamID, label: label,
 		nbuf: make([]byte, maxPacket), m: munger{clock: codec.ClockRate},
-		exts: make([]rtp.Extension, 0, 1), cur: -1,
+		exts: make([]rtp.Extension, 0, 1), cur: -1, rtxBuf: make([]byte, maxPacket+2),
 	}
 	f.viewW.Store(-1)
 	f.viewH.Store(-1)
@@ -99,6 +104,14 @@ func (f *Forwarder) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 	for _, e := range ctx.HeaderExtensions() {
 		if e.URI == sdp.TransportCCURI {
 			b.tccID = uint8(e.ID)
+		}
+	}
+	if rtx := uint32(ctx.SSRCRetransmission()); rtx != 0 {
+		apt := fmt.Sprintf("apt=%d", match.PayloadType)
+		for _, c := range ctx.CodecParameters() {
+			if strings.EqualFold(c.MimeType, webrtc.MimeTypeRTX) && c.SDPFmtpLine == apt {
+				b.rtxSSRC, b.rtxPT = rtx, uint8(c.PayloadType)
+			}
 		}
 	}
 	f.bound.Store(b)
@@ -383,7 +396,18 @@ func (f *Forwarder) retransmit(seq uint16, now int64) {
 		return
 	}
 	totals.retransmits.Add(1)
-	f.send(&f.npkt.Header, b, seq, f.npkt.Timestamp+f.m.tsOff, f.npkt.Payload, now, &f.retransmits)
+	if b.rtxSSRC == 0 {
+		f.send(&f.npkt.Header, b, seq, f.npkt.Timestamp+f.m.tsOff, f.npkt.Payload, now, &f.retransmits)
+		return
+	}
+	// RFC 4588: the RTX stream carries the original sequence number first,
+	// then the payload, under its own SSRC, payload type and numbering.
+	f.rtxBuf[0], f.rtxBuf[1] = byte(seq>>8), byte(seq)
+	n = 2 + copy(f.rtxBuf[2:], f.npkt.Payload)
+	rb := *b
+	rb.ssrc, rb.pt = b.rtxSSRC, b.rtxPT
+	f.rtxSeq++
+	f.send(&f.npkt.Header, &rb, f.rtxSeq, f.npkt.Timestamp+f.m.tsOff, f.rtxBuf[:n], now, &f.retransmits)
 }
 
 // close detaches the forwarder from its source; idempotent.

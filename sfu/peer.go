@@ -3,6 +3,7 @@ package sfu
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -338,7 +339,7 @@ func (p *Peer) addForwarderLocked(f *Forwarder) error {
 	// about 2 KB of SDP per track and can never be used.
 	for _, t := range p.sub.GetTransceivers() {
 		if t.Sender() == sender {
-			_ = t.SetCodecPreferences([]webrtc.RTPCodecParameters{subCodec(f.codec, f.kind)})
+			_ = t.SetCodecPreferences(subCodecs(p.eng.subCodecs, f.codec, f.kind))
 		}
 	}
 	f.sender = sender
@@ -454,23 +455,54 @@ func (p *Peer) Close() error {
 	return errors.Join(errs...)
 }
 
-// subCodec is the codec to offer a subscriber for a source's codec: the same
-// codec, with the subscriber connection's own payload type (0 lets pion take
-// it from its media engine, so payload types stay unique across the bundle)
-// and the feedback the forwarder serves.
-func subCodec(c webrtc.RTPCodecParameters, kind webrtc.RTPCodecType) webrtc.RTPCodecParameters {
+// subCodecs is what to offer a subscriber for a source's codec: that codec
+// with the subscriber connection's own payload type (unique across the
+// bundle) and the feedback the forwarder serves, and its RTX codec, so
+// retransmissions travel apart from the stream.
+func subCodecs(table []webrtc.RTPCodecParameters, c webrtc.RTPCodecParameters, kind webrtc.RTPCodecType) []webrtc.RTPCodecParameters {
 	c.PayloadType = 0
-	c.RTCPFeedback = []webrtc.RTCPFeedback{{Type: webrtc.TypeRTCPFBTransportCC}}
-	if kind == webrtc.RTPCodecTypeVideo {
-		c.RTCPFeedback = append(c.RTCPFeedback,
-			webrtc.RTCPFeedback{Type: webrtc.TypeRTCPFBGoogREMB},
-			webrtc.RTCPFeedback{Type: webrtc.TypeRTCPFBCCM, Parameter: "fir"},
-			webrtc.RTCPFeedback{Type: webrtc.TypeRTCPFBNACK},
-			webrtc.RTCPFeedback{Type: webrtc.TypeRTCPFBNACK, Parameter: "pli"})
+	for _, t := range table {
+		if strings.EqualFold(t.MimeType, c.MimeType) && fmtpMatch(t.SDPFmtpLine, c.SDPFmtpLine) {
+			c.PayloadType = t.PayloadType
+			break
+		}
 	}
-	return c
+	c.RTCPFeedback = []webrtc.RTCPFeedback{{Type: webrtc.TypeRTCPFBTransportCC}}
+	if kind != webrtc.RTPCodecTypeVideo {
+		return []webrtc.RTPCodecParameters{c}
+	}
+	c.RTCPFeedback = append(c.RTCPFeedback,
+		webrtc.RTCPFeedback{Type: webrtc.TypeRTCPFBGoogREMB},
+		webrtc.RTCPFeedback{Type: webrtc.TypeRTCPFBCCM, Parameter: "fir"},
+		webrtc.RTCPFeedback{Type: webrtc.TypeRTCPFBNACK},
+		webrtc.RTCPFeedback{Type: webrtc.TypeRTCPFBNACK, Parameter: "pli"})
+	out := []webrtc.RTPCodecParameters{c}
+	if c.PayloadType == 0 {
+		return out
+	}
+	apt := fmt.Sprintf("apt=%d", c.PayloadType)
+	for _, t := range table {
+		if strings.EqualFold(t.MimeType, webrtc.MimeTypeRTX) && t.SDPFmtpLine == apt {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
+// fmtpMatch compares format parameters as sets: "a=1;b=2" is "b=2;a=1".
+func fmtpMatch(a, b string) bool {
+	split := func(s string) []string {
+		var out []string
+		for _, p := range strings.Split(s, ";") {
+			if p = strings.TrimSpace(p); p != "" {
+				out = append(out, strings.ToLower(p))
+			}
+		}
+		slices.Sort(out)
+		return out
+	}
+	return slices.Equal(split(a), split(b))
+}
 // SetViewports sets how large the subscriber draws each received video, by
 // its mid on the "sub" connection (device pixels). Unknown mids are ignored.
 func (p *Peer) SetViewports(sizes map[string][2]int) {

@@ -339,3 +339,54 @@ func BenchmarkForwardSimulcast(b *testing.B) {
 		})
 	}
 }
+
+type payloadWriter struct {
+	hdrs     []rtp.Header
+	payloads [][]byte
+}
+
+func (w *payloadWriter) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
+	w.hdrs = append(w.hdrs, *h)
+	w.payloads = append(w.payloads, append([]byte(nil), payload...))
+	return len(payload), nil
+}
+
+func (w *payloadWriter) Write(b []byte) (int, error) { return len(b), nil }
+
+// TestRetransmitOverRTX: where RTX is negotiated a NACKed packet goes out on
+// the RTX stream (RFC 4588): its own SSRC, payload type and numbering, the
+// original sequence number in front of the payload.
+func TestRetransmitOverRTX(t *testing.T) {
+	r := simulcastReceiver()
+	r.simulcast = false
+	w := &payloadWriter{}
+	f := newForwarder("F", webrtc.RTPCodecTypeVideo, vp8, "S", "L")
+	f.bound.Store(&binding{ssrc: 42, pt: 96, rtxSSRC: 43, rtxPT: 97, writer: w})
+	f.SwitchTo(r)
+	l := r.layer(0)
+	var pkt rtp.Packet
+	for i := range 5 {
+		r.forwardLayer(l, vp8Packet(l.ssrc, uint16(100+i), 9000, i == 0, i == 0, i == 4, 320, 180), &pkt, 0)
+	}
+	sent := w.hdrs[2]
+	f.retransmit(sent.SequenceNumber, 0)
+	f.retransmit(sent.SequenceNumber+1, 0)
+	if len(w.hdrs) != 7 {
+		t.Fatalf("%d packets written, want 5 and 2 retransmissions", len(w.hdrs))
+	}
+	for i, h := range w.hdrs[5:] {
+		p := w.payloads[5+i]
+		if h.SSRC != 43 || h.PayloadType != 97 {
+			t.Fatalf("retransmission on ssrc %d pt %d, want the RTX stream 43/97", h.SSRC, h.PayloadType)
+		}
+		if osn := uint16(p[0])<<8 | uint16(p[1]); osn != sent.SequenceNumber+uint16(i) {
+			t.Fatalf("original sequence number %d, want %d", osn, sent.SequenceNumber+uint16(i))
+		}
+		if string(p[2:]) != string(w.payloads[2+i]) {
+			t.Fatal("the RTX payload is not the original payload")
+		}
+	}
+	if w.hdrs[6].SequenceNumber != w.hdrs[5].SequenceNumber+1 {
+		t.Fatal("the RTX stream's own sequence numbers do not run on")
+	}
+}
