@@ -54,7 +54,8 @@ func TestSimulcastFollowsTileSize(t *testing.T) {
 
 	// The camera offers three layers; the server's answer takes them, and
 	// asks for Opus with in-band FEC and DTX.
-	sdp, err := chromedp.Run(pub, chromedp.Evaluate[struct{ Local, Remote string }](`window.parleyTest.pubSDP()`))
+	type descriptions struct{ Local, Remote string }
+	sdp, err := chromedp.Run(pub, chromedp.Evaluate[descriptions](`window.parleyTest.sdp('pub')`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,6 +68,23 @@ func TestSimulcastFollowsTileSize(t *testing.T) {
 		if !strings.Contains(sdp.Remote, want) {
 			t.Errorf("the answer the publisher applied lacks %q", want)
 		}
+	}
+	// The viewer's connection: one video codec with its RTX stream, transport-wide
+	// congestion control, and nothing else to bloat the description.
+	sub, err := chromedp.Run(view, chromedp.Evaluate[descriptions](`window.parleyTest.sdp('sub')`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"rtx/90000", "transport-cc", "transport-wide-cc"} {
+		if !strings.Contains(sub.Local, want) {
+			t.Errorf("the viewer's answer lacks %q", want)
+		}
+	}
+	if !strings.Contains(sub.Remote, "a=ssrc-group:FID") {
+		t.Error("the server's offer names no RTX stream")
+	}
+	if n := strings.Count(sub.Remote, "a=rtpmap:"); n > 4 {
+		t.Errorf("the server offers %d codecs for one audio and one video track", n)
 	}
 
 	var big inbound

@@ -158,9 +158,9 @@ type Listen struct {
 }
 
 // Layout tells the server how large the client draws each video it receives:
-// tracks maps a "sub" mid to the tile's size in device pixels (0x0: not shown
-// or unknown). The server picks simulcast layers to match; a thumbnail never
-// pulls the full layer.
+// tracks maps a "sub" mid to the tile's size in device pixels (0x0: not
+// shown). The server picks simulcast layers to match; a thumbnail never pulls
+// the full layer. A video never described gets what bandwidth allows.
 type Layout struct {
 	Type   string          `json:"type"`
 	Tracks map[string]Size `json:"tracks"`

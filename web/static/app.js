@@ -1953,9 +1953,12 @@ const parleyTest = {
   }),
   inbound: async () => (st.session ? st.session.inbound() : []),
   outbound: async () => (st.session ? st.session.outbound() : []),
-  /** @returns {{local: string, remote: string}} the pub connection's descriptions */
-  pubSDP: () => {
-    const pc = st.session && st.session.pub;
+  /**
+   * @param {'pub' | 'sub'} name
+   * @returns {{local: string, remote: string}} a connection's current descriptions
+   */
+  sdp: (name) => {
+    const pc = st.session && (name === 'sub' ? st.session.sub : st.session.pub);
     return {
       local: pc && pc.localDescription ? pc.localDescription.sdp : '',
       remote: pc && pc.remoteDescription ? pc.remoteDescription.sdp : '',
