@@ -41,8 +41,9 @@ type Forwarder struct {
 	npkt     rtp.Packet
 	exts     []rtp.Extension // backing for hdr.Extensions, reused
 	tcc      [2]byte
-	rtxSeq   uint16 // sequence of the RTX stream
-	rtxBuf   []byte // original sequence number + payload of one retransmission
+	rtxSeq   uint16      // sequence of the RTX stream
+	resent   [256]resend // recent retransmissions, by sequence number
+	rtxBuf   []byte      // original sequence number + payload of one retransmission
 
 	// Set by the peer that owns the forwarder (nil in tests): the downlink's
 	// bandwidth estimator, and a nudge to re-choose layers.
@@ -57,6 +58,17 @@ type Forwarder struct {
 
 	closed atomic.Bool
 }
+
+// resend remembers when a packet was last retransmitted.
+type resend struct {
+	seq uint16
+	at  int64
+}
+
+// resendGap is the least time between two retransmissions of one packet: a
+// subscriber that repeats a NACK within it (the first copy is still on its
+// way) must not make the server amplify its traffic.
+const resendGap = 100e6
 
 type binding struct {
 	ssrc    uint32
@@ -387,6 +399,11 @@ func (f *Forwarder) retransmit(seq uint16, now int64) {
 	srcSeq, ok := f.m.source(seq)
 	if !ok {
 		return
+	}
+	if r := &f.resent[seq%uint16(len(f.resent))]; r.seq == seq && r.at != 0 && now-r.at < resendGap {
+		return
+	} else {
+		r.seq, r.at = seq, max(now, 1)
 	}
 	n := l.cache.get(srcSeq, f.nbuf)
 	if n == 0 {

@@ -503,6 +503,7 @@ func fmtpMatch(a, b string) bool {
 	}
 	return slices.Equal(split(a), split(b))
 }
+
 // SetViewports sets how large the subscriber draws each received video, by
 // its mid on the "sub" connection (device pixels). Unknown mids are ignored.
 func (p *Peer) SetViewports(sizes map[string][2]int) {

@@ -390,3 +390,28 @@ func TestRetransmitOverRTX(t *testing.T) {
 		t.Fatal("the RTX stream's own sequence numbers do not run on")
 	}
 }
+
+// TestRepeatedNACKsResendOnce: a subscriber repeating a NACK while the first
+// copy is on its way gets one retransmission, not one per request.
+func TestRepeatedNACKsResendOnce(t *testing.T) {
+	r := simulcastReceiver()
+	r.simulcast = false
+	w := &payloadWriter{}
+	f := newForwarder("F", webrtc.RTPCodecTypeVideo, vp8, "S", "L")
+	f.bound.Store(&binding{ssrc: 42, pt: 96, writer: w})
+	f.SwitchTo(r)
+	l := r.layer(0)
+	var pkt rtp.Packet
+	r.forwardLayer(l, vp8Packet(l.ssrc, 500, 9000, true, true, true, 320, 180), &pkt, 0)
+	seq := w.hdrs[0].SequenceNumber
+	for i := range 10 {
+		f.retransmit(seq, 1e9+int64(i)*5e6) // ten NACKs within 50 ms
+	}
+	if got := len(w.hdrs) - 1; got != 1 {
+		t.Fatalf("ten NACKs within 50 ms: %d retransmissions, want 1", got)
+	}
+	f.retransmit(seq, 1e9+resendGap+1)
+	if got := len(w.hdrs) - 1; got != 2 {
+		t.Fatalf("a NACK after the first copy had time to arrive: %d retransmissions, want 2", got)
+	}
+}
