@@ -25,14 +25,13 @@ import (
 //
 //	go test ./room -run='^$' -fuzz='^FuzzPubOffer$' -fuzztime=30s -fuzzminimizetime=100x -parallel=1
 
-// knownDirectionMismatch: sendingMids takes the last direction attribute of a
-// media section and ignores session-level ones; pion (sdp.go getPeerDirection)
-// takes the first, then the session's. With more than one direction
-// attribute, or one at session level, the publish check and pion disagree on
-// whether the client sends. While true, FuzzSendingMids compares the two only
+// knownDirectionMismatch: sendingMids once took the last direction attribute
+// of a media section and ignored session-level ones, where pion (sdp.go
+// getPeerDirection) takes the first, then the session's. Fixed: sendingMids
+// reads as pion does. While true, FuzzSendingMids would compare the two only
 // on sections that have at most one direction attribute and sessions that
 // have none. Seed: testdata/fuzz/FuzzSendingMids/two-directions.
-const knownDirectionMismatch = true
+const knownDirectionMismatch = false
 
 // chromeOffer is a publish offer as Chrome makes it: audio (Opus, RED, level
 // extension), video with three simulcast layers (VP8, VP9, H264, AV1, each

@@ -296,6 +296,14 @@ func (r *Room) trackStarted(p *Participant, recv *sfu.Receiver) {
 		recv.Stop()
 		return
 	}
+	if want := signal.SourceKind(source); want != kind {
+		// A "mic" that carries video would reach listeners (and the record)
+		// as what it is not.
+		r.m.log.Warn("track stopped: its kind is not its source's", "participant", p.id, "mid", recv.Mid(), "source", source, "kind", kind)
+		p.sink.Send(signal.Errorf(signal.CodeBadRequest, "the %s track carries %s; a %s track must be %s", source, kind, source, want))
+		recv.Stop()
+		return
+	}
 	t := &pubTrack{key: recv.ID(), owner: p, recv: recv, source: source, kind: kind, muted: p.muted[source]}
 	recv.SetMuted(t.muted)
 	r.tracks[t.key] = t

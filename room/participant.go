@@ -266,19 +266,29 @@ func sendingMids(raw string) ([]string, error) {
 		if md.MediaName.Port.Value == 0 {
 			continue // rejected section
 		}
-		dir := "sendrecv"
-		for _, a := range md.Attributes {
-			switch a.Key {
-			case "sendrecv", "sendonly", "recvonly", "inactive":
-				dir = a.Key
-			}
+		// As pion reads it: the section's first direction, else the session's
+		// first, else sendrecv. Reading it otherwise would let an offer pass
+		// the publish check on one reading and publish on pion's.
+		dir := firstDirection(md.Attributes)
+		if dir == "" {
+			dir = firstDirection(d.Attributes)
 		}
-		if dir == "sendrecv" || dir == "sendonly" {
+		if dir == "" || dir == "sendrecv" || dir == "sendonly" {
 			mid, _ := md.Attribute("mid")
 			out = append(out, mid)
 		}
 	}
 	return out, nil
+}
+
+func firstDirection(attrs []sdp.Attribute) string {
+	for _, a := range attrs {
+		switch a.Key {
+		case "sendrecv", "sendonly", "recvonly", "inactive":
+			return a.Key
+		}
+	}
+	return ""
 }
 
 // setMuted applies a mute change to p's source; by is the moderator, or nil

@@ -51,6 +51,18 @@ func ValidSource(s string) bool {
 	return false
 }
 
+// SourceKind is the media kind a source carries: "audio" or "video" ("" for
+// an unknown source).
+func SourceKind(s string) string {
+	switch s {
+	case SourceMic, SourceScreenAudio:
+		return "audio"
+	case SourceCamera, SourceScreen:
+		return "video"
+	}
+	return ""
+}
+
 // Error codes (stable; clients switch on them).
 const (
 	CodeBadRequest         = "bad_request"
