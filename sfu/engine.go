@@ -57,10 +57,10 @@ func NewEngine(cfg Config) (*Engine, error) {
 		return nil, err
 	}
 	e := &Engine{log: log, udp: udp, tcp: tcp, peers: map[*Peer]struct{}{}}
-	e.udpMux = webrtc.NewICEUDPMux(nil, udp)
-	e.tcpMux = webrtc.NewICETCPMux(nil, tcp, 32)
+	e.udpMux = webrtc.NewICEUDPMux(pionLogs{log}.NewLogger("udpmux"), udp)
+	e.tcpMux = webrtc.NewICETCPMux(pionLogs{log}.NewLogger("tcpmux"), tcp, 32)
 
-	se := webrtc.SettingEngine{}
+	se := webrtc.SettingEngine{LoggerFactory: pionLogs{log}}
 	se.SetICEUDPMux(e.udpMux)
 	se.SetICETCPMux(e.tcpMux)
 	se.SetNetworkTypes([]webrtc.NetworkType{
