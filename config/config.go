@@ -5,7 +5,9 @@ package config
 import (
 	"fmt"
 	"net"
+	"net/url"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -90,55 +92,94 @@ func Default() Config {
 	}
 }
 
-// Validate checks the configuration and says which key is wrong and why.
+// A KeyError is a bad value, named by its YAML key ("udp_port",
+// "webhooks[0].url"); the flag and the PARLEY_* variable derive from it.
+type KeyError struct {
+	Key    string
+	Reason string
+}
+
+func (e *KeyError) Error() string { return e.Key + ": " + e.Reason }
+
+func keyErr(key, format string, args ...any) error {
+	return &KeyError{Key: key, Reason: fmt.Sprintf(format, args...)}
+}
+
+// Validate checks the configuration and says which key is wrong and why. It
+// is the only validator: the file, the environment and the flags only parse.
 func (c Config) Validate() error {
 	host, port, err := net.SplitHostPort(c.Listen)
 	if err != nil {
-		return fmt.Errorf("listen: %q is not host:port: %w", c.Listen, err)
+		return keyErr("listen", "%q is not host:port: %v", c.Listen, err)
 	}
 	if host != "" && net.ParseIP(host) == nil && host != "localhost" {
-		return fmt.Errorf("listen: host %q must be an IP address or localhost", host)
+		return keyErr("listen", "host %q must be an IP address or localhost", host)
 	}
 	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
-		return fmt.Errorf("listen: port %q is not a port number", port)
+		return keyErr("listen", "port %q is not a port number", port)
 	}
 	if c.UDPPort < 0 || c.UDPPort > 65535 {
-		return fmt.Errorf("udp-port: %d is not a port number", c.UDPPort)
+		return keyErr("udp_port", "%d is not a port number", c.UDPPort)
 	}
 	if c.PublicIP != "" && net.ParseIP(c.PublicIP) == nil {
-		return fmt.Errorf("public-ip: %q is not an IP address", c.PublicIP)
+		return keyErr("public_ip", "%q is not an IP address", c.PublicIP)
 	}
 	if c.DataDir == "" {
-		return fmt.Errorf("data: the data folder must be named")
+		return keyErr("data", "the data folder must be named")
 	}
 	if c.CheckpointInterval < 100*time.Millisecond || c.CheckpointInterval > time.Hour {
-		return fmt.Errorf("checkpoint-interval: %s is not between 100ms and 1h", c.CheckpointInterval)
+		return keyErr("checkpoint_interval", "%s is not between 100ms and 1h", c.CheckpointInterval)
 	}
 	if c.ReconnectGrace < 0 || c.ReconnectGrace > 10*time.Minute {
-		return fmt.Errorf("reconnect-grace: %s is not between 0 and 10m", c.ReconnectGrace)
+		return keyErr("reconnect_grace", "%s is not between 0 and 10m", c.ReconnectGrace)
 	}
-	for name, v := range map[string]int{"max-participants": c.MaxParticipants, "max-rooms": c.MaxRooms,
-		"joins-per-minute": c.JoinsPerMinute, "messages-per-second": c.MessagesPerSecond} {
-		if v < 0 {
-			return fmt.Errorf("%s: %d is negative (0 means no limit)", name, v)
+	for _, l := range []struct {
+		key string
+		v   int
+	}{{"max_participants", c.MaxParticipants}, {"max_rooms", c.MaxRooms},
+		{"joins_per_minute", c.JoinsPerMinute}, {"messages_per_second", c.MessagesPerSecond}} {
+		if l.v < 0 {
+			return keyErr(l.key, "%d is negative (0 means no limit)", l.v)
 		}
 	}
 	if c.TURNPort < 0 || c.TURNPort > 65535 {
-		return fmt.Errorf("turn-port: %d is not a port number", c.TURNPort)
+		return keyErr("turn_port", "%d is not a port number", c.TURNPort)
 	}
-	if (c.TLSCert == "") != (c.TLSKey == "") {
-		return fmt.Errorf("tls-cert and tls-key: give both or neither")
+	if c.TLSCert == "" && c.TLSKey != "" {
+		return keyErr("tls_key", "needs tls_cert too (give both or neither)")
+	}
+	if c.TLSCert != "" && c.TLSKey == "" {
+		return keyErr("tls_cert", "needs tls_key too (give both or neither)")
 	}
 	if c.TLSSelfSigned && c.TLSCert != "" {
-		return fmt.Errorf("tls-self-signed: not together with tls-cert")
+		return keyErr("tls_self_signed", "not together with tls_cert")
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
-		return fmt.Errorf("log-format: %q is not text or json", c.LogFormat)
+		return keyErr("log_format", "%q is not text or json", c.LogFormat)
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
-		return fmt.Errorf("log-level: %q is not debug, info, warn or error", c.LogLevel)
+		return keyErr("log_level", "%q is not debug, info, warn or error", c.LogLevel)
+	}
+	for i, h := range c.Webhooks {
+		at := fmt.Sprintf("webhooks[%d]", i)
+		u, err := url.Parse(h.URL)
+		if h.URL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return keyErr(at+".url", "%q is not an http:// or https:// URL", h.URL)
+		}
+		if h.Secret == "" {
+			// Unsigned events could be forged by anyone who can reach the receiver.
+			return keyErr(at+".secret", "is empty; every webhook needs one so the receiver can check signatures")
+		}
+		if h.Secret == Redacted {
+			return keyErr(at+".secret", "%q is the placeholder that parley config print writes; give the real secret", Redacted)
+		}
+		for _, e := range h.Events {
+			if strings.TrimSpace(e) == "" {
+				return keyErr(at+".events", "an event name is empty")
+			}
+		}
 	}
 	return nil
 }

@@ -33,6 +33,7 @@ Usage:
   parley verify DIR [flags]   check a meeting record; exit 0 intact, 1 altered, 2 usage
   parley records [--data D]   list the meeting records
   parley key export           print the server's public key (for verifiers)
+  parley config print [flags] print the effective configuration (file, PARLEY_* env, flags), secrets redacted
   parley version              print the version
 
 Run "parley COMMAND -h" for a command's flags.
@@ -61,6 +62,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = keyCmd(args, stdout, stderr)
 	case "bench":
 		err = benchCmd(args, stdout, stderr)
+	case "config":
+		err = configCmd(args, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "parley", version)
 	case "help":
@@ -91,35 +94,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 type usageError struct{ error }
 
 func serve(args []string, stdout, stderr io.Writer) error {
-	cfg := config.Default()
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&cfg.Listen, "listen", cfg.Listen, "HTTP and WebSocket address (host:port)")
-	fs.IntVar(&cfg.UDPPort, "udp-port", cfg.UDPPort, "media port: ICE over UDP, with ICE-TCP on the same number")
-	fs.StringVar(&cfg.PublicIP, "public-ip", cfg.PublicIP, "IP address announced to clients for media (behind 1:1 NAT)")
-	fs.StringVar(&cfg.DataDir, "data", cfg.DataDir, "data folder (signing key, records)")
-	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
-	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "text or json")
-	fs.BoolVar(&cfg.RecordAll, "record-all", cfg.RecordAll, "record every room (a tamper-evident record in DATA/records)")
-	fs.StringVar(&cfg.TLSCert, "tls-cert", cfg.TLSCert, "TLS certificate (PEM) for HTTPS")
-	fs.StringVar(&cfg.TLSKey, "tls-key", cfg.TLSKey, "TLS private key (PEM) for HTTPS")
-	fs.BoolVar(&cfg.TLSSelfSigned, "tls-self-signed", cfg.TLSSelfSigned, "serve HTTPS with a self-signed certificate kept in the data folder (for tests)")
-	fs.BoolVar(&cfg.TURN, "turn", cfg.TURN, "run the embedded TURN relay (for clients behind strict firewalls)")
-	fs.IntVar(&cfg.TURNPort, "turn-port", cfg.TURNPort, "UDP port of the embedded TURN relay (0: the media port + 1)")
-	fs.BoolVar(&cfg.RefuseDuplicates, "refuse-duplicates", cfg.RefuseDuplicates, "refuse a second connection of a connected identity instead of moving the seat to it")
-	fs.IntVar(&cfg.MaxParticipants, "max-participants", cfg.MaxParticipants, "participants per room (0: no limit)")
-	fs.IntVar(&cfg.MaxRooms, "max-rooms", cfg.MaxRooms, "rooms on this node (0: no limit)")
-	fs.IntVar(&cfg.JoinsPerMinute, "joins-per-minute", cfg.JoinsPerMinute, "signaling connections per client IP per minute (0: no limit)")
-	fs.IntVar(&cfg.MessagesPerSecond, "messages-per-second", cfg.MessagesPerSecond, "sustained signaling messages per connection (0: no limit)")
-	fs.DurationVar(&cfg.ReconnectGrace, "reconnect-grace", cfg.ReconnectGrace, "how long a participant whose connection dropped keeps their seat")
-	fs.DurationVar(&cfg.CheckpointInterval, "checkpoint-interval", cfg.CheckpointInterval, "how often a record's chain is signed")
+	flags := config.RegisterFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return usageError{fmt.Errorf("serve takes no arguments, got %q", fs.Args())}
 	}
-	if err := cfg.Validate(); err != nil {
+	cfg, _, err := flags.Load(os.Environ())
+	if err != nil {
 		return usageError{err}
 	}
 	var level slog.Level

@@ -1,0 +1,187 @@
+package config
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// A Key is one setting, named once for every source so the YAML file, the
+// environment, the flags and `parley config print` cannot drift apart: the
+// YAML key is Name, the flag is Name with "-" for "_", the environment
+// variable is PARLEY_ and Name in upper case.
+type Key struct {
+	// Name is the YAML key, e.g. "udp_port".
+	Name string
+	// Usage is the flag's help; a `word` in back quotes names its value.
+	Usage string
+	// Secret keys are printed redacted.
+	Secret bool
+	// field points into a Config at *string, *int, *bool or *time.Duration.
+	field func(*Config) any
+}
+
+// Flag is the command-line flag of the key, without dashes.
+func (k Key) Flag() string { return strings.ReplaceAll(k.Name, "_", "-") }
+
+// Env is the environment variable of the key.
+func (k Key) Env() string { return envPrefix + strings.ToUpper(k.Name) }
+
+// Get formats the key's value in c as the YAML file, environment and flags accept it.
+func (k Key) Get(c Config) string { return format(k.field(&c)) }
+
+// Set parses s into the key's field of c.
+func (k Key) Set(c *Config, s string) error { return parse(k.field(c), s) }
+
+const envPrefix = "PARLEY_"
+
+// WebhooksKey is the YAML key of the webhook list, which has no flag.
+const WebhooksKey = "webhooks"
+
+// Environment variables for a single webhook; a YAML list is the way to have several.
+const (
+	EnvWebhookURL    = "PARLEY_WEBHOOK_URL"
+	EnvWebhookSecret = "PARLEY_WEBHOOK_SECRET"
+	EnvWebhookEvents = "PARLEY_WEBHOOK_EVENTS"
+	// EnvConfig names the YAML file when --config is not given.
+	EnvConfig = "PARLEY_CONFIG"
+)
+
+var keys = []Key{
+	{Name: "listen", Usage: "HTTP and WebSocket `address` (host:port)",
+		field: func(c *Config) any { return &c.Listen }},
+	{Name: "udp_port", Usage: "media `port`: ICE over UDP, with ICE-TCP on the same number",
+		field: func(c *Config) any { return &c.UDPPort }},
+	{Name: "public_ip", Usage: "`IP` address announced to clients for media (behind 1:1 NAT)",
+		field: func(c *Config) any { return &c.PublicIP }},
+	{Name: "data", Usage: "data `folder` (signing key, records)",
+		field: func(c *Config) any { return &c.DataDir }},
+	{Name: "log_level", Usage: "`level`: debug, info, warn or error",
+		field: func(c *Config) any { return &c.LogLevel }},
+	{Name: "log_format", Usage: "`format`: text or json",
+		field: func(c *Config) any { return &c.LogFormat }},
+	{Name: "record_all", Usage: "record every room (a tamper-evident record in DATA/records)",
+		field: func(c *Config) any { return &c.RecordAll }},
+	{Name: "tls_cert", Usage: "TLS certificate `file` (PEM) for HTTPS",
+		field: func(c *Config) any { return &c.TLSCert }},
+	{Name: "tls_key", Usage: "TLS private key `file` (PEM) for HTTPS",
+		field: func(c *Config) any { return &c.TLSKey }},
+	{Name: "tls_self_signed", Usage: "serve HTTPS with a self-signed certificate kept in the data folder (for tests)",
+		field: func(c *Config) any { return &c.TLSSelfSigned }},
+	{Name: "turn", Usage: "run the embedded TURN relay (for clients behind strict firewalls)",
+		field: func(c *Config) any { return &c.TURN }},
+	{Name: "turn_port", Usage: "UDP `port` of the embedded TURN relay (0: the media port + 1)",
+		field: func(c *Config) any { return &c.TURNPort }},
+	{Name: "refuse_duplicates", Usage: "refuse a second connection of a connected identity instead of moving the seat to it",
+		field: func(c *Config) any { return &c.RefuseDuplicates }},
+	{Name: "max_participants", Usage: "`participants` per room (0: no limit)",
+		field: func(c *Config) any { return &c.MaxParticipants }},
+	{Name: "max_rooms", Usage: "`rooms` on this node (0: no limit)",
+		field: func(c *Config) any { return &c.MaxRooms }},
+	{Name: "joins_per_minute", Usage: "signaling `connections` per client IP per minute (0: no limit)",
+		field: func(c *Config) any { return &c.JoinsPerMinute }},
+	{Name: "messages_per_second", Usage: "sustained signaling `messages` per second per connection (0: no limit)",
+		field: func(c *Config) any { return &c.MessagesPerSecond }},
+	{Name: "reconnect_grace", Usage: "`time` a participant whose connection dropped keeps their seat",
+		field: func(c *Config) any { return &c.ReconnectGrace }},
+	{Name: "checkpoint_interval", Usage: "`interval` between signatures of a record's chain",
+		field: func(c *Config) any { return &c.CheckpointInterval }},
+	{Name: "metrics", Usage: "serve Prometheus metrics at /metrics",
+		field: func(c *Config) any { return &c.Metrics }},
+}
+
+// Keys lists every scalar setting in the order they are documented and printed.
+func Keys() []Key { return slices.Clone(keys) }
+
+// LookupKey finds a key by its YAML name.
+func LookupKey(name string) (Key, bool) {
+	for _, k := range keys {
+		if k.Name == name {
+			return k, true
+		}
+	}
+	return Key{}, false
+}
+
+func lookupFlag(name string) (Key, bool) {
+	return LookupKey(strings.ReplaceAll(name, "-", "_"))
+}
+
+// suggest names the key an unknown name was probably meant to be: the
+// spellings people reach for first are the flag's dashes and upper case.
+func suggest(name string) (string, bool) {
+	n := strings.ToLower(strings.ReplaceAll(name, "-", "_"))
+	if n == WebhooksKey {
+		return WebhooksKey, true
+	}
+	if k, ok := LookupKey(n); ok {
+		return k.Name, true
+	}
+	return "", false
+}
+
+func parse(p any, s string) error {
+	switch p := p.(type) {
+	case *string:
+		*p = s
+	case *int:
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil {
+			return fmt.Errorf("%q is not a number", s)
+		}
+		*p = n
+	case *bool:
+		b, err := strconv.ParseBool(strings.TrimSpace(s))
+		if err != nil {
+			return fmt.Errorf("%q is not true or false", s)
+		}
+		*p = b
+	case *time.Duration:
+		d, err := time.ParseDuration(strings.TrimSpace(s))
+		if err != nil {
+			return fmt.Errorf("%q is not a duration (write it like 10s or 1m30s)", s)
+		}
+		*p = d
+	default:
+		panic(fmt.Sprintf("config: key of unsupported type %T", p))
+	}
+	return nil
+}
+
+func format(p any) string {
+	switch p := p.(type) {
+	case *string:
+		return *p
+	case *int:
+		return strconv.Itoa(*p)
+	case *bool:
+		return strconv.FormatBool(*p)
+	case *time.Duration:
+		return p.String()
+	}
+	panic(fmt.Sprintf("config: key of unsupported type %T", p))
+}
+
+// copyField copies one key's value between configs without going through text.
+func copyField(k Key, dst, src *Config) {
+	switch d := k.field(dst).(type) {
+	case *string:
+		*d = *k.field(src).(*string)
+	case *int:
+		*d = *k.field(src).(*int)
+	case *bool:
+		*d = *k.field(src).(*bool)
+	case *time.Duration:
+		*d = *k.field(src).(*time.Duration)
+	default:
+		panic(fmt.Sprintf("config: key of unsupported type %T", d))
+	}
+}
+
+func isBool(k Key) bool {
+	var c Config
+	_, ok := k.field(&c).(*bool)
+	return ok
+}
