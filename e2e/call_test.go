@@ -52,6 +52,7 @@ type inbound struct {
 	Identity        string `json:"identity"`
 	Source          string `json:"source"`
 	Kind            string `json:"kind"`
+	Mid             string `json:"mid"`
 	BytesReceived   int64  `json:"bytesReceived"`
 	PacketsReceived int64  `json:"packetsReceived"`
 	FramesDecoded   int64  `json:"framesDecoded"`

@@ -2,7 +2,7 @@
 // (signaling.js), the media connections (session.js) and local capture (media.js).
 // The page is /r/ROOM?token=JWT[&autojoin=1][&quality=low|medium|high][#e2ee=PASSPHRASE].
 
-import { Signaling, signalingURL } from './signaling.js';
+import { Signaling, signalingURL, reconnectDelay } from './signaling.js';
 import { MediaSession } from './session.js';
 import { LocalMedia, describeMediaError } from './media.js';
 import { decodeToken } from './token.js';
@@ -894,7 +894,7 @@ function scheduleReconnect() {
     end('error', 'Connection lost', 'Parley could not reconnect to the server. Check your connection, then rejoin.');
     return;
   }
-  const delay = Math.min(8000, 500 * 2 ** st.reconnectAttempt++);
+  const delay = reconnectDelay(st.reconnectAttempt++, Date.now() - (st.reconnectUntil - 60000));
   clearTimeout(st.reconnectTimer);
   st.reconnectTimer = window.setTimeout(() => join(), delay);
 }
