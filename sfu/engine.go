@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"time"
 
 	"github.com/pion/dtls/v3"
 	"github.com/pion/ice/v4"
@@ -68,6 +69,12 @@ func NewEngine(cfg Config) (*Engine, error) {
 		webrtc.NetworkTypeTCP4, webrtc.NetworkTypeTCP6,
 	})
 	se.SetIncludeLoopbackCandidate(true)
+	// The server has only host candidates: a better pair than one the client
+	// reached through its relay (or one learned from its checks) will not
+	// turn up by waiting. Pion's defaults (2 s, 1 s) delay every relay-only
+	// client's media by that much, at each join and each reconnection.
+	se.SetRelayAcceptanceMinWait(200 * time.Millisecond)
+	se.SetPrflxAcceptanceMinWait(200 * time.Millisecond)
 	// mDNS would open a multicast socket and talk to the LAN: Parley stays quiet.
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	// Announce only the address we are bound to, not every interface of the host.
