@@ -790,6 +790,7 @@ function onWelcome(msg) {
       st.remote = tracks;
       renderMedia();
     },
+    onConnectionState: (pc, state) => watchMedia(sig, pc, state),
   });
   applyGrantClasses();
   const recordingBefore = wasReconnecting ? st.room.recording : null;
@@ -878,7 +879,33 @@ function onSocketClosed(ev) {
   }
 }
 
+/** @type {Record<string, number>} per connection: when it went down, 0 while it is up */
+const mediaDown = { pub: 0, sub: 0 };
+/** how long media may be down while signaling lives before the session starts afresh */
+const MEDIA_DOWN_MS = 6000;
+
+/**
+ * Media can fail while the signaling socket lives (a UDP-only outage). ICE restarts are the
+ * first remedy (session.js restarts pub's); if a connection stays down, a fresh session takes
+ * the seat back with new connections, as after a network drop.
+ * @param {Signaling} sig
+ * @param {'pub' | 'sub'} pc
+ * @param {RTCPeerConnectionState} state
+ */
+function watchMedia(sig, pc, state) {
+  if (state !== 'disconnected' && state !== 'failed') {
+    mediaDown[pc] = 0;
+    return;
+  }
+  if (mediaDown[pc]) return;
+  const since = (mediaDown[pc] = Date.now());
+  window.setTimeout(() => {
+    if (mediaDown[pc] === since && st.sig === sig && st.phase === 'joined') sig.drop(`the ${pc} connection stayed ${state}`);
+  }, MEDIA_DOWN_MS);
+}
+
 function startReconnect() {
+  mediaDown.pub = mediaDown.sub = 0;
   closeSession();
   st.reconnecting = true;
   st.reconnectUntil = Date.now() + 60000;

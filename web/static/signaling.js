@@ -6,6 +6,13 @@
  * @typedef {(msg: Message) => void} Handler
  */
 
+/** how long a connection attempt may take before it counts as failed */
+const CONNECT_TIMEOUT_MS = 8000;
+/** a joined client pings this often when the server has said nothing */
+const PING_EVERY_MS = 4000;
+/** silence this long means the network is gone, even if no socket says so */
+const DEAD_AFTER_MS = 12000;
+
 export class Signaling {
   /** @param {string} url  e.g. wss://host/ws */
   constructor(url) {
@@ -19,6 +26,11 @@ export class Signaling {
     /** @type {((msg: Message) => void) | null} called for every message sent (test and debug hook) */
     this.onsend = null;
     this.closedByUs = false;
+    /** when the server was last heard from; 0 before its first message */
+    this.lastHeard = 0;
+    this.lastSent = 0;
+    /** @type {number} */
+    this.liveness = 0;
   }
 
   /**
@@ -30,11 +42,17 @@ export class Signaling {
       let opened = false;
       const ws = new WebSocket(this.url);
       this.ws = ws;
+      // A network that drops packets silently leaves a socket connecting for minutes.
+      const timer = setTimeout(() => {
+        if (!opened) ws.close();
+      }, CONNECT_TIMEOUT_MS);
       ws.onopen = () => {
         opened = true;
+        clearTimeout(timer);
         resolve();
       };
       ws.onmessage = (ev) => {
+        this.heard();
         if (typeof ev.data !== 'string') return;
         /** @type {any} */
         let msg;
@@ -48,6 +66,8 @@ export class Signaling {
         this.dispatch(msg);
       };
       ws.onclose = (ev) => {
+        clearTimeout(timer);
+        this.stopLiveness();
         if (this.ws === ws) this.ws = null;
         if (!opened) {
           reject(new Error('could not connect to the server'));
@@ -74,8 +94,53 @@ export class Signaling {
   send(msg) {
     if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return false;
     this.ws.send(JSON.stringify(msg));
+    this.lastSent = Date.now();
     if (this.onsend) this.onsend(/** @type {Message} */ (msg));
     return true;
+  }
+
+  // A closed socket is not the only way a network fails: it can also go silent. From the
+  // server's first message on (the join is done), the client pings when the line is quiet,
+  // and a silence of DEAD_AFTER_MS ends the socket as a drop, so the app reconnects.
+  heard() {
+    const first = !this.lastHeard;
+    this.lastHeard = Date.now();
+    if (first) this.liveness = window.setInterval(() => this.checkLiveness(), 1000);
+  }
+
+  checkLiveness() {
+    const now = Date.now();
+    if (now - this.lastHeard > DEAD_AFTER_MS) {
+      this.drop('the server stopped answering');
+      return;
+    }
+    if (now - Math.max(this.lastHeard, this.lastSent) > PING_EVERY_MS) this.send({ type: 'ping' });
+  }
+
+  stopLiveness() {
+    clearInterval(this.liveness);
+    this.liveness = 0;
+  }
+
+  /**
+   * Ends the socket as the network would have (abnormal closure, 1006): onclose hears of it
+   * at once, without waiting for a closing handshake a dead network cannot complete.
+   * @param {string} reason
+   */
+  drop(reason) {
+    const ws = this.ws;
+    if (!ws) return;
+    this.stopLiveness();
+    this.ws = null;
+    ws.onclose = null;
+    ws.onmessage = null;
+    try {
+      ws.close();
+    } catch {
+      /* already closed */
+    }
+    console.warn('parley: signaling dropped:', reason);
+    if (this.onclose) this.onclose(new CloseEvent('close', { code: 1006, reason }));
   }
 
   /**
@@ -107,6 +172,7 @@ export class Signaling {
   /** Closes the socket without reporting it through onclose. */
   close() {
     this.closedByUs = true;
+    this.stopLiveness();
     const ws = this.ws;
     this.ws = null;
     if (ws) {
