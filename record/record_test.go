@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -57,8 +58,10 @@ func makeRecord(t *testing.T) fixture {
 	t.Helper()
 	fx := fixture{serverKey: newKey(t), headKey: newKey(t)}
 	var cps []Checkpoint
+	// Chunks every 20 ms: media is committed on both sides of the checkpoint
+	// in the middle, so cutting the log after it leaves media signed in part.
 	rec, err := Start(Options{Root: t.TempDir(), Room: "summit", Key: fx.serverKey, CheckpointEvery: time.Hour,
-		OnCheckpoint: func(c Checkpoint) { cps = append(cps, c) }})
+		ChunkEvery: 20 * time.Millisecond, OnCheckpoint: func(c Checkpoint) { cps = append(cps, c) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,13 +114,18 @@ func makeRecord(t *testing.T) fixture {
 	if err := rec.Close(); err != nil {
 		t.Fatal(err)
 	}
+	// The end marker closed the record: a countersignature after it is refused.
+	if err := rec.Countersign("PA_1", "head-a", fx.headKey.Public().(ed25519.PublicKey), final.Seq, ed25519.Sign(fx.headKey, final.Statement())); !errors.Is(err, ErrEnded) {
+		t.Fatalf("a countersignature after the end: %v", err)
+	}
 	return fx
 }
 
 func (fx fixture) opts() VerifyOptions {
 	return VerifyOptions{
-		ServerKey: fx.serverKey.Public().(ed25519.PublicKey),
-		Signers:   map[string]ed25519.PublicKey{"head-a": fx.headKey.Public().(ed25519.PublicKey)},
+		ServerKey:  fx.serverKey.Public().(ed25519.PublicKey),
+		Signers:    map[string]ed25519.PublicKey{"head-a": fx.headKey.Public().(ed25519.PublicKey)},
+		RequireEnd: true,
 	}
 }
 
@@ -127,10 +135,11 @@ func TestIntactRecordVerifies(t *testing.T) {
 	if err != nil {
 		t.Fatalf("intact record: %v", err)
 	}
-	if !rep.Sealed || rep.Checkpoints != 2 || len(rep.Participants) != 2 || len(rep.Files) != 2 {
+	if !rep.Sealed || !rep.Ended || rep.Format != Format || rep.Checkpoints != 2 || len(rep.Participants) != 2 || len(rep.Files) != 2 || len(rep.Warnings) != 0 {
 		t.Fatalf("report: %+v", rep)
 	}
-	if rep.SignedUpTo["head-a"] != rep.Entries-2 { // head-a countersigned the seal (the last but one entry)
+	// The log ends: seal, head-a's countersignature of it, the end marker.
+	if rep.SignedUpTo["head-a"] != rep.Entries-3 || rep.LastSigned != rep.Entries-2 {
 		t.Errorf("head-a signed up to %d of %d", rep.SignedUpTo["head-a"], rep.Entries)
 	}
 	for f, n := range rep.Files {
@@ -213,11 +222,15 @@ func TestTamperingIsNamed(t *testing.T) {
 			os.Truncate(p, st.Size()-100)
 		}, fx.opts, "missing: the file is truncated"},
 		{"append a forged event", func(dir string) {
-			rec := forge(t, dir, fx.serverKey, func(es []Entry) []Entry {
+			forge(t, dir, fx.serverKey, func(es []Entry) []Entry {
+				return slices.Insert(es, len(es)-1, Entry{Type: "chat", Identity: "head-b", Data: map[string]string{"text": "we agreed to everything"}})
+			})
+		}, fx.opts, "added after the record was sealed"},
+		{"append an event after the end", func(dir string) {
+			forge(t, dir, fx.serverKey, func(es []Entry) []Entry {
 				return append(es, Entry{Type: "chat", Identity: "head-b", Data: map[string]string{"text": "we agreed to everything"}})
 			})
-			_ = rec
-		}, fx.opts, "added after the record was sealed"},
+		}, fx.opts, "added after the record ended"},
 		{"re-sign with another key", func(dir string) {
 			forge(t, dir, otherKey, func(es []Entry) []Entry { return es })
 		}, fx.opts, "does not verify with the server key"},
@@ -274,6 +287,13 @@ func TestTamperingIsNamed(t *testing.T) {
 // entries, then recompute every link and re-sign every checkpoint.
 func forge(t *testing.T, dir string, key ed25519.PrivateKey, edit func([]Entry) []Entry) string {
 	t.Helper()
+	return forgeAs(t, dir, key, nil, edit)
+}
+
+// forgeAs is forge by someone who also holds participants' keys (by
+// identity): their countersignatures are signed again too.
+func forgeAs(t *testing.T, dir string, key ed25519.PrivateKey, cosigners map[string]ed25519.PrivateKey, edit func([]Entry) []Entry) string {
+	t.Helper()
 	var es []Entry
 	for _, l := range lines(t, dir) {
 		var e Entry
@@ -289,11 +309,28 @@ func forge(t *testing.T, dir string, key ed25519.PrivateKey, edit func([]Entry) 
 		t.Fatal(err)
 	}
 	record := es[0].Record
+	type moved struct {
+		seq       uint64
+		statement []byte
+	}
+	checkpoints := map[uint64]moved{} // by the checkpoint's seq before forging
 	for _, e := range es {
 		if e.Type == TypeCheckpoint {
 			seq, head := lg.head()
 			e.Head = head
-			e.Sig = b64.EncodeToString(ed25519.Sign(key, Statement(record, seq, head)))
+			checkpoints[e.Seq] = moved{seq + 1, Statement(record, seq, head)}
+			e.Sig = b64.EncodeToString(ed25519.Sign(key, checkpoints[e.Seq].statement))
+		}
+		if cp, ok := checkpoints[e.Of]; ok && e.Type == TypeCountersign {
+			e.Of = cp.seq
+			if k := cosigners[e.Identity]; k != nil {
+				e.Sig = b64.EncodeToString(ed25519.Sign(k, cp.statement))
+			}
+		}
+		if e.Type == TypeEnd {
+			seq, head := lg.head()
+			e.Head = head
+			e.Sig = b64.EncodeToString(ed25519.Sign(key, EndStatement(record, seq, head, e.Time)))
 		}
 		if e.Type == TypeStart {
 			e.ServerKey = b64.EncodeToString(key.Public().(ed25519.PublicKey))
@@ -323,7 +360,26 @@ func TestCrashedRecordVerifiesUpToItsLastCheckpoint(t *testing.T) {
 	if err != nil {
 		t.Fatalf("a crashed record fails: %v", err)
 	}
-	if rep.Sealed || rep.LastSigned != 3 || rep.Unsigned != 1 || len(rep.Warnings) == 0 {
+	if rep.Sealed || rep.Ended || rep.LastSigned != 3 || rep.Unsigned != 1 || len(rep.Warnings) == 0 ||
+		!strings.Contains(rep.Warnings[0], "verified up to event 3") {
 		t.Fatalf("report of a crashed record: %+v", rep)
+	}
+	// Required to be complete, it fails, naming its last verifiable entry.
+	_, err = Verify(rec.Dir(), VerifyOptions{ServerKey: key.Public().(ed25519.PublicKey), RequireEnd: true})
+	var f *Failure
+	if !errors.As(err, &f) || !f.Incomplete || f.Entry != 3 || !strings.Contains(err.Error(), "no end marker") {
+		t.Fatalf("a crashed record required to end: %v", err)
+	}
+
+	// A last line torn by the crash is ignored, and said so.
+	lf, err := os.OpenFile(filepath.Join(rec.Dir(), LogFile), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lf.WriteString(`{"seq":5,"time":"20`)
+	lf.Close()
+	rep, err = Verify(rec.Dir(), VerifyOptions{ServerKey: key.Public().(ed25519.PublicKey)})
+	if err != nil || rep.Entries != 4 || rep.Unsigned != 1 || !strings.Contains(strings.Join(rep.Warnings, "\n"), "cut in the middle") {
+		t.Fatalf("a crashed record with a torn last line: %v %+v", err, rep)
 	}
 }

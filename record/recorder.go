@@ -21,6 +21,7 @@ type Options struct {
 	Room            string             // the room being recorded
 	Key             ed25519.PrivateKey // the server's signing key
 	CheckpointEvery time.Duration      // default 10 s
+	ChunkEvery      time.Duration      // how often a track's new bytes are committed at the least; default 1 s
 	Now             func() time.Time
 	Logger          *slog.Logger
 	// OnCheckpoint, when set, is called after each checkpoint (from the
@@ -52,7 +53,9 @@ type Recorder struct {
 	mu          sync.Mutex
 	tracks      map[*Track]struct{}
 	checkpoints map[uint64]Checkpoint // by seq, for countersigning
-	sealed      bool
+	sealed      bool                  // Seal began: no more tracks
+	final       bool                  // the final checkpoint is written: Close ends the record
+	ended       bool                  // the end marker is written
 	failed      error
 
 	stop chan struct{}
@@ -66,6 +69,9 @@ func Start(opts Options) (*Recorder, error) {
 	}
 	if opts.CheckpointEvery <= 0 {
 		opts.CheckpointEvery = 10 * time.Second
+	}
+	if opts.ChunkEvery <= 0 {
+		opts.ChunkEvery = chunkEvery
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -97,6 +103,21 @@ func Start(opts Options) (*Recorder, error) {
 	r.wg.Add(1)
 	go r.checkpointLoop()
 	return r, nil
+}
+
+// Entries is how many entries the log holds so far (after Close of a sealed
+// record, the end marker included).
+func (r *Recorder) Entries() uint64 {
+	n, _ := r.log.head()
+	return n
+}
+
+// Ended reports whether Close wrote the end marker: the record is complete
+// and parley verify, which requires the end, can check it.
+func (r *Recorder) Ended() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.ended
 }
 
 // ID names the record (and its folder).
@@ -218,11 +239,11 @@ func (r *Recorder) Countersign(participant, identity string, pub ed25519.PublicK
 		return ErrBadSignature
 	}
 	_, _, err := r.log.append(Entry{Type: TypeCountersign, Participant: participant, Identity: identity, Of: seq, Sig: b64.EncodeToString(sig)})
-	return err
+	return err // ErrEnded once Close wrote the end marker: a countersignature after it is not part of the record
 }
 
 // Seal ends the recording: every track's file is committed, a final signed
-// checkpoint closes the chain. Countersignatures may follow the seal.
+// checkpoint closes the chain. Countersignatures of it may follow until Close.
 func (r *Recorder) Seal() (Checkpoint, error) {
 	r.mu.Lock()
 	if r.sealed {
@@ -244,10 +265,38 @@ func (r *Recorder) Seal() (Checkpoint, error) {
 	if _, _, err := r.log.append(Entry{Type: TypeStop}); err != nil {
 		return Checkpoint{}, err
 	}
-	return r.checkpoint(true)
+	c, err := r.checkpoint(true)
+	if err == nil {
+		r.mu.Lock()
+		r.final = true
+		r.mu.Unlock()
+	}
+	return c, err
 }
 
-// Close closes the log file; after Seal, once late countersignatures had their chance.
-func (r *Recorder) Close() error { return r.log.close() }
+// Close ends the record, once the seal's countersignatures had their chance:
+// after Seal it appends the server's signed end marker, which names the hash
+// of everything before it (those countersignatures included), and closes the
+// log; Countersign then returns ErrEnded. Without Seal it only closes the log,
+// leaving a record that verifies as incomplete, as after a crash.
+func (r *Recorder) Close() error {
+	r.mu.Lock()
+	final := r.final
+	r.mu.Unlock()
+	if !final {
+		return r.log.close()
+	}
+	if _, err := r.log.end(r.id, r.key); err != nil {
+		if errors.Is(err, ErrEnded) {
+			return nil // closed before
+		}
+		r.log.close()
+		return err
+	}
+	r.mu.Lock()
+	r.ended = true
+	r.mu.Unlock()
+	return nil
+}
 
 func formatUint(n uint64) string { return strconv.FormatUint(n, 10) }

@@ -18,8 +18,9 @@ import (
 	"github.com/pion/webrtc/v4/pkg/media/samplebuilder"
 )
 
-// chunkBytes and chunkEvery bound how much media one log entry covers: a crash
-// leaves at most this much of a file uncommitted.
+// chunkBytes and chunkEvery (the default of Options.ChunkEvery) bound how much
+// media one log entry covers: a crash leaves at most this much of a file
+// uncommitted.
 const (
 	chunkBytes = 256 << 10
 	chunkEvery = time.Second
@@ -133,7 +134,7 @@ func (t *Track) run() {
 		started bool
 		lastTS  uint32
 		ms      int64 // timeline in clock ticks since the first frame
-		ticker  = time.NewTicker(chunkEvery / 4)
+		ticker  = time.NewTicker(t.rec.opts.ChunkEvery / 4)
 		pkt     rtp.Packet
 	)
 	defer ticker.Stop()
@@ -283,7 +284,7 @@ func (c *chunkWriter) commit(force bool) {
 }
 
 func (c *chunkWriter) commitLocked(force bool) {
-	if c.pending == 0 || (!force && time.Since(c.lastSync) < chunkEvery) {
+	if c.pending == 0 || (!force && time.Since(c.lastSync) < c.rec.opts.ChunkEvery) {
 		return
 	}
 	sum := hex.EncodeToString(c.h.Sum(nil))

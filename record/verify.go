@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -18,7 +19,12 @@ import (
 	"time"
 )
 
-// VerifyOptions say which keys to trust.
+// b64strict rejects spare bits set in a last character: with them ignored, a
+// signature could be respelled in the record's last line, which nothing
+// after it binds.
+var b64strict = b64.Strict()
+
+// VerifyOptions say which keys to trust and what to accept.
 type VerifyOptions struct {
 	// ServerKey is the server's public key, obtained independently of the
 	// record. Without it the key written in the record is used, which proves
@@ -27,35 +33,47 @@ type VerifyOptions struct {
 	// Signers maps identities to public keys they published; each must have
 	// countersigned the record with that key.
 	Signers map[string]ed25519.PublicKey
+	// RequireEnd makes a record without its end marker a failure (a *Failure
+	// with Incomplete set, naming the last verifiable entry). parley verify
+	// sets it unless --allow-unsealed. Without it such a record (crashed, cut
+	// short, sealed but not yet ended, or of format v1) is reported as
+	// incomplete, Report.Ended false, and the report's facts come only from
+	// what its last server checkpoint signs.
+	RequireEnd bool
 	// Progress, when set, receives progress lines.
 	Progress io.Writer
 }
 
-// Report is what verification found.
+// Report is what verification found. For a record that is not Ended, the
+// facts (participants, files, end time, countersignatures) are those its last
+// server checkpoint covers: what comes after it carries no signature.
 type Report struct {
 	Record       string
 	Room         string
-	Entries      uint64
+	Format       string
+	Entries      uint64 // lines in the log
 	Start, End   time.Time
-	Sealed       bool
-	Participants []string            // identities that joined
-	Files        map[string]int64    // media file -> bytes committed
-	SignedUpTo   map[string]uint64   // identity -> entries covered by its last countersignature
-	Checkpoints  int                 // server checkpoints verified
-	LastSigned   uint64              // entries covered by the last server checkpoint
-	Unsigned     uint64              // entries after the last server checkpoint
-	Warnings     []string            // not failures: what a reader should know
-	ServerKey    string              // the key the checkpoints were checked with
-	keys         map[string][]string // participant id -> announced keys
+	Sealed       bool              // the final checkpoint is there
+	Ended        bool              // the server's end marker closes the record: it is complete
+	Participants []string          // identities that joined
+	Files        map[string]int64  // media file -> bytes committed (and signed)
+	SignedUpTo   map[string]uint64 // identity -> entries covered by its last countersignature
+	Checkpoints  int               // server checkpoints verified
+	LastSigned   uint64            // seq of the last server checkpoint (it covers the entries before it)
+	Unsigned     uint64            // entries after the last server checkpoint that no signature covers
+	Warnings     []string          // not failures: what a reader should know
+	ServerKey    string            // the key the checkpoints were checked with
 }
 
-// Failure is a verification failure naming the first item found altered.
+// Failure is a verification failure naming the first item found altered, or,
+// with Incomplete set, a record that cannot prove its end.
 type Failure struct {
-	Entry  uint64 // the event's seq (line number) where it was found, or 0
-	File   string // the media file, if it is about one
-	From   int64  // byte range of the file
-	To     int64
-	Reason string
+	Entry      uint64 // the event's seq (line number) where it was found, or 0; for Incomplete, the last verifiable entry
+	File       string // the media file, if it is about one
+	From       int64  // byte range of the file
+	To         int64
+	Reason     string
+	Incomplete bool // the record lacks its end marker (RequireEnd); nothing was found altered
 }
 
 func (f *Failure) Error() string {
@@ -77,29 +95,66 @@ type fileState struct {
 	size    int64 // on disk
 }
 
+// keyAnnounce is a participant's key as a key entry announced it.
+type keyAnnounce struct {
+	key      ed25519.PublicKey
+	identity string
+	seq      uint64
+}
+
+// countersig is a countersignature that verified: who, how far, and where the
+// key it verified with was announced.
+type countersig struct {
+	identity string
+	upTo     uint64
+	keySeq   uint64
+}
+
+type joined struct {
+	identity string
+	seq      uint64
+}
+
+// signedState is what the last server checkpoint covers.
+type signedState struct {
+	seq   uint64 // the checkpoint's seq; 0: none yet
+	end   time.Time
+	files map[string]int64
+}
+
 // Verify checks the record in dir. It returns a report and nil when the record
 // is intact, or the report so far and a *Failure naming the first problem.
 func Verify(dir string, o VerifyOptions) (*Report, error) {
-	rep := &Report{Files: map[string]int64{}, SignedUpTo: map[string]uint64{}, keys: map[string][]string{}}
-	v := &verifier{dir: dir, o: o, rep: rep, files: map[string]*fileState{}, checkpoints: map[uint64]Entry{}, identities: map[string]string{}}
+	rep := &Report{Files: map[string]int64{}, SignedUpTo: map[string]uint64{}}
+	v := &verifier{dir: dir, o: o, rep: rep, files: map[string]*fileState{}, checkpoints: map[uint64]Entry{},
+		keys: map[string][]keyAnnounce{}}
 	defer v.closeFiles()
-	if err := v.run(); err != nil {
+	err := v.run()
+	v.facts()
+	if err != nil {
 		return rep, err
 	}
 	return rep, nil
 }
 
 type verifier struct {
-	dir         string
-	o           VerifyOptions
-	rep         *Report
-	files       map[string]*fileState
-	checkpoints map[uint64]Entry
-	identities  map[string]string // participant id -> identity
-	serverKey   ed25519.PublicKey
-	done, total int64
-	lastShown   time.Time
-	buf         []byte
+	dir          string
+	o            VerifyOptions
+	rep          *Report
+	files        map[string]*fileState
+	checkpoints  map[uint64]Entry
+	keys         map[string][]keyAnnounce // participant id -> announced keys
+	joins        []joined
+	countersigns []countersig
+	signed       signedState
+	latest       time.Time // latest entry time so far
+	factsDone    bool
+	serverKey    ed25519.PublicKey
+	done, total  int64
+	lastShown    time.Time
+	buf          []byte
+	enc          bytes.Buffer
+	encoder      *json.Encoder
 }
 
 func (v *verifier) closeFiles() {
@@ -121,6 +176,16 @@ func (v *verifier) progress(n int64) {
 		pct = 100 * float64(v.done) / float64(v.total)
 	}
 	fmt.Fprintf(v.o.Progress, "verifying: %5.1f%% (%d of %d MiB)\n", pct, v.done>>20, v.total>>20)
+}
+
+// canonical reports whether line (with its newline) is exactly how the writer
+// encodes e: any other spelling of the same entry is an alteration.
+func (v *verifier) canonical(e *Entry, line []byte) bool {
+	v.enc.Reset()
+	if v.encoder == nil {
+		v.encoder = json.NewEncoder(&v.enc) // Encode is Marshal plus a newline, escaping alike
+	}
+	return v.encoder.Encode(e) == nil && bytes.Equal(v.enc.Bytes(), line)
 }
 
 func (v *verifier) run() error {
@@ -145,7 +210,8 @@ func (v *verifier) run() error {
 	rd := bufio.NewReaderSize(lf, 1<<20)
 	prev := zeroHash
 	var seq uint64
-	var final *Entry
+	var final, end *Entry
+	torn := false
 	for {
 		line, err := rd.ReadBytes('\n')
 		if len(line) == 0 && err == io.EOF {
@@ -156,27 +222,45 @@ func (v *verifier) run() error {
 		}
 		v.progress(int64(len(line)))
 		seq++
-		if !bytes.HasSuffix(line, []byte("\n")) {
-			return &Failure{Entry: seq, Reason: "the event log ends in the middle of an entry (truncated or appended to)"}
+		if end != nil {
+			return &Failure{Entry: seq, Reason: fmt.Sprintf("added after the record ended at event %d", end.Seq)}
 		}
-		line = line[:len(line)-1]
+		if !bytes.HasSuffix(line, []byte("\n")) {
+			if seq == 1 {
+				return &Failure{Entry: seq, Reason: "the event log ends in the middle of its first entry"}
+			}
+			// A crash can leave a last line half written; a record that
+			// ends has none, and one that does not proves nothing here.
+			torn = true
+			seq--
+			break
+		}
 		var e Entry
-		if err := json.Unmarshal(line, &e); err != nil {
+		if err := json.Unmarshal(line[:len(line)-1], &e); err != nil {
 			return &Failure{Entry: seq, Reason: "not a valid entry (altered)"}
 		}
 		switch {
 		case e.Seq != seq:
 			return &Failure{Entry: seq, Reason: fmt.Sprintf("missing or out of order: event %d stands in its place (events were removed, reordered or added)", e.Seq)}
+		case e.Prev != prev && seq == 1:
+			return &Failure{Entry: 1, Reason: "altered: the first event names a previous one"}
 		case e.Prev != prev:
 			return &Failure{Entry: seq - 1, Reason: fmt.Sprintf("altered: event %d no longer links to it", seq)}
+		case !v.canonical(&e, line):
+			return &Failure{Entry: seq, Reason: "altered: the entry is not written as the server writes it (spaces, key order or case, escapes or unknown fields changed)"}
 		}
-		sum := sha256.Sum256(line)
+		sum := sha256.Sum256(line[:len(line)-1])
 		head := prev
 		prev = hex.EncodeToString(sum[:])
-		if final != nil && e.Type != TypeCountersign {
+		if final != nil && e.Type != TypeCountersign && e.Type != TypeEnd {
 			return &Failure{Entry: seq, Reason: fmt.Sprintf("added after the record was sealed at event %d", final.Seq)}
 		}
-		if err := v.entry(&e, head); err != nil {
+		if e.Type == TypeEnd {
+			if err := v.end(&e, line, head, final); err != nil {
+				return err
+			}
+			end = &e
+		} else if err := v.entry(&e, head); err != nil {
 			return err
 		}
 		if e.Type == TypeCheckpoint && e.Final {
@@ -186,38 +270,100 @@ func (v *verifier) run() error {
 		if v.rep.Start.IsZero() {
 			v.rep.Start = e.Time
 		}
-		if e.Time.After(v.rep.End) {
-			v.rep.End = e.Time
+		if e.Type == TypeCheckpoint {
+			// Its own time is not signed: what it covers ends before it.
+			v.signed = signedState{seq: e.Seq, end: v.latest, files: maps.Clone(v.rep.Files)}
+		}
+		if e.Time.After(v.latest) {
+			v.latest = e.Time
 		}
 	}
 	if seq == 0 {
 		return &Failure{Reason: "the event log is empty"}
 	}
 	v.rep.Sealed = final != nil
-	v.rep.Unsigned = v.rep.Entries - v.rep.LastSigned
-	if final != nil {
-		v.rep.Unsigned = 0
-	}
+	v.rep.Ended = end != nil
 	if err := v.finishFiles(); err != nil {
 		return err
 	}
-	if !v.rep.Sealed {
-		v.rep.Warnings = append(v.rep.Warnings, fmt.Sprintf(
-			"the record was not sealed (the server stopped mid-recording): it is verified up to event %d, the last signed checkpoint; %d events after it carry no signature",
-			v.rep.LastSigned, v.rep.Unsigned))
+	if !v.rep.Ended {
+		if err := v.incomplete(torn); err != nil {
+			return err
+		}
 	}
 	return v.checkSigners()
 }
 
+// incomplete explains a record without its end marker, or fails it when the
+// options require the end.
+func (v *verifier) incomplete(torn bool) error {
+	last := v.signed.seq
+	v.rep.Unsigned = v.rep.Entries - last
+	why := "the record has no end marker (it was cut short, or the server stopped before ending it)"
+	switch {
+	case v.rep.Format == FormatV1:
+		why = "the record is of format " + FormatV1 + ", which has no end marker: its last line and the countersignatures written after its seal can be altered or removed unnoticed"
+	case v.rep.Sealed:
+		why = "the record is sealed but has no end marker (the server stopped before ending it, or its end was cut off): countersignatures after the seal are not provable"
+	}
+	var upTo string
+	switch {
+	case last == 0:
+		upTo = "no server checkpoint signs any of it"
+	case v.rep.Unsigned == 0:
+		upTo = fmt.Sprintf("it is verified up to event %d, its last signed checkpoint", last)
+	case v.rep.Unsigned == 1:
+		upTo = fmt.Sprintf("it is verified up to event %d, its last signed checkpoint; the event after it carries no signature", last)
+	default:
+		upTo = fmt.Sprintf("it is verified up to event %d, its last signed checkpoint; the %d events after it carry no signature", last, v.rep.Unsigned)
+	}
+	if torn {
+		upTo += "; its last line is cut in the middle and was ignored"
+	}
+	if v.o.RequireEnd {
+		return &Failure{Entry: last, Reason: "incomplete: " + why + "; " + upTo, Incomplete: true}
+	}
+	v.rep.Warnings = append(v.rep.Warnings, "incomplete: "+why+"; "+upTo)
+	return nil
+}
+
+// end checks the end marker: it follows the seal, names the entry before it,
+// carries nothing but what the server signs, and its signature verifies.
+func (v *verifier) end(e *Entry, line []byte, head string, final *Entry) error {
+	switch {
+	case v.rep.Format != Format:
+		return &Failure{Entry: e.Seq, Reason: "an end marker in a record of format " + v.rep.Format + ", which has none (altered)"}
+	case final == nil:
+		return &Failure{Entry: e.Seq, Reason: "an end marker before the record was sealed (altered)"}
+	case e.Head != head:
+		return &Failure{Entry: e.Seq, Reason: "the end marker does not name the event before it (altered)"}
+	}
+	// Nothing follows this line to bind its bytes: every field must be one the
+	// signature covers or the chain checks.
+	bare := Entry{Seq: e.Seq, Time: e.Time, Prev: e.Prev, Type: e.Type, Head: e.Head, Sig: e.Sig}
+	if !v.canonical(&bare, line) {
+		return &Failure{Entry: e.Seq, Reason: "the end marker carries fields the server does not write (altered)"}
+	}
+	sig, err := b64strict.DecodeString(e.Sig)
+	if err != nil || !ed25519.Verify(v.serverKey, EndStatement(v.rep.Record, e.Seq-1, e.Head, e.Time), sig) {
+		return &Failure{Entry: e.Seq, Reason: "the end marker's signature does not verify with the server key " + v.rep.ServerKey}
+	}
+	v.signed = signedState{seq: e.Seq, end: v.latest, files: maps.Clone(v.rep.Files)}
+	if e.Time.After(v.latest) {
+		v.signed.end = e.Time // signed too
+	}
+	return nil
+}
+
 func (v *verifier) entry(e *Entry, head string) error {
 	if e.Seq == 1 {
-		if e.Type != TypeStart || e.Format != Format {
-			return &Failure{Entry: 1, Reason: "the log does not begin with a record-start of format " + Format}
+		if e.Type != TypeStart || e.Format != Format && e.Format != FormatV1 {
+			return &Failure{Entry: 1, Reason: "the log does not begin with a record-start of format " + Format + " or " + FormatV1}
 		}
-		v.rep.Record, v.rep.Room = e.Record, e.Room
+		v.rep.Record, v.rep.Room, v.rep.Format = e.Record, e.Room, e.Format
 		v.serverKey = v.o.ServerKey
 		if v.serverKey == nil {
-			k, err := b64.DecodeString(e.ServerKey)
+			k, err := b64strict.DecodeString(e.ServerKey)
 			if err != nil || len(k) != ed25519.PublicKeySize {
 				return &Failure{Entry: 1, Reason: "the record's server key is malformed"}
 			}
@@ -231,13 +377,11 @@ func (v *verifier) entry(e *Entry, head string) error {
 	case TypeStart:
 		return &Failure{Entry: e.Seq, Reason: "a second record-start (records were spliced)"}
 	case "join":
-		if !slices.Contains(v.rep.Participants, e.Identity) {
-			v.rep.Participants = append(v.rep.Participants, e.Identity)
-		}
-		v.identities[e.Participant] = e.Identity
+		v.joins = append(v.joins, joined{e.Identity, e.Seq})
 	case TypeKey:
-		v.rep.keys[e.Participant] = append(v.rep.keys[e.Participant], e.Key)
-		v.identities[e.Participant] = e.Identity
+		if k, err := b64strict.DecodeString(e.Key); err == nil && len(k) == ed25519.PublicKeySize {
+			v.keys[e.Participant] = append(v.keys[e.Participant], keyAnnounce{k, e.Identity, e.Seq})
+		}
 	case TypeFileStart:
 		return v.fileStart(e)
 	case TypeChunk:
@@ -255,7 +399,7 @@ func (v *verifier) entry(e *Entry, head string) error {
 		if e.Head != head {
 			return &Failure{Entry: e.Seq, Reason: "checkpoint does not name the event before it (altered)"}
 		}
-		sig, err := b64.DecodeString(e.Sig)
+		sig, err := b64strict.DecodeString(e.Sig)
 		if err != nil || !ed25519.Verify(v.serverKey, Statement(v.rep.Record, e.Seq-1, e.Head), sig) {
 			return &Failure{Entry: e.Seq, Reason: "the checkpoint's signature does not verify with the server key " + v.rep.ServerKey}
 		}
@@ -267,27 +411,59 @@ func (v *verifier) entry(e *Entry, head string) error {
 		if !ok {
 			return &Failure{Entry: e.Seq, Reason: fmt.Sprintf("countersigns checkpoint %d, which does not exist", e.Of)}
 		}
-		sig, err := b64.DecodeString(e.Sig)
+		sig, err := b64strict.DecodeString(e.Sig)
 		if err != nil {
 			return &Failure{Entry: e.Seq, Reason: "countersignature is malformed"}
 		}
-		ok = false
-		for _, k := range v.rep.keys[e.Participant] {
-			if pk, err := b64.DecodeString(k); err == nil && len(pk) == ed25519.PublicKeySize && ed25519.Verify(pk, Statement(v.rep.Record, cp.Seq-1, cp.Head), sig) {
-				ok = true
+		var by *keyAnnounce
+		for i, k := range v.keys[e.Participant] {
+			if ed25519.Verify(k.key, Statement(v.rep.Record, cp.Seq-1, cp.Head), sig) {
+				by = &v.keys[e.Participant][i]
+				break
 			}
 		}
-		if !ok {
+		if by == nil {
 			return &Failure{Entry: e.Seq, Reason: fmt.Sprintf("%s's countersignature does not verify with the key they announced", e.Identity)}
 		}
-		if e.Identity != v.identities[e.Participant] {
+		if e.Identity != by.identity {
 			return &Failure{Entry: e.Seq, Reason: "countersignature names another identity than its key's"}
 		}
-		if cp.Seq-1 > v.rep.SignedUpTo[e.Identity] {
-			v.rep.SignedUpTo[e.Identity] = cp.Seq - 1
-		}
+		v.countersigns = append(v.countersigns, countersig{by.identity, cp.Seq - 1, by.seq})
 	}
 	return nil
+}
+
+// facts fills the report with what the signed part of the record shows: all
+// of it for a record that ended, what the last checkpoint covers otherwise.
+// A countersignature anywhere counts if the key it verifies with was
+// announced in the signed part: no one else could have made it.
+func (v *verifier) facts() {
+	if v.factsDone {
+		return
+	}
+	v.factsDone = true
+	s := v.signed
+	if s.seq == 0 {
+		clear(v.rep.Files)
+		for n := range v.files {
+			v.rep.Files[n] = 0
+		}
+		return
+	}
+	if s.files != nil {
+		v.rep.Files = s.files
+	}
+	v.rep.End = s.end
+	for _, j := range v.joins {
+		if j.seq < s.seq && !slices.Contains(v.rep.Participants, j.identity) {
+			v.rep.Participants = append(v.rep.Participants, j.identity)
+		}
+	}
+	for _, c := range v.countersigns {
+		if c.keySeq < s.seq && c.upTo > v.rep.SignedUpTo[c.identity] {
+			v.rep.SignedUpTo[c.identity] = c.upTo
+		}
+	}
 }
 
 func (v *verifier) fileStart(e *Entry) error {
@@ -348,11 +524,12 @@ func (v *verifier) finishFiles() error {
 	sort.Strings(names)
 	for _, n := range names {
 		fs := v.files[n]
+		signed := v.signed.files[n] // what a signature covers; the rest of covered is in the unsigned tail
 		switch {
 		case fs.size > fs.covered && (fs.ended || v.rep.Sealed):
 			return &Failure{File: n, From: fs.covered, To: fs.size, Reason: "added: bytes beyond what the record committed"}
-		case fs.size > fs.covered:
-			v.rep.Warnings = append(v.rep.Warnings, fmt.Sprintf("%s: bytes %d-%d were written after the last chunk and are not covered", n, fs.covered, fs.size-1))
+		case fs.size > signed && !v.rep.Ended:
+			v.rep.Warnings = append(v.rep.Warnings, fmt.Sprintf("%s: bytes %d-%d are not covered by a signature", n, signed, fs.size-1))
 		}
 	}
 	entries, err := os.ReadDir(filepath.Join(v.dir, MediaDir))
@@ -374,16 +551,19 @@ func (v *verifier) checkSigners() error {
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
+	v.facts()
 	for _, id := range ids {
-		want := b64.EncodeToString(v.o.Signers[id])
+		want := v.o.Signers[id]
 		announced := false
-		for pid, keys := range v.rep.keys {
-			if v.identities[pid] == id && slices.Contains(keys, want) {
-				announced = true
+		for _, keys := range v.keys {
+			for _, k := range keys {
+				if k.identity == id && k.key.Equal(want) && k.seq < v.signed.seq {
+					announced = true
+				}
 			}
 		}
 		if !announced {
-			return &Failure{Reason: fmt.Sprintf("%s never announced the key %s in this record", id, want)}
+			return &Failure{Reason: fmt.Sprintf("%s never announced the key %s in this record", id, b64.EncodeToString(want))}
 		}
 		if v.rep.SignedUpTo[id] == 0 {
 			return &Failure{Reason: fmt.Sprintf("%s's countersignature is missing: no checkpoint signed by them", id)}

@@ -3,6 +3,9 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/ed25519"
+	"encoding/base64"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +19,7 @@ import (
 
 	"github.com/parleyhq/parley/auth"
 	"github.com/parleyhq/parley/client"
+	"github.com/parleyhq/parley/record"
 	"github.com/parleyhq/parley/signal"
 )
 
@@ -101,11 +105,22 @@ func TestCrashMidRecordingLeavesAVerifiableRecord(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// By default a record must end: this one cannot prove its end.
 	out, err := exec.Command(bin, "verify", recs[0], "--server-key", strings.TrimSpace(string(pub))).CombinedOutput()
-	if err != nil {
-		t.Fatalf("verify after a crash: %v\n%s", err, out)
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+		t.Fatalf("verify of a crashed record, exit %v, want 1:\n%s", err, out)
 	}
-	for _, want := range []string{"INTACT UP TO ITS LAST CHECKPOINT", "not sealed", "checkpoints, the last covering event"} {
+	for _, want := range []string{"INCOMPLETE (no end marker)", "last verifiable entry: event ", "--allow-unsealed"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("verify output lacks %q:\n%s", want, out)
+		}
+	}
+	// Accepted as incomplete, it verifies up to its last checkpoint.
+	out, err = exec.Command(bin, "verify", "--allow-unsealed", recs[0], "--server-key", strings.TrimSpace(string(pub))).CombinedOutput()
+	if err != nil {
+		t.Fatalf("verify --allow-unsealed after a crash: %v\n%s", err, out)
+	}
+	for _, want := range []string{"INCOMPLETE: INTACT UP TO ITS LAST CHECKPOINT", "not sealed", "checkpoints, the last covering event", "note: incomplete:"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("verify output lacks %q:\n%s", want, out)
 		}
@@ -119,8 +134,90 @@ func TestCrashMidRecordingLeavesAVerifiableRecord(t *testing.T) {
 	b, _ := os.ReadFile(media[0])
 	b[100] ^= 0xff
 	os.WriteFile(media[0], b, 0o600)
-	out, err = exec.Command(bin, "verify", recs[0]).CombinedOutput()
-	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(string(out), "altered") {
+	out, err = exec.Command(bin, "verify", recs[0], "--allow-unsealed").CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(string(out), "ALTERED") || !strings.Contains(string(out), "altered") {
 		t.Fatalf("verify of an altered crashed record: %v\n%s", err, out)
+	}
+}
+
+// TestVerifyRequiresTheEndMarker runs parley verify on records written in
+// process: complete, cut at its end marker, cut before its seal, altered.
+func TestVerifyRequiresTheEndMarker(t *testing.T) {
+	_, key, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := base64.RawURLEncoding.EncodeToString(key.Public().(ed25519.PublicKey))
+	rec, err := record.Start(record.Options{Root: t.TempDir(), Room: "summit", Key: key, CheckpointEvery: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.Event("join", "PA_1", "head-a", nil, time.Now())
+	if _, err := rec.Checkpoint(); err != nil {
+		t.Fatal(err)
+	}
+	rec.Event("chat", "PA_1", "head-a", map[string]string{"text": "agreed"}, time.Now())
+	if _, err := rec.Seal(); err != nil {
+		t.Fatal(err)
+	}
+	if err := rec.Close(); err != nil {
+		t.Fatal(err)
+	}
+	logText, err := os.ReadFile(filepath.Join(rec.Dir(), record.LogFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls := strings.SplitAfter(string(logText), "\n") // start, join, checkpoint, chat, stop, seal, end, ""
+	if len(ls) != 8 {
+		t.Fatalf("log:\n%s", logText)
+	}
+	run := func(t *testing.T, log string, args ...string) (int, string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(rec.Dir(), record.LogFile), []byte(log), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		var out, errb strings.Builder
+		err := verify(append(args, "--server-key", pub), &out, &errb)
+		var ee exitError
+		switch {
+		case err == nil:
+			return 0, out.String()
+		case errors.As(err, &ee):
+			return ee.code, out.String()
+		}
+		t.Fatalf("verify: %v\n%s", err, errb.String())
+		return 0, ""
+	}
+	cases := []struct {
+		name string
+		log  string
+		args []string
+		code int
+		want []string
+	}{
+		{"complete", string(logText), nil, 0, []string{": INTACT\n", "the end marker signs all 7 events"}},
+		{"without its end marker", strings.Join(ls[:6], ""), nil, 1,
+			[]string{"INCOMPLETE (no end marker)", "last verifiable entry: event 6", "sealed but has no end marker", "--allow-unsealed"}},
+		{"without its end marker, allowed", strings.Join(ls[:6], ""), []string{"--allow-unsealed"}, 0,
+			[]string{"INCOMPLETE: INTACT UP TO ITS SEAL (no end marker)", "note: incomplete"}},
+		{"cut before its seal", strings.Join(ls[:4], ""), nil, 1,
+			[]string{"INCOMPLETE (no end marker)", "last verifiable entry: event 3"}},
+		{"cut before its seal, allowed", strings.Join(ls[:4], ""), []string{"--allow-unsealed"}, 0,
+			[]string{"INCOMPLETE: INTACT UP TO ITS LAST CHECKPOINT (not sealed)", "verified up to event 3"}},
+		{"its end respelled, allowed", strings.Join(ls[:6], "") + strings.Replace(ls[6], `,"`, `, "`, 1), []string{"--allow-unsealed"}, 1,
+			[]string{"ALTERED", "first problem: event 7: altered"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			code, out := run(t, c.log, append(c.args, rec.Dir())...)
+			if code != c.code {
+				t.Errorf("exit %d, want %d", code, c.code)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("output lacks %q:\n%s", w, out)
+				}
+			}
+		})
 	}
 }

@@ -30,8 +30,9 @@ Usage:
   parley [serve] [flags]      start the server (default: 127.0.0.1:7880, data in ./parley-data)
   parley token [flags]        mint an access token for a room
   parley bench SCENARIO [flags]  load-test a server on this machine (meeting, webinar)
-  parley verify DIR [flags]   check a meeting record; exit 0 intact, 1 altered, 2 usage
+  parley verify DIR [flags]   check a meeting record; exit 0 intact, 1 altered or incomplete, 2 usage
   parley records [--data D]   list the meeting records
+  parley rooms COMMAND [flags] manage rooms through the admin API (list, create, close, participants, mute, remove, grants, record)
   parley key export           print the server's public key (for verifiers)
   parley config print [flags] print the effective configuration (file, PARLEY_* env, flags), secrets redacted
   parley version              print the version

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -44,9 +45,10 @@ func parseKey(s string) (ed25519.PublicKey, error) {
 	return b, nil
 }
 
-// positional pulls one positional argument out from among flags that all take
-// a value, so "verify DIR --flag v" and "verify --flag v DIR" both work.
-func positional(args []string) (pos []string, flags []string) {
+// positional pulls the positional arguments out from among flags, so
+// "verify DIR --flag v" and "verify --flag v DIR" both work. Every flag takes a
+// value except those named in bools.
+func positional(args []string, bools ...string) (pos []string, flags []string) {
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		switch {
@@ -54,7 +56,7 @@ func positional(args []string) (pos []string, flags []string) {
 			flags = append(flags, a)
 		case strings.HasPrefix(a, "-"):
 			flags = append(flags, a)
-			if !strings.Contains(a, "=") && i+1 < len(args) {
+			if !strings.Contains(a, "=") && !slices.Contains(bools, strings.TrimLeft(a, "-")) && i+1 < len(args) {
 				i++
 				flags = append(flags, args[i])
 			}
@@ -65,18 +67,19 @@ func positional(args []string) (pos []string, flags []string) {
 	return pos, flags
 }
 
-// verify checks a record: exit 0 intact, 1 altered, 2 usage.
+// verify checks a record: exit 0 intact, 1 altered or incomplete, 2 usage.
 func verify(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: parley verify RECORD_DIR [--server-key KEY] [--signer IDENTITY=KEY ...]")
+		fmt.Fprintln(stderr, "usage: parley verify RECORD_DIR [--server-key KEY] [--signer IDENTITY=KEY ...] [--allow-unsealed]")
 		fs.PrintDefaults()
 	}
 	serverKey := fs.String("server-key", "", "the server's public key (from parley key export), obtained independently of the record")
 	signers := signerFlags{}
 	fs.Var(signers, "signer", "IDENTITY=KEY: a participant whose published key must have countersigned (repeatable)")
-	pos, flags := positional(args)
+	allowUnsealed := fs.Bool("allow-unsealed", false, "accept a record without its end marker (the server crashed, or it is still being written, or of format v1) as incomplete: verified up to its last signed checkpoint")
+	pos, flags := positional(args, "allow-unsealed")
 	if err := fs.Parse(flags); err != nil {
 		return err
 	}
@@ -88,7 +91,7 @@ func verify(args []string, stdout, stderr io.Writer) error {
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
 		return usageError{fmt.Errorf("%s is not a record folder", dir)}
 	}
-	o := record.VerifyOptions{Signers: signers, Progress: stderr}
+	o := record.VerifyOptions{Signers: signers, Progress: stderr, RequireEnd: !*allowUnsealed}
 	if *serverKey != "" {
 		k, err := parseKey(*serverKey)
 		if err != nil {
@@ -113,15 +116,26 @@ func printReport(w io.Writer, dir string, rep *record.Report, err error) {
 	if name == "" {
 		name = filepath.Base(dir)
 	}
+	var fail *record.Failure
+	incomplete := errors.As(err, &fail) && fail.Incomplete
 	status := "INTACT"
 	switch {
+	case incomplete:
+		status = "INCOMPLETE (no end marker)"
 	case err != nil:
 		status = "ALTERED"
 	case !rep.Sealed:
-		status = "INTACT UP TO ITS LAST CHECKPOINT (not sealed)"
+		status = "INCOMPLETE: INTACT UP TO ITS LAST CHECKPOINT (not sealed)"
+	case !rep.Ended:
+		status = "INCOMPLETE: INTACT UP TO ITS SEAL (no end marker)"
 	}
 	fmt.Fprintf(w, "record %s: %s\n", name, status)
-	if err != nil {
+	switch {
+	case incomplete:
+		fmt.Fprintf(w, "  last verifiable entry: event %d\n", fail.Entry)
+		fmt.Fprintf(w, "  why: %s\n", strings.TrimPrefix(fail.Reason, "incomplete: "))
+		fmt.Fprintln(w, "  --allow-unsealed accepts it as incomplete, up to that entry")
+	case err != nil:
 		fmt.Fprintf(w, "  first problem: %v\n", err)
 	}
 	if !rep.Start.IsZero() {
@@ -137,7 +151,11 @@ func printReport(w io.Writer, dir string, rep *record.Report, err error) {
 		fmt.Fprintf(w, "  participants: %s\n", strings.Join(rep.Participants, ", "))
 	}
 	if rep.ServerKey != "" {
-		fmt.Fprintf(w, "  server key %s: %d checkpoints, the last covering event %d\n", rep.ServerKey, rep.Checkpoints, rep.LastSigned)
+		fmt.Fprintf(w, "  server key %s: %d checkpoints, the last covering event %d", rep.ServerKey, rep.Checkpoints, rep.LastSigned)
+		if rep.Ended {
+			fmt.Fprintf(w, "; the end marker signs all %d events", rep.Entries)
+		}
+		fmt.Fprintln(w)
 	}
 	ids := make([]string, 0, len(rep.SignedUpTo))
 	for id := range rep.SignedUpTo {
