@@ -63,6 +63,7 @@ type inbound struct {
 	TotalFreezesDuration float64 `json:"totalFreezesDuration"`
 	PacketsLost          int64   `json:"packetsLost"`
 	NackCount            int64   `json:"nackCount"`
+	RTXReceived          int64   `json:"rtxReceived"`
 }
 
 func readInbound(ctx context.Context) ([]inbound, error) {

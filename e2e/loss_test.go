@@ -30,6 +30,7 @@ func videoOf(tab context.Context, identity string) (inbound, error) {
 		sum.BytesReceived += e.BytesReceived
 		sum.PacketsLost += e.PacketsLost
 		sum.NackCount += e.NackCount
+		sum.RTXReceived += e.RTXReceived
 		sum.FreezeCount += e.FreezeCount
 		sum.TotalFreezesDuration += e.TotalFreezesDuration
 		sum.FrameWidth, sum.FrameHeight = max(sum.FrameWidth, e.FrameWidth), max(sum.FrameHeight, e.FrameHeight)

@@ -1,6 +1,7 @@
 package e2e
 
-// Network impairment for browser tests. The kernel of the test machines has no
+// Network impairment for browser tests (test code: it uses the harness in
+// call_test.go). The kernel of the test machines has no
 // netem or tbf qdiscs, so the tests put their own proxies between a browser and
 // the server: a UDP proxy in front of the embedded TURN relay (a browser with
 // iceTransportPolicy "relay" sends all its media there) and a TCP proxy in front

@@ -37,6 +37,7 @@ const (
 type sentSlot struct {
 	at   atomic.Int64  // send time, ns
 	meta atomic.Uint32 // sequence number << 16 | size; 0 when empty
+	lost atomic.Bool   // a report said it was missing (it may yet arrive: reordering)
 }
 
 type estimator struct {
@@ -64,6 +65,7 @@ type estimator struct {
 	lastQueue float64 // ns, latest queuing delay seen
 	lastLoss  float64
 	firstFb   int64
+	late      int // packets reported missing that arrived later (reordered)
 	winGot    int // packets reported since the last loss figure
 	winLost   int
 	overuses  int     // consecutive reports over the delay threshold
@@ -88,6 +90,7 @@ func (e *estimator) nextSeq() uint16 { return uint16(e.seq.Add(1) - 1) }
 func (e *estimator) onSent(seq uint16, size int, now int64) {
 	s := &e.sent[int(seq)%bweHistory]
 	s.at.Store(now)
+	s.lost.Store(false)
 	s.meta.Store(uint32(seq)<<16 | uint32(min(size, 0xffff)))
 }
 
@@ -140,6 +143,12 @@ func (e *estimator) onTWCC(fb *rtcp.TransportLayerCC, now int64) {
 			if !known {
 				return
 			}
+			if slot := &e.sent[int(s)%bweHistory]; slot.lost.Swap(false) {
+				// Reported missing before, arrived after all: it was
+				// reordered, not lost.
+				e.winLost = max(0, e.winLost-1)
+				e.late++
+			}
 			got++
 			owd := float64(arrival - sentAt)
 			e.updateBase(owd, now)
@@ -148,7 +157,7 @@ func (e *estimator) onTWCC(fb *rtcp.TransportLayerCC, now int64) {
 			queue = math.Min(queue, owd-e.base())
 			e.delivered(size, arrival)
 		case rtcp.TypeTCCPacketNotReceived:
-			if known {
+			if known && !e.sent[int(s)%bweHistory].lost.Swap(true) {
 				lost++
 			}
 		}

@@ -131,7 +131,7 @@ func (f *Forwarder) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 	src, l := f.src, f.target
 	f.mu.Unlock()
 	if src != nil {
-		src.requestKeyframe(src.layer(l))
+		src.forceKeyframe(src.layer(l))
 	}
 	return *match, nil
 }

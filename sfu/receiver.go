@@ -220,6 +220,19 @@ func (r *Receiver) requestKeyframe(l *layer) {
 	_ = r.writeRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: l.ssrc}})
 }
 
+// forceKeyframe asks for a keyframe on one layer even within keyframeInterval
+// of the last request: a subscriber whose connection just came up missed the
+// keyframe that request brought (it was sent before it could receive), and a
+// player that never asks itself would wait for the publisher's next one.
+func (r *Receiver) forceKeyframe(l *layer) {
+	if r.Kind() != webrtc.RTPCodecTypeVideo || l == nil {
+		return
+	}
+	l.lastKeyframe.Store(time.Now().UnixNano())
+	totals.keyframeRequests.Add(1)
+	_ = r.writeRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: l.ssrc}})
+}
+
 func (r *Receiver) addForwarder(f *Forwarder) {
 	r.mu.Lock()
 	defer r.mu.Unlock()

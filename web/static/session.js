@@ -494,6 +494,7 @@ export class MediaSession {
         totalFreezesDuration: s.totalFreezesDuration || 0,
         packetsLost: s.packetsLost || 0,
         nackCount: s.nackCount || 0,
+        rtxReceived: s.retransmittedPacketsReceived || 0,
       });
     });
     return out;
