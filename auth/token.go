@@ -30,9 +30,15 @@ const (
 	GrantModerate  Grant = "moderate"
 	GrantInterpret Grant = "interpret"
 	GrantRecord    Grant = "record"
+	// GrantAdmin is for the operator's admin API. It is not in AllGrants:
+	// an admin token carries it alone, with Room AdminRoom, and joins no room.
+	GrantAdmin Grant = "admin"
 )
 
-// AllGrants lists every grant in a stable order.
+// AdminRoom is the Room claim of admin tokens: every room, and no room to join.
+const AdminRoom = "*"
+
+// AllGrants lists every grant of room tokens in a stable order.
 var AllGrants = []Grant{GrantJoin, GrantPublish, GrantSubscribe, GrantModerate, GrantInterpret, GrantRecord}
 
 // ParseGrants turns "join,publish" into grants, rejecting unknown names.
@@ -87,6 +93,8 @@ var (
 	ErrNotYet    = errors.New("the access token is not valid yet")
 	ErrWrongRoom = errors.New("the access token is for another room")
 	ErrNoJoin    = errors.New("the access token does not grant join")
+	ErrAdminJoin = errors.New("an admin token cannot join a room")
+	ErrNotAdmin  = errors.New("the access token is not an admin token")
 )
 
 // maxTokenBytes bounds the work an attacker can make the verifier do.
@@ -115,7 +123,7 @@ func (s *Signer) Mint(c Claims) (string, error) {
 	if err := ValidIdentity(c.Subject); err != nil {
 		return "", err
 	}
-	if err := ValidRoom(c.Room); err != nil {
+	if err := c.validRoom(); err != nil {
 		return "", err
 	}
 	if c.ExpiresAt == 0 {
@@ -165,6 +173,9 @@ func (v *Verifier) Verify(token, room string) (*Claims, error) {
 	if err != nil {
 		return nil, err
 	}
+	if c.Room == AdminRoom || c.Has(GrantAdmin) {
+		return nil, ErrAdminJoin
+	}
 	if c.Room != room {
 		return nil, ErrWrongRoom
 	}
@@ -172,6 +183,33 @@ func (v *Verifier) Verify(token, room string) (*Claims, error) {
 		return nil, ErrNoJoin
 	}
 	return c, nil
+}
+
+// VerifyAdmin parses token and checks it is a valid admin token. A valid room
+// token gets ErrNotAdmin, so callers can answer "forbidden" rather than
+// "unauthenticated".
+func (v *Verifier) VerifyAdmin(token string) (*Claims, error) {
+	c, err := v.parse(token)
+	if err != nil {
+		return nil, err
+	}
+	if c.Room != AdminRoom || !c.Has(GrantAdmin) {
+		return nil, ErrNotAdmin
+	}
+	return c, nil
+}
+
+// validRoom checks the room claim: a plain room name, or AdminRoom for a
+// token that carries the admin grant and nothing else (so no token is both).
+func (c *Claims) validRoom() error {
+	admin := c.Has(GrantAdmin)
+	if c.Room == AdminRoom || admin {
+		if c.Room != AdminRoom || !admin || len(c.Grants) != 1 || c.Invite {
+			return errors.New("an admin token has room \"*\", the admin grant alone and no invite")
+		}
+		return nil
+	}
+	return ValidRoom(c.Room)
 }
 
 func (v *Verifier) parse(token string) (*Claims, error) {
@@ -225,7 +263,7 @@ func (v *Verifier) parse(token string) (*Claims, error) {
 	if c.Issuer != Issuer {
 		return nil, fmt.Errorf("%w: issuer %q", ErrMalformed, c.Issuer)
 	}
-	if ValidIdentity(c.Subject) != nil || ValidRoom(c.Room) != nil {
+	if ValidIdentity(c.Subject) != nil || c.validRoom() != nil {
 		return nil, fmt.Errorf("%w: bad identity or room", ErrMalformed)
 	}
 	if err := c.validLanguages(); err != nil {

@@ -116,6 +116,9 @@ func Dial(ctx context.Context, o Options) (*Client, error) {
 		c.Close()
 		return nil, err
 	}
+	if o.RelayOnly {
+		c.pcConf.ICETransportPolicy = webrtc.ICETransportPolicyRelay
+	}
 	c.wg.Add(1)
 	go c.readLoop()
 	raw, err := c.WaitFor(ctx, func(typ string, _ []byte) bool { return typ == "welcome" || typ == "error" })
@@ -135,12 +138,6 @@ func Dial(ctx context.Context, o Options) (*Client, error) {
 		return nil, err
 	}
 	c.welcome = &w
-	for _, s := range w.ICEServers {
-		c.pcConf.ICEServers = append(c.pcConf.ICEServers, webrtc.ICEServer{URLs: s.URLs, Username: s.Username, Credential: s.Credential})
-	}
-	if o.RelayOnly {
-		c.pcConf.ICETransportPolicy = webrtc.ICETransportPolicyRelay
-	}
 	return c, nil
 }
 
@@ -194,6 +191,16 @@ func (c *Client) readLoop() {
 
 func (c *Client) handle(data []byte) {
 	switch typeOf(data) {
+	case "welcome":
+		// Here, not in Dial: a "sub" offer may follow at once and needs them.
+		var w signal.Welcome
+		if json.Unmarshal(data, &w) == nil {
+			c.mu.Lock()
+			for _, s := range w.ICEServers {
+				c.pcConf.ICEServers = append(c.pcConf.ICEServers, webrtc.ICEServer{URLs: s.URLs, Username: s.Username, Credential: s.Credential})
+			}
+			c.mu.Unlock()
+		}
 	case "answer":
 		var a signal.Answer
 		if json.Unmarshal(data, &a) == nil {

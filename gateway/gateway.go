@@ -144,7 +144,7 @@ func (g *Gateway) join(ctx context.Context, c *conn) (*room.Participant, error) 
 	if err != nil {
 		return nil, tokenError(err)
 	}
-	p, err := g.rooms.Join(ctx, claims, j.Name, j.Key, j.Resume, c)
+	p, err := g.rooms.Join(ctx, claims, j.Name, j.Key, j.Resume, j.E2EE, c)
 	switch {
 	case errors.Is(err, room.ErrRoomFull):
 		return nil, signal.Errorf(signal.CodeRoomFull, "this room is full")
@@ -152,6 +152,8 @@ func (g *Gateway) join(ctx context.Context, c *conn) (*room.Participant, error) 
 		return nil, signal.Errorf(signal.CodeDuplicate, "you are in this room already, from another tab or device")
 	case errors.Is(err, room.ErrRevoked):
 		return nil, signal.Errorf(signal.CodeTokenRevoked, "this access token has been revoked for this room")
+	case errors.Is(err, room.ErrE2EERequired):
+		return nil, signal.Errorf(signal.CodeE2EERequired, "this room admits only end-to-end encrypted clients; join with a meeting passphrase")
 	case errors.Is(err, room.ErrServerFull):
 		return nil, signal.Errorf(signal.CodeServerFull, "this server hosts as many rooms as it may; try again later")
 	case err != nil:

@@ -112,7 +112,9 @@ func (r *Room) roomInfo() signal.RoomInfo {
 		}
 		chans[l] = c
 	}
-	return signal.RoomInfo{Name: r.name, Languages: slices.Clone(r.languages), Channels: chans, Recording: r.recordingInfo()}
+	set := r.cur()
+	return signal.RoomInfo{Name: r.name, Languages: slices.Clone(r.languages), Channels: chans, Recording: r.recordingInfo(),
+		E2EERequired: set.E2EERequired, Codec: set.Codec}
 }
 
 // addLanguages extends the room's languages; it reports whether any was new.

@@ -28,6 +28,10 @@ const (
 	EventReconnecting = "reconnecting" // a participant's connection dropped; their seat waits
 	EventRecordStart  = "recording-start"
 	EventRecordStop   = "recording-stop"
+	// EventRoomStart and EventRoomEnd bracket a room's life on this node; no
+	// record sees them (a record starts after the first and seals before the last).
+	EventRoomStart = "room-start"
+	EventRoomEnd   = "room-end"
 )
 
 // event records e for the room's observers; loop only.

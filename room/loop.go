@@ -18,6 +18,9 @@ type Room struct {
 
 	joining int // joins posted but not yet run; guarded by m.mu
 
+	settings atomic.Pointer[Settings] // see Settings; written by the loop
+	persist  bool                     // made by CreateRoom: stays open while empty, until CloseRoom; loop-owned
+
 	count atomic.Int32 // participants, readable from anywhere
 
 	// Loop-owned.
@@ -29,6 +32,8 @@ type Room struct {
 	speaker      speakerDetector
 	rec          *recording          // the active record, if any
 	sealing      map[string]Recorder // records sealed but still taking countersignatures
+
+	viewers map[*Viewer]struct{} // WHEP players (viewer.go); loop-owned
 
 	// info maps a track key to its owner for sub offers; written by the loop,
 	// read from media callbacks.
@@ -60,6 +65,7 @@ func (r *Room) Name() string { return r.name }
 // run executes posted work until the room is empty and no join is pending.
 func (r *Room) run() {
 	defer r.m.wg.Done()
+	r.event(EventRoomStart, nil, nil)
 	r.scheduleSpeakerTick()
 	for range r.box.wake {
 		for _, fn := range r.box.take() {
@@ -79,13 +85,18 @@ func (r *Room) closeIfEmpty() bool {
 	r.stopRecording(nil)
 	r.m.mu.Lock()
 	defer r.m.mu.Unlock()
-	if r.joining > 0 {
+	// A room the operator made waits, empty, for its next meeting.
+	if r.joining > 0 || (r.persist && !r.m.done) {
 		return false
 	}
 	// Late posts (media callbacks of departed peers) only touch state that is gone.
 	for _, fn := range r.box.close() {
 		fn()
 	}
+	r.endViewers()
+	// Under m.mu, so a new room of the same name cannot announce its start
+	// before this one's end.
+	r.event(EventRoomEnd, nil, nil)
 	delete(r.m.rooms, r.name)
 	r.m.log.Info("room closed", "room", r.name)
 	return true
@@ -111,7 +122,7 @@ func (r *Room) join(p *Participant) error {
 	if old != nil && old.state == StateActive && r.m.cfg.RefuseDuplicates {
 		return ErrDuplicate
 	}
-	if old == nil && r.m.cfg.MaxParticipants > 0 && len(r.participants) >= r.m.cfg.MaxParticipants {
+	if limit := r.maxParticipants(); old == nil && limit > 0 && len(r.participants) >= limit {
 		return ErrRoomFull
 	}
 	if old != nil {
@@ -121,7 +132,7 @@ func (r *Room) join(p *Participant) error {
 		r.remove(old)
 		p.resumeSeat(old)
 	}
-	if r.rec == nil && r.m.cfg.RecordAll {
+	if r.rec == nil && r.recordsFromFirstJoin() {
 		r.startRecording(nil)
 	}
 	others := make([]signal.Participant, 0, len(r.participants))
@@ -280,6 +291,7 @@ func (r *Room) dropTrack(key string) {
 	if t.owner.interpreter() && t.source == signal.SourceMic {
 		r.channelsChanged()
 	}
+	r.viewersFollow(t.owner.identity)
 }
 
 // trackStarted is posted by a publisher's peer when media arrives on a new track.
@@ -318,6 +330,7 @@ func (r *Room) trackStarted(p *Participant, recv *sfu.Receiver) {
 	if p.interpreter() && source == signal.SourceMic {
 		r.channelsChanged()
 	}
+	r.viewersFollow(p.identity)
 }
 
 // trackEnded is posted when a published track stops.

@@ -35,8 +35,12 @@ type Config struct {
 	ICEServers func(participant string, until time.Time) []signal.ICEServer
 	Now        func() time.Time // for tests; defaults to time.Now
 	// OnEvent, when set, receives every room event in order. It runs on the
-	// room's loop and must not block.
+	// room's loop (room-end with the Manager's lock held) and must not block
+	// or call the Manager.
 	OnEvent func(Event)
+	// OnJoined, when set, is told how long each admitted join took, from
+	// Join's call to the welcome being sent (for metrics). Any goroutine.
+	OnJoined func(time.Duration)
 	// StartRecorder makes meeting records; nil disables recording.
 	StartRecorder StartRecorder
 	// RecordAll records every room from its first join.
@@ -54,7 +58,8 @@ type Config struct {
 }
 
 // Manager owns all rooms of this node. Rooms are made on first join and go
-// away when the last participant leaves.
+// away when the last participant leaves, or made by the operator (CreateRoom)
+// and kept until closed.
 type Manager struct {
 	cfg   Config
 	log   *slog.Logger
@@ -112,8 +117,10 @@ var (
 )
 
 // Join admits the holder of claims to their room. name is the display name the
-// client asked for (used only with invite tokens). The welcome goes to sink.
-func (m *Manager) Join(ctx context.Context, claims *auth.Claims, name, key, resume string, sink Sink) (*Participant, error) {
+// client asked for (used only with invite tokens); e2ee says the client
+// encrypts end to end. The welcome goes to sink.
+func (m *Manager) Join(ctx context.Context, claims *auth.Claims, name, key, resume string, e2ee bool, sink Sink) (*Participant, error) {
+	start := time.Now()
 	m.mu.Lock()
 	if m.done {
 		m.mu.Unlock()
@@ -139,12 +146,15 @@ func (m *Manager) Join(ctx context.Context, claims *auth.Claims, name, key, resu
 
 	p := newParticipant(r, claims, name, key, resume, sink)
 	res := make(chan error, 1)
-	r.box.post(func() { res <- r.join(p) })
+	r.box.post(func() { res <- r.admit(p, e2ee) })
 	select {
 	case err := <-res:
 		if err != nil {
 			_ = p.peer.Close()
 			return nil, err
+		}
+		if m.cfg.OnJoined != nil {
+			m.cfg.OnJoined(time.Since(start))
 		}
 		return p, nil
 	case <-ctx.Done():

@@ -13,8 +13,9 @@ import (
 // RecordsDir is where records live inside the data folder.
 const RecordsDir = "records"
 
-// recorders adapts package record to the room's Recorder interface.
-func recorders(dataDir string, key ed25519.PrivateKey, every time.Duration, log *slog.Logger) room.StartRecorder {
+// recorders adapts package record to the room's Recorder interface. sealed,
+// when set, hears of every record sealed (from the sealing goroutine).
+func recorders(dataDir string, key ed25519.PrivateKey, every time.Duration, log *slog.Logger, sealed func(room, record string, entries uint64)) room.StartRecorder {
 	return func(roomName string, checkpoint func(room.CheckpointInfo)) (room.Recorder, error) {
 		r, err := record.Start(record.Options{
 			Root: filepath.Join(dataDir, RecordsDir), Room: roomName, Key: key, CheckpointEvery: every, Logger: log,
@@ -25,11 +26,15 @@ func recorders(dataDir string, key ed25519.PrivateKey, every time.Duration, log 
 		if err != nil {
 			return nil, err
 		}
-		return roomRecorder{r}, nil
+		return roomRecorder{r, roomName, sealed}, nil
 	}
 }
 
-type roomRecorder struct{ r *record.Recorder }
+type roomRecorder struct {
+	r      *record.Recorder
+	room   string
+	sealed func(room, record string, entries uint64)
+}
 
 func (a roomRecorder) ID() string { return a.r.ID() }
 
@@ -62,7 +67,16 @@ func (a roomRecorder) Seal() error {
 	return err
 }
 
-func (a roomRecorder) Close() error { return a.r.Close() }
+// Close ends the record. Only an ended record (sealed, countersigned, with
+// its signed end marker) passes a strict `parley verify`, so that is when
+// operators hear that it is sealed.
+func (a roomRecorder) Close() error {
+	err := a.r.Close()
+	if err == nil && a.sealed != nil && a.r.Ended() {
+		a.sealed(a.room, a.r.ID(), a.r.Entries())
+	}
+	return err
+}
 
 type trackRecorder struct {
 	r *record.Recorder

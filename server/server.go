@@ -15,12 +15,16 @@ import (
 	"sync"
 	"time"
 
+	"github.com/parleyhq/parley/api"
 	"github.com/parleyhq/parley/auth"
 	"github.com/parleyhq/parley/config"
 	"github.com/parleyhq/parley/gateway"
+	"github.com/parleyhq/parley/metrics"
 	"github.com/parleyhq/parley/relay"
 	"github.com/parleyhq/parley/room"
 	"github.com/parleyhq/parley/sfu"
+	"github.com/parleyhq/parley/webhook"
+	"github.com/parleyhq/parley/whip"
 )
 
 // Server is a running node.
@@ -35,6 +39,9 @@ type Server struct {
 	ln      net.Listener
 	scheme  string
 	relay   *relay.Server
+	metrics *metrics.Metrics    // nil when metrics are off
+	hooks   *webhook.Dispatcher // always set; without receivers it does nothing
+	whip    *whip.Handler       // WHIP ingest and WHEP playback
 
 	shutdown    sync.Once
 	shutdownErr error
@@ -46,6 +53,16 @@ func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	hooks, err := webhook.New(webhook.Options{Hooks: cfg.Webhooks, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	started := false
+	defer func() {
+		if !started {
+			hooks.Close(context.Background()) // nothing is queued yet: returns at once
+		}
+	}()
 	key, created, err := auth.LoadOrCreateKey(cfg.DataDir)
 	if err != nil {
 		return nil, fmt.Errorf("signing key: %w", err)
@@ -89,15 +106,30 @@ func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
 		scheme = "https"
 	}
 	s := &Server{cfg: cfg, log: log, key: key, engine: engine, ln: ln, scheme: scheme, relay: turnSrv, served: make(chan error, 1)}
+	s.hooks = hooks
+	if cfg.Metrics {
+		s.metrics = metrics.New(log)
+	}
 	s.rooms = room.NewManager(room.Config{
 		Engine: engine, Logger: log, RecordAll: cfg.RecordAll, ReconnectGrace: cfg.ReconnectGrace,
 		MaxParticipants: cfg.MaxParticipants, MaxRooms: cfg.MaxRooms, RefuseDuplicates: cfg.RefuseDuplicates,
 		ICEServers:    s.iceServers,
-		StartRecorder: recorders(cfg.DataDir, key, cfg.CheckpointInterval, log),
+		StartRecorder: recorders(cfg.DataDir, key, cfg.CheckpointInterval, log, hooks.RecordSealed),
+		OnEvent:       hooks.RoomEvent,
+		OnJoined:      s.metrics.ObserveJoin, // nil-safe
 	})
 	s.gateway = gateway.New(s.rooms, auth.NewVerifier(key.Public().(ed25519.PublicKey)), log,
 		gateway.Limits{JoinsPerMinute: cfg.JoinsPerMinute, MessagesPerSecond: cfg.MessagesPerSecond})
 	s.gateway.ServeRecords(filepath.Join(cfg.DataDir, RecordsDir))
+	s.whip = whip.New(s.rooms, auth.NewVerifier(key.Public().(ed25519.PublicKey)), log)
+	s.gateway.Handle("/whip/", s.whip)
+	s.gateway.Handle("/whep/", s.whip)
+	s.gateway.Handle(api.Prefix, api.New(api.Options{Rooms: s.rooms, Verifier: auth.NewVerifier(key.Public().(ed25519.PublicKey)),
+		RecordsDir: filepath.Join(cfg.DataDir, RecordsDir), Logger: log}))
+	if s.metrics != nil {
+		s.metrics.Watch(metrics.Sources{Rooms: s.rooms, Engine: engine, Webhooks: hooks.Stats})
+		s.gateway.Handle("GET /metrics", s.metrics.Handler())
+	}
 	s.http = &http.Server{
 		Handler:           s.gateway,
 		ReadHeaderTimeout: 10 * time.Second, // slow clients cannot hold connections open
@@ -107,6 +139,7 @@ func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
 	}
 	go func() { s.served <- s.http.Serve(ln) }()
 	log.Info("parley is serving", "http", s.URL(), "media_port", engine.Port())
+	started = true
 	return s, nil
 }
 
@@ -142,6 +175,11 @@ func (s *Server) doShutdown(ctx context.Context) error {
 	s.gateway.Drain()
 	err := s.http.Shutdown(ctx)
 	s.rooms.Close()
+	s.whip.Close() // its sessions ended with the rooms
+	// After the rooms: their last events (room_finished, recording_sealed) are queued by now.
+	hctx, cancel := context.WithTimeout(ctx, webhook.DrainTimeout)
+	s.hooks.Close(hctx)
+	cancel()
 	if s.relay != nil {
 		err = errors.Join(err, s.relay.Close())
 	}

@@ -130,7 +130,7 @@ func section(t *testing.T, doc, title string) string {
 	return rest
 }
 
-var tableRow = regexp.MustCompile("(?m)^\\|\\s*`([a-z_-]+)`\\s*\\|")
+var tableRow = regexp.MustCompile("(?m)^\\|\\s*`([a-z0-9_-]+)`\\s*\\|")
 
 // tableKeys lists the backquoted names in the first column of the markdown tables in text.
 func tableKeys(text string) []string {

@@ -58,6 +58,11 @@ type RoomInfo struct {
 	Languages []string           `json:"languages"`
 	Channels  map[string]Channel `json:"channels"`
 	Recording RecordingInfo      `json:"recording"`
+	// E2EERequired: the room admits only clients that encrypt end to end.
+	E2EERequired bool `json:"e2ee_required,omitempty"`
+	// Codec is the room's preferred video codec ("vp8", "vp9", "h264",
+	// "av1"); absent for the server's default.
+	Codec string `json:"codec,omitempty"`
 }
 
 // RecordingInfo says whether, and since when, the room records.
@@ -65,7 +70,7 @@ type RecordingInfo struct {
 	Active bool   `json:"active"`
 	Record string `json:"record,omitempty"`
 	Since  string `json:"since,omitempty"`
-	By     *Ref   `json:"by,omitempty"` // who started it; absent when the server records every room
+	By     *Ref   `json:"by,omitempty"` // who started it; absent when the server or its operator did
 }
 
 // Checkpoint asks a participant to countersign a record checkpoint.

@@ -85,6 +85,7 @@ const (
 	CodeShuttingDown       = "shutting_down"
 	CodeRoomFull           = "room_full"
 	CodeServerFull         = "server_full"
+	CodeE2EERequired       = "e2ee_required"
 )
 
 // Error is a protocol error: a stable code and a human sentence. It is both a Go
@@ -115,6 +116,9 @@ type Join struct {
 	Key     string `json:"key,omitempty"` // Ed25519 public key, base64url of 32 bytes
 	// Resume is the secret from a previous welcome: the seat to take back.
 	Resume string `json:"resume,omitempty"`
+	// E2EE says the client encrypts its media end to end; rooms that require
+	// it refuse joins without it.
+	E2EE bool `json:"e2ee,omitempty"`
 }
 
 // Offer carries an SDP offer. From clients it is always for "pub" and Tracks maps

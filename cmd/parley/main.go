@@ -65,6 +65,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = benchCmd(args, stdout, stderr)
 	case "config":
 		err = configCmd(args, stdout, stderr)
+	case "rooms":
+		err = roomsCmd(args, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "parley", version)
 	case "help":
@@ -184,8 +186,12 @@ func token(args []string, stdout, stderr io.Writer) error {
 	interpret := fs.String("interpret", "", "with interpret: directions the interpreter works in, e.g. ru>en,en>ru")
 	invite := fs.Bool("invite", false, "one token for many guests, each given an identity of their own")
 	base := fs.String("url", "", "print a room link on this base URL (e.g. http://127.0.0.1:7880) instead of the bare token")
+	admin := fs.Bool("admin", false, "mint an admin token for the admin API (every room, joins none) instead of a room token")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *admin {
+		return adminToken(stdout, *data, *identity, *roomName, *ttl)
 	}
 	if *roomName == "" || *identity == "" {
 		return usageError{errors.New("token needs --room and --identity")}

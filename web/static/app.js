@@ -672,6 +672,7 @@ async function join() {
   if (name) msg.name = name;
   // Take our seat back after a drop (invite guests get a new identity otherwise).
   if (st.resume) msg.resume = st.resume;
+  if (st.e2ee) msg.e2ee = true; // rooms that require end-to-end encryption admit only such joins
   const key = await Promise.race([keyReady, new Promise((resolve) => setTimeout(resolve, KEY_WAIT_MS, null))]);
   if (st.sig !== sig) return;
   if (key && key.key) msg.key = key.key.publicKey;

@@ -1,0 +1,221 @@
+// Package metrics exposes a node's state to Prometheus: rooms, participants
+// and tracks read from the rooms at scrape time, the media path's counters,
+// downlink quality, join latency, webhook deliveries and the Go runtime
+// (docs/metrics.md). It uses its own registry, so nothing else in the process
+// can add to, or break, what /metrics shows.
+package metrics
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/parleyhq/parley/room"
+	"github.com/parleyhq/parley/sfu"
+	"github.com/parleyhq/parley/webhook"
+)
+
+// Sources are what a node's metrics are read from. Nil fields are skipped.
+type Sources struct {
+	Rooms    *room.Manager
+	Engine   *sfu.Engine
+	Webhooks func() webhook.Stats
+}
+
+// Metrics is one node's registry.
+type Metrics struct {
+	reg   *prometheus.Registry
+	joins prometheus.Histogram
+	log   *slog.Logger
+}
+
+// roomsTimeout bounds how long a scrape waits for the room loops to answer;
+// Prometheus's own scrape timeout is 10 s by default.
+const roomsTimeout = 3 * time.Second
+
+// New makes the registry. Call Watch once the sources exist: the join
+// histogram is needed before the room manager is made, the manager after.
+func New(log *slog.Logger) *Metrics {
+	if log == nil {
+		log = slog.Default()
+	}
+	m := &Metrics{reg: prometheus.NewRegistry(), log: log}
+	m.joins = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "parley_join_duration_seconds",
+		Help: "Time from a join reaching the room manager to the welcome being sent, for admitted joins.",
+		// Joins are milliseconds when the node is well, seconds when its
+		// rooms are overloaded: cover both ends.
+		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+	})
+	m.reg.MustRegister(m.joins,
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	return m
+}
+
+// ObserveJoin records one join's duration; it fits room.Config.OnJoined. A nil
+// *Metrics (metrics off) ignores it.
+func (m *Metrics) ObserveJoin(d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.joins.Observe(d.Seconds())
+}
+
+// Watch adds the collectors that read src at every scrape.
+func (m *Metrics) Watch(src Sources) {
+	m.reg.MustRegister(&nodeCollector{src: src})
+}
+
+// Handler serves the text exposition.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{
+		ErrorLog:      slog.NewLogLogger(m.log.Handler(), slog.LevelWarn),
+		ErrorHandling: promhttp.ContinueOnError, // one failing collector must not blank the page
+		Timeout:       2 * roomsTimeout,
+	})
+}
+
+// Registry is the node's registry (for tests and embedding).
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+func desc(name, help string, labels ...string) *prometheus.Desc {
+	return prometheus.NewDesc(name, help, labels, nil)
+}
+
+// Everything the node collector emits. Room names are never labels: they
+// would leak meeting names to whoever scrapes and make series unbounded.
+var (
+	roomsDesc        = desc("parley_rooms", "Open rooms on this node.")
+	recordingDesc    = desc("parley_rooms_recording", "Rooms being recorded.")
+	participantsDesc = desc("parley_participants", "Participants seated in rooms, reconnecting ones included.")
+	reconnectingDesc = desc("parley_participants_reconnecting", "Participants whose connection dropped and whose seat is waiting for them.")
+	tracksDesc       = desc("parley_tracks", "Published tracks carrying media, by kind.", "kind")
+
+	packetsDesc     = desc("parley_packets_total", "RTP packets received from publishers (in) and sent to subscribers (out, retransmissions included).", "direction")
+	bytesDesc       = desc("parley_bytes_total", "RTP bytes received from publishers (in) and sent to subscribers (out).", "direction")
+	nacksDesc       = desc("parley_nacks_total", "Packets subscribers asked to be resent (NACK).")
+	retransmitsDesc = desc("parley_retransmits_total", "Packets resent to subscribers from the cache.")
+	plisDesc        = desc("parley_plis_total", "Keyframe requests (PLI/FIR) from subscribers.")
+	keyframesDesc   = desc("parley_keyframe_requests_total", "Keyframe requests sent to publishers, after aggregation.")
+	switchesDesc    = desc("parley_layer_switches_total", "Simulcast layer changes made for subscribers.")
+
+	subscribersDesc = desc("parley_subscribers", "Peers receiving media.")
+	lossDesc        = desc("parley_subscriber_loss_ratio", "Fraction of packets lost as subscribers last reported it (worst stream per subscriber), over subscribers: mean and max.", "stat")
+	lossyDesc       = desc("parley_subscribers_lossy", "Subscribers reporting more than 5% loss.")
+	bitrateDesc     = desc("parley_subscriber_estimated_bitrate_bits_per_second", "Bandwidth estimate of subscribers' downlinks, over subscribers that have one: min, mean and max.", "stat")
+
+	hooksDeliveredDesc = desc("parley_webhooks_delivered_total", "Webhook events a receiver accepted (2xx).")
+	hooksFailedDesc    = desc("parley_webhooks_failed_total", "Webhook events given up: attempts exhausted, refused, or cut by shutdown.")
+	hooksDroppedDesc   = desc("parley_webhooks_dropped_total", "Webhook events dropped because a receiver's queue was full.")
+	hooksRetriesDesc   = desc("parley_webhook_retries_total", "Webhook delivery attempts after the first.")
+)
+
+// lossyAbove is where loss becomes visible to people in a call.
+const lossyAbove = 0.05
+
+// nodeCollector reads the node's state at scrape time rather than keeping
+// copies that could drift from it.
+type nodeCollector struct{ src Sources }
+
+func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{roomsDesc, recordingDesc, participantsDesc, reconnectingDesc, tracksDesc,
+		packetsDesc, bytesDesc, nacksDesc, retransmitsDesc, plisDesc, keyframesDesc, switchesDesc,
+		subscribersDesc, lossDesc, lossyDesc, bitrateDesc,
+		hooksDeliveredDesc, hooksFailedDesc, hooksDroppedDesc, hooksRetriesDesc} {
+		ch <- d
+	}
+}
+
+func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	}
+	if c.src.Rooms != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), roomsTimeout)
+		rooms := c.src.Rooms.Stats(ctx)
+		cancel()
+		var participants, reconnecting, recording int
+		kinds := map[string]int{"audio": 0, "video": 0} // both always present, so rate() and alerts see zeros
+		for _, r := range rooms {
+			participants += r.Participants
+			reconnecting += r.Reconnecting
+			if r.Recording {
+				recording++
+			}
+			for k, n := range r.TracksByKind {
+				kinds[k] += n
+			}
+		}
+		gauge(roomsDesc, float64(len(rooms)))
+		gauge(recordingDesc, float64(recording))
+		gauge(participantsDesc, float64(participants))
+		gauge(reconnectingDesc, float64(reconnecting))
+		for k, n := range kinds {
+			gauge(tracksDesc, float64(n), k)
+		}
+	}
+
+	t := sfu.ReadTotals()
+	counter(packetsDesc, t.PacketsIn, "in")
+	counter(packetsDesc, t.PacketsOut, "out")
+	counter(bytesDesc, t.BytesIn, "in")
+	counter(bytesDesc, t.BytesOut, "out")
+	counter(nacksDesc, t.NACKs)
+	counter(retransmitsDesc, t.Retransmits)
+	counter(plisDesc, t.PLIs)
+	counter(keyframesDesc, t.KeyframeRequests)
+	counter(switchesDesc, t.LayerSwitches)
+
+	if c.src.Engine != nil {
+		subs := c.src.Engine.Subscribers()
+		var lossSum, lossMax float64
+		var lossy int
+		var rateSum, rateMin, rateMax uint64
+		var rated int
+		for _, s := range subs {
+			lossSum += s.FractionLost
+			lossMax = max(lossMax, s.FractionLost)
+			if s.FractionLost > lossyAbove {
+				lossy++
+			}
+			if s.EstimatedBitrate > 0 {
+				if rated == 0 || s.EstimatedBitrate < rateMin {
+					rateMin = s.EstimatedBitrate
+				}
+				rateMax = max(rateMax, s.EstimatedBitrate)
+				rateSum += s.EstimatedBitrate
+				rated++
+			}
+		}
+		gauge(subscribersDesc, float64(len(subs)))
+		gauge(lossyDesc, float64(lossy))
+		// With nobody to average over, the mean is absent rather than a false 0.
+		if len(subs) > 0 {
+			gauge(lossDesc, lossSum/float64(len(subs)), "mean")
+			gauge(lossDesc, lossMax, "max")
+		}
+		if rated > 0 {
+			gauge(bitrateDesc, float64(rateMin), "min")
+			gauge(bitrateDesc, float64(rateSum)/float64(rated), "mean")
+			gauge(bitrateDesc, float64(rateMax), "max")
+		}
+	}
+
+	if c.src.Webhooks != nil {
+		h := c.src.Webhooks()
+		counter(hooksDeliveredDesc, h.Delivered)
+		counter(hooksFailedDesc, h.Failed)
+		counter(hooksDroppedDesc, h.Dropped)
+		counter(hooksRetriesDesc, h.Retries)
+	}
+}
