@@ -64,6 +64,7 @@ type inbound struct {
 	PacketsLost          int64   `json:"packetsLost"`
 	NackCount            int64   `json:"nackCount"`
 	RTXReceived          int64   `json:"rtxReceived"`
+	Codec                string  `json:"codec"` // mime type, e.g. video/VP9
 }
 
 func readInbound(ctx context.Context) ([]inbound, error) {

@@ -15,7 +15,8 @@
  * @typedef {{participant: string, identity: string, source: string, kind: string, mid: string,
  *            bytesReceived: number, packetsReceived: number, framesDecoded: number,
  *            frameWidth: number, frameHeight: number, freezeCount: number,
- *            totalFreezesDuration: number, packetsLost: number, nackCount: number}} InboundStat
+ *            totalFreezesDuration: number, packetsLost: number, nackCount: number,
+ *            rtxReceived: number, codec: string}} InboundStat
  * @typedef {{mid: string, source: string | null, kind: string, bytesSent: number,
  *            packetsSent: number}} OutboundStat
  * @typedef {'pub' | 'sub'} PCName
@@ -495,6 +496,7 @@ export class MediaSession {
         packetsLost: s.packetsLost || 0,
         nackCount: s.nackCount || 0,
         rtxReceived: s.retransmittedPacketsReceived || 0,
+        codec: (s.codecId && report.get(s.codecId) && report.get(s.codecId).mimeType) || '',
       });
     });
     return out;
