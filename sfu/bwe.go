@@ -180,23 +180,19 @@ func (e *estimator) onTWCC(fb *rtcp.TransportLayerCC, now int64) {
 	if got == 0 {
 		queue = 0
 	}
-	// Loss over at least 50 packets: a handful of reports on a few packets
-	// each would make noise of one reordered packet.
+	// TWCC's loss, over at least 50 packets, is kept for stats only. The
+	// decisions use the loss receiver reports give (onReceiverLoss): over
+	// relayed paths Chrome was seen reporting in TWCC a fifth of the video
+	// packets missing that its RTP stream had received (no NACK, no
+	// packetsLost), and an estimate driven by that collapsed for good.
 	e.winGot += got
 	e.winLost += lost
-	loss := -1.0
 	if n := e.winGot + e.winLost; n >= 50 {
-		loss = float64(e.winLost) / float64(n)
+		e.lastLoss = float64(e.winLost) / float64(n)
 		e.winGot, e.winLost = 0, 0
-		e.lastLoss = loss
-		if now-e.firstFb < lossWarmup {
-			// What the first packets lose is the connection starting (keys
-			// not yet in place at the far end), not the path.
-			loss = -1
-		}
 	}
 	e.lastQueue = queue
-	e.update(queue, loss, now)
+	e.update(queue, -1, now)
 }
 
 func (e *estimator) updateBase(owd float64, now int64) {
@@ -305,15 +301,30 @@ func (e *estimator) onREMB(bitrate float64, now int64) {
 	}
 }
 
-// onReceiverLoss uses a receiver report's fraction lost when there is no TWCC.
+// onReceiverLoss takes a receiver report's fraction lost (RTP-level, what the
+// viewer really misses): with TWCC it cuts on heavy loss and holds the climb
+// on moderate loss, the way GCC's loss-based controller does; without TWCC it
+// is the whole estimate (with REMB, REMB rules).
 func (e *estimator) onReceiverLoss(fraction float64, now int64) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if !e.twccStale(now) || e.remb > 0 {
+	if e.remb > 0 && e.twccStale(now) {
 		return
 	}
 	e.feedback.Store(true)
-	e.update(0, fraction, now)
+	if e.twccStale(now) {
+		e.update(0, fraction, now)
+		return
+	}
+	if now-e.firstFb < lossWarmup {
+		return // the connection starting (keys not yet in place at the far end), not the path
+	}
+	switch {
+	case fraction > 0.1:
+		e.update(e.lastQueue, fraction, now)
+	case fraction >= 0.02:
+		e.holdUntil = max(e.holdUntil, now+1e9)
+	}
 }
 
 // twccStale reports whether TWCC has been silent (or never came) for 2 s.

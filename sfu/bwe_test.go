@@ -151,3 +151,31 @@ func TestEstimatorFallsBackToReports(t *testing.T) {
 		t.Fatal("receiver reports do not count as feedback")
 	}
 }
+
+// TestLossDecisionsComeFromReceiverReports: TWCC that reports packets
+// missing (which Chrome was seen doing for packets its RTP stream received)
+// does not cut the estimate; a receiver report with heavy loss does.
+func TestLossDecisionsComeFromReceiverReports(t *testing.T) {
+	e := newEstimator()
+	now := int64(1e9)
+	var count uint8
+	for range 50 { // 5 s of reports: 40% of packets "missing", no queue
+		var batch []simPacket
+		for range 10 {
+			seq := e.nextSeq()
+			e.onSent(seq, 1200, now)
+			batch = append(batch, simPacket{seq: seq, arrival: now + 20e6, lost: seq%5 < 2})
+			now += 10e6
+		}
+		e.onTWCC(feedback(batch, count), now)
+		count++
+	}
+	if got := e.Target(); got < bweInitial {
+		t.Fatalf("TWCC-only loss cut the estimate to %d", got)
+	}
+	before := e.Target()
+	e.onReceiverLoss(0.3, now)
+	if got := e.Target(); got >= before {
+		t.Fatalf("30%% loss in a receiver report left the estimate at %d (was %d)", got, before)
+	}
+}
