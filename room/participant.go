@@ -47,6 +47,8 @@ type Participant struct {
 
 	key     string // Ed25519 public key (base64url) for countersigning the record
 	leaving bool   // left cleanly; waiting for the last countersignature
+	// leaveFor is the countersignature that lets a leaving participant go (recording.go).
+	leaveFor leaveWait
 
 	state     string    // StateActive or StateReconnecting
 	resume    string    // secret that lets this participant's next connection take the seat

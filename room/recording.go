@@ -18,7 +18,7 @@ type Recorder interface {
 	Event(Event)
 	Key(participant, identity, key string)
 	Track(TrackMeta) (TrackRecorder, error)
-	Checkpoint() error
+	Checkpoint() (CheckpointInfo, error)
 	Countersign(participant, identity string, key ed25519.PublicKey, seq uint64, sig []byte) error
 	Seal() error  // commits every file and signs the end
 	Close() error // after late countersignatures had their chance
@@ -41,6 +41,10 @@ type CheckpointInfo struct {
 	Record    string
 	Seq       uint64
 	Statement string
+	// Final marks the seal: the participant whose leaving sealed the record
+	// must countersign this one, not a routine checkpoint that happened to be
+	// signed while the record was being sealed.
+	Final bool
 }
 
 // StartRecorder begins a record of room; checkpoint is called (from any
@@ -48,8 +52,24 @@ type CheckpointInfo struct {
 type StartRecorder func(room string, checkpoint func(CheckpointInfo)) (Recorder, error)
 
 // sealGrace is how long a sealed record waits for late countersignatures, and
-// how long a participant leaving a recorded room has to countersign.
-const sealGrace = 3 * time.Second
+// how long a participant leaving a recorded room has to countersign. A
+// variable only so that tests on a loaded machine can lengthen it.
+var sealGrace = 3 * time.Second
+
+// leaveWait is the countersignature a participant leaving a recorded room is
+// waiting to give. Clients countersign every checkpoint they are sent, and
+// routine ones keep coming while they leave (and while the record is being
+// sealed): only the one that covers their leaving lets them go early.
+type leaveWait struct {
+	record string
+	seq    uint64 // the checkpoint to countersign (a later one does too); 0 while the seal is not signed yet
+}
+
+// releasedBy reports whether a countersignature of checkpoint seq of record
+// is the one w waits for.
+func (w leaveWait) releasedBy(record string, seq uint64) bool {
+	return w.seq != 0 && record == w.record && seq >= w.seq
+}
 
 // recording is a room's active record.
 type recording struct {
@@ -121,11 +141,13 @@ func (r *Room) stopRecording(by *Participant) {
 	r.m.wg.Add(1)
 	go func() {
 		defer r.m.wg.Done()
-		for _, tr := range cur.taps {
-			tr.Close()
-		}
+		// Seal commits the tracks itself; closing the taps first would only
+		// lengthen the wait of a leaving participant for the seal to sign.
 		if err := cur.rec.Seal(); err != nil {
 			r.m.log.Error("sealing the record", "record", cur.rec.ID(), "err", err)
+		}
+		for _, tr := range cur.taps {
+			tr.Close() // a no-op after a seal; frees the tracks if it failed
 		}
 		select {
 		case <-time.After(sealGrace):
@@ -188,9 +210,13 @@ func (r *Room) lastKeyHolder(p *Participant) bool {
 func (r *Room) sendCheckpoint(c CheckpointInfo) {
 	msg := &signal.Checkpoint{Type: "checkpoint", Record: c.Record, Seq: c.Seq, Statement: c.Statement}
 	for _, p := range r.participants {
-		if p.key != "" {
-			p.sink.Send(msg)
+		if p.key == "" {
+			continue
 		}
+		if c.Final && p.leaving && p.leaveFor.record == c.Record && p.leaveFor.seq == 0 {
+			p.leaveFor.seq = c.Seq // the seal they wait for is signed at last
+		}
+		p.sink.Send(msg)
 	}
 }
 
@@ -230,24 +256,31 @@ func (r *Room) countersign(p *Participant, m *signal.Countersign) {
 		fail("countersignature rejected: " + err.Error())
 		return
 	}
-	if p.leaving {
+	if p.leaving && p.leaveFor.releasedBy(m.Record, m.Seq) {
 		r.leave(p, signal.ReasonLeft)
 	}
 }
 
 // leaveRecorded lets a participant who leaves a recorded room countersign a
-// last checkpoint first.
+// last checkpoint first; sealGrace bounds the wait.
 func (r *Room) leaveRecorded(p *Participant) bool {
 	if r.rec == nil || p.key == "" || p.leaving {
 		return false
 	}
-	p.leaving = true
-	if r.lastKeyHolder(p) {
+	w := leaveWait{record: r.rec.rec.ID()}
+	if !r.lastKeyHolder(p) {
+		c, err := r.rec.rec.Checkpoint()
+		if err != nil {
+			r.m.log.Warn("checkpoint at leave", "room", r.name, "participant", p.id, "err", err)
+			return false // nothing to countersign: they leave now
+		}
+		w.seq = c.Seq
+	}
+	p.leaving, p.leaveFor = true, w
+	if w.seq == 0 {
 		// The meeting ends with this participant: seal now, so the seal itself
 		// is countersigned, not only the record up to their leaving.
 		r.stopRecording(p)
-	} else if err := r.rec.rec.Checkpoint(); err != nil {
-		r.m.log.Warn("checkpoint at leave", "err", err)
 	}
 	time.AfterFunc(sealGrace, func() { r.box.post(func() { r.leave(p, signal.ReasonLeft) }) })
 	return true

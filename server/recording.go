@@ -19,9 +19,7 @@ func recorders(dataDir string, key ed25519.PrivateKey, every time.Duration, log 
 	return func(roomName string, checkpoint func(room.CheckpointInfo)) (room.Recorder, error) {
 		r, err := record.Start(record.Options{
 			Root: filepath.Join(dataDir, RecordsDir), Room: roomName, Key: key, CheckpointEvery: every, Logger: log,
-			OnCheckpoint: func(c record.Checkpoint) {
-				checkpoint(room.CheckpointInfo{Record: c.Record, Seq: c.Seq, Statement: string(c.Statement())})
-			},
+			OnCheckpoint: func(c record.Checkpoint) { checkpoint(checkpointInfo(c)) },
 		})
 		if err != nil {
 			return nil, err
@@ -53,9 +51,15 @@ func (a roomRecorder) Track(m room.TrackMeta) (room.TrackRecorder, error) {
 	return trackRecorder{a.r, t}, nil
 }
 
-func (a roomRecorder) Checkpoint() error {
-	_, err := a.r.Checkpoint()
-	return err
+func (a roomRecorder) Checkpoint() (room.CheckpointInfo, error) {
+	c, err := a.r.Checkpoint()
+	return checkpointInfo(c), err
+}
+
+// checkpointInfo keeps Final: the room tells the seal from routine
+// checkpoints by it.
+func checkpointInfo(c record.Checkpoint) room.CheckpointInfo {
+	return room.CheckpointInfo{Record: c.Record, Seq: c.Seq, Statement: string(c.Statement()), Final: c.Final}
 }
 
 func (a roomRecorder) Countersign(participant, identity string, key ed25519.PublicKey, seq uint64, sig []byte) error {
