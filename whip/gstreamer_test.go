@@ -17,15 +17,15 @@ import (
 // simple-whip-client (GStreamer webrtcbin), Debian package
 // simple-whip-client. It trickles its candidates with PATCH and ends with
 // DELETE. The test skips where the binary is absent, unless
-// PARLEY_REQUIRE_GSTREAMER is set (CI installs the package and sets it),
+// REQUIRE_WHIP_CLIENT is set (where the package works: not on Debian 12),
 // and where the binary aborts at start as Debian 12's does (it links
 // libsoup 2.4, libnice links libsoup 3); TestWhipWhepAiortc covers a
 // third-party stack there.
 func TestWhipGStreamerClient(t *testing.T) {
 	bin, err := exec.LookPath("whip-client")
 	if err != nil {
-		if os.Getenv("PARLEY_REQUIRE_GSTREAMER") != "" {
-			t.Fatal("PARLEY_REQUIRE_GSTREAMER is set but whip-client is not installed (apt-get install simple-whip-client)")
+		if os.Getenv("REQUIRE_WHIP_CLIENT") != "" {
+			t.Fatal("REQUIRE_WHIP_CLIENT is set but whip-client is not installed (apt-get install simple-whip-client)")
 		}
 		t.Skip("whip-client is not installed (apt-get install simple-whip-client)")
 	}
