@@ -12,15 +12,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pion/webrtc/v4"
-
 	"github.com/parleyhq/parley/api"
 	"github.com/parleyhq/parley/auth"
 	"github.com/parleyhq/parley/client"
 	"github.com/parleyhq/parley/config"
 	"github.com/parleyhq/parley/server"
 	"github.com/parleyhq/parley/server/servertest"
-	"github.com/parleyhq/parley/signal"
 )
 
 // testNode is a real Parley node and an HTTP client for its admin API.
@@ -241,19 +238,9 @@ var everyone = []auth.Grant{auth.GrantJoin, auth.GrantPublish, auth.GrantSubscri
 // publishAV publishes a synthetic microphone and camera, fed until ctx ends.
 func publishAV(t *testing.T, ctx context.Context, c *client.Client, name string) {
 	t.Helper()
-	a, err := client.SyntheticTrack(webrtc.RTPCodecTypeAudio, name+"-a", name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := client.SyntheticTrack(webrtc.RTPCodecTypeVideo, name+"-v", name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Publish(ctx, map[webrtc.TrackLocal]string{a: signal.SourceMic, v: signal.SourceCamera}); err != nil {
+	if err := servertest.PublishAV(ctx, c, name); err != nil {
 		t.Fatalf("%s publishes: %v", name, err)
 	}
-	go client.Pump(ctx, a)
-	go client.Pump(ctx, v)
 }
 
 // eventually polls cond until it holds or the test's patience ends.

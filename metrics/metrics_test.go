@@ -2,18 +2,15 @@ package metrics_test
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
 
-	"github.com/pion/webrtc/v4"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
-	"github.com/parleyhq/parley/auth"
 	"github.com/parleyhq/parley/client"
 	"github.com/parleyhq/parley/config"
 	"github.com/parleyhq/parley/server"
@@ -102,57 +99,13 @@ func poll(t *testing.T, ctx context.Context, srv *server.Server, what string, ok
 }
 
 func dial(t *testing.T, ctx context.Context, srv *server.Server, room, identity string) *client.Client {
-	t.Helper()
-	tok, err := srv.Signer().Mint(auth.Claims{
-		Subject: identity, Room: room, Name: identity,
-		Grants:   []auth.Grant{auth.GrantJoin, auth.GrantPublish, auth.GrantSubscribe},
-		IssuedAt: time.Now().Unix(), ExpiresAt: time.Now().Add(time.Hour).Unix(),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := client.Dial(ctx, client.Options{URL: srv.URL(), Room: room, Token: tok})
-	if err != nil {
-		t.Fatalf("%s: join: %v", identity, err)
-	}
-	t.Cleanup(c.Close)
-	return c
+	return servertest.Dial(t, ctx, srv, room, identity, servertest.Everyone...)
 }
 
-func publishAV(ctx context.Context, c *client.Client, name string) error {
-	a, err := client.SyntheticTrack(webrtc.RTPCodecTypeAudio, name+"-a", name)
-	if err != nil {
-		return err
-	}
-	v, err := client.SyntheticTrack(webrtc.RTPCodecTypeVideo, name+"-v", name)
-	if err != nil {
-		return err
-	}
-	if err := c.Publish(ctx, map[webrtc.TrackLocal]string{a: signal.SourceMic, v: signal.SourceCamera}); err != nil {
-		return err
-	}
-	go client.Pump(ctx, a)
-	go client.Pump(ctx, v)
-	return nil
-}
+var publishAV = servertest.PublishAV
 
 func waitInbound(ctx context.Context, c *client.Client, want int) error {
-	for {
-		n := 0
-		for _, in := range c.Inbound() {
-			if in.Bytes.Load() >= 2000 {
-				n++
-			}
-		}
-		if n >= want {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("media on %d of %d tracks: %w", n, want, ctx.Err())
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
+	return servertest.WaitInbound(ctx, c, want, 2000)
 }
 
 func TestMetricsFollowACall(t *testing.T) {

@@ -5,17 +5,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/parleyhq/parley/server/servertest"
 	"runtime"
 	"testing"
 	"time"
-
-	"github.com/pion/webrtc/v4"
 
 	"github.com/parleyhq/parley/auth"
 	"github.com/parleyhq/parley/client"
 	"github.com/parleyhq/parley/config"
 	"github.com/parleyhq/parley/server"
+	"github.com/parleyhq/parley/server/servertest"
 	"github.com/parleyhq/parley/signal"
 )
 
@@ -26,66 +24,20 @@ func startServer(t *testing.T, tweaks ...func(*config.Config)) *server.Server {
 }
 
 func mint(t *testing.T, srv *server.Server, room, identity string, grants ...auth.Grant) string {
-	t.Helper()
-	tok, err := srv.Signer().Mint(auth.Claims{
-		Subject: identity, Room: room, Name: identity, Grants: grants,
-		IssuedAt: time.Now().Unix(), ExpiresAt: time.Now().Add(time.Hour).Unix(),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tok
+	return servertest.Mint(t, srv, room, identity, grants...)
 }
 
 var allGrants = []auth.Grant{auth.GrantJoin, auth.GrantPublish, auth.GrantSubscribe}
 
 func dial(t *testing.T, ctx context.Context, srv *server.Server, room, identity string, grants ...auth.Grant) *client.Client {
-	t.Helper()
-	c, err := client.Dial(ctx, client.Options{URL: srv.URL(), Room: room, Token: mint(t, srv, room, identity, grants...)})
-	if err != nil {
-		t.Fatalf("%s: join: %v", identity, err)
-	}
-	t.Cleanup(c.Close)
-	return c
+	return servertest.Dial(t, ctx, srv, room, identity, grants...)
 }
 
 // publishAV publishes a synthetic mic and camera and pumps them until ctx ends.
-func publishAV(ctx context.Context, c *client.Client, name string) error {
-	a, err := client.SyntheticTrack(webrtc.RTPCodecTypeAudio, name+"-a", name)
-	if err != nil {
-		return err
-	}
-	v, err := client.SyntheticTrack(webrtc.RTPCodecTypeVideo, name+"-v", name)
-	if err != nil {
-		return err
-	}
-	if err := c.Publish(ctx, map[webrtc.TrackLocal]string{a: signal.SourceMic, v: signal.SourceCamera}); err != nil {
-		return err
-	}
-	go client.Pump(ctx, a)
-	go client.Pump(ctx, v)
-	return nil
-}
+var publishAV = servertest.PublishAV
 
 // waitInbound waits until c receives media on want tracks, each at least minBytes.
-func waitInbound(ctx context.Context, c *client.Client, want int, minBytes uint64) error {
-	for {
-		n := 0
-		for _, in := range c.Inbound() {
-			if in.Bytes.Load() >= minBytes {
-				n++
-			}
-		}
-		if n >= want {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("received media on %d of %d tracks: %w", n, want, ctx.Err())
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-}
+var waitInbound = servertest.WaitInbound
 
 func TestThreeParticipantsExchangeMedia(t *testing.T) {
 	srv := startServer(t)

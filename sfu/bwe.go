@@ -11,11 +11,12 @@ import (
 // Bandwidth estimation for one subscriber's downlink. Every packet the server
 // sends carries a transport-wide sequence number (the transport-cc header
 // extension); the subscriber's browser reports when each arrived (TWCC
-// feedback). Two signals come out of that: queuing delay (one-way delay above
-// the least seen lately: a queue is building at the bottleneck) and loss.
-// Either one lowers the estimate to below what actually got through; a clear
-// path raises it, quickly until the first congestion, then gently. REMB and
-// receiver-report loss stand in for subscribers that send no TWCC.
+// feedback). From that comes queuing delay (one-way delay above the least seen
+// lately: a queue is building at the bottleneck) and the delivered rate; loss
+// comes from receiver reports. Either signal lowers the estimate to below what
+// actually got through; a clear path raises it, quickly until the first
+// congestion, then gently. REMB and receiver-report loss alone stand in for
+// subscribers that send no TWCC.
 //
 // It is deliberately smaller than Google's GCC (no Kalman or trendline
 // filter): the SFU forwards layers whose rates are set by the publishers, so
@@ -65,7 +66,6 @@ type estimator struct {
 	lastQueue float64 // ns, latest queuing delay seen
 	lastLoss  float64
 	firstFb   int64
-	late      int // packets reported missing that arrived later (reordered)
 	winGot    int // packets reported since the last loss figure
 	winLost   int
 	overuses  int     // consecutive reports over the delay threshold
@@ -147,7 +147,6 @@ func (e *estimator) onTWCC(fb *rtcp.TransportLayerCC, now int64) {
 				// Reported missing before, arrived after all: it was
 				// reordered, not lost.
 				e.winLost = max(0, e.winLost-1)
-				e.late++
 			}
 			got++
 			owd := float64(arrival - sentAt)

@@ -63,10 +63,9 @@ type Peer struct {
 	byRecv      map[*webrtc.RTPReceiver]*Receiver // simulcast layers join their track's Receiver
 	forwarders  map[*Forwarder]struct{}
 
-	bwe      *estimator // the "sub" downlink
-	allocMu  sync.Mutex
-	allocAt  atomic.Int64
-	allocBuf []*layer
+	bwe     *estimator // the "sub" downlink
+	allocMu sync.Mutex
+	allocAt atomic.Int64
 }
 
 // NewPeer creates a peer; connections are made when first needed.

@@ -144,9 +144,6 @@ func (r *Receiver) activeLayers(now int64, out []*layer) []*layer {
 	return out
 }
 
-// Simulcast reports whether the track arrives in several layers.
-func (r *Receiver) Simulcast() bool { return r.simulcast }
-
 // Tap receives a copy of every packet the room hears from a track (the
 // recorder). WriteRTP runs on the media path: it must copy raw and not block.
 type Tap interface {

@@ -3,19 +3,15 @@ package webhook_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"sync"
 	"testing"
-	"time"
 
-	"github.com/pion/webrtc/v4"
-
-	"github.com/parleyhq/parley/auth"
 	"github.com/parleyhq/parley/client"
 	"github.com/parleyhq/parley/server"
+	"github.com/parleyhq/parley/server/servertest"
 	"github.com/parleyhq/parley/signal"
 	"github.com/parleyhq/parley/webhook"
 )
@@ -110,59 +106,14 @@ func has(typ string) func([]request) bool {
 }
 
 func dial(t *testing.T, ctx context.Context, srv *server.Server, room, identity string) *client.Client {
-	t.Helper()
-	tok, err := srv.Signer().Mint(auth.Claims{
-		Subject: identity, Room: room, Name: identity,
-		Grants:   []auth.Grant{auth.GrantJoin, auth.GrantPublish, auth.GrantSubscribe},
-		IssuedAt: time.Now().Unix(), ExpiresAt: time.Now().Add(time.Hour).Unix(),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := client.Dial(ctx, client.Options{URL: srv.URL(), Room: room, Token: tok})
-	if err != nil {
-		t.Fatalf("%s: join: %v", identity, err)
-	}
-	t.Cleanup(c.Close)
-	return c
+	return servertest.Dial(t, ctx, srv, room, identity, servertest.Everyone...)
 }
 
-// publishAV publishes a synthetic mic and camera, pumped until ctx ends.
-func publishAV(ctx context.Context, c *client.Client, name string) error {
-	a, err := client.SyntheticTrack(webrtc.RTPCodecTypeAudio, name+"-a", name)
-	if err != nil {
-		return err
-	}
-	v, err := client.SyntheticTrack(webrtc.RTPCodecTypeVideo, name+"-v", name)
-	if err != nil {
-		return err
-	}
-	if err := c.Publish(ctx, map[webrtc.TrackLocal]string{a: signal.SourceMic, v: signal.SourceCamera}); err != nil {
-		return err
-	}
-	go client.Pump(ctx, a)
-	go client.Pump(ctx, v)
-	return nil
-}
+var publishAV = servertest.PublishAV
 
 // waitInbound waits until c receives media on want tracks.
 func waitInbound(ctx context.Context, c *client.Client, want int) error {
-	for {
-		n := 0
-		for _, in := range c.Inbound() {
-			if in.Bytes.Load() >= 2000 {
-				n++
-			}
-		}
-		if n >= want {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("media on %d of %d tracks: %w", n, want, ctx.Err())
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
+	return servertest.WaitInbound(ctx, c, want, 2000)
 }
 
 // leave says goodbye, so the seat goes at once rather than after a grace period.

@@ -18,7 +18,6 @@ import (
 	"github.com/parleyhq/parley/client"
 	"github.com/parleyhq/parley/server"
 	"github.com/parleyhq/parley/server/servertest"
-	"github.com/parleyhq/parley/signal"
 )
 
 func start(t *testing.T) *server.Server {
@@ -27,44 +26,19 @@ func start(t *testing.T) *server.Server {
 }
 
 func mint(t *testing.T, srv *server.Server, room, identity string, grants ...auth.Grant) string {
-	t.Helper()
-	tok, err := srv.Signer().Mint(auth.Claims{
-		Subject: identity, Room: room, Name: identity, Grants: grants,
-		IssuedAt: time.Now().Unix(), ExpiresAt: time.Now().Add(time.Hour).Unix(),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tok
+	return servertest.Mint(t, srv, room, identity, grants...)
 }
 
 func dial(t *testing.T, ctx context.Context, srv *server.Server, room, identity string, grants ...auth.Grant) *client.Client {
-	t.Helper()
-	c, err := client.Dial(ctx, client.Options{URL: srv.URL(), Room: room, Token: mint(t, srv, room, identity, grants...)})
-	if err != nil {
-		t.Fatalf("%s: join: %v", identity, err)
-	}
-	t.Cleanup(c.Close)
-	return c
+	return servertest.Dial(t, ctx, srv, room, identity, grants...)
 }
 
-// publishAV publishes a synthetic microphone and camera through the
-// signaling protocol and pumps them until ctx ends.
+// publishAV publishes a synthetic microphone and camera, pumped until ctx ends.
 func publishAV(t *testing.T, ctx context.Context, c *client.Client, name string) {
 	t.Helper()
-	a, err := client.SyntheticTrack(webrtc.RTPCodecTypeAudio, name+"-a", name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := client.SyntheticTrack(webrtc.RTPCodecTypeVideo, name+"-v", name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Publish(ctx, map[webrtc.TrackLocal]string{a: signal.SourceMic, v: signal.SourceCamera}); err != nil {
+	if err := servertest.PublishAV(ctx, c, name); err != nil {
 		t.Fatalf("%s: publish: %v", name, err)
 	}
-	go client.Pump(ctx, a)
-	go client.Pump(ctx, v)
 }
 
 // poll retries cond until it holds or the deadline passes.
