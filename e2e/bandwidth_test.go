@@ -3,13 +3,8 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"strings"
 	"testing"
 	"time"
-
-	"github.com/chromedp/chromedp"
-
-	"github.com/parleyhq/parley/auth"
 )
 
 // TestBrowserVideoUnderBandwidthCap: a viewer whose downlink is capped at
@@ -21,27 +16,10 @@ func TestBrowserVideoUnderBandwidthCap(t *testing.T) {
 	// Like tc tbf with a 300 kbit/s rate and a 20 kB queue (about half a
 	// second at the cap): what does not fit is dropped.
 	path.udp.setLaneRate(toClient, 300_000, 20_000)
-	browser := newBrowser(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 110*time.Second)
 	defer cancel()
-
-	a := newTab(t, browser)
 	// A 720p camera: layers of 320x180, 640x360 and 1280x720.
-	aURL := strings.Replace(roomURL(t, srv, "narrow", "pub-a", auth.GrantJoin, auth.GrantPublish, auth.GrantSubscribe), "quality=low", "quality=high", 1)
-	if err := chromedp.Do(a, chromedp.Navigate(aURL)); err != nil {
-		t.Fatal(err)
-	}
-	b := newTab(t, browser)
-	if err := path.open(b, roomURL(t, srv, "narrow", "sub-b", auth.GrantJoin, auth.GrantSubscribe)); err != nil {
-		t.Fatal(err)
-	}
-	for name, tab := range map[string]context.Context{"pub-a": a, "sub-b": b} {
-		if err := waitJoined(ctx, tab); err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-	}
-	waitFlowing(t, ctx, b, "sub-b", []string{"pub-a"})
-	path.carried(t, b, "sub-b")
+	_, b := watchThroughPath(t, ctx, srv, path, "narrow", "high")
 
 	// Let the estimate settle (the first seconds probe the link), then watch.
 	time.Sleep(8 * time.Second)

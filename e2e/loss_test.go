@@ -3,13 +3,8 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"strings"
 	"testing"
 	"time"
-
-	"github.com/chromedp/chromedp"
-
-	"github.com/parleyhq/parley/auth"
 )
 
 // videoOf sums what tab receives of identity's camera (a renegotiation may
@@ -44,28 +39,11 @@ func videoOf(tab context.Context, identity string) (inbound, error) {
 func TestBrowserVideoUnderLoss(t *testing.T) {
 	srv := startServer(t)
 	path := newImpairedPath(t, srv, 42)
-	browser := newBrowser(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 55*time.Second)
 	defer cancel()
-
-	a := newTab(t, browser)
 	// Medium capture (640x360) makes frames of several packets, where one
 	// lost packet spoils a frame unless it is repaired.
-	aURL := strings.Replace(roomURL(t, srv, "lossy", "pub-a", auth.GrantJoin, auth.GrantPublish, auth.GrantSubscribe), "quality=low", "quality=medium", 1)
-	if err := chromedp.Do(a, chromedp.Navigate(aURL)); err != nil {
-		t.Fatal(err)
-	}
-	b := newTab(t, browser)
-	if err := path.open(b, roomURL(t, srv, "lossy", "sub-b", auth.GrantJoin, auth.GrantSubscribe)); err != nil {
-		t.Fatal(err)
-	}
-	for name, tab := range map[string]context.Context{"pub-a": a, "sub-b": b} {
-		if err := waitJoined(ctx, tab); err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-	}
-	waitFlowing(t, ctx, b, "sub-b", []string{"pub-a"})
-	path.carried(t, b, "sub-b")
+	_, b := watchThroughPath(t, ctx, srv, path, "lossy", "medium")
 
 	// Loss starts once the call is up: this test is about a call on a bad
 	// link, not about setting one up over it.

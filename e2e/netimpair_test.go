@@ -23,6 +23,9 @@ import (
 
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+
+	"github.com/parleyhq/parley/auth"
+	"github.com/parleyhq/parley/server"
 )
 
 // dir names a direction through a proxy.
@@ -654,4 +657,30 @@ func (ip *impairedPath) carried(t *testing.T, tab context.Context, name string) 
 	if received == 0 || s.ToClient.Forwarded < received || s.ToServer.Forwarded == 0 {
 		t.Fatalf("%s's media did not cross the proxy: the tab received %d RTP packets; proxy: %s", name, received, s)
 	}
+}
+
+// watchThroughPath starts a call in room: "pub-a" publishes from a tab with a
+// direct path, at the client's quality setting; "sub-b" only watches, through
+// path. It returns the two tabs once sub-b decodes pub-a and the path carries
+// sub-b's media.
+func watchThroughPath(t *testing.T, ctx context.Context, srv *server.Server, path *impairedPath, room, quality string) (a, b context.Context) {
+	t.Helper()
+	browser := newBrowser(t)
+	a = newTab(t, browser)
+	aURL := strings.Replace(roomURL(t, srv, room, "pub-a", auth.GrantJoin, auth.GrantPublish, auth.GrantSubscribe), "quality=low", "quality="+quality, 1)
+	if err := chromedp.Do(a, chromedp.Navigate(aURL)); err != nil {
+		t.Fatal(err)
+	}
+	b = newTab(t, browser)
+	if err := path.open(b, roomURL(t, srv, room, "sub-b", auth.GrantJoin, auth.GrantSubscribe)); err != nil {
+		t.Fatal(err)
+	}
+	for name, tab := range map[string]context.Context{"pub-a": a, "sub-b": b} {
+		if err := waitJoined(ctx, tab); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	waitFlowing(t, ctx, b, "sub-b", []string{"pub-a"})
+	path.carried(t, b, "sub-b")
+	return a, b
 }
