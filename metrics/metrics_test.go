@@ -98,16 +98,6 @@ func poll(t *testing.T, ctx context.Context, srv *server.Server, what string, ok
 	}
 }
 
-func dial(t *testing.T, ctx context.Context, srv *server.Server, room, identity string) *client.Client {
-	return servertest.Dial(t, ctx, srv, room, identity, servertest.Everyone...)
-}
-
-var publishAV = servertest.PublishAV
-
-func waitInbound(ctx context.Context, c *client.Client, want int) error {
-	return servertest.WaitInbound(ctx, c, want, 2000)
-}
-
 func TestMetricsFollowACall(t *testing.T) {
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {}))
 	t.Cleanup(hook.Close)
@@ -132,20 +122,8 @@ func TestMetricsFollowACall(t *testing.T) {
 		t.Fatal("no parley_join_duration_seconds histogram")
 	}
 
-	a := dial(t, ctx, srv, "summit", "head-a")
-	b := dial(t, ctx, srv, "summit", "head-b")
-	if err := publishAV(ctx, a, "head-a"); err != nil {
-		t.Fatal(err)
-	}
-	if err := publishAV(ctx, b, "head-b"); err != nil {
-		t.Fatal(err)
-	}
-	if err := waitInbound(ctx, a, 2); err != nil {
-		t.Fatalf("head-a: %v", err)
-	}
-	if err := waitInbound(ctx, b, 2); err != nil {
-		t.Fatalf("head-b: %v", err)
-	}
+	call := servertest.Call(t, ctx, srv, "summit", "head-a", "head-b")
+	a, b := call[0], call[1]
 
 	during := poll(t, ctx, srv, "the call in the gauges", func(s scrape) bool {
 		return s.value("parley_rooms") == 1 && s.value("parley_participants") == 2 &&

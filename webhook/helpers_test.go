@@ -109,13 +109,6 @@ func dial(t *testing.T, ctx context.Context, srv *server.Server, room, identity 
 	return servertest.Dial(t, ctx, srv, room, identity, servertest.Everyone...)
 }
 
-var publishAV = servertest.PublishAV
-
-// waitInbound waits until c receives media on want tracks.
-func waitInbound(ctx context.Context, c *client.Client, want int) error {
-	return servertest.WaitInbound(ctx, c, want, 2000)
-}
-
 // leave says goodbye, so the seat goes at once rather than after a grace period.
 func leave(t *testing.T, c *client.Client) {
 	t.Helper()

@@ -34,20 +34,8 @@ func TestCallEventsReachReceiverInOrderSigned(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 
-	a := dial(t, ctx, srv, "summit", "head-a")
-	b := dial(t, ctx, srv, "summit", "head-b")
-	if err := publishAV(ctx, a, "head-a"); err != nil {
-		t.Fatal(err)
-	}
-	if err := publishAV(ctx, b, "head-b"); err != nil {
-		t.Fatal(err)
-	}
-	if err := waitInbound(ctx, a, 2); err != nil {
-		t.Fatalf("head-a: %v", err)
-	}
-	if err := waitInbound(ctx, b, 2); err != nil {
-		t.Fatalf("head-b: %v", err)
-	}
+	call := servertest.Call(t, ctx, srv, "summit", "head-a", "head-b")
+	a, b := call[0], call[1]
 	leave(t, a)
 	leave(t, b)
 	reqs := all.waitFor(t, ctx, "room_finished and recording_sealed", func(r []request) bool {
@@ -229,20 +217,8 @@ func TestHangingReceiverDoesNotHoldUpTheCall(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 
-	a := dial(t, ctx, srv, "hung", "head-a")
-	b := dial(t, ctx, srv, "hung", "head-b")
-	if err := publishAV(ctx, a, "head-a"); err != nil {
-		t.Fatal(err)
-	}
-	if err := publishAV(ctx, b, "head-b"); err != nil {
-		t.Fatal(err)
-	}
-	if err := waitInbound(ctx, a, 2); err != nil {
-		t.Fatalf("head-a: %v", err)
-	}
-	if err := waitInbound(ctx, b, 2); err != nil {
-		t.Fatalf("head-b: %v", err)
-	}
+	call := servertest.Call(t, ctx, srv, "hung", "head-a", "head-b")
+	a, b := call[0], call[1]
 	leave(t, a)
 	leave(t, b)
 	good.waitFor(t, ctx, "room_finished", has(webhook.RoomFinished))

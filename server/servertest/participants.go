@@ -78,3 +78,24 @@ func WaitInbound(ctx context.Context, c *client.Client, want int, minBytes uint6
 		}
 	}
 }
+
+// Call puts identities in room, each publishing a synthetic microphone and
+// camera, and returns once every one receives media from all the others.
+func Call(t testing.TB, ctx context.Context, srv *server.Server, room string, identities ...string) []*client.Client {
+	t.Helper()
+	cs := make([]*client.Client, len(identities))
+	for i, id := range identities {
+		cs[i] = Dial(t, ctx, srv, room, id, Everyone...)
+	}
+	for i, c := range cs {
+		if err := PublishAV(ctx, c, identities[i]); err != nil {
+			t.Fatalf("%s publishes: %v", identities[i], err)
+		}
+	}
+	for i, c := range cs {
+		if err := WaitInbound(ctx, c, 2*(len(cs)-1), 2000); err != nil {
+			t.Fatalf("%s: %v", identities[i], err)
+		}
+	}
+	return cs
+}
