@@ -5,6 +5,7 @@ package gateway
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -72,6 +73,35 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) { g.mux.Serv
 
 // Handle adds a route (for packages that extend the gateway).
 func (g *Gateway) Handle(pattern string, h http.Handler) { g.mux.Handle(pattern, h) }
+
+// HandleJoins adds a route whose POSTs make media sessions (WHIP, WHEP): they
+// count against the same per-address join limit as WebSocket joins, and are
+// refused while the node drains. Each one costs a peer connection, so a
+// valid token must not be enough to make them without bound.
+func (g *Gateway) HandleJoins(pattern string, h http.Handler) {
+	g.mux.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			if g.draining.Load() {
+				w.Header().Set("Retry-After", "5")
+				jsonError(w, http.StatusServiceUnavailable, signal.CodeShuttingDown, "the server is shutting down")
+				return
+			}
+			if !g.joins.allow(r, time.Now()) {
+				w.Header().Set("Retry-After", "60")
+				jsonError(w, http.StatusTooManyRequests, signal.CodeRateLimited, "too many sessions from this address; try again in a minute")
+				return
+			}
+		}
+		h.ServeHTTP(w, r)
+	}))
+}
+
+// jsonError answers with the JSON error shape of Parley's HTTP APIs.
+func jsonError(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{"code": code, "message": msg}})
+}
 
 func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 	if g.draining.Load() {

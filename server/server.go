@@ -122,8 +122,8 @@ func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
 		gateway.Limits{JoinsPerMinute: cfg.JoinsPerMinute, MessagesPerSecond: cfg.MessagesPerSecond})
 	s.gateway.ServeRecords(filepath.Join(cfg.DataDir, RecordsDir))
 	s.whip = whip.New(s.rooms, auth.NewVerifier(key.Public().(ed25519.PublicKey)), log)
-	s.gateway.Handle("/whip/", s.whip)
-	s.gateway.Handle("/whep/", s.whip)
+	s.gateway.HandleJoins("/whip/", s.whip)
+	s.gateway.HandleJoins("/whep/", s.whip)
 	s.gateway.Handle(api.Prefix, api.New(api.Options{Rooms: s.rooms, Verifier: auth.NewVerifier(key.Public().(ed25519.PublicKey)),
 		RecordsDir: filepath.Join(cfg.DataDir, RecordsDir), Logger: log}))
 	if s.metrics != nil {
