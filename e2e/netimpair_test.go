@@ -11,7 +11,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net"
 	"strconv"
@@ -418,6 +417,7 @@ type tcpProxy struct {
 	mu      sync.Mutex
 	blocked bool
 	conns   map[net.Conn]struct{} // both ends of every forwarded connection
+	stalled chan struct{}         // non-nil while stalled; closed when traffic flows again
 
 	accepted, refused atomic.Int64
 }
@@ -460,6 +460,38 @@ func (p *tcpProxy) block(on bool) {
 	p.mu.Unlock()
 	for _, c := range kill {
 		reset(c)
+	}
+}
+
+// stall(true) makes the network silent without telling anyone: connections
+// stay open, bytes are held (as TCP holds them while it retransmits into a
+// dead link) and new connections hang before reaching the server. stall(false)
+// lets everything through again, in order.
+func (p *tcpProxy) stall(on bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch {
+	case on && p.stalled == nil:
+		p.stalled = make(chan struct{})
+	case !on && p.stalled != nil:
+		close(p.stalled)
+		p.stalled = nil
+	}
+}
+
+// flowing waits while the proxy is stalled; false when it is closing.
+func (p *tcpProxy) flowing() bool {
+	p.mu.Lock()
+	ch := p.stalled
+	p.mu.Unlock()
+	if ch == nil {
+		return true
+	}
+	select {
+	case <-ch:
+		return true
+	case <-p.ctx.Done():
+		return false
 	}
 }
 
@@ -515,6 +547,10 @@ func (p *tcpProxy) serve(c net.Conn) {
 		reset(c)
 		return
 	}
+	if !p.flowing() {
+		reset(c)
+		return
+	}
 	var d net.Dialer
 	up, err := d.DialContext(p.ctx, "tcp", p.target)
 	if err != nil {
@@ -539,7 +575,21 @@ func (p *tcpProxy) serve(c net.Conn) {
 	}()
 	done := make(chan struct{}, 2)
 	pipe := func(dst, src net.Conn) {
-		_, _ = io.Copy(dst, src)
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := src.Read(buf)
+			if n > 0 {
+				if !p.flowing() {
+					break
+				}
+				if _, werr := dst.Write(buf[:n]); werr != nil {
+					break
+				}
+			}
+			if err != nil {
+				break
+			}
+		}
 		// Either side ending ends the pair: a half-open proxy would hide a dead end.
 		_ = dst.Close()
 		_ = src.Close()
@@ -634,6 +684,13 @@ func (ip *impairedPath) rewrites(tab context.Context) (int, error) {
 func (ip *impairedPath) block(on bool) {
 	ip.udp.block(on)
 	ip.tcp.block(on)
+}
+
+// silence drops the tab's media and holds its TCP bytes (or lets all through
+// again): a network that dies without a word, where no connection is reset.
+func (ip *impairedPath) silence(on bool) {
+	ip.udp.block(on)
+	ip.tcp.stall(on)
 }
 
 // carried fails the test unless the path carried the tab's media: the page
