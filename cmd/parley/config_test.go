@@ -2,11 +2,9 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"crypto/tls"
 	"flag"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -16,7 +14,7 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley/config"
-	"github.com/parleyhq/parley/server"
+	"github.com/parleyhq/parley/server/servertest"
 )
 
 func writeConfig(t *testing.T, body string) string {
@@ -128,17 +126,7 @@ metrics: false
 	if flags.File() != file || cfg.LogLevel != "debug" {
 		t.Fatalf("loaded %q with log_level %q", flags.File(), cfg.LogLevel)
 	}
-	srv, err := server.Start(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	})
+	srv := servertest.StartConfig(t, cfg)
 	if !strings.HasPrefix(srv.URL(), "https://127.0.0.1:") {
 		t.Fatalf("server at %s: the file's tls_self_signed and listen were not applied", srv.URL())
 	}

@@ -24,6 +24,13 @@ func Start(t testing.TB, tweaks ...func(*config.Config)) *server.Server {
 	for _, tw := range tweaks {
 		tw(&cfg)
 	}
+	return StartConfig(t, cfg)
+}
+
+// StartConfig runs a node with exactly cfg (for tests of how a configuration
+// is loaded), shut down at the end of the test.
+func StartConfig(t testing.TB, cfg config.Config) *server.Server {
+	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(logWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
