@@ -169,16 +169,24 @@ func viewportLimit(f *Forwarder, layers []*layer) int {
 // subscriberStats describes the peer's downlink; ok is false when it receives nothing.
 func (p *Peer) subscriberStats() (SubscriberStats, bool) {
 	p.mu.Lock()
-	n := len(p.forwarders)
-	var worst uint32
+	fwds := make([]*Forwarder, 0, len(p.forwarders))
 	for f := range p.forwarders {
-		worst = max(worst, f.lost.Load())
+		fwds = append(fwds, f)
 	}
 	p.mu.Unlock()
-	if n == 0 {
+	if len(fwds) == 0 {
 		return SubscriberStats{}, false
 	}
-	s := SubscriberStats{Peer: p.id, FractionLost: float64(worst) / 256, Tracks: n}
+	s := SubscriberStats{Peer: p.id, Tracks: len(fwds)}
+	var worst uint32
+	for _, f := range fwds {
+		worst = max(worst, f.lost.Load())
+		if src := f.Source(); src != nil && src.simulcast {
+			cur, target := f.Layer()
+			s.Layers = append(s.Layers, LayerState{Track: f.label, Current: cur, Target: target})
+		}
+	}
+	s.FractionLost = float64(worst) / 256
 	if p.bwe.hasFeedback() {
 		s.EstimatedBitrate = p.bwe.Target()
 	}

@@ -141,11 +141,11 @@ func TestRetransmitFromCache(t *testing.T) {
 		r.forward(rawPacket(t, seq, uint32(seq)*3000, false), &pkt, 0)
 	}
 	sent := w.n
-	f.retransmit(65534, 0)
+	f.retransmit(65534, 0, false)
 	if w.n != sent+1 || w.last.SequenceNumber != 65534 || w.last.SSRC != 77 {
 		t.Fatalf("retransmit: %d packets, last %+v", w.n-sent, w.last)
 	}
-	f.retransmit(3000, 0) // never seen
+	f.retransmit(3000, 0, true) // never seen
 	if w.n != sent+1 {
 		t.Fatal("retransmitted a packet that was never cached")
 	}
@@ -157,15 +157,15 @@ func TestRetransmitFromCache(t *testing.T) {
 func TestPacketCacheEvictsBySlot(t *testing.T) {
 	c := newPacketCache(4)
 	buf := make([]byte, maxPacket)
-	c.put(1, []byte{1})
-	c.put(5, []byte{5}) // same slot as 1
+	c.put(1, []byte{1}, false)
+	c.put(5, []byte{5}, false) // same slot as 1
 	if n := c.get(1, buf); n != 0 {
 		t.Fatal("an evicted packet was returned")
 	}
 	if n := c.get(5, buf); n != 1 || buf[0] != 5 {
 		t.Fatalf("get(5) = %d %v", n, buf[:1])
 	}
-	c.put(6, make([]byte, maxPacket+1)) // oversized: not cached
+	c.put(6, make([]byte, maxPacket+1), false) // oversized: not cached
 	if n := c.get(6, buf); n != 0 {
 		t.Fatal("an oversized packet was cached")
 	}
@@ -208,4 +208,10 @@ func BenchmarkForward(b *testing.B) {
 			}
 		})
 	}
+}
+
+// nackBoth is a NACK of seq as handleRTCP serves it: keyframe packets, then the rest.
+func nackBoth(f *Forwarder, seq uint16, now int64) {
+	f.retransmit(seq, now, true)
+	f.retransmit(seq, now, false)
 }

@@ -36,8 +36,10 @@ type Forwarder struct {
 	target   int       // layer chosen for this subscriber
 	targetAt int64     // when target last changed (ns)
 	m        munger
+	pics     pictureMunger // VP8/VP9 picture numbering, kept continuous like m's
 	hdr      rtp.Header
 	nbuf     []byte
+	pbuf     []byte // a forwarded payload whose picture numbering was rewritten
 	npkt     rtp.Packet
 	exts     []rtp.Extension // backing for hdr.Extensions, reused
 	tcc      [2]byte
@@ -59,11 +61,19 @@ type Forwarder struct {
 	closed atomic.Bool
 }
 
-// resend remembers when a packet was last retransmitted.
+// resend remembers when a packet was last retransmitted, and how often.
 type resend struct {
-	seq uint16
-	at  int64
+	seq   uint16
+	times uint8
+	at    int64
 }
+
+// resendsBeforeKeyframe: a packet asked for this many times has been lost on
+// its way to the subscriber again and again (at 10% loss each way, one packet
+// in a hundred and fifty gets here). Its frame is several round trips late and
+// nothing after it decodes; the decoder would wait seconds before it asks
+// for a keyframe itself, so the server asks for one now.
+const resendsBeforeKeyframe = 3
 
 // resendGap is the least time between two retransmissions of one packet: a
 // subscriber that repeats a NACK within it (the first copy is still on its
@@ -84,7 +94,7 @@ var errNoCodec = errors.New("subscriber does not support the publisher's codec")
 func newForwarder(id string, kind webrtc.RTPCodecType, codec webrtc.RTPCodecParameters, streamID, label string) *Forwarder {
 	f := &Forwarder{
 		id: id, kind: kind, codec: codec, streamID: streamID, label: label,
-		nbuf: make([]byte, maxPacket), m: munger{clock: codec.ClockRate},
+		nbuf: make([]byte, maxPacket), pbuf: make([]byte, maxPacket), m: munger{clock: codec.ClockRate},
 		exts: make([]rtp.Extension, 0, 1), cur: -1, rtxBuf: make([]byte, maxPacket+2),
 	}
 	f.viewW.Store(-1)
@@ -184,10 +194,13 @@ func (f *Forwarder) SwitchTo(r *Receiver) {
 	}
 	f.src = r
 	f.m.switched()
-	// One layer: send from its next packet. Simulcast: start on the lowest
-	// layer, which arrives soonest; the peer's allocation climbs from there.
+	f.pics.switched()
+	// Audio: send from the next packet. Video starts on a keyframe, or the
+	// decoder would apply the new source's frames to the old one's pictures;
+	// simulcast starts on the lowest layer, which arrives soonest, and the
+	// peer's allocation climbs from there.
 	f.cur, f.target = 0, 0
-	if r != nil && r.simulcast {
+	if r != nil && (r.simulcast || r.family != codecOther) {
 		f.cur = -1
 	}
 	f.mu.Unlock()
@@ -266,10 +279,14 @@ func (f *Forwarder) writeRTP(r *Receiver, l *layer, h *rtp.Header, payload []byt
 		}
 		f.cur = l.idx
 		f.m.switched()
+		f.pics.switched()
 	}
 	seq, ts, ok := f.m.rewrite(h, now)
 	if !ok {
 		return
+	}
+	if r.family == codecVP8 || r.family == codecVP9 {
+		payload = f.pics.rewrite(r.family, payload, f.pbuf)
 	}
 	f.send(h, b, seq, ts, payload, now, &f.sent)
 }
@@ -344,12 +361,20 @@ func (f *Forwarder) handleRTCP(pkts []rtcp.Packet, now int64) {
 				src.requestKeyframe(src.layer(l))
 			}
 		case *rtcp.TransportLayerNack:
+			// Keyframe packets first: until a keyframe is whole, nothing
+			// after it decodes.
 			for _, pair := range p.Nacks {
-				pair.Range(func(seq uint16) bool {
-					totals.nacks.Add(1)
-					f.retransmit(seq, now)
-					return true
-				})
+				totals.nacks.Add(uint64(nackCount(pair)))
+			}
+			for _, keys := range [2]bool{true, false} {
+				for _, pair := range p.Nacks {
+					f.retransmit(pair.PacketID, now, keys)
+					for i := range uint16(16) {
+						if pair.LostPackets&(1<<i) != 0 {
+							f.retransmit(pair.PacketID+i+1, now, keys)
+						}
+					}
+				}
 			}
 		case *rtcp.ReceiverReport:
 			if b := f.bound.Load(); b != nil {
@@ -380,51 +405,103 @@ func (f *Forwarder) handleRTCP(pkts []rtcp.Packet, now int64) {
 	}
 }
 
+// nackCount is how many packets one NACK entry asks for.
+func nackCount(p rtcp.NackPair) int {
+	n := 1
+	for m := p.LostPackets; m != 0; m &= m - 1 {
+		n++
+	}
+	return n
+}
+
 // retransmit resends one packet (by the subscriber's sequence number) from the
-// source's cache, if it is still there and belongs to the current source and layer.
-func (f *Forwarder) retransmit(seq uint16, now int64) {
+// source's cache, if it belongs to the current source and layer and is a
+// keyframe packet exactly when keys is true (handleRTCP makes two passes).
+// Where the subscriber cannot decode on without a keyframe (the packet is
+// gone, or has been lost again and again), it asks the publisher for one at
+// once rather than leave the decoder to notice after seconds.
+func (f *Forwarder) retransmit(seq uint16, now int64, keys bool) {
 	b := f.bound.Load()
 	if b == nil {
 		return
 	}
+	src, l, needKey := f.resend(b, seq, now, keys)
+	if needKey {
+		src.requestKeyframe(l)
+	}
+}
+
+// resend does retransmit's work under f.mu; it returns the layer to ask a
+// keyframe of, if one is needed.
+func (f *Forwarder) resend(b *binding, seq uint16, now int64, keys bool) (src *Receiver, l *layer, needKey bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	l := (*layer)(nil)
-	if f.src != nil {
-		l = f.src.layer(f.cur)
-	}
-	if l == nil {
-		return
+	src = f.src
+	if src != nil {
+		l = src.layer(f.cur)
 	}
 	srcSeq, ok := f.m.source(seq)
-	if !ok {
-		return
+	if l == nil || !ok {
+		// Sent before the current source, which began on a keyframe: the
+		// decoder needs nothing from before it.
+		if keys {
+			totals.resendsMissed.Add(1)
+		}
+		return nil, nil, false
 	}
-	if r := &f.resent[seq%uint16(len(f.resent))]; r.seq == seq && r.at != 0 && now-r.at < resendGap {
-		return
+	key, cached := l.cache.isKey(srcSeq)
+	if !cached {
+		if keys {
+			totals.resendsMissed.Add(1)
+			return src, l, true
+		}
+		return nil, nil, false
+	}
+	if key != keys {
+		return nil, nil, false
+	}
+	r := &f.resent[seq%uint16(len(f.resent))]
+	if r.seq == seq && r.at != 0 {
+		if now-r.at < resendGap {
+			totals.resendsHeld.Add(1)
+			return nil, nil, false
+		}
+		r.times = min(r.times+1, 255)
 	} else {
-		r.seq, r.at = seq, max(now, 1)
+		r.seq, r.times = seq, 1
 	}
+	r.at = max(now, 1)
+	needKey = r.times == resendsBeforeKeyframe+1
 	n := l.cache.get(srcSeq, f.nbuf)
 	if n == 0 {
-		return
+		totals.resendsMissed.Add(1)
+		return src, l, true
 	}
 	if err := f.npkt.Unmarshal(f.nbuf[:n]); err != nil || f.npkt.SSRC != f.m.srcSSRC {
-		return
+		totals.resendsMissed.Add(1)
+		return nil, nil, false
 	}
 	totals.retransmits.Add(1)
-	if b.rtxSSRC == 0 {
-		f.send(&f.npkt.Header, b, seq, f.npkt.Timestamp+f.m.tsOff, f.npkt.Payload, now, &f.retransmits)
-		return
+	payload := f.npkt.Payload
+	if b.rtxSSRC != 0 {
+		// RFC 4588: the RTX stream carries the original sequence number
+		// first, then the payload, under its own SSRC, payload type and
+		// numbering.
+		f.rtxBuf[0], f.rtxBuf[1] = byte(seq>>8), byte(seq)
+		payload = f.rtxBuf[:2+copy(f.rtxBuf[2:], payload)]
 	}
-	// RFC 4588: the RTX stream carries the original sequence number first,
-	// then the payload, under its own SSRC, payload type and numbering.
-	f.rtxBuf[0], f.rtxBuf[1] = byte(seq>>8), byte(seq)
-	n = 2 + copy(f.rtxBuf[2:], f.npkt.Payload)
+	if src.family == codecVP8 || src.family == codecVP9 {
+		f.pics.renumber(src.family, payload[len(payload)-len(f.npkt.Payload):])
+	}
+	if b.rtxSSRC == 0 {
+		f.send(&f.npkt.Header, b, seq, f.npkt.Timestamp+f.m.tsOff, payload, now, &f.retransmits)
+		return src, l, needKey
+	}
 	rb := *b
 	rb.ssrc, rb.pt = b.rtxSSRC, b.rtxPT
 	f.rtxSeq++
-	f.send(&f.npkt.Header, &rb, f.rtxSeq, f.npkt.Timestamp+f.m.tsOff, f.rtxBuf[:n], now, &f.retransmits)
+	f.send(&f.npkt.Header, &rb, f.rtxSeq, f.npkt.Timestamp+f.m.tsOff, payload, now, &f.retransmits)
+	return src, l, needKey
 }
 
 // close detaches the forwarder from its source; idempotent.

@@ -362,7 +362,7 @@ func (h *forwardHarness) run(r *fuzzReader) {
 				seq = uint16(w.maxExt) - uint16(r.u8()) // a recent one
 			}
 			w.retransmitting, w.wantSeq = true, seq
-			h.fwds[k].retransmit(seq, 0)
+			nackBoth(h.fwds[k], seq, 0)
 			w.retransmitting = false
 		case 7: // time passes (or the wall clock steps back)
 			switch op >> 6 {
@@ -796,7 +796,7 @@ func FuzzRTCP(f *testing.F) {
 						pair.Range(func(seq uint16) bool {
 							nacked++
 							w.retransmitting, w.wantSeq = true, seq
-							fw.retransmit(seq, 0)
+							nackBoth(fw, seq, 0)
 							w.retransmitting = false
 							return true
 						})

@@ -18,6 +18,7 @@ type cacheSlot struct {
 	seq   uint16
 	n     uint16
 	valid bool
+	key   bool // part of a keyframe: resent first when asked for
 	buf   [maxPacket]byte
 }
 
@@ -29,15 +30,27 @@ func newPacketCache(size int) *packetCache {
 	return &packetCache{slots: make([]cacheSlot, size), mask: uint16(size - 1)}
 }
 
-// put stores pkt (a whole RTP packet) under seq, replacing what was there.
-func (c *packetCache) put(seq uint16, pkt []byte) {
+// put stores pkt (a whole RTP packet) under seq, replacing what was there;
+// key marks a packet of a keyframe.
+func (c *packetCache) put(seq uint16, pkt []byte, key bool) {
 	if len(pkt) > maxPacket {
 		return
 	}
 	c.mu.Lock()
 	s := &c.slots[seq&c.mask]
-	s.seq, s.n, s.valid = seq, uint16(copy(s.buf[:], pkt)), true
+	s.seq, s.n, s.valid, s.key = seq, uint16(copy(s.buf[:], pkt)), true, key
 	c.mu.Unlock()
+}
+
+// isKey reports whether the cache holds seq, and whether it is part of a keyframe.
+func (c *packetCache) isKey(seq uint16) (key, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := &c.slots[seq&c.mask]
+	if !s.valid || s.seq != seq {
+		return false, false
+	}
+	return s.key, true
 }
 
 // get copies the packet with sequence number seq into dst and returns its

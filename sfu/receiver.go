@@ -30,14 +30,18 @@ type layer struct {
 	cache *packetCache
 
 	lastKeyframe atomic.Int64 // unix ns of the last keyframe request upstream
+	keyWanted    atomic.Bool  // a request came within keyframeInterval of the last: send it when that ends
 	lastPacket   atomic.Int64 // arrival ns of the latest packet
 	rate         atomic.Uint64
 	width        atomic.Int32 // picture size seen in the last keyframe, when the codec tells
 	height       atomic.Int32
 
-	// Rate window; read loop only.
+	// Read loop only: the rate window, and the timestamp of the latest
+	// keyframe (its packets are marked in the cache).
 	winStart int64
 	winBytes uint64
+	keyTS    uint32
+	keySeen  bool
 }
 
 // bitrate is the layer's measured rate (bits/s), but no less than a third
@@ -203,16 +207,26 @@ func (r *Receiver) RequestKeyframe() {
 }
 
 // requestKeyframe asks for a keyframe on one layer, at most once per
-// keyframeInterval however many subscribers ask.
+// keyframeInterval however many subscribers ask. A request within the
+// interval is not dropped but deferred: the layer's read loop sends it when
+// the interval ends, unless a keyframe arrives first and answers it. (A
+// subscriber whose keyframe was spoilt by loss just after the last request
+// would otherwise wait for its decoder to ask again, seconds later.)
 func (r *Receiver) requestKeyframe(l *layer) {
+	r.requestKeyframeAt(l, time.Now().UnixNano())
+}
+
+func (r *Receiver) requestKeyframeAt(l *layer, now int64) {
 	if r.Kind() != webrtc.RTPCodecTypeVideo || l == nil {
 		return
 	}
-	now := time.Now().UnixNano()
 	last := l.lastKeyframe.Load()
 	if now-last < int64(keyframeInterval) || !l.lastKeyframe.CompareAndSwap(last, now) {
+		totals.keyframesThrottled.Add(1)
+		l.keyWanted.Store(true)
 		return
 	}
+	l.keyWanted.Store(false)
 	totals.keyframeRequests.Add(1)
 	_ = r.writeRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: l.ssrc}})
 }
@@ -329,6 +343,13 @@ func (r *Receiver) forwardLayer(l *layer, raw []byte, pkt *rtp.Packet, now int64
 	key := false
 	if r.family != codecOther {
 		key = isKeyframeStart(r.family, pkt.Payload)
+		if key {
+			totals.keyframesIn[l.idx].Add(1)
+			l.keyTS, l.keySeen = pkt.Timestamp, true
+			l.keyWanted.Store(false)
+		} else if l.keyWanted.Load() && now-l.lastKeyframe.Load() >= int64(keyframeInterval) {
+			r.requestKeyframeAt(l, now)
+		}
 		if key && r.family == codecVP8 {
 			if w, h, ok := vp8Size(pkt.Payload); ok {
 				l.width.Store(int32(w))
@@ -336,7 +357,7 @@ func (r *Receiver) forwardLayer(l *layer, raw []byte, pkt *rtp.Packet, now int64
 			}
 		}
 	}
-	l.cache.put(pkt.SequenceNumber, raw)
+	l.cache.put(pkt.SequenceNumber, raw, l.keySeen && pkt.Timestamp == l.keyTS)
 	if taps := *r.taps.Load(); len(taps) > 0 {
 		r.feedTaps(taps, l, raw, &pkt.Header, key, now)
 	}

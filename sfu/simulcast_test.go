@@ -369,8 +369,8 @@ func TestRetransmitOverRTX(t *testing.T) {
 		r.forwardLayer(l, vp8Packet(l.ssrc, uint16(100+i), 9000, i == 0, i == 0, i == 4, 320, 180), &pkt, 0)
 	}
 	sent := w.hdrs[2]
-	f.retransmit(sent.SequenceNumber, 0)
-	f.retransmit(sent.SequenceNumber+1, 0)
+	nackBoth(f, sent.SequenceNumber, 0)
+	nackBoth(f, sent.SequenceNumber+1, 0)
 	if len(w.hdrs) != 7 {
 		t.Fatalf("%d packets written, want 5 and 2 retransmissions", len(w.hdrs))
 	}
@@ -405,12 +405,12 @@ func TestRepeatedNACKsResendOnce(t *testing.T) {
 	r.forwardLayer(l, vp8Packet(l.ssrc, 500, 9000, true, true, true, 320, 180), &pkt, 0)
 	seq := w.hdrs[0].SequenceNumber
 	for i := range 10 {
-		f.retransmit(seq, 1e9+int64(i)*5e6) // ten NACKs within 50 ms
+		nackBoth(f, seq, 1e9+int64(i)*5e6) // ten NACKs within 50 ms
 	}
 	if got := len(w.hdrs) - 1; got != 1 {
 		t.Fatalf("ten NACKs within 50 ms: %d retransmissions, want 1", got)
 	}
-	f.retransmit(seq, 1e9+resendGap+1)
+	nackBoth(f, seq, 1e9+resendGap+1)
 	if got := len(w.hdrs) - 1; got != 2 {
 		t.Fatalf("a NACK after the first copy had time to arrive: %d retransmissions, want 2", got)
 	}

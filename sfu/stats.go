@@ -10,32 +10,46 @@ import (
 var totals struct {
 	packetsIn, bytesIn   atomic.Uint64
 	packetsOut, bytesOut atomic.Uint64
-	nacks, retransmits   atomic.Uint64 // NACKed packets asked for; packets resent from the cache
-	plis                 atomic.Uint64 // keyframe requests (PLI/FIR) from subscribers
-	keyframeRequests     atomic.Uint64 // keyframe requests sent to publishers, after aggregation
-	layerSwitches        atomic.Uint64 // simulcast layer changes made by forwarders
+	nacks, retransmits   atomic.Uint64            // NACKed packets asked for; packets resent from the cache
+	plis                 atomic.Uint64            // keyframe requests (PLI/FIR) from subscribers
+	keyframeRequests     atomic.Uint64            // keyframe requests sent to publishers, after aggregation
+	keyframesThrottled   atomic.Uint64            // keyframe requests not sent: one went up within keyframeInterval
+	keyframesIn          [maxLayers]atomic.Uint64 // keyframes arriving from publishers, by simulcast layer
+	layerSwitches        atomic.Uint64            // simulcast layer changes made by forwarders
+	resendsHeld          atomic.Uint64            // NACKed packets not resent: resent within resendGap already
+	resendsMissed        atomic.Uint64            // NACKed packets not resent: gone from the cache, or of another source
 }
 
 // Totals is a snapshot of the process's media counters, all cumulative.
 type Totals struct {
-	PacketsIn, BytesIn   uint64 // RTP from publishers
-	PacketsOut, BytesOut uint64 // RTP to subscribers, retransmissions included
-	NACKs                uint64 // packets subscribers asked to be resent
-	Retransmits          uint64 // packets resent from the cache
-	PLIs                 uint64 // keyframe requests from subscribers
-	KeyframeRequests     uint64 // keyframe requests sent upstream (aggregated)
-	LayerSwitches        uint64 // simulcast layer changes
+	PacketsIn, BytesIn   uint64            // RTP from publishers
+	PacketsOut, BytesOut uint64            // RTP to subscribers, retransmissions included
+	NACKs                uint64            // packets subscribers asked to be resent
+	Retransmits          uint64            // packets resent from the cache
+	PLIs                 uint64            // keyframe requests from subscribers
+	KeyframeRequests     uint64            // keyframe requests sent upstream (aggregated)
+	KeyframesThrottled   uint64            // keyframe requests held back (one went up lately)
+	KeyframesIn          [maxLayers]uint64 // keyframes arriving from publishers, by simulcast layer (low first)
+	LayerSwitches        uint64            // simulcast layer changes
+	ResendsHeld          uint64            // NACKed packets not resent because they were just resent
+	ResendsMissed        uint64            // NACKed packets not resent because the cache no longer has them
 }
 
 // ReadTotals returns the process's media counters.
 func ReadTotals() Totals {
-	return Totals{
+	t := Totals{
 		PacketsIn: totals.packetsIn.Load(), BytesIn: totals.bytesIn.Load(),
 		PacketsOut: totals.packetsOut.Load(), BytesOut: totals.bytesOut.Load(),
 		NACKs: totals.nacks.Load(), Retransmits: totals.retransmits.Load(),
 		PLIs: totals.plis.Load(), KeyframeRequests: totals.keyframeRequests.Load(),
-		LayerSwitches: totals.layerSwitches.Load(),
+		KeyframesThrottled: totals.keyframesThrottled.Load(),
+		LayerSwitches:      totals.layerSwitches.Load(),
+		ResendsHeld:        totals.resendsHeld.Load(), ResendsMissed: totals.resendsMissed.Load(),
 	}
+	for i := range t.KeyframesIn {
+		t.KeyframesIn[i] = totals.keyframesIn[i].Load()
+	}
+	return t
 }
 
 // SubscriberStats describes one peer's downlink.
@@ -47,6 +61,15 @@ type SubscriberStats struct {
 	// FractionLost is the loss the peer last reported, 0 to 1, worst of its streams.
 	FractionLost float64
 	Tracks       int
+	// Layers is the simulcast state of each video forwarded to the peer.
+	Layers []LayerState
+}
+
+// LayerState is where one simulcast forwarder stands.
+type LayerState struct {
+	Track   string // the forwarder's label
+	Current int    // layer being sent; -1 while waiting for a keyframe of Target
+	Target  int    // layer chosen for the subscriber
 }
 
 // Subscribers returns the downlink state of every peer that receives media.
