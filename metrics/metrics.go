@@ -9,6 +9,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -105,6 +106,9 @@ var (
 	plisDesc        = desc("parley_plis_total", "Keyframe requests (PLI/FIR) from subscribers.")
 	keyframesDesc   = desc("parley_keyframe_requests_total", "Keyframe requests sent to publishers, after aggregation.")
 	switchesDesc    = desc("parley_layer_switches_total", "Simulcast layer changes made for subscribers.")
+	deferredDesc    = desc("parley_keyframe_requests_deferred_total", "Keyframe requests that came within 300 ms of the last one to the same layer, sent when that interval ended unless a keyframe answered them first.")
+	keyframesInDesc = desc("parley_keyframes_received_total", "Keyframes arriving from publishers, by simulcast layer (0 lowest).", "layer")
+	unresentDesc    = desc("parley_nacks_unanswered_total", "NACKed packets not resent: resent less than 100 ms before (held), or no longer in the cache (missed; a keyframe is then asked for).", "reason")
 
 	subscribersDesc = desc("parley_subscribers", "Peers receiving media.")
 	lossDesc        = desc("parley_subscriber_loss_ratio", "Fraction of packets lost as subscribers last reported it (worst stream per subscriber), over subscribers: mean and max.", "stat")
@@ -127,6 +131,7 @@ type nodeCollector struct{ src Sources }
 func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{roomsDesc, recordingDesc, participantsDesc, reconnectingDesc, tracksDesc,
 		packetsDesc, bytesDesc, nacksDesc, retransmitsDesc, plisDesc, keyframesDesc, switchesDesc,
+		deferredDesc, keyframesInDesc, unresentDesc,
 		subscribersDesc, lossDesc, lossyDesc, bitrateDesc,
 		hooksDeliveredDesc, hooksFailedDesc, hooksDroppedDesc, hooksRetriesDesc} {
 		ch <- d
@@ -175,6 +180,12 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(plisDesc, t.PLIs)
 	counter(keyframesDesc, t.KeyframeRequests)
 	counter(switchesDesc, t.LayerSwitches)
+	counter(deferredDesc, t.KeyframesThrottled)
+	for i, n := range t.KeyframesIn {
+		counter(keyframesInDesc, n, strconv.Itoa(i))
+	}
+	counter(unresentDesc, t.ResendsHeld, "held")
+	counter(unresentDesc, t.ResendsMissed, "missed")
 
 	if c.src.Engine != nil {
 		subs := c.src.Engine.Subscribers()
