@@ -64,6 +64,10 @@ type inbound struct {
 	PacketsLost          int64   `json:"packetsLost"`
 	NackCount            int64   `json:"nackCount"`
 	RTXReceived          int64   `json:"rtxReceived"`
+	FramesReceived       int64   `json:"framesReceived"`
+	FramesDropped        int64   `json:"framesDropped"`
+	KeyFramesDecoded     int64   `json:"keyFramesDecoded"`
+	PLICount             int64   `json:"pliCount"`
 	Codec                string  `json:"codec"` // mime type, e.g. video/VP9
 }
 

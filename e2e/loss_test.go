@@ -28,6 +28,10 @@ func videoOf(tab context.Context, identity string) (inbound, error) {
 		sum.RTXReceived += e.RTXReceived
 		sum.FreezeCount += e.FreezeCount
 		sum.TotalFreezesDuration += e.TotalFreezesDuration
+		sum.FramesReceived += e.FramesReceived
+		sum.FramesDropped += e.FramesDropped
+		sum.KeyFramesDecoded += e.KeyFramesDecoded
+		sum.PLICount += e.PLICount
 		sum.FrameWidth, sum.FrameHeight = max(sum.FrameWidth, e.FrameWidth), max(sum.FrameHeight, e.FrameHeight)
 	}
 	return sum, nil
@@ -55,6 +59,12 @@ func TestBrowserVideoUnderLoss(t *testing.T) {
 	}
 	const samples = 15
 	t.Logf("before loss: %dx%d, %d frames decoded", first.FrameWidth, first.FrameHeight, first.FramesDecoded)
+	trace := newMediaTrace(srv, first)
+	defer func() {
+		if t.Failed() || testing.Verbose() {
+			t.Logf("per-second trace of sub-b's video of pub-a and the server:\n%s", trace)
+		}
+	}()
 	prev := first
 	var flat []string
 	var last inbound
@@ -68,6 +78,7 @@ func TestBrowserVideoUnderLoss(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		trace.sample(fmt.Sprint(i+1), now)
 		if now.FramesDecoded <= prev.FramesDecoded {
 			flat = append(flat, fmt.Sprintf("sample %d: %d frames", i+1, now.FramesDecoded))
 		}
@@ -96,9 +107,11 @@ func TestBrowserVideoUnderLoss(t *testing.T) {
 	// under a millisecond here), and a retransmission is lost again only one
 	// time in ten, so most losses are repaired long before Chrome counts a
 	// freeze (a frame gap over max(3 frame intervals, interval + 150 ms)). What
-	// repair cannot save ends with a keyframe request: a few short freezes.
-	// More than a fifth of the window frozen means repair is not working.
-	if frozen > 0.2*samples {
+	// repair cannot save ends with a keyframe the server asks for at once: a
+	// few short freezes (0 to 0.94 s in all over 20 runs). Chrome itself asks
+	// only after 3 s without a decodable frame, so a freeze that the server
+	// does not end shows here as 3 s or more.
+	if frozen > 2 {
 		t.Errorf("video froze %.2f s of %d s (%d freezes)", frozen, samples, freezes)
 	}
 	if last.NackCount == first.NackCount {

@@ -185,3 +185,6 @@ func (s *Server) doShutdown(ctx context.Context) error {
 	}
 	return errors.Join(err, s.engine.Close())
 }
+
+// Engine is the node's media engine (tests read its per-subscriber state).
+func (s *Server) Engine() *sfu.Engine { return s.engine }

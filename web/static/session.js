@@ -16,7 +16,8 @@
  *            bytesReceived: number, packetsReceived: number, framesDecoded: number,
  *            frameWidth: number, frameHeight: number, freezeCount: number,
  *            totalFreezesDuration: number, packetsLost: number, nackCount: number,
- *            rtxReceived: number, codec: string}} InboundStat
+ *            rtxReceived: number, framesReceived: number, framesDropped: number,
+ *            keyFramesDecoded: number, pliCount: number, codec: string}} InboundStat
  * @typedef {{mid: string, source: string | null, kind: string, bytesSent: number,
  *            packetsSent: number}} OutboundStat
  * @typedef {'pub' | 'sub'} PCName
@@ -496,6 +497,10 @@ export class MediaSession {
         packetsLost: s.packetsLost || 0,
         nackCount: s.nackCount || 0,
         rtxReceived: s.retransmittedPacketsReceived || 0,
+        framesReceived: s.framesReceived || 0,
+        framesDropped: s.framesDropped || 0,
+        keyFramesDecoded: s.keyFramesDecoded || 0,
+        pliCount: s.pliCount || 0,
         codec: (s.codecId && report.get(s.codecId) && report.get(s.codecId).mimeType) || '',
       });
     });
