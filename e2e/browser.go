@@ -11,10 +11,22 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
-// chromiumPath finds a Chromium on the PATH. Outside CI a missing browser skips
-// the test with instructions; under CI=true it fails the run.
+// debianChromium is the browser itself behind Debian's /usr/bin/chromium. That
+// launcher script sources /etc/chromium.d, which adds flags and API keys of its
+// own (GPU rasterisation, remote extensions) and tests /dev/shm's free space
+// with a `[ $avail -lt … ]` that breaks where /dev/shm is mounted twice
+// (findmnt then prints two numbers: "[: …: unexpected operator"; harmless, as
+// the check only adds --disable-dev-shm-usage when /dev/shm is small). The
+// tests run the browser directly, with exactly the flags they choose.
+const debianChromium = "/usr/lib/chromium/chromium"
+
+// chromiumPath finds a Chromium: Debian's, else one on the PATH. Outside CI a
+// missing browser skips the test with instructions; under CI=true it fails the run.
 func chromiumPath(t *testing.T) string {
 	t.Helper()
+	if _, err := os.Stat(debianChromium); err == nil {
+		return debianChromium
+	}
 	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
 		if p, err := exec.LookPath(name); err == nil {
 			return p
