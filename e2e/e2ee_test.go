@@ -111,11 +111,20 @@ func TestE2EEInBrowsers(t *testing.T) {
 	waitFlowing(t, ctx, tabs["head-a"], "head-a", []string{"head-b"})
 	waitFlowing(t, ctx, tabs["head-b"], "head-b", []string{"head-a"})
 
-	// The outsider receives the others' media (ciphertext) and decodes none of it.
-	before, err := readInbound(tabs["outsider"])
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The outsider receives the others' media (ciphertext) and decodes none of
+	// it. Its subscriptions may come up after the others see each other (on a
+	// loaded machine, seconds after): the window starts once both flow.
+	var before []inbound
+	waitFor(t, ctx, "the outsider receiving both heads' media", func() (bool, string) {
+		in, err := readInbound(tabs["outsider"])
+		if err != nil {
+			t.Fatal(err)
+		}
+		before = in
+		a, _ := received(in, "head-a")
+		b, _ := received(in, "head-b")
+		return a > 0 && b > 0, fmt.Sprintf("%d bytes from head-a, %d from head-b", a, b)
+	})
 	time.Sleep(3 * time.Second)
 	after, err := readInbound(tabs["outsider"])
 	if err != nil {
