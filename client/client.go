@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,6 +22,7 @@ import (
 	"github.com/pion/ice/v4"
 	"github.com/pion/webrtc/v4"
 
+	"github.com/parleyhq/parley/record"
 	"github.com/parleyhq/parley/signal"
 )
 
@@ -73,6 +76,7 @@ type Client struct {
 	pubPend  []webrtc.ICECandidateInit
 	subPend  []webrtc.ICECandidateInit
 	readErr  error
+	receipts map[string]*record.Receipt // by record: the checkpoints this client countersigned
 }
 
 // NewAPI returns a Pion API that gathers loopback candidates only: tests and
@@ -106,7 +110,7 @@ func Dial(ctx context.Context, o Options) (*Client, error) {
 	c := &Client{
 		ws: ws, api: api, ctx: cctx, cancel: cancel,
 		notify: make(chan struct{}), subMap: map[string]signal.SubTrack{},
-		inbound: map[*webrtc.TrackRemote]*Inbound{}, answered: make(chan string, 4), key: o.Key,
+		inbound: map[*webrtc.TrackRemote]*Inbound{}, answered: make(chan string, 4), key: o.Key, receipts: map[string]*record.Receipt{},
 	}
 	join := &signal.Join{Type: "join", Version: signal.Version, Room: o.Room, Token: o.Token, Name: o.Name, Resume: o.Resume}
 	if o.Key != nil {
@@ -219,8 +223,7 @@ func (c *Client) handle(data []byte) {
 	case "checkpoint":
 		var cp signal.Checkpoint
 		if json.Unmarshal(data, &cp) == nil && c.key != nil {
-			sig := ed25519.Sign(c.key, []byte(cp.Statement))
-			_ = c.Send(&signal.Countersign{Type: "countersign", Record: cp.Record, Seq: cp.Seq, Sig: base64.RawURLEncoding.EncodeToString(sig)})
+			c.countersign(&cp)
 		}
 	case "candidate":
 		var cd signal.Candidate
@@ -228,6 +231,59 @@ func (c *Client) handle(data []byte) {
 			c.onCandidate(&cd)
 		}
 	}
+}
+
+// countersign signs a checkpoint the server announced, and keeps it in the
+// receipt of its record. It signs nothing but a checkpoint statement that
+// names the announced record and checkpoint: the key must not be made to sign
+// other text (such as a key change endorsing the server's own key).
+func (c *Client) countersign(cp *signal.Checkpoint) {
+	rec, entries, head, ok := record.ParseStatement([]byte(cp.Statement))
+	if !ok || rec != cp.Record || entries+1 != cp.Seq {
+		c.recordErr(fmt.Errorf("refused to countersign checkpoint %d of %s: its statement is not a checkpoint statement naming them", cp.Seq, cp.Record))
+		return
+	}
+	sig := ed25519.Sign(c.key, []byte(cp.Statement))
+	b64sig := base64.RawURLEncoding.EncodeToString(sig)
+	c.mu.Lock()
+	r := c.receipts[rec]
+	if r == nil {
+		r = &record.Receipt{Format: record.ReceiptFormat, Record: rec, Identity: c.welcome.Self.Identity,
+			Key: base64.RawURLEncoding.EncodeToString(c.key.Public().(ed25519.PublicKey))}
+		c.receipts[rec] = r
+	}
+	r.Add(record.ReceiptCheckpoint{Seq: cp.Seq, Head: head, Sig: b64sig})
+	c.mu.Unlock()
+	_ = c.Send(&signal.Countersign{Type: "countersign", Record: cp.Record, Seq: cp.Seq, Sig: b64sig})
+}
+
+// Receipts returns this client's receipts, one per record it countersigned:
+// its own evidence of what it signed (parley verify --receipt).
+func (c *Client) Receipts() []record.Receipt {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]record.Receipt, 0, len(c.receipts))
+	for _, r := range c.receipts {
+		cp := *r
+		cp.Checkpoints = slices.Clone(r.Checkpoints)
+		out = append(out, cp)
+	}
+	slices.SortFunc(out, func(a, b record.Receipt) int { return strings.Compare(a.Record, b.Record) })
+	return out
+}
+
+// WriteReceipt writes the receipt of record id to path.
+func (c *Client) WriteReceipt(id, path string) error {
+	for _, r := range c.Receipts() {
+		if r.Record == id {
+			b, err := json.MarshalIndent(r, "", "  ")
+			if err != nil {
+				return err
+			}
+			return os.WriteFile(path, append(b, '\n'), 0o600)
+		}
+	}
+	return fmt.Errorf("no receipt of record %s: this client countersigned none of its checkpoints", id)
 }
 
 func (c *Client) recordErr(err error) {

@@ -67,8 +67,11 @@ type Entry struct {
 	Room      string `json:"room,omitempty"`
 	ServerKey string `json:"serverKey,omitempty"` // informational: verifiers use a key they got elsewhere
 
-	// key: a participant's public key (base64url, raw 32 bytes).
+	// key: a participant's public key (base64url, raw 32 bytes); By, when a
+	// new key replaces one, names the previous key, and Sig is that key's
+	// signature of KeyChangeStatement.
 	Key string `json:"key,omitempty"`
+	By  string `json:"by,omitempty"`
 
 	// chunk and file-end: a byte range of a media file and its hash.
 	File   string `json:"file,omitempty"`
@@ -255,7 +258,7 @@ func (l *log) closeLocked() error {
 func canonical(e *Entry) {
 	e.Time = e.Time.UTC()
 	for _, s := range []*string{&e.Type, &e.Participant, &e.Identity, &e.Format, &e.Record, &e.Room, &e.ServerKey,
-		&e.Key, &e.File, &e.SHA256, &e.Head, &e.Sig} {
+		&e.Key, &e.By, &e.File, &e.SHA256, &e.Head, &e.Sig} {
 		*s = validUTF8(*s)
 	}
 	clean := true

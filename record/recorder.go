@@ -21,9 +21,15 @@ type Options struct {
 	Room            string             // the room being recorded
 	Key             ed25519.PrivateKey // the server's signing key
 	CheckpointEvery time.Duration      // default 10 s
-	ChunkEvery      time.Duration      // how often a track's new bytes are committed at the least; default 1 s
-	Now             func() time.Time
-	Logger          *slog.Logger
+	// CheckpointSoon, when set, also checkpoints soon after every room event
+	// (a join, a leave, a chat line…), at most once per CheckpointSoon: a
+	// participant can countersign what just happened at once, so what rests
+	// on the server's word alone when their tab is killed is about that long,
+	// not a whole CheckpointEvery.
+	CheckpointSoon time.Duration
+	ChunkEvery     time.Duration // how often a track's new bytes are committed at the least; default 1 s
+	Now            func() time.Time
+	Logger         *slog.Logger
 	// OnCheckpoint, when set, is called after each checkpoint (from the
 	// recorder's goroutine or the caller of Checkpoint) so participants can
 	// countersign it. It must not block.
@@ -59,6 +65,7 @@ type Recorder struct {
 	failed      error
 
 	stop chan struct{}
+	soon chan struct{} // a room event asks for a checkpoint
 	wg   sync.WaitGroup
 }
 
@@ -89,7 +96,7 @@ func Start(opts Options) (*Recorder, error) {
 	}
 	r := &Recorder{
 		id: id, dir: dir, key: opts.Key, log: l, opts: opts,
-		tracks: map[*Track]struct{}{}, checkpoints: map[uint64]Checkpoint{}, stop: make(chan struct{}),
+		tracks: map[*Track]struct{}{}, checkpoints: map[uint64]Checkpoint{}, stop: make(chan struct{}), soon: make(chan struct{}, 1),
 	}
 	pub := opts.Key.Public().(ed25519.PublicKey)
 	if _, _, err := l.append(Entry{Type: TypeStart, Format: Format, Record: id, Room: opts.Room, ServerKey: b64.EncodeToString(pub)}); err != nil {
@@ -139,6 +146,13 @@ func (r *Recorder) fail(err error) {
 func (r *Recorder) Event(typ, participant, identity string, data map[string]string, at time.Time) {
 	if _, _, err := r.log.append(Entry{Type: typ, Time: at.UTC(), Participant: participant, Identity: identity, Data: data}); err != nil {
 		r.fail(err)
+		return
+	}
+	if r.opts.CheckpointSoon > 0 {
+		select {
+		case r.soon <- struct{}{}:
+		default: // one is asked for already
+		}
 	}
 }
 
@@ -207,18 +221,40 @@ func (r *Recorder) checkpoint(final bool) (Checkpoint, error) {
 	return c, nil
 }
 
+// checkpointLoop checkpoints every CheckpointEvery, and CheckpointSoon
+// after a room event (but not sooner than CheckpointSoon after the last).
 func (r *Recorder) checkpointLoop() {
 	defer r.wg.Done()
 	t := time.NewTicker(r.opts.CheckpointEvery)
 	defer t.Stop()
+	soon := time.NewTimer(0)
+	<-soon.C
+	pending := false
+	last := time.Now()
 	for {
 		select {
 		case <-r.stop:
+			soon.Stop()
 			return
 		case <-t.C:
-			if _, err := r.Checkpoint(); err != nil {
-				r.fail(err)
+		case <-r.soon:
+			if !pending {
+				pending = true
+				soon.Reset(max(0, r.opts.CheckpointSoon-time.Since(last)))
 			}
+			continue
+		case <-soon.C:
+		}
+		if pending && !soon.Stop() {
+			select { // a tick came first: drain the timer so a later Reset starts clean
+			case <-soon.C:
+			default:
+			}
+		}
+		pending = false
+		last = time.Now()
+		if _, err := r.Checkpoint(); err != nil {
+			r.fail(err)
 		}
 	}
 }

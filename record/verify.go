@@ -30,9 +30,19 @@ type VerifyOptions struct {
 	// record. Without it the key written in the record is used, which proves
 	// only that the record is consistent, not who made it.
 	ServerKey ed25519.PublicKey
-	// Signers maps identities to public keys they published; each must have
-	// countersigned the record with that key.
+	// Signers maps identities to public keys they published. Only
+	// countersignatures made with that key (or with a key it endorsed, see
+	// KeyChangeStatement) count for them; any other key announced in their
+	// name fails verification. Each must attest everything that happened
+	// while they were in the room: their countersignatures must reach their
+	// leave (or the seal), but for a gap of about 2 s that holds nothing
+	// but their own departure.
 	Signers map[string]ed25519.PublicKey
+	// AllowGaps reports a given signer's gap in a warning instead of failing.
+	AllowGaps bool
+	// Receipts are participants' own evidence (each checked with Check): the
+	// record must hold every checkpoint in them exactly as they signed it.
+	Receipts []Receipt
 	// RequireEnd makes a record without its end marker a failure (a *Failure
 	// with Incomplete set, naming the last verifiable entry). parley verify
 	// sets it unless --allow-unsealed. Without it such a record (crashed, cut
@@ -58,11 +68,47 @@ type Report struct {
 	Participants []string          // identities that joined
 	Files        map[string]int64  // media file -> bytes committed (and signed)
 	SignedUpTo   map[string]uint64 // identity -> entries covered by its last countersignature
-	Checkpoints  int               // server checkpoints verified
-	LastSigned   uint64            // seq of the last server checkpoint (it covers the entries before it)
-	Unsigned     uint64            // entries after the last server checkpoint that no signature covers
-	Warnings     []string          // not failures: what a reader should know
-	ServerKey    string            // the key the checkpoints were checked with
+	// Attested says, for every identity that announced a key (and every
+	// given signer), how much of the record their countersignatures cover
+	// and what rests on the server's word alone. Sorted by identity.
+	Attested    []Attestation
+	Checkpoints int      // server checkpoints verified
+	LastSigned  uint64   // seq of the last server checkpoint (it covers the entries before it)
+	Unsigned    uint64   // entries after the last server checkpoint that no signature covers
+	Warnings    []string // not failures: what a reader should know
+	ServerKey   string   // the key the checkpoints were checked with
+}
+
+// Attestation is how far one identity's countersignatures vouch for the record.
+type Attestation struct {
+	Identity string
+	Keys     []string // fingerprints (first 16 characters) of the keys announced in their name
+	Given    bool     // a signer given to the verifier: only their given key (and what it endorsed) counts
+	UpTo     uint64   // their countersignatures cover events 1 to UpTo (0: none)
+	Needed   uint64   // the event their attestation must reach: their leave, or the seal's last event
+	// Gap lists the events after UpTo up to Needed that are room events (not
+	// checkpoints, countersignatures or media bookkeeping): what rests on the
+	// server's word alone for them; GapFrom and GapTo bound the gap in time.
+	Gap            []GapEvent
+	GapFrom, GapTo time.Time
+}
+
+// GapEvent is a room event no countersignature of a signer covers.
+type GapEvent struct {
+	Seq      uint64
+	Type     string
+	Identity string
+}
+
+// gapTolerance is how long a signer's gap may be: the time between the last
+// checkpoint they could countersign and their leaving.
+const gapTolerance = 2 * time.Second
+
+// KeyChangeStatement is what a participant signs with their previous key to
+// endorse a new one: a key entry carrying it (By naming the previous key, Sig
+// this signature) counts for a signer whose given key endorsed the previous.
+func KeyChangeStatement(identity, newKey string) []byte {
+	return []byte("parley key change\nidentity " + identity + "\nnew key " + newKey + "\n")
 }
 
 // Failure is a verification failure naming the first item found altered, or,
@@ -95,22 +141,45 @@ type fileState struct {
 	size    int64 // on disk
 }
 
-// keyAnnounce is a participant's key as a key entry announced it.
+// keyAnnounce is a participant's key as a key entry announced it, with the
+// key-change endorsement it carries, if any.
 type keyAnnounce struct {
 	key      ed25519.PublicKey
 	identity string
 	seq      uint64
+	by       string // base64url of the endorsing previous key; "" if none
+	sig      string
 }
 
-// countersig is a countersignature that verified: who, how far, and where the
-// key it verified with was announced.
+// countersig is a countersignature that verified: who, how far, with which
+// key, and where that key was announced.
 type countersig struct {
 	identity string
 	upTo     uint64
+	key      ed25519.PublicKey
 	keySeq   uint64
 }
 
+// brief is what the coverage check needs of each entry.
+type brief struct {
+	typ      string
+	identity string
+	at       time.Time
+}
+
+// departure is what a participant's own leaving writes: their leave, the end
+// of their tracks, and any change of their state on the way out. In a
+// signer's gap these are expected; their chat, or anyone else's event, is not.
+var departure = map[string]bool{"leave": true, "unpublish": true, "mute": true, "interpret": true,
+	"listen": true, "reconnecting": true, "speaker": true}
+
+// bookkeeping entries are the record's own machinery, not things that
+// happened in the room.
+var bookkeeping = map[string]bool{TypeCheckpoint: true, TypeCountersign: true, TypeKey: true,
+	TypeFileStart: true, TypeChunk: true, TypeFileEnd: true, TypeEnd: true}
+
 type joined struct {
+	pid      string
 	identity string
 	seq      uint64
 }
@@ -127,9 +196,12 @@ type signedState struct {
 func Verify(dir string, o VerifyOptions) (*Report, error) {
 	rep := &Report{Files: map[string]int64{}, SignedUpTo: map[string]uint64{}}
 	v := &verifier{dir: dir, o: o, rep: rep, files: map[string]*fileState{}, checkpoints: map[uint64]Entry{},
-		keys: map[string][]keyAnnounce{}}
+		keys: map[string][]keyAnnounce{}, ids: map[string]string{}}
 	defer v.closeFiles()
 	err := v.run()
+	if err == nil {
+		err = v.checkReceipts()
+	}
 	v.facts()
 	if err != nil {
 		return rep, err
@@ -144,7 +216,11 @@ type verifier struct {
 	files        map[string]*fileState
 	checkpoints  map[uint64]Entry
 	keys         map[string][]keyAnnounce // participant id -> announced keys
+	ids          map[string]string        // participant id -> identity, as first named
 	joins        []joined
+	leaves       []joined
+	briefs       []brief // by seq-1
+	sealSeq      uint64  // the final checkpoint's seq, 0 before it
 	countersigns []countersig
 	signed       signedState
 	latest       time.Time // latest entry time so far
@@ -252,6 +328,10 @@ func (v *verifier) run() error {
 		sum := sha256.Sum256(line[:len(line)-1])
 		head := prev
 		prev = hex.EncodeToString(sum[:])
+		if err := v.sameIdentity(&e); err != nil {
+			return err
+		}
+		v.briefs = append(v.briefs, brief{e.Type, e.Identity, e.Time})
 		if final != nil && e.Type != TypeCountersign && e.Type != TypeEnd {
 			return &Failure{Entry: seq, Reason: fmt.Sprintf("added after the record was sealed at event %d", final.Seq)}
 		}
@@ -265,6 +345,7 @@ func (v *verifier) run() error {
 		}
 		if e.Type == TypeCheckpoint && e.Final {
 			final = &e
+			v.sealSeq = e.Seq
 		}
 		v.rep.Entries = seq
 		if v.rep.Start.IsZero() {
@@ -291,7 +372,29 @@ func (v *verifier) run() error {
 			return err
 		}
 	}
+	for pid, id := range v.ids {
+		if !slices.ContainsFunc(v.joins, func(j joined) bool { return j.pid == pid }) {
+			return &Failure{Reason: fmt.Sprintf("participant %s (%s) appears in the record but never joined (altered)", pid, id)}
+		}
+	}
 	return v.checkSigners()
+}
+
+// sameIdentity checks that an entry naming a participant names the identity
+// that participant joined as: a server cannot move a line to another person
+// by changing only the name, nor the participant only.
+func (v *verifier) sameIdentity(e *Entry) error {
+	if e.Participant == "" {
+		return nil
+	}
+	id, seen := v.ids[e.Participant]
+	switch {
+	case !seen:
+		v.ids[e.Participant] = e.Identity
+	case id != e.Identity:
+		return &Failure{Entry: e.Seq, Reason: fmt.Sprintf("names participant %s as %q, who is %q in the rest of the record (altered)", e.Participant, e.Identity, id)}
+	}
+	return nil
 }
 
 // incomplete explains a record without its end marker, or fails it when the
@@ -377,10 +480,12 @@ func (v *verifier) entry(e *Entry, head string) error {
 	case TypeStart:
 		return &Failure{Entry: e.Seq, Reason: "a second record-start (records were spliced)"}
 	case "join":
-		v.joins = append(v.joins, joined{e.Identity, e.Seq})
+		v.joins = append(v.joins, joined{e.Participant, e.Identity, e.Seq})
+	case "leave":
+		v.leaves = append(v.leaves, joined{e.Participant, e.Identity, e.Seq})
 	case TypeKey:
 		if k, err := b64strict.DecodeString(e.Key); err == nil && len(k) == ed25519.PublicKeySize {
-			v.keys[e.Participant] = append(v.keys[e.Participant], keyAnnounce{k, e.Identity, e.Seq})
+			v.keys[e.Participant] = append(v.keys[e.Participant], keyAnnounce{k, e.Identity, e.Seq, e.By, e.Sig})
 		}
 	case TypeFileStart:
 		return v.fileStart(e)
@@ -428,7 +533,7 @@ func (v *verifier) entry(e *Entry, head string) error {
 		if e.Identity != by.identity {
 			return &Failure{Entry: e.Seq, Reason: "countersignature names another identity than its key's"}
 		}
-		v.countersigns = append(v.countersigns, countersig{by.identity, cp.Seq - 1, by.seq})
+		v.countersigns = append(v.countersigns, countersig{by.identity, cp.Seq - 1, by.key, by.seq})
 	}
 	return nil
 }
@@ -546,28 +651,205 @@ func (v *verifier) finishFiles() error {
 }
 
 func (v *verifier) checkSigners() error {
-	ids := make([]string, 0, len(v.o.Signers))
-	for id := range v.o.Signers {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
 	v.facts()
-	for _, id := range ids {
-		want := v.o.Signers[id]
-		announced := false
-		for _, keys := range v.keys {
-			for _, k := range keys {
-				if k.identity == id && k.key.Equal(want) && k.seq < v.signed.seq {
-					announced = true
-				}
+	given := slices.Sorted(maps.Keys(v.o.Signers))
+	ids := map[string]bool{}
+	for _, keys := range v.keys {
+		for _, k := range keys {
+			if k.seq < v.signed.seq {
+				ids[k.identity] = true
 			}
 		}
-		if !announced {
-			return &Failure{Reason: fmt.Sprintf("%s never announced the key %s in this record", id, b64.EncodeToString(want))}
-		}
-		if v.rep.SignedUpTo[id] == 0 {
-			return &Failure{Reason: fmt.Sprintf("%s's countersignature is missing: no checkpoint signed by them", id)}
+	}
+	for _, j := range v.joins {
+		if j.seq < v.signed.seq {
+			ids[j.identity] = true
 		}
 	}
-	return nil
+	for _, id := range given {
+		ids[id] = true
+	}
+	var fail error
+	for _, id := range slices.Sorted(maps.Keys(ids)) {
+		a, err := v.attest(id)
+		v.rep.Attested = append(v.rep.Attested, a)
+		if err != nil && fail == nil {
+			fail = err
+		}
+	}
+	if len(given) == 0 {
+		v.rep.Warnings = append(v.rep.Warnings, "no --signer given: this shows the record is consistent, not that its participants agree with it; "+
+			"ask each for their key (and receipt) and verify again with --signer IDENTITY=KEY")
+	}
+	return fail
+}
+
+// announced lists the keys announced in identity's name in the signed part
+// of the record, in the order they were announced.
+func (v *verifier) announced(identity string) []keyAnnounce {
+	var out []keyAnnounce
+	for _, keys := range v.keys {
+		for _, k := range keys {
+			if k.identity == identity && k.seq < v.signed.seq {
+				out = append(out, k)
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b keyAnnounce) int { return int(a.seq) - int(b.seq) })
+	return out
+}
+
+// endorsed is the set of keys that speak for a given signer: the key they
+// gave, and each announced key that a key of the set endorsed by signing
+// KeyChangeStatement. It also returns the first key announced in their name
+// that none of them endorsed.
+func (v *verifier) endorsed(identity string, want ed25519.PublicKey, keys []keyAnnounce) ([]ed25519.PublicKey, *keyAnnounce) {
+	set := []ed25519.PublicKey{want}
+	has := func(k ed25519.PublicKey) bool { return containsKey(set, k) }
+	var stranger *keyAnnounce
+	for i, k := range keys {
+		if has(k.key) {
+			continue
+		}
+		prev, err := b64strict.DecodeString(k.by)
+		sig, err2 := b64strict.DecodeString(k.sig)
+		if err == nil && err2 == nil && len(prev) == ed25519.PublicKeySize && has(prev) &&
+			ed25519.Verify(prev, KeyChangeStatement(identity, b64.EncodeToString(k.key)), sig) {
+			set = append(set, k.key)
+			continue
+		}
+		if stranger == nil {
+			stranger = &keys[i]
+		}
+	}
+	return set, stranger
+}
+
+// attest works out how far identity's countersignatures vouch for the record
+// and what rests on the server's word alone; for a given signer it fails
+// where that is more than their own departure.
+func (v *verifier) attest(id string) (Attestation, error) {
+	keys := v.announced(id)
+	a := Attestation{Identity: id, Needed: v.needed(id)}
+	for _, k := range keys {
+		a.Keys = append(a.Keys, fingerprint(k.key))
+	}
+	want, given := v.o.Signers[id]
+	a.Given = given
+	counts := func(ed25519.PublicKey) bool { return true }
+	var stranger *keyAnnounce
+	if given {
+		var set []ed25519.PublicKey
+		set, stranger = v.endorsed(id, want, keys)
+		counts = func(k ed25519.PublicKey) bool { return containsKey(set, k) }
+	}
+	for _, c := range v.countersigns {
+		if c.identity == id && c.keySeq < v.signed.seq && counts(c.key) && c.upTo > a.UpTo {
+			a.UpTo = c.upTo
+		}
+	}
+	v.gap(&a)
+	if !given {
+		return a, nil
+	}
+	v.rep.SignedUpTo[id] = a.UpTo
+	if a.UpTo == 0 {
+		delete(v.rep.SignedUpTo, id)
+	}
+	switch {
+	case stranger != nil:
+		return a, &Failure{Entry: stranger.seq, Reason: fmt.Sprintf("a key %s was announced in %s's name that their key %s does not endorse: it is not theirs, and nothing signed with it counts for them",
+			fingerprint(stranger.key), id, fingerprint(want))}
+	case !slices.ContainsFunc(keys, func(k keyAnnounce) bool { return counts(k.key) }):
+		return a, &Failure{Reason: fmt.Sprintf("%s never announced the key %s in this record", id, b64.EncodeToString(want))}
+	case a.UpTo == 0:
+		return a, &Failure{Reason: fmt.Sprintf("%s's countersignature is missing: no checkpoint signed by them", id)}
+	case v.o.AllowGaps || a.Needed <= a.UpTo:
+		return a, nil
+	case len(a.Gap) > 0:
+		return a, &Failure{Entry: a.Gap[0].Seq, Reason: fmt.Sprintf("%s did not attest events %d to %d, which were recorded while they were in the room; %s rest on the server's word alone",
+			id, a.UpTo+1, a.Needed, describeGap(a.Gap))}
+	case a.GapTo.Sub(a.GapFrom) > gapTolerance:
+		return a, &Failure{Entry: a.UpTo + 1, Reason: fmt.Sprintf("%s did not attest events %d to %d (%s of the meeting before they left), which rest on the server's word alone",
+			id, a.UpTo+1, a.Needed, a.GapTo.Sub(a.GapFrom).Round(time.Millisecond))}
+	}
+	return a, nil
+}
+
+// needed is the last event identity must attest: their leave, if they left
+// for good; else the seal's last event (or, in a record without one, the
+// last event its last checkpoint signs).
+func (v *verifier) needed(id string) uint64 {
+	var join, leave uint64
+	for _, j := range v.joins {
+		if j.identity == id && j.seq < v.signed.seq {
+			join = max(join, j.seq)
+		}
+	}
+	for _, l := range v.leaves {
+		if l.identity == id && l.seq < v.signed.seq {
+			leave = max(leave, l.seq)
+		}
+	}
+	switch {
+	case join == 0:
+		return 0
+	case leave > join:
+		return leave
+	case v.sealSeq != 0 && v.sealSeq <= v.signed.seq:
+		return v.sealSeq - 1
+	}
+	return v.signed.seq - 1
+}
+
+// gap fills in the room events between what a attests and what it needs,
+// but for the identity's own departure, and the time the gap spans.
+func (v *verifier) gap(a *Attestation) {
+	if a.Needed <= a.UpTo || a.Needed > uint64(len(v.briefs)) {
+		return
+	}
+	from := a.UpTo
+	if from == 0 {
+		for _, j := range v.joins {
+			if j.identity == a.Identity {
+				from = j.seq
+				break
+			}
+		}
+	}
+	a.GapFrom, a.GapTo = v.briefs[max(from, 1)-1].at, v.briefs[a.Needed-1].at
+	for seq := max(a.UpTo+1, from); seq <= a.Needed; seq++ {
+		b := v.briefs[seq-1]
+		if bookkeeping[b.typ] || b.identity == a.Identity && departure[b.typ] {
+			continue
+		}
+		a.Gap = append(a.Gap, GapEvent{Seq: seq, Type: b.typ, Identity: b.identity})
+	}
+}
+
+// describeGap names a gap's events, the first few of them.
+func describeGap(g []GapEvent) string {
+	var parts []string
+	for i, e := range g {
+		if i == 4 {
+			parts = append(parts, fmt.Sprintf("and %d more", len(g)-i))
+			break
+		}
+		who := ""
+		if e.Identity != "" {
+			who = " of " + e.Identity
+		}
+		parts = append(parts, fmt.Sprintf("event %d (%s%s)", e.Seq, e.Type, who))
+	}
+	if len(g) == 1 {
+		return parts[0]
+	}
+	return strings.Join(parts, ", ")
+}
+
+// fingerprint is how a key is shown: its first 16 characters (as the client shows it).
+func fingerprint(k ed25519.PublicKey) string { return b64.EncodeToString(k)[:16] }
+
+func containsKey(set []ed25519.PublicKey, k ed25519.PublicKey) bool {
+	return slices.ContainsFunc(set, func(x ed25519.PublicKey) bool { return x.Equal(k) })
 }

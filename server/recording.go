@@ -13,12 +13,18 @@ import (
 // RecordsDir is where records live inside the data folder.
 const RecordsDir = "records"
 
+// checkpointSoon: a room event is checkpointed (and countersigned by the
+// participants' clients) within about a second, whatever the checkpoint
+// interval, so a participant whose tab dies leaves at most that much of the
+// meeting resting on the server's word alone.
+const checkpointSoon = time.Second
+
 // recorders adapts package record to the room's Recorder interface. sealed,
 // when set, hears of every record sealed (from the sealing goroutine).
 func recorders(dataDir string, key ed25519.PrivateKey, every time.Duration, log *slog.Logger, sealed func(room, record string, entries uint64)) room.StartRecorder {
 	return func(roomName string, checkpoint func(room.CheckpointInfo)) (room.Recorder, error) {
 		r, err := record.Start(record.Options{
-			Root: filepath.Join(dataDir, RecordsDir), Room: roomName, Key: key, CheckpointEvery: every, Logger: log,
+			Root: filepath.Join(dataDir, RecordsDir), Room: roomName, Key: key, CheckpointEvery: every, CheckpointSoon: min(checkpointSoon, every), Logger: log,
 			OnCheckpoint: func(c record.Checkpoint) { checkpoint(checkpointInfo(c)) },
 		})
 		if err != nil {

@@ -21,7 +21,14 @@ import (
 	"github.com/parleyhq/parley/signal"
 )
 
-func TestRecordedCallVerifies(t *testing.T) {
+// recordedCall is a recorded call between head-a and head-b, two Go clients
+// with keys of their own, publishing audio and video: say runs once both
+// receive each other (chat goes there), then head-a leaves, then head-b, whose
+// leaving seals the record. It returns the record's folder once it verifies
+// sealed with both signers, the server's private key, the heads' keys and
+// their receipts.
+func recordedCall(t *testing.T, say func(a, b *client.Client)) (string, ed25519.PrivateKey, map[string]ed25519.PrivateKey, map[string]record.Receipt) {
+	t.Helper()
 	var dataDir string
 	srv := startServer(t, func(c *config.Config) {
 		c.RecordAll = true
@@ -54,9 +61,7 @@ func TestRecordedCallVerifies(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := cs[0].Send(&signal.ChatSend{Type: "chat", Text: "the agenda: https://example.org/agenda"}); err != nil {
-		t.Fatal(err)
-	}
+	say(cs[0], cs[1])
 	time.Sleep(time.Second)
 	// head-a leaves cleanly: it countersigns a last checkpoint on the way out.
 	if err := cs[0].Send(&signal.Leave{Type: "leave"}); err != nil {
@@ -72,14 +77,13 @@ func TestRecordedCallVerifies(t *testing.T) {
 	dir := onlyRecord(t, dataDir)
 	pub := func(id string) ed25519.PublicKey { return keys[id].Public().(ed25519.PublicKey) }
 	opts := record.VerifyOptions{
-		ServerKey: srv.Signer().PublicKey(),
-		Signers:   map[string]ed25519.PublicKey{"head-a": pub("head-a"), "head-b": pub("head-b")},
+		ServerKey:  srv.Signer().PublicKey(),
+		Signers:    map[string]ed25519.PublicKey{"head-a": pub("head-a"), "head-b": pub("head-b")},
+		RequireEnd: true,
 	}
-	var rep *record.Report
-	var err error
 	for { // head-b leaves last: the record is sealed and head-b countersigns the seal
-		rep, err = record.Verify(dir, opts)
-		if err == nil && rep.Sealed && rep.SignedUpTo["head-b"] == rep.LastSigned-1 {
+		rep, err := record.Verify(dir, opts)
+		if err == nil && rep.Ended && rep.SignedUpTo["head-b"] == rep.LastSigned-1 {
 			break
 		}
 		select {
@@ -87,6 +91,33 @@ func TestRecordedCallVerifies(t *testing.T) {
 			t.Fatalf("the record never verified sealed: %v, %+v", err, rep)
 		case <-time.After(200 * time.Millisecond):
 		}
+	}
+	serverKey, err := auth.LoadKey(dataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	receipts := map[string]record.Receipt{}
+	for i, id := range []string{"head-a", "head-b"} {
+		rs := cs[i].Receipts()
+		if len(rs) != 1 || rs[0].Identity != id || rs[0].Check() != nil {
+			t.Fatalf("%s's receipts: %+v", id, rs)
+		}
+		receipts[id] = rs[0]
+	}
+	return dir, serverKey, keys, receipts
+}
+
+func TestRecordedCallVerifies(t *testing.T) {
+	dir, serverKey, keys, receipts := recordedCall(t, func(a, _ *client.Client) {
+		if err := a.Send(&signal.ChatSend{Type: "chat", Text: "the agenda: https://example.org/agenda"}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	rep, err := record.Verify(dir, record.VerifyOptions{ServerKey: serverKey.Public().(ed25519.PublicKey), RequireEnd: true,
+		Signers:  map[string]ed25519.PublicKey{"head-a": keys["head-a"].Public().(ed25519.PublicKey), "head-b": keys["head-b"].Public().(ed25519.PublicKey)},
+		Receipts: []record.Receipt{receipts["head-a"], receipts["head-b"]}})
+	if err != nil {
+		t.Fatal(err)
 	}
 	if len(rep.Files) != 4 {
 		t.Errorf("%d media files, want 4 (two participants, audio and video): %v", len(rep.Files), rep.Files)
@@ -99,7 +130,11 @@ func TestRecordedCallVerifies(t *testing.T) {
 	if rep.SignedUpTo["head-a"] == 0 || rep.SignedUpTo["head-b"] == 0 {
 		t.Errorf("countersignatures: %v", rep.SignedUpTo)
 	}
-
+	for _, a := range rep.Attested {
+		if !a.Given || a.UpTo < a.Needed && (len(a.Gap) > 0 || a.GapTo.Sub(a.GapFrom) > 2*time.Second) {
+			t.Errorf("%s's attestation: %+v", a.Identity, a)
+		}
+	}
 }
 
 // onlyRecord waits for the single record folder in dataDir.

@@ -10,8 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
+	"time"
 
 	"github.com/parleyhq/parley/auth"
 	"github.com/parleyhq/parley/config"
@@ -33,7 +33,24 @@ func (s signerFlags) Set(v string) error {
 	if err != nil {
 		return err
 	}
+	if old, dup := s[id]; dup && !old.Equal(key) {
+		return fmt.Errorf("%s is given twice, with two keys: give the key they hold now (a key they endorsed with it counts too)", id)
+	}
 	s[id] = key
+	return nil
+}
+
+// receiptFlags collects repeated --receipt FILE, each read and checked.
+type receiptFlags []record.Receipt
+
+func (r *receiptFlags) String() string { return "" }
+
+func (r *receiptFlags) Set(path string) error {
+	rc, err := record.ReadReceipt(path)
+	if err != nil {
+		return err
+	}
+	*r = append(*r, rc)
 	return nil
 }
 
@@ -72,17 +89,25 @@ func verify(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: parley verify RECORD_DIR [--server-key KEY] [--signer IDENTITY=KEY ...] [--allow-unsealed]")
+		fmt.Fprintln(stderr, "usage: parley verify RECORD_DIR [--server-key KEY] [--signer IDENTITY=KEY ...] [--receipt FILE ...] [--allow-unsealed] [--allow-gaps]")
 		fs.PrintDefaults()
 	}
 	serverKey := fs.String("server-key", "", "the server's public key (from parley key export), obtained independently of the record")
 	signers := signerFlags{}
 	fs.Var(signers, "signer", "IDENTITY=KEY: a participant whose published key must have countersigned (repeatable)")
 	allowUnsealed := fs.Bool("allow-unsealed", false, "accept a record without its end marker (the server crashed, or it is still being written, or of format v1) as incomplete: verified up to its last signed checkpoint")
-	pos, flags := positional(args, "allow-unsealed")
+	var receipts receiptFlags
+	fs.Var(&receipts, "receipt", "FILE: a participant's receipt (the checkpoints they countersigned, kept by their client); the record must match it (repeatable)")
+	allowGaps := fs.Bool("allow-gaps", false, "accept a signer whose countersignatures stop short of their leave (a crash, a killed tab): the events that rest on the server's word alone are reported, not failed")
+	pos, flags := positional(args, "allow-unsealed", "allow-gaps")
 	if err := fs.Parse(flags); err != nil {
-		return err
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err} // a malformed --signer, an unknown flag, a missing value
 	}
+	keyGiven := false
+	fs.Visit(func(f *flag.Flag) { keyGiven = keyGiven || f.Name == "server-key" })
 	if len(pos) != 1 {
 		fs.Usage()
 		return usageError{errors.New("verify needs exactly one record folder")}
@@ -91,8 +116,8 @@ func verify(args []string, stdout, stderr io.Writer) error {
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
 		return usageError{fmt.Errorf("%s is not a record folder", dir)}
 	}
-	o := record.VerifyOptions{Signers: signers, Progress: stderr, RequireEnd: !*allowUnsealed}
-	if *serverKey != "" {
+	o := record.VerifyOptions{Signers: signers, Progress: stderr, RequireEnd: !*allowUnsealed, AllowGaps: *allowGaps, Receipts: receipts}
+	if keyGiven {
 		k, err := parseKey(*serverKey)
 		if err != nil {
 			return usageError{err}
@@ -129,6 +154,9 @@ func printReport(w io.Writer, dir string, rep *record.Report, err error) {
 	case !rep.Ended:
 		status = "INCOMPLETE: INTACT UP TO ITS SEAL (no end marker)"
 	}
+	if err == nil && slices.ContainsFunc(rep.Attested, func(a record.Attestation) bool { return a.Given && a.Needed > a.UpTo }) {
+		status += ", WITH GAPS IN WHAT ITS SIGNERS ATTEST (accepted by --allow-gaps; see below)"
+	}
 	fmt.Fprintf(w, "record %s: %s\n", name, status)
 	switch {
 	case incomplete:
@@ -138,36 +166,86 @@ func printReport(w io.Writer, dir string, rep *record.Report, err error) {
 	case err != nil:
 		fmt.Fprintf(w, "  first problem: %v\n", err)
 	}
-	if !rep.Start.IsZero() {
-		fmt.Fprintf(w, "  room %s, %s to %s (%s), %d events\n", rep.Room,
-			rep.Start.Format("2006-01-02 15:04:05Z"), rep.End.Format("15:04:05Z"), rep.End.Sub(rep.Start).Round(1e9), rep.Entries)
+	switch {
+	case !rep.Start.IsZero() && !rep.End.Before(rep.Start):
+		fmt.Fprintf(w, "  room %s, %s to %s (%s), %s\n", rep.Room,
+			rep.Start.Format("2006-01-02 15:04:05Z"), rep.End.Format("15:04:05Z"), rep.End.Sub(rep.Start).Round(1e9), count(rep.Entries, "event"))
+	case !rep.Start.IsZero():
+		// Nothing signed yet: no end time can be vouched for.
+		fmt.Fprintf(w, "  room %s, from %s, %s\n", rep.Room, rep.Start.Format("2006-01-02 15:04:05Z"), count(rep.Entries, "event"))
 	}
 	var bytes int64
 	for _, n := range rep.Files {
 		bytes += n
 	}
-	fmt.Fprintf(w, "  media: %d files, %.1f MB verified\n", len(rep.Files), float64(bytes)/1e6)
+	fmt.Fprintf(w, "  media: %s, %.1f MB verified\n", count(uint64(len(rep.Files)), "file"), float64(bytes)/1e6)
 	if len(rep.Participants) > 0 {
 		fmt.Fprintf(w, "  participants: %s\n", strings.Join(rep.Participants, ", "))
 	}
 	if rep.ServerKey != "" {
-		fmt.Fprintf(w, "  server key %s: %d checkpoints, the last covering event %d", rep.ServerKey, rep.Checkpoints, rep.LastSigned)
+		fmt.Fprintf(w, "  server key %s: %s, the last covering event %d", rep.ServerKey, count(uint64(rep.Checkpoints), "checkpoint"), rep.LastSigned)
 		if rep.Ended {
 			fmt.Fprintf(w, "; the end marker signs all %d events", rep.Entries)
 		}
 		fmt.Fprintln(w)
 	}
-	ids := make([]string, 0, len(rep.SignedUpTo))
-	for id := range rep.SignedUpTo {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	for _, id := range ids {
-		fmt.Fprintf(w, "  countersigned by %s up to event %d\n", id, rep.SignedUpTo[id])
+	for _, a := range rep.Attested {
+		printAttestation(w, a)
 	}
 	for _, warn := range rep.Warnings {
 		fmt.Fprintf(w, "  note: %s\n", warn)
 	}
+}
+
+// printAttestation says how far one participant vouches for the record, and
+// what rests on the server's word alone.
+func printAttestation(w io.Writer, a record.Attestation) {
+	whose := "key " + strings.Join(a.Keys, ", key ")
+	if len(a.Keys) == 0 {
+		whose = "no key announced"
+	}
+	if a.Given {
+		whose += "; the key given counts"
+	} else {
+		whose += "; not given with --signer: any key announced in their name counts"
+	}
+	switch {
+	case a.UpTo == 0:
+		fmt.Fprintf(w, "  %s (%s): attests nothing\n", a.Identity, whose)
+	default:
+		fmt.Fprintf(w, "  %s (%s): attests events 1-%d\n", a.Identity, whose, a.UpTo)
+	}
+	if a.Needed <= a.UpTo {
+		return
+	}
+	span := ""
+	if d := a.GapTo.Sub(a.GapFrom); d > 0 {
+		span = fmt.Sprintf(" (%s)", d.Round(time.Millisecond))
+	}
+	if len(a.Gap) == 0 {
+		fmt.Fprintf(w, "    gap: events %d-%d (their own departure%s) rest on the server's word alone\n", a.UpTo+1, a.Needed, span)
+		return
+	}
+	fmt.Fprintf(w, "    gap: events %d-%d%s rest on the server's word alone, among them:\n", a.UpTo+1, a.Needed, span)
+	for i, e := range a.Gap {
+		if i == 10 {
+			fmt.Fprintf(w, "      and %d more\n", len(a.Gap)-i)
+			break
+		}
+		who := ""
+		if e.Identity != "" {
+			who = " by " + e.Identity
+		}
+		fmt.Fprintf(w, "      event %d: %s%s\n", e.Seq, e.Type, who)
+	}
+}
+
+// count says n things, in the singular for one.
+func count(n uint64, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
 }
 
 // keyCmd prints the server's public key: `parley key export`.

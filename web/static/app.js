@@ -1889,7 +1889,7 @@ async function countersign(sig, msg) {
   if (!k) return;
   const { record, seq, statement } = msg;
   if (typeof record !== 'string' || typeof seq !== 'number' || typeof statement !== 'string') return;
-  if (!isCheckpointStatement(statement, record)) {
+  if (!isCheckpointStatement(statement, record, seq)) {
     console.warn('parley: not countersigning a checkpoint statement of an unexpected shape');
     return;
   }

@@ -195,15 +195,17 @@ export async function participantKey(claims) {
 const STATEMENT = /^parley checkpoint\nrecord ([^\n]+)\nentries (\d+)\nhead ([0-9a-f]{64})\n$/;
 
 /**
- * Whether a checkpoint statement has the shape of docs/protocol.md and names `record`. The
- * browser signs only such statements, so the key cannot be made to sign anything else.
+ * Whether a checkpoint statement has the shape of docs/protocol.md and names `record` and
+ * checkpoint `seq` (it covers the seq-1 entries before it). The browser signs only such
+ * statements, so the key cannot be made to sign anything else (such as a key change).
  * @param {string} statement
  * @param {string} record
+ * @param {number} seq
  * @returns {boolean}
  */
-export function isCheckpointStatement(statement, record) {
+export function isCheckpointStatement(statement, record, seq) {
   const m = STATEMENT.exec(statement);
-  return !!m && m[1] === record;
+  return !!m && m[1] === record && Number(m[2]) + 1 === seq;
 }
 
 /**
