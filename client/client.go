@@ -77,6 +77,7 @@ type Client struct {
 	subPend  []webrtc.ICECandidateInit
 	readErr  error
 	receipts map[string]*record.Receipt // by record: the checkpoints this client countersigned
+	identity string                     // as the welcome names it (set by the read loop)
 }
 
 // NewAPI returns a Pion API that gathers loopback candidates only: tests and
@@ -200,6 +201,7 @@ func (c *Client) handle(data []byte) {
 		var w signal.Welcome
 		if json.Unmarshal(data, &w) == nil {
 			c.mu.Lock()
+			c.identity = w.Self.Identity
 			for _, s := range w.ICEServers {
 				c.pcConf.ICEServers = append(c.pcConf.ICEServers, webrtc.ICEServer{URLs: s.URLs, Username: s.Username, Credential: s.Credential})
 			}
@@ -248,7 +250,7 @@ func (c *Client) countersign(cp *signal.Checkpoint) {
 	c.mu.Lock()
 	r := c.receipts[rec]
 	if r == nil {
-		r = &record.Receipt{Format: record.ReceiptFormat, Record: rec, Identity: c.welcome.Self.Identity,
+		r = &record.Receipt{Format: record.ReceiptFormat, Record: rec, Identity: c.identity,
 			Key: base64.RawURLEncoding.EncodeToString(c.key.Public().(ed25519.PublicKey))}
 		c.receipts[rec] = r
 	}
@@ -509,6 +511,31 @@ func (c *Client) Messages() [][]byte {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return append([][]byte(nil), c.msgs...)
+}
+
+// Leave leaves the room as the browser's Leave button does: in a recorded
+// room the server writes a last checkpoint, this client countersigns it (so
+// its attestation reaches its departure), and the server then ends the
+// connection, or gives up waiting after a few seconds. Leave waits for that
+// (or ctx), then closes the client.
+func (c *Client) Leave(ctx context.Context) error {
+	defer c.Close()
+	if err := c.Send(&signal.Leave{Type: "leave"}); err != nil {
+		return err
+	}
+	for {
+		c.mu.Lock()
+		ended, ch := c.readErr != nil, c.notify
+		c.mu.Unlock()
+		if ended {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }
 
 // Close leaves (without a leave message: like a dropped connection) and

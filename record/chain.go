@@ -216,6 +216,17 @@ func (l *log) end(record string, key ed25519.PrivateKey) (Entry, error) {
 	return e, l.closeLocked()
 }
 
+// flush hands buffered entries to the operating system (no fsync): they
+// survive the process being killed, if not the machine losing power.
+func (l *log) flush() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.f == nil {
+		return nil
+	}
+	return l.w.Flush()
+}
+
 func (l *log) sync() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()

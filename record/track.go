@@ -247,13 +247,16 @@ func newChunkWriter(rec *Recorder, name string) (*chunkWriter, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
+	// Announce the file, on disk, before it exists: a file the log never
+	// names is an addition, and a crash between the two must not leave one.
+	if _, _, err := rec.log.append(Entry{Type: TypeFileStart, File: name}); err != nil {
 		return nil, err
 	}
-	// Announce the file before its first byte: a file the log never names is an addition.
-	if _, _, err := rec.log.append(Entry{Type: TypeFileStart, File: name}); err != nil {
-		f.Close()
+	if err := rec.log.flush(); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
 		return nil, err
 	}
 	return &chunkWriter{rec: rec, name: name, f: f, h: sha256.New(), lastSync: time.Now()}, nil

@@ -219,6 +219,7 @@ type verifier struct {
 	ids          map[string]string        // participant id -> identity, as first named
 	joins        []joined
 	leaves       []joined
+	drops        []joined // reconnecting: a participant's connection dropped
 	briefs       []brief // by seq-1
 	sealSeq      uint64  // the final checkpoint's seq, 0 before it
 	countersigns []countersig
@@ -289,9 +290,12 @@ func (v *verifier) run() error {
 	var final, end *Entry
 	torn := false
 	for {
-		line, err := rd.ReadBytes('\n')
+		line, err := readLine(rd, maxLine)
 		if len(line) == 0 && err == io.EOF {
 			break
+		}
+		if errors.Is(err, errLongLine) {
+			return &Failure{Entry: seq + 1, Reason: fmt.Sprintf("longer than %d bytes: no server writes such an entry (altered)", maxLine)}
 		}
 		if err != nil && err != io.EOF {
 			return &Failure{Entry: seq + 1, Reason: "cannot read the event log: " + err.Error()}
@@ -397,6 +401,28 @@ func (v *verifier) sameIdentity(e *Entry) error {
 	return nil
 }
 
+// maxLine bounds one line of the log: the longest entries (a chat line, a
+// participant's name) are a few kilobytes; a verifier must not be made to
+// read gigabytes into memory.
+const maxLine = 1 << 20
+
+var errLongLine = errors.New("line too long")
+
+// readLine reads up to and including the next newline, refusing lines longer than limit.
+func readLine(rd *bufio.Reader, limit int) ([]byte, error) {
+	var line []byte
+	for {
+		frag, err := rd.ReadSlice('\n')
+		if len(line)+len(frag) > limit {
+			return nil, errLongLine
+		}
+		line = append(line, frag...)
+		if err != bufio.ErrBufferFull {
+			return line, err
+		}
+	}
+}
+
 // incomplete explains a record without its end marker, or fails it when the
 // options require the end.
 func (v *verifier) incomplete(torn bool) error {
@@ -483,6 +509,8 @@ func (v *verifier) entry(e *Entry, head string) error {
 		v.joins = append(v.joins, joined{e.Participant, e.Identity, e.Seq})
 	case "leave":
 		v.leaves = append(v.leaves, joined{e.Participant, e.Identity, e.Seq})
+	case "reconnecting":
+		v.drops = append(v.drops, joined{e.Participant, e.Identity, e.Seq})
 	case TypeKey:
 		if k, err := b64strict.DecodeString(e.Key); err == nil && len(k) == ed25519.PublicKeySize {
 			v.keys[e.Participant] = append(v.keys[e.Participant], keyAnnounce{k, e.Identity, e.Seq, e.By, e.Sig})
@@ -637,15 +665,35 @@ func (v *verifier) finishFiles() error {
 			v.rep.Warnings = append(v.rep.Warnings, fmt.Sprintf("%s: bytes %d-%d are not covered by a signature", n, signed, fs.size-1))
 		}
 	}
+	if top, err := os.ReadDir(v.dir); err == nil {
+		for _, e := range top {
+			if n := e.Name(); n != LogFile && n != MediaDir {
+				v.rep.Warnings = append(v.rep.Warnings, fmt.Sprintf("%s is in the record's folder but not part of the record: nothing signs it", n))
+			}
+		}
+	}
+	if name := filepath.Base(filepath.Clean(v.dir)); v.rep.Record != "" && name != v.rep.Record {
+		v.rep.Warnings = append(v.rep.Warnings, fmt.Sprintf("the folder is named %s, but the record inside is %s", name, v.rep.Record))
+	}
 	entries, err := os.ReadDir(filepath.Join(v.dir, MediaDir))
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return &Failure{Reason: err.Error()}
 	}
 	for _, e := range entries {
 		name := MediaDir + "/" + e.Name()
-		if _, ok := v.files[name]; !ok {
-			return &Failure{File: name, Reason: "added: the record does not mention this file"}
+		if _, ok := v.files[name]; ok {
+			continue
 		}
+		if e.IsDir() {
+			return &Failure{File: name, Reason: "added: a folder inside media/, which a record never has"}
+		}
+		if !v.rep.Ended && !v.rep.Sealed {
+			// The log stops short (a crash, or a cut): what it never reached
+			// is unsigned, like its tail, not proven added.
+			v.rep.Warnings = append(v.rep.Warnings, fmt.Sprintf("%s: the log ends before it mentions this file; nothing signs it", name))
+			continue
+		}
+		return &Failure{File: name, Reason: "added: the record does not mention this file"}
 	}
 	return nil
 }
@@ -777,8 +825,9 @@ func (v *verifier) attest(id string) (Attestation, error) {
 }
 
 // needed is the last event identity must attest: their leave, if they left
-// for good; else the seal's last event (or, in a record without one, the
-// last event its last checkpoint signs).
+// for good (or, where their connection dropped and they never came back, the
+// drop: after it nothing of theirs could sign); else the seal's last event
+// (or, in a record without one, the last event its last checkpoint signs).
 func (v *verifier) needed(id string) uint64 {
 	var join, leave uint64
 	for _, j := range v.joins {
@@ -795,6 +844,11 @@ func (v *verifier) needed(id string) uint64 {
 	case join == 0:
 		return 0
 	case leave > join:
+		for _, d := range v.drops {
+			if d.identity == id && d.seq > join && d.seq < leave {
+				return d.seq
+			}
+		}
 		return leave
 	case v.sealSeq != 0 && v.sealSeq <= v.signed.seq:
 		return v.sealSeq - 1

@@ -64,7 +64,7 @@ func recordedCall(t *testing.T, say func(a, b *client.Client)) (string, ed25519.
 	say(cs[0], cs[1])
 	time.Sleep(time.Second)
 	// head-a leaves cleanly: it countersigns a last checkpoint on the way out.
-	if err := cs[0].Send(&signal.Leave{Type: "leave"}); err != nil {
+	if err := cs[0].Leave(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := cs[1].WaitFor(ctx, func(typ string, raw []byte) bool { return typ == "participant-left" }); err != nil {

@@ -8,7 +8,7 @@ import { LocalMedia, describeMediaError } from './media.js';
 import { decodeToken } from './token.js';
 import { hydrateIcons, icon, LOGO } from './icons.js';
 import { Stage, ChatLog, toast, avatar, initials, hueFor, h } from './ui.js';
-import { participantKey, signStatement, isCheckpointStatement } from './keys.js';
+import { participantKey, signStatement, isCheckpointStatement, statementHead, keepReceipt, loadReceipt } from './keys.js';
 import { E2EE, transformAPI, passphraseFromFragment } from './e2ee.js';
 
 /**
@@ -92,6 +92,8 @@ const st = {
   phase: 'lobby',
   /** @type {Participant | null} */
   self: null,
+  /** @type {import('./keys.js').Receipt | null} this browser's receipt of the latest record it countersigned */
+  receipt: null,
   /** @type {Map<string, Participant>} everyone else, in join order */
   others: new Map(),
   micOn: true,
@@ -1900,10 +1902,45 @@ async function countersign(sig, msg) {
     console.warn('parley: countersigning failed:', errText(err));
     return;
   }
+  // Kept before it is sent: a receipt that lacks a signature the record has is harmless, one
+  // that lacks what the server got is the evidence lost.
+  const identity = st.self ? st.self.identity : '';
+  try {
+    st.receipt = await keepReceipt(record, identity, k.publicKey, { seq, head: statementHead(statement), sig: signature });
+  } catch (err) {
+    console.warn('parley: the receipt could not be kept:', errText(err));
+  }
   if (sig.send({ type: 'countersign', record, seq, sig: signature })) {
     st.countersigned++;
     renderRecording();
   }
+}
+
+/** Saves this browser's receipt of the current (or last) record as a file. */
+async function downloadReceipt() {
+  const rec = st.room && st.room.recording && st.room.recording.record;
+  const identity = st.receipt ? st.receipt.identity : st.self ? st.self.identity : '';
+  const record = rec || (st.receipt && st.receipt.record);
+  let receipt = st.receipt && st.receipt.record === record ? st.receipt : null;
+  if (!receipt && record) {
+    try {
+      receipt = await loadReceipt(record, identity);
+    } catch (err) {
+      console.warn('parley: the receipt could not be read:', errText(err));
+    }
+  }
+  if (!receipt || receipt.checkpoints.length === 0) {
+    toast('Your browser has not countersigned this record yet', { iconName: 'alert', timeout: 3000, group: 'receipt' });
+    return;
+  }
+  const blob = new Blob([JSON.stringify(receipt, null, 2) + '\n'], { type: 'application/json' });
+  const a = document.createElement('a');
+  a.href = URL.createObjectURL(blob);
+  a.download = `receipt-${receipt.record}-${receipt.identity}.json`;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
 }
 
 // ---- speaking indicator -------------------------------------------------------------
@@ -2056,6 +2093,7 @@ function start() {
   $('rec-pill').addEventListener('click', () => toggleRecordPopover());
   $('e2ee-pill').addEventListener('click', () => toggleE2EEPopover());
   $('rec-copy').addEventListener('click', () => copyPublicKey());
+  $('rec-receipt').addEventListener('click', () => downloadReceipt());
   $('rec-confirm-cancel').addEventListener('click', () => closeRecordConfirm());
   $('rec-confirm-stop').addEventListener('click', () => {
     closeRecordConfirm();

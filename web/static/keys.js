@@ -5,9 +5,10 @@
 // participant's side can later prove the record was not rewritten.
 
 const DB_NAME = 'parley';
-const DB_VERSION = 1;
+const DB_VERSION = 2;
 const KEYS = 'keys';
 const META = 'meta';
+const RECEIPTS = 'receipts';
 const BROWSER_ID = 'browser-id';
 
 /**
@@ -46,6 +47,7 @@ function openDB() {
       const db = req.result;
       if (!db.objectStoreNames.contains(KEYS)) db.createObjectStore(KEYS);
       if (!db.objectStoreNames.contains(META)) db.createObjectStore(META);
+      if (!db.objectStoreNames.contains(RECEIPTS)) db.createObjectStore(RECEIPTS);
     };
     req.onsuccess = () => resolve(req.result);
     req.onerror = () => reject(req.error || new Error('IndexedDB could not be opened'));
@@ -217,4 +219,76 @@ export function isCheckpointStatement(statement, record, seq) {
 export async function signStatement(privateKey, statement) {
   const sig = await crypto.subtle.sign({ name: 'Ed25519' }, privateKey, new TextEncoder().encode(statement));
   return base64url(sig);
+}
+
+/**
+ * @typedef {{seq: number, head: string, sig: string}} ReceiptCheckpoint
+ * @typedef {{format: string, record: string, identity: string, key: string,
+ *            checkpoints: ReceiptCheckpoint[]}} Receipt
+ */
+
+/**
+ * The head a checkpoint statement names (call only for one isCheckpointStatement accepted).
+ * @param {string} statement
+ * @returns {string}
+ */
+export function statementHead(statement) {
+  const m = STATEMENT.exec(statement);
+  return m ? m[3] : '';
+}
+
+/**
+ * Adds a countersigned checkpoint to this browser's receipt of a record, kept in IndexedDB
+ * (docs/record.md, "Receipts"): the participant's own evidence of what they signed, which
+ * `parley verify --receipt` checks the record against.
+ * @param {string} record
+ * @param {string} identity
+ * @param {string} publicKey base64url
+ * @param {ReceiptCheckpoint} checkpoint
+ * @returns {Promise<Receipt>}
+ */
+export async function keepReceipt(record, identity, publicKey, checkpoint) {
+  const db = await openDB();
+  const key = `${record} ${identity}`;
+  try {
+    return await new Promise((resolve, reject) => {
+      const tx = db.transaction(RECEIPTS, 'readwrite');
+      const store = tx.objectStore(RECEIPTS);
+      /** @type {Receipt} */
+      let receipt;
+      const req = store.get(key);
+      req.onsuccess = () => {
+        const have = req.result;
+        receipt = have && have.key === publicKey && Array.isArray(have.checkpoints)
+          ? have
+          : { format: 'parley-receipt-v1', record, identity, key: publicKey, checkpoints: [] };
+        if (!receipt.checkpoints.some((c) => c.seq === checkpoint.seq)) {
+          receipt.checkpoints.push(checkpoint);
+          receipt.checkpoints.sort((a, b) => a.seq - b.seq);
+        }
+        store.put(receipt, key);
+      };
+      tx.oncomplete = () => resolve(receipt);
+      tx.onabort = () => reject(tx.error || new Error('IndexedDB write failed'));
+      tx.onerror = () => reject(tx.error || new Error('IndexedDB write failed'));
+    });
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * This browser's receipt of a record for an identity, or null.
+ * @param {string} record
+ * @param {string} identity
+ * @returns {Promise<Receipt | null>}
+ */
+export async function loadReceipt(record, identity) {
+  const db = await openDB();
+  try {
+    const r = await get(db, RECEIPTS, `${record} ${identity}`);
+    return r && Array.isArray(r.checkpoints) ? r : null;
+  } finally {
+    db.close();
+  }
 }

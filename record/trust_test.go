@@ -3,6 +3,8 @@ package record
 import (
 	"crypto/ed25519"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -100,6 +102,23 @@ func TestSignerAttestsUpToTheirLeave(t *testing.T) {
 			r.Event("leave", "PA_1", "head-a", nil, at(3100*time.Millisecond))
 		})
 		failsWith(t, dir, signerOpts(server, a), false, "(chat of head-a)")
+	})
+	t.Run("a dropped connection that never came back", func(t *testing.T) {
+		// A killed tab: its seat waits, others go on; it had to attest only
+		// up to the drop.
+		dir := meeting(t, server, a, func(r *Recorder, at func(time.Duration) time.Time, sign func() uint64) {
+			sign()
+			r.Event("reconnecting", "PA_1", "head-a", nil, at(3500*time.Millisecond))
+			r.Event("chat", "PA_2", "head-b", map[string]string{"text": "are you there?"}, at(10*time.Second))
+			r.Event("leave", "PA_1", "head-a", map[string]string{"reason": "disconnected"}, at(33*time.Second))
+		})
+		rep, err := Verify(dir, signerOpts(server, a))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if att := rep.Attested[0]; att.Needed != att.UpTo+3 || len(att.Gap) != 0 {
+			t.Fatalf("head-a: %+v", att)
+		}
 	})
 	t.Run("a departure that took too long", func(t *testing.T) {
 		dir := meeting(t, server, a, func(r *Recorder, at func(time.Duration) time.Time, sign func() uint64) {
@@ -230,4 +249,54 @@ func TestOnlyCheckpointStatementsParse(t *testing.T) {
 			t.Errorf("%s parses as a checkpoint statement: %q", name, s)
 		}
 	}
+}
+
+// A log cut (or a crash) before a media file is mentioned reports a
+// truncated log, not an added file.
+func TestTruncatedLogIsNotAnAddedFile(t *testing.T) {
+	fx := makeRecord(t)
+	dir := copyRecord(t, fx.dir)
+	ls := lines(t, dir)
+	writeLines(t, dir, ls[:3]) // start, join, key: no file-start yet
+	failsWith(t, dir, fx.opts(), true, "no end marker")
+	o := fx.opts()
+	o.RequireEnd, o.Signers = false, nil
+	rep, err := Verify(dir, o)
+	if err != nil {
+		t.Fatalf("--allow-unsealed: %v", err)
+	}
+	if !strings.Contains(strings.Join(rep.Warnings, "\n"), "the log ends before it mentions this file") {
+		t.Fatalf("warnings: %q", rep.Warnings)
+	}
+}
+
+// The report names what lies in the folder beside the record, a folder named
+// for another record, and refuses a line no server writes.
+func TestFolderOddities(t *testing.T) {
+	fx := makeRecord(t)
+	dir := filepath.Join(t.TempDir(), "renamed")
+	if err := os.CopyFS(dir, os.DirFS(fx.dir)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Verify(dir, fx.opts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := strings.Join(rep.Warnings, "\n")
+	if !strings.Contains(w, "notes.txt is in the record's folder but not part of the record") || !strings.Contains(w, "the folder is named renamed") {
+		t.Fatalf("warnings: %q", rep.Warnings)
+	}
+	if err := os.Mkdir(filepath.Join(dir, MediaDir, "extra"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	failsWith(t, dir, fx.opts(), false, "a folder inside media/")
+
+	long := copyRecord(t, fx.dir)
+	ls := lines(t, long)
+	ls[2] = strings.Repeat("x", maxLine+1)
+	writeLines(t, long, ls)
+	failsWith(t, long, fx.opts(), false, "longer than")
 }
