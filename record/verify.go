@@ -220,8 +220,8 @@ type verifier struct {
 	joins        []joined
 	leaves       []joined
 	drops        []joined // reconnecting: a participant's connection dropped
-	briefs       []brief // by seq-1
-	sealSeq      uint64  // the final checkpoint's seq, 0 before it
+	briefs       []brief  // by seq-1
+	sealSeq      uint64   // the final checkpoint's seq, 0 before it
 	countersigns []countersig
 	signed       signedState
 	latest       time.Time // latest entry time so far
