@@ -17,6 +17,7 @@ func BenchmarkVerify(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	rec.Event("join", "PA_1", "a", nil, time.Now())
 	cw, err := newChunkWriter(rec, MediaDir+"/big.webm")
 	if err != nil {
 		b.Fatal(err)
