@@ -28,6 +28,12 @@ func TestBrowserVideoUnderBandwidthCap(t *testing.T) {
 		t.Fatal(err)
 	}
 	proxyBefore := path.udp.stats()
+	trace := newMediaTrace(srv, first)
+	defer func() {
+		if t.Failed() || testing.Verbose() {
+			t.Logf("per-second trace of sub-b's video of pub-a and the server:\n%s", trace)
+		}
+	}()
 	const samples = 20
 	var low, flat int
 	widths := map[int]int{}
@@ -42,6 +48,7 @@ func TestBrowserVideoUnderBandwidthCap(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		trace.sample(fmt.Sprint(len(trace.rows)+1), now)
 		widths[now.FrameWidth]++
 		if now.FrameWidth > 0 && now.FrameWidth <= 320 {
 			low++

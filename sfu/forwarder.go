@@ -72,7 +72,8 @@ type resend struct {
 // its way to the subscriber again and again (at 10% loss each way, one packet
 // in a hundred and fifty gets here). Its frame is several round trips late and
 // nothing after it decodes; the decoder would wait seconds before it asks
-// for a keyframe itself, so the server asks for one now.
+// for a keyframe itself, so the server asks for one now, unless the link is
+// congested (see congested).
 const resendsBeforeKeyframe = 3
 
 // resendGap is the least time between two retransmissions of one packet: a
@@ -405,6 +406,18 @@ func (f *Forwarder) handleRTCP(pkts []rtcp.Packet, now int64) {
 	}
 }
 
+// congested reports whether the subscriber's downlink shows a queue: there a
+// packet lost again and again is the link overflowing, and a keyframe (several
+// times a frame's size) would only make it overflow more; repair goes on, and
+// the allocator steps the layer down.
+func (f *Forwarder) congested() bool {
+	if f.bwe == nil {
+		return false
+	}
+	q, _, _ := f.bwe.state()
+	return q*1e6 > clearDelay
+}
+
 // nackCount is how many packets one NACK entry asks for.
 func nackCount(p rtcp.NackPair) int {
 	n := 1
@@ -471,7 +484,7 @@ func (f *Forwarder) resend(b *binding, seq uint16, now int64, keys bool) (src *R
 		r.seq, r.times = seq, 1
 	}
 	r.at = max(now, 1)
-	needKey = r.times == resendsBeforeKeyframe+1
+	needKey = r.times == resendsBeforeKeyframe+1 && !f.congested()
 	n := l.cache.get(srcSeq, f.nbuf)
 	if n == 0 {
 		totals.resendsMissed.Add(1)
