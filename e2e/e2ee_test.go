@@ -8,6 +8,7 @@ import (
 	"crypto/pbkdf2"
 	"crypto/sha256"
 	"crypto/sha512"
+	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -215,6 +217,23 @@ func TestE2EERecordHoldsOnlyCiphertext(t *testing.T) {
 	}
 	waitFlowing(t, ctx, tabs["head-a"], "head-a", []string{"head-b"})
 	waitFlowing(t, ctx, tabs["head-b"], "head-b", []string{"head-a"})
+	// Chat is end to end too: each side reads the other's line, the server
+	// (and the record) only ciphertext bound to its sender.
+	lines := map[string]string{"head-a": "I object to item 3", "head-b": "noted"}
+	for id, text := range lines {
+		if err := evalVoid(tabs[id], `window.parleyTest.chat(`+jsString(text)+`)`); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for id, other := range map[string]string{"head-a": "head-b", "head-b": "head-a"} {
+		waitFor(t, ctx, id+" reading "+other+"'s line", func() (bool, string) {
+			shown, err := chromedp.Run(tabs[id], chromedp.Evaluate[[]string](`window.parleyTest.chatLines()`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return slices.Contains(shown, lines[other]), strings.Join(shown, " | ")
+		})
+	}
 	time.Sleep(8 * time.Second)
 	for _, id := range ids {
 		if err := evalVoid(tabs[id], `window.parleyTest.leave()`); err != nil {
@@ -234,6 +253,32 @@ func TestE2EERecordHoldsOnlyCiphertext(t *testing.T) {
 		t.Error("the passphrase is in the record's log")
 	}
 	keys := newE2EEKeys(t, e2eeRight, room)
+	chats := 0
+	for _, line := range strings.Split(strings.TrimSpace(string(events)), "\n") {
+		var e record.Entry
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatal(err)
+		}
+		if e.Type != "chat" {
+			continue
+		}
+		chats++
+		sealed := e.Data["text"]
+		if strings.Contains(line, lines[e.Identity]) || !strings.HasPrefix(sealed, "e2ee1:") {
+			t.Errorf("the record holds %s's chat line in clear: %s", e.Identity, line)
+			continue
+		}
+		if got, err := keys.openChat(sealed, room, e.Identity); err != nil || got != lines[e.Identity] {
+			t.Errorf("%s's sealed line opens as %q (%v), want %q", e.Identity, got, err, lines[e.Identity])
+		}
+		other := map[string]string{"head-a": "head-b", "head-b": "head-a"}[e.Identity]
+		if _, err := keys.openChat(sealed, room, other); err == nil {
+			t.Errorf("%s's sealed line opens as %s's: a server could move it", e.Identity, other)
+		}
+	}
+	if chats != 2 {
+		t.Errorf("%d chat lines in the record, want 2", chats)
+	}
 	plainDir := t.TempDir()
 	for _, f := range files {
 		path := filepath.Join(dir, f)
@@ -441,6 +486,29 @@ func newE2EEKeys(t *testing.T, passphrase, room string) *e2eeKeys {
 		t.Fatal(err)
 	}
 	return &e2eeKeys{epochs: map[int][]byte{0: e0}}
+}
+
+// openChat opens a chat line sealed as web/static/sframe.js seals it: AES-256-GCM
+// under a key from epoch 0, bound to the room and the sender's identity.
+func (k *e2eeKeys) openChat(sealed, room, identity string) (string, error) {
+	key, err := hkdf.Key(sha256.New, k.epochs[0], nil, "parley e2ee v1 chat", 32)
+	if err != nil {
+		return "", err
+	}
+	b, err := base64.RawURLEncoding.DecodeString(strings.TrimPrefix(sealed, "e2ee1:"))
+	if err != nil || len(b) < 12+16 {
+		return "", fmt.Errorf("not a sealed line: %v", err)
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return "", err
+	}
+	gcm, err := cipher.NewGCM(block)
+	if err != nil {
+		return "", err
+	}
+	pt, err := gcm.Open(nil, b[:12], b[12:], []byte("parley chat\n"+room+"\n"+identity))
+	return string(pt), err
 }
 
 func (k *e2eeKeys) epoch(n int) ([]byte, error) {

@@ -10,6 +10,7 @@ import { hydrateIcons, icon, LOGO } from './icons.js';
 import { Stage, ChatLog, toast, avatar, initials, hueFor, h } from './ui.js';
 import { participantKey, signStatement, isCheckpointStatement, statementHead, keepReceipt, loadReceipt } from './keys.js';
 import { E2EE, transformAPI, passphraseFromFragment } from './e2ee.js';
+import { CHAT_PREFIX } from './sframe.js';
 
 /**
  * @typedef {{mid: string, source: string, kind: string, muted: boolean}} PublishedTrack
@@ -1501,8 +1502,29 @@ function onModeratorMute(source, by) {
   renderPeople();
 }
 
+/** Chat lines in the order they came, while sealed ones are opened. */
+let chatOrder = Promise.resolve();
+
 /** @param {any} msg */
 function onChat(msg) {
+  chatOrder = chatOrder.then(() => openChat(msg)).then(showChat, () => {});
+}
+
+/**
+ * In an end-to-end encrypted room, opens a sealed line with the meeting key (bound to the
+ * sender's identity: a line the server gave to someone else does not open).
+ * @param {any} msg
+ * @returns {Promise<any>}
+ */
+async function openChat(msg) {
+  const text = String(msg.text || '');
+  if (!text.startsWith(CHAT_PREFIX)) return msg;
+  const open = st.e2ee && msg.from ? await st.e2ee.openChat(text, String(msg.from.identity || '')) : null;
+  return { ...msg, text: open !== null ? open : 'An encrypted message that cannot be read with this meeting’s passphrase.' };
+}
+
+/** @param {any} msg */
+function showChat(msg) {
   if (!st.self) return;
   chatLog.add(msg, st.self.id);
   const mine = msg.from && msg.from.id === st.self.id;
@@ -1550,7 +1572,7 @@ function closePanel() {
   if (was) $(was === 'chat' ? 'btn-chat' : 'btn-people').focus();
 }
 
-function sendChat() {
+async function sendChat() {
   const input = /** @type {HTMLTextAreaElement} */ ($('chat-input'));
   const text = input.value.trim();
   if (!text || !st.sig) return;
@@ -1558,7 +1580,21 @@ function sendChat() {
     toast(`Messages can be at most ${st.maxChat} characters.`, { kind: 'error' });
     return;
   }
-  st.sig.send({ type: 'chat', text });
+  let wire = text;
+  if (st.e2ee) {
+    // End to end: the server, and the record, see only ciphertext.
+    const sealed = st.self ? await st.e2ee.sealChat(text, st.self.identity) : null;
+    if (sealed === null) {
+      toast('The message was not sent: end-to-end encryption is not ready.', { kind: 'error' });
+      return;
+    }
+    if (sealed.length > st.maxChat) {
+      toast('This message is too long to send encrypted: please shorten it.', { kind: 'error' });
+      return;
+    }
+    wire = sealed;
+  }
+  if (!st.sig || !st.sig.send({ type: 'chat', text: wire })) return;
   input.value = '';
   autosize(input);
   updateChatCount();
@@ -2032,6 +2068,17 @@ const parleyTest = {
   leave: () => leave(),
   /** @param {Record<string, any>} obj */
   sendRaw: (obj) => (st.sig ? st.sig.send(obj) : false),
+  /**
+   * Sends a chat line as the chat box does (sealed in an end-to-end encrypted room).
+   * @param {string} text
+   */
+  chat: (text) => {
+    const input = /** @type {HTMLTextAreaElement} */ ($('chat-input'));
+    input.value = text;
+    return sendChat();
+  },
+  /** @returns {string[]} the chat lines shown, in order */
+  chatLines: () => Array.from(document.querySelectorAll('#chat-log .chat-text')).map((e) => e.textContent || ''),
   /** @param {string} channel `floor` or a room language */
   listen: (channel) => setListening(channel),
   /** @param {string} channel a language the token may interpret into, or '' */

@@ -71,6 +71,9 @@ const st = {
 
 const scope = /** @type {any} */ (self);
 
+/** @type {Promise<CryptoKey> | null} the meeting's chat key, from epoch 0 */
+let chatKey = null;
+
 scope.onmessage = (/** @type {MessageEvent} */ ev) => {
   const msg = ev.data || {};
   switch (msg.type) {
@@ -83,8 +86,31 @@ scope.onmessage = (/** @type {MessageEvent} */ ev) => {
     case 'streams':
       pipe({ options: msg.options }, msg.readable, msg.writable);
       break;
+    case 'chat':
+      chat(msg);
+      break;
   }
 };
+
+/**
+ * Seals (msg.seal) or opens a chat message for the page; the key stays here.
+ * @param {{id: number, seal: boolean, text: string, room: string, identity: string}} msg
+ */
+async function chat(msg) {
+  let text = null;
+  try {
+    if (st.init) await st.init;
+    if (chatKey) {
+      const key = await chatKey;
+      text = msg.seal
+        ? await sf.sealChat(key, String(msg.text), String(msg.room), String(msg.identity))
+        : await sf.openChat(key, String(msg.text), String(msg.room), String(msg.identity));
+    }
+  } catch {
+    text = null;
+  }
+  scope.postMessage({ type: 'chat', id: msg.id, text });
+}
 
 // RTCRtpScriptTransform: one event per sender or receiver.
 scope.onrtctransform = (/** @type {any} */ ev) => {
@@ -106,6 +132,7 @@ async function start(passphrase, room) {
   try {
     const secret = await sf.epochZero(passphrase, room);
     st.epochs.set(0, { secret, until: Infinity });
+    chatKey = sf.chatKey(secret); // epoch 0 itself is forgotten once the meeting ratchets on
     st.ready = true;
     const n = st.pendingRatchets;
     st.pendingRatchets = 0;

@@ -65,9 +65,16 @@ export class E2EE {
       reject = rej;
     });
     this.ready.catch(() => {});
+    /** @type {Map<number, (text: string | null) => void>} chat requests waiting for the worker */
+    this.chatWaiting = new Map();
+    this.chatID = 0;
     this.worker.onmessage = (ev) => {
       const m = ev.data || {};
-      if (m.type === 'ready') resolve();
+      if (m.type === 'chat') {
+        const done = this.chatWaiting.get(m.id);
+        this.chatWaiting.delete(m.id);
+        if (done) done(typeof m.text === 'string' ? m.text : null);
+      } else if (m.type === 'ready') resolve();
       else if (m.type === 'failed') reject(new Error(`the keys could not be derived (${m.message})`));
       else if (m.type === 'status') {
         this.status = {
@@ -97,6 +104,40 @@ export class E2EE {
   start(passphrase) {
     this.worker.postMessage({ type: 'init', passphrase, room: this.room });
     return this.ready;
+  }
+
+  /**
+   * Seals a chat message (null if the keys are not there).
+   * @param {string} text
+   * @param {string} identity this participant's, bound to the message
+   * @returns {Promise<string | null>}
+   */
+  sealChat(text, identity) {
+    return this.chatCall(true, text, identity);
+  }
+
+  /**
+   * Opens a sealed chat message from `identity`; null if it does not open.
+   * @param {string} sealed
+   * @param {string} identity the sender's, as the server names them
+   * @returns {Promise<string | null>}
+   */
+  openChat(sealed, identity) {
+    return this.chatCall(false, sealed, identity);
+  }
+
+  /**
+   * @param {boolean} seal
+   * @param {string} text
+   * @param {string} identity
+   * @returns {Promise<string | null>}
+   */
+  chatCall(seal, text, identity) {
+    const id = ++this.chatID;
+    return new Promise((resolve) => {
+      this.chatWaiting.set(id, resolve);
+      this.worker.postMessage({ type: 'chat', id, seal, text, room: this.room, identity });
+    });
   }
 
   /** Someone left the meeting: every client moves to the next key epoch. */

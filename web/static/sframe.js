@@ -14,6 +14,14 @@
 //     salt   = HKDF-Expand(secret, "SFrame 1.0 Secret salt " || u64(KID) || u16(0x0005), 12)
 //   so no two senders share a key and salt, and each sender's counter makes its nonces unique.
 //
+// Chat (in an end-to-end encrypted room the text of chat is encrypted too)
+//   chat key  = HKDF-SHA-256(epoch 0, salt "", info "parley e2ee v1 chat", 32 bytes), AES-256-GCM
+//   sealed    = "e2ee1:" || base64url(nonce (12 random bytes) || ciphertext || tag)
+//   additional data = "parley chat\n" || room || "\n" || the sender's identity, so a server that
+//   moves a line to another participant, or to another room, makes it fail to open.
+//   It is keyed from epoch 0, not the current epoch: whoever has the passphrase reads the chat
+//   of the whole meeting, in the record too.
+//
 // A protected frame
 //   clear codec header (N bytes) || SFrame header || AES-256-GCM(payload) || 16-byte tag
 //   N = 10 for a VP8 keyframe, 3 for a VP8 delta frame, 1 for Opus (the TOC byte), as Jitsi
@@ -306,4 +314,84 @@ export async function open(sk, p) {
     p.body.slice(),
   );
   return concat(p.head, new Uint8Array(pt));
+}
+
+/** The prefix of a sealed chat message. */
+export const CHAT_PREFIX = 'e2ee1:';
+
+/**
+ * The chat key of a meeting.
+ * @param {Uint8Array<ArrayBuffer>} epochZeroSecret
+ * @returns {Promise<CryptoKey>}
+ */
+export async function chatKey(epochZeroSecret) {
+  const raw = await hkdf(epochZeroSecret, utf8.encode('parley e2ee v1 chat'), NK, 'SHA-256');
+  return crypto.subtle.importKey('raw', raw, { name: 'AES-GCM' }, false, ['encrypt', 'decrypt']);
+}
+
+/**
+ * @param {string} room
+ * @param {string} identity the sender's
+ * @returns {Uint8Array<ArrayBuffer>}
+ */
+function chatAAD(room, identity) {
+  return utf8.encode(`parley chat\n${room}\n${identity}`);
+}
+
+/** @param {Uint8Array} b */
+function b64url(b) {
+  let bin = '';
+  for (let i = 0; i < b.length; i++) bin += String.fromCharCode(b[i]);
+  return btoa(bin).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+/**
+ * @param {string} s
+ * @returns {Uint8Array<ArrayBuffer> | null}
+ */
+function unb64url(s) {
+  if (!/^[A-Za-z0-9_-]*$/.test(s)) return null;
+  try {
+    const bin = atob(s.replace(/-/g, '+').replace(/_/g, '/'));
+    const out = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+    return out;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Seals a chat message.
+ * @param {CryptoKey} key
+ * @param {string} text
+ * @param {string} room
+ * @param {string} identity the sender's
+ * @returns {Promise<string>}
+ */
+export async function sealChat(key, text, room, identity) {
+  const iv = crypto.getRandomValues(new Uint8Array(NN));
+  const ct = await crypto.subtle.encrypt({ name: 'AES-GCM', iv, additionalData: chatAAD(room, identity), tagLength: NT * 8 }, key, utf8.encode(text));
+  return CHAT_PREFIX + b64url(concat(iv, new Uint8Array(ct)));
+}
+
+/**
+ * Opens a sealed chat message; null when it is not one, or does not open with this key
+ * for this room and sender.
+ * @param {CryptoKey} key
+ * @param {string} sealed
+ * @param {string} room
+ * @param {string} identity the sender's, as the server names them
+ * @returns {Promise<string | null>}
+ */
+export async function openChat(key, sealed, room, identity) {
+  if (!sealed.startsWith(CHAT_PREFIX)) return null;
+  const b = unb64url(sealed.slice(CHAT_PREFIX.length));
+  if (!b || b.length < NN + NT) return null;
+  try {
+    const pt = await crypto.subtle.decrypt({ name: 'AES-GCM', iv: b.slice(0, NN), additionalData: chatAAD(room, identity), tagLength: NT * 8 }, key, b.slice(NN));
+    return new TextDecoder('utf-8', { fatal: true }).decode(pt);
+  } catch {
+    return null;
+  }
 }
