@@ -34,7 +34,7 @@ type ReceiptCheckpoint struct {
 	Sig  string `json:"sig"`  // base64url signature of Statement(record, seq-1, head)
 }
 
-var statementRE = regexp.MustCompile(`^parley checkpoint\nrecord ([^\n]+)\nentries (\d+)\nhead ([0-9a-f]{64})\n$`)
+var statementRE = regexp.MustCompile(`^parley checkpoint\nrecord ([^\n]+)\nentries (0|[1-9][0-9]*)\nhead ([0-9a-f]{64})\n$`)
 
 // ParseStatement reads a checkpoint statement. It is the only text a
 // participant's key may sign: a client that signed whatever the server sent

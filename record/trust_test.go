@@ -300,3 +300,23 @@ func TestFolderOddities(t *testing.T) {
 	writeLines(t, long, ls)
 	failsWith(t, long, fx.opts(), false, "longer than")
 }
+
+// FuzzParseStatement: what parses as a checkpoint statement is exactly the
+// statement the server would write for what it names, so a key that signs
+// only parsed statements signs nothing else.
+func FuzzParseStatement(f *testing.F) {
+	f.Add(Statement("summit-20261205T100000Z-1a2b3c4d", 41, strings.Repeat("0f", 32)))
+	f.Add(KeyChangeStatement("head-a", "AAAA"))
+	f.Add([]byte("parley checkpoint\nrecord r\nentries 007\nhead " + strings.Repeat("a", 64) + "\n"))
+	f.Fuzz(func(t *testing.T, s []byte) {
+		rec, n, head, ok := ParseStatement(s)
+		if !ok {
+			return
+		}
+		if again := Statement(rec, n, head); string(again) != string(s) {
+			// A leading zero ("entries 007") or any other respelling would
+			// let one signature stand for two texts.
+			t.Fatalf("%q parses as (%q, %d, %q), which the server writes as %q", s, rec, n, head, again)
+		}
+	})
+}

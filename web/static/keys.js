@@ -194,7 +194,7 @@ export async function participantKey(claims) {
   return { key: { pair, publicKey, fingerprint: publicKey.slice(0, 16), stored }, problem: null };
 }
 
-const STATEMENT = /^parley checkpoint\nrecord ([^\n]+)\nentries (\d+)\nhead ([0-9a-f]{64})\n$/;
+const STATEMENT = /^parley checkpoint\nrecord ([^\n]+)\nentries (0|[1-9][0-9]*)\nhead ([0-9a-f]{64})\n$/;
 
 /**
  * Whether a checkpoint statement has the shape of docs/protocol.md and names `record` and
