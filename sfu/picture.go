@@ -34,13 +34,8 @@ func findVPXFields(family int, p []byte) (f vpxFields, ok bool) {
 		i, l := p[1]&0x80 != 0, p[1]&0x40 != 0
 		n := 2
 		if i {
-			if len(p) < n+1 {
+			if n, ok = f.readPictureID(p, n); !ok {
 				return f, false
-			}
-			f.pid, f.wide = n, p[n]&0x80 != 0
-			n++
-			if f.wide {
-				n++
 			}
 		}
 		if l {
@@ -56,13 +51,8 @@ func findVPXFields(family int, p []byte) (f vpxFields, ok bool) {
 		i, l, flex := p[0]&0x80 != 0, p[0]&0x20 != 0, p[0]&0x10 != 0
 		n := 1
 		if i {
-			if len(p) < n+1 {
+			if n, ok = f.readPictureID(p, n); !ok {
 				return f, false
-			}
-			f.pid, f.wide = n, p[n]&0x80 != 0
-			n++
-			if f.wide {
-				n++
 			}
 		}
 		if l {
@@ -75,6 +65,19 @@ func findVPXFields(family int, p []byte) (f vpxFields, ok bool) {
 		return f, len(p) >= n
 	}
 	return f, false
+}
+
+// readPictureID notes the picture id at p[n], 7 or 15 bits as its M bit
+// says, and returns the offset after it.
+func (f *vpxFields) readPictureID(p []byte, n int) (int, bool) {
+	if len(p) < n+1 {
+		return n, false
+	}
+	f.pid, f.wide = n, p[n]&0x80 != 0
+	if f.wide {
+		return n + 2, true
+	}
+	return n + 1, true
 }
 
 func (f vpxFields) pictureID(p []byte) uint16 {

@@ -361,3 +361,38 @@ func BenchmarkForwardRenumbered(b *testing.B) {
 		})
 	}
 }
+
+// FuzzPictureMunger: renumbering reads descriptors a publisher wrote, so no
+// payload may make it panic, change a payload's length, or touch bytes other
+// than the picture id and TL0PICIDX.
+func FuzzPictureMunger(f *testing.F) {
+	f.Add(byte(codecVP8), []byte{0x90, 0xe0, 0x80, 0x05, 0x07, 0x40, 0x00}, []byte{0x90, 0xe0, 0xff, 0xff, 0xff, 0x80, 0x01})
+	f.Add(byte(codecVP9), []byte{0xa8, 0x81, 0x00, 0x00, 0x10}, []byte{0x88, 0x7f, 0x00})
+	f.Add(byte(codecVP8), []byte{0x90, 0xc0}, []byte{0x80})
+	f.Fuzz(func(t *testing.T, family byte, first, second []byte) {
+		fam := int(family%2) + codecVP8 // VP8 or VP9
+		var m pictureMunger
+		buf := make([]byte, maxPacket)
+		for i, p := range [][]byte{first, second, first, second} {
+			if i == 2 {
+				m.switched()
+			}
+			in := append([]byte(nil), p...)
+			out := m.rewrite(fam, p, buf)
+			if len(out) != len(p) || string(p) != string(in) {
+				t.Fatalf("rewrite changed the input or its length: %x -> %x", in, out)
+			}
+			fs, ok := findVPXFields(fam, p)
+			for j := range p {
+				if ok && (j == fs.pid || (fs.wide && j == fs.pid+1) || j == fs.tl0) {
+					continue
+				}
+				if out[j] != p[j] {
+					t.Fatalf("byte %d changed: %x -> %x", j, p, out)
+				}
+			}
+			cp := append([]byte(nil), p...)
+			m.renumber(fam, cp)
+		}
+	})
+}
