@@ -28,7 +28,7 @@ func TestBrowserVideoUnderBandwidthCap(t *testing.T) {
 		t.Fatal(err)
 	}
 	proxyBefore := path.udp.stats()
-	trace := newMediaTrace(srv, first)
+	trace := newMediaTrace(srv, path, first)
 	defer func() {
 		if t.Failed() || testing.Verbose() {
 			t.Logf("per-second trace of sub-b's video of pub-a and the server:\n%s", trace)

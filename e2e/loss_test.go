@@ -59,7 +59,7 @@ func TestBrowserVideoUnderLoss(t *testing.T) {
 	}
 	const samples = 15
 	t.Logf("before loss: %dx%d, %d frames decoded", first.FrameWidth, first.FrameHeight, first.FramesDecoded)
-	trace := newMediaTrace(srv, first)
+	trace := newMediaTrace(srv, path, first)
 	defer func() {
 		if t.Failed() || testing.Verbose() {
 			t.Logf("per-second trace of sub-b's video of pub-a and the server:\n%s", trace)

@@ -14,17 +14,20 @@ import (
 // estimate) without running it again.
 type mediaTrace struct {
 	srv    *server.Server
+	path   *impairedPath
 	rows   []string
 	prevIn inbound
 	prevT  sfu.Totals
+	prevP  proxyStats
 }
 
-func newMediaTrace(srv *server.Server, first inbound) *mediaTrace {
-	return &mediaTrace{srv: srv, prevIn: first, prevT: sfu.ReadTotals()}
+// newMediaTrace starts a trace; path is the viewer's impaired path.
+func newMediaTrace(srv *server.Server, path *impairedPath, first inbound) *mediaTrace {
+	return &mediaTrace{srv: srv, path: path, prevIn: first, prevT: sfu.ReadTotals(), prevP: path.udp.stats()}
 }
 
-const traceHeader = "  t | viewer: decoded dropped freezes(s) key PLI NACK lost rtx size" +
-	" | server: out NACK resent held missed | PLI up throttled | keyframes in q/h/f | switches layer est loss"
+const traceHeader = "  t | path to viewer: offered dropped | viewer: kbit/s decoded dropped freezes(s) key PLI NACK lost rtx size" +
+	" | server: out NACK resent held missed limited | PLI up throttled | keyframes in q/h/f | switches layer est loss"
 
 // sample adds one row: the change since the last sample. The server's counters
 // are process wide; in a test with one server and one viewer they are that
@@ -46,13 +49,16 @@ func (m *mediaTrace) sample(label string, in inbound) {
 		loss = fmt.Sprintf("%.0f%%", 100*s.FractionLost)
 	}
 	pt := m.prevT
-	m.rows = append(m.rows, fmt.Sprintf("%3s | %4d %3d %2d(%.2f) %2d %2d %3d %3d %3d %dx%d | %4dk %3d %3d %3d %3d | %2d %2d %2d | %d/%d/%d | %d %s %s %s",
-		label,
+	ps := m.path.udp.stats()
+	lane := ps.ToClient.sub(m.prevP.ToClient)
+	m.prevP = ps
+	m.rows = append(m.rows, fmt.Sprintf("%3s | %4d %4d | %4d %4d %3d %2d(%.2f) %2d %2d %3d %3d %3d %dx%d | %4dk %3d %3d %3d %3d %3d | %2d %2d %2d | %d/%d/%d | %d %s %s %s",
+		label, lane.Forwarded+lane.Dropped(), lane.Dropped(), (d.BytesReceived-p.BytesReceived)*8/1000,
 		d.FramesDecoded-p.FramesDecoded, d.FramesDropped-p.FramesDropped,
 		d.FreezeCount-p.FreezeCount, d.TotalFreezesDuration-p.TotalFreezesDuration,
 		d.KeyFramesDecoded-p.KeyFramesDecoded, d.PLICount-p.PLICount, d.NackCount-p.NackCount,
 		d.PacketsLost-p.PacketsLost, d.RTXReceived-p.RTXReceived, d.FrameWidth, d.FrameHeight,
-		(t.BytesOut-pt.BytesOut)*8/1000, t.NACKs-pt.NACKs, t.Retransmits-pt.Retransmits, t.ResendsHeld-pt.ResendsHeld, t.ResendsMissed-pt.ResendsMissed,
+		(t.BytesOut-pt.BytesOut)*8/1000, t.NACKs-pt.NACKs, t.Retransmits-pt.Retransmits, t.ResendsHeld-pt.ResendsHeld, t.ResendsMissed-pt.ResendsMissed, t.ResendsLimited-pt.ResendsLimited,
 		t.PLIs-pt.PLIs, t.KeyframeRequests-pt.KeyframeRequests, t.KeyframesThrottled-pt.KeyframesThrottled,
 		t.KeyframesIn[0]-pt.KeyframesIn[0], t.KeyframesIn[1]-pt.KeyframesIn[1], t.KeyframesIn[2]-pt.KeyframesIn[2],
 		t.LayerSwitches-pt.LayerSwitches, layers, est, loss))

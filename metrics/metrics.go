@@ -108,7 +108,7 @@ var (
 	switchesDesc    = desc("parley_layer_switches_total", "Simulcast layer changes made for subscribers.")
 	deferredDesc    = desc("parley_keyframe_requests_deferred_total", "Keyframe requests that came within 300 ms of the last one to the same layer, sent when that interval ended unless a keyframe answered them first.")
 	keyframesInDesc = desc("parley_keyframes_received_total", "Keyframes arriving from publishers, by simulcast layer (0 lowest).", "layer")
-	unresentDesc    = desc("parley_nacks_unanswered_total", "NACKed packets not resent: resent less than 100 ms before (held), or no longer in the cache (missed; a keyframe is then asked for).", "reason")
+	unresentDesc    = desc("parley_nacks_unanswered_total", "NACKed packets not resent: resent less than 100 ms before (held), no longer in the cache (missed; a keyframe is then asked for), or over the subscriber's retransmission budget (limited).", "reason")
 
 	subscribersDesc = desc("parley_subscribers", "Peers receiving media.")
 	lossDesc        = desc("parley_subscriber_loss_ratio", "Fraction of packets lost as subscribers last reported it (worst stream per subscriber), over subscribers: mean and max.", "stat")
@@ -186,6 +186,7 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	counter(unresentDesc, t.ResendsHeld, "held")
 	counter(unresentDesc, t.ResendsMissed, "missed")
+	counter(unresentDesc, t.ResendsLimited, "limited")
 
 	if c.src.Engine != nil {
 		subs := c.src.Engine.Subscribers()

@@ -72,8 +72,11 @@ type estimator struct {
 	knee      float64 // delivered rate when congestion last struck; 0: none lately
 	kneeAt    int64
 	published atomic.Uint64 // estimate for readers that must not take mu
-	feedback  atomic.Bool   // any TWCC, REMB or receiver report arrived
-	lastFbSeq int           // feedback packet count of the last TWCC, -1 before any
+	// Retransmission budget (bits), refilled at rtxShare of the estimate.
+	rtxTokens float64
+	rtxAt     int64
+	feedback  atomic.Bool // any TWCC, REMB or receiver report arrived
+	lastFbSeq int         // feedback packet count of the last TWCC, -1 before any
 }
 
 func newEstimator() *estimator {
@@ -331,6 +334,38 @@ func (e *estimator) twccStale(now int64) bool { return e.twccAt == 0 || now-e.tw
 
 // hasFeedback reports whether the estimate rests on anything the subscriber said.
 func (e *estimator) hasFeedback() bool { return e.feedback.Load() }
+
+// rtxShare is the part of the estimate retransmissions may take, and
+// rtxBurst how many seconds of it may go at once. A link that loses packets
+// because it overflows must not be sent a retransmission for every NACK: each
+// adds to the overflow, more is lost and NACKed, and the link collapses into
+// retransmissions while the picture freezes (seen under a 300 kbit/s cap:
+// 40 retransmissions a second, three times the cap offered, 4.5 s frozen).
+// libwebrtc bounds its retransmissions by the estimate for the same reason.
+const (
+	rtxShare = 0.5
+	rtxBurst = 0.5
+)
+
+// spendRetransmit reports whether a retransmission of size bytes fits the
+// subscriber's budget now, and takes it if so.
+func (e *estimator) spendRetransmit(size int, now int64) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	rate := rtxShare * float64(e.published.Load())
+	if e.rtxAt == 0 || now < e.rtxAt {
+		e.rtxTokens = rate * rtxBurst
+	} else {
+		e.rtxTokens = min(e.rtxTokens+rate*float64(now-e.rtxAt)/1e9, rate*rtxBurst)
+	}
+	e.rtxAt = now
+	bits := float64(size * 8)
+	if e.rtxTokens < bits {
+		return false
+	}
+	e.rtxTokens -= bits
+	return true
+}
 
 // state returns the last queuing delay (ms) and loss seen, for stats and tests.
 func (e *estimator) state() (queueMs, loss, acked float64) {

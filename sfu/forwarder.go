@@ -474,17 +474,11 @@ func (f *Forwarder) resend(b *binding, seq uint16, now int64, keys bool) (src *R
 		return nil, nil, false
 	}
 	r := &f.resent[seq%uint16(len(f.resent))]
-	if r.seq == seq && r.at != 0 {
-		if now-r.at < resendGap {
-			totals.resendsHeld.Add(1)
-			return nil, nil, false
-		}
-		r.times = min(r.times+1, 255)
-	} else {
-		r.seq, r.times = seq, 1
+	again := r.seq == seq && r.at != 0
+	if again && now-r.at < resendGap {
+		totals.resendsHeld.Add(1)
+		return nil, nil, false
 	}
-	r.at = max(now, 1)
-	needKey = r.times == resendsBeforeKeyframe+1 && !f.congested()
 	n := l.cache.get(srcSeq, f.nbuf)
 	if n == 0 {
 		totals.resendsMissed.Add(1)
@@ -494,6 +488,20 @@ func (f *Forwarder) resend(b *binding, seq uint16, now int64, keys bool) (src *R
 		totals.resendsMissed.Add(1)
 		return nil, nil, false
 	}
+	if f.bwe != nil && !f.bwe.spendRetransmit(n+2, now) {
+		// Over the link's retransmission budget: nothing is recorded, so
+		// the subscriber's next NACK of it tries again, by when the link
+		// may have room.
+		totals.resendsLimited.Add(1)
+		return nil, nil, false
+	}
+	if again {
+		r.times = min(r.times+1, 255)
+	} else {
+		r.seq, r.times = seq, 1
+	}
+	r.at = max(now, 1)
+	needKey = r.times == resendsBeforeKeyframe+1 && !f.congested()
 	totals.retransmits.Add(1)
 	payload := f.npkt.Payload
 	if b.rtxSSRC != 0 {

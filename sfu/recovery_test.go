@@ -404,3 +404,42 @@ func FuzzPictureMunger(f *testing.F) {
 		}
 	})
 }
+
+// TestRetransmissionsFitTheLink: a subscriber that NACKs more than its link
+// carries (its link overflows, so it loses, so it NACKs) gets retransmissions
+// up to a share of its estimate, keyframe packets first, and more as time
+// gives room: never a retransmission for every NACK.
+func TestRetransmissionsFitTheLink(t *testing.T) {
+	var p plis
+	r, f, w, v := singleVP8(&p)
+	f.bwe = newEstimator()
+	f.bwe.published.Store(300_000)
+	var pkt rtp.Packet
+	for i := range 100 {
+		for _, raw := range v.frame(i == 0 || i == 50, 1) {
+			raw = append(raw, make([]byte, 1000)...)
+			r.forwardLayer(r.layer(0), raw, &pkt, 0)
+		}
+	}
+	base, sent := w.hdrs[0].SequenceNumber, len(w.hdrs)
+	var nacks []rtcp.NackPair
+	for i := uint16(1); i < 100; i += 17 { // everything after the first keyframe
+		nacks = append(nacks, rtcp.NackPair{PacketID: base + i, LostPackets: 0xffff})
+	}
+	now := time.Now().UnixNano()
+	f.handleRTCP([]rtcp.Packet{&rtcp.TransportLayerNack{MediaSSRC: 42, Nacks: nacks}}, now)
+	first := len(w.hdrs) - sent
+	share, burst := rtxShare, rtxBurst
+	budget := int(share * burst * 300_000 / 8 / 1000) // 1 kB packets
+	if first == 0 || first > budget+1 {
+		t.Fatalf("%d retransmissions at once for 99 NACKed packets; the budget is about %d", first, budget)
+	}
+	if w.hdrs[sent].SequenceNumber != base+50 {
+		t.Fatalf("the first retransmission is packet %d, want the keyframe (50)", w.hdrs[sent].SequenceNumber-base)
+	}
+	// A second later the link has room for more.
+	f.handleRTCP([]rtcp.Packet{&rtcp.TransportLayerNack{MediaSSRC: 42, Nacks: nacks}}, now+1e9)
+	if more := len(w.hdrs) - sent - first; more == 0 || more > budget+1 {
+		t.Fatalf("a second later: %d more retransmissions, want some, at most about %d", more, budget)
+	}
+}

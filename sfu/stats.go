@@ -18,6 +18,7 @@ var totals struct {
 	layerSwitches        atomic.Uint64            // simulcast layer changes made by forwarders
 	resendsHeld          atomic.Uint64            // NACKed packets not resent: resent within resendGap already
 	resendsMissed        atomic.Uint64            // NACKed packets not resent: gone from the cache, or of another source
+	resendsLimited       atomic.Uint64            // NACKed packets not resent: over the subscriber's retransmission budget
 }
 
 // Totals is a snapshot of the process's media counters, all cumulative.
@@ -33,6 +34,7 @@ type Totals struct {
 	LayerSwitches        uint64            // simulcast layer changes
 	ResendsHeld          uint64            // NACKed packets not resent because they were just resent
 	ResendsMissed        uint64            // NACKed packets not resent because the cache no longer has them
+	ResendsLimited       uint64            // NACKed packets not resent because the subscriber's link has no room for them
 }
 
 // ReadTotals returns the process's media counters.
@@ -45,6 +47,7 @@ func ReadTotals() Totals {
 		KeyframesThrottled: totals.keyframesThrottled.Load(),
 		LayerSwitches:      totals.layerSwitches.Load(),
 		ResendsHeld:        totals.resendsHeld.Load(), ResendsMissed: totals.resendsMissed.Load(),
+		ResendsLimited: totals.resendsLimited.Load(),
 	}
 	for i := range t.KeyframesIn {
 		t.KeyframesIn[i] = totals.keyframesIn[i].Load()

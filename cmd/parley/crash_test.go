@@ -34,14 +34,12 @@ func buildParley(t *testing.T) string {
 	return bin
 }
 
-// TestCrashMidRecordingLeavesAVerifiableRecord kills the server with SIGKILL
-// during a recorded call: the record must verify up to its last checkpoint and
-// say where it stops.
-func TestCrashMidRecordingLeavesAVerifiableRecord(t *testing.T) {
-	bin := buildParley(t)
+// serveBinary starts the compiled server with a fresh data folder and the
+// arguments given, and returns its URL, its data folder and the process.
+func serveBinary(t *testing.T, bin string, args ...string) (string, string, *exec.Cmd) {
+	t.Helper()
 	data := t.TempDir()
-	srv := exec.Command(bin, "serve", "--data", data, "--listen", "127.0.0.1:0", "--udp-port", "0",
-		"--record-all", "--checkpoint-interval", "300ms")
+	srv := exec.Command(bin, append([]string{"serve", "--data", data, "--listen", "127.0.0.1:0", "--udp-port", "0"}, args...)...)
 	stderr, err := srv.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -49,7 +47,7 @@ func TestCrashMidRecordingLeavesAVerifiableRecord(t *testing.T) {
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer srv.Process.Kill()
+	t.Cleanup(func() { _ = srv.Process.Kill(); _ = srv.Wait() })
 	url := ""
 	sc := bufio.NewScanner(stderr)
 	re := regexp.MustCompile(`http=(http://127\.0\.0\.1:\d+)`)
@@ -66,6 +64,29 @@ func TestCrashMidRecordingLeavesAVerifiableRecord(t *testing.T) {
 		for sc.Scan() {
 		}
 	}()
+	return url, data, srv
+}
+
+// kill9 ends the server as a crash would, and returns its one record.
+func kill9(t *testing.T, srv *exec.Cmd, data string) string {
+	t.Helper()
+	if err := srv.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = srv.Wait()
+	recs, _ := filepath.Glob(filepath.Join(data, "records", "*"))
+	if len(recs) != 1 {
+		t.Fatalf("records after the crash: %v", recs)
+	}
+	return recs[0]
+}
+
+// TestCrashMidRecordingLeavesAVerifiableRecord kills the server with SIGKILL
+// during a recorded call: the record must verify up to its last checkpoint and
+// say where it stops.
+func TestCrashMidRecordingLeavesAVerifiableRecord(t *testing.T) {
+	bin := buildParley(t)
+	url, data, srv := serveBinary(t, bin, "--record-all", "--checkpoint-interval", "300ms")
 
 	key, err := auth.LoadKey(data)
 	if err != nil {
@@ -92,15 +113,7 @@ func TestCrashMidRecordingLeavesAVerifiableRecord(t *testing.T) {
 	go client.Pump(ctx, v)
 	time.Sleep(4 * time.Second) // several checkpoints and media chunks (the synthetic camera sends a keyframe every 2 s)
 
-	if err := srv.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	_ = srv.Wait()
-
-	recs, _ := filepath.Glob(filepath.Join(data, "records", "*"))
-	if len(recs) != 1 {
-		t.Fatalf("records after the crash: %v", recs)
-	}
+	recs := []string{kill9(t, srv, data)}
 	pub, err := exec.Command(bin, "key", "export", "--data", data).Output()
 	if err != nil {
 		t.Fatal(err)
@@ -220,4 +233,86 @@ func TestVerifyRequiresTheEndMarker(t *testing.T) {
 			}
 		})
 	}
+}
+
+// mintFor signs a token for identity in room with the server's key in data.
+func mintFor(t *testing.T, data, room, identity string, grants ...auth.Grant) string {
+	t.Helper()
+	key, err := auth.LoadKey(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := auth.NewSigner(key).Mint(auth.Claims{Subject: identity, Room: room, Grants: grants,
+		IssuedAt: time.Now().Unix(), ExpiresAt: time.Now().Add(time.Hour).Unix()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// TestCrashJustAfterATrackStarts: a kill -9 at any moment around a track's
+// start (its media file is created then) leaves a record that verifies as
+// incomplete, never one with an "added" file.
+func TestCrashJustAfterATrackStarts(t *testing.T) {
+	bin := buildParley(t)
+	for _, after := range []time.Duration{0, 30 * time.Millisecond, 100 * time.Millisecond, 300 * time.Millisecond} {
+		url, data, srv := serveBinary(t, bin, "--record-all")
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		c, err := client.Dial(ctx, client.Options{URL: url, Room: "summit", Token: mintFor(t, data, "summit", "head-a", auth.GrantJoin, auth.GrantPublish)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, _ := client.SyntheticTrack(webrtc.RTPCodecTypeAudio, "a", "s")
+		v, _ := client.SyntheticTrack(webrtc.RTPCodecTypeVideo, "v", "s")
+		go client.Pump(ctx, a)
+		go client.Pump(ctx, v)
+		if err := c.Publish(ctx, map[webrtc.TrackLocal]string{a: signal.SourceMic, v: signal.SourceCamera}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(after)
+		dir := kill9(t, srv, data)
+		c.Close()
+		cancel()
+		out, err := exec.Command(bin, "verify", "--allow-unsealed", dir).CombinedOutput()
+		if err != nil || strings.Contains(string(out), "ALTERED") {
+			t.Fatalf("killed %s after publishing: verify --allow-unsealed: %v\n%s", after, err, out)
+		}
+	}
+}
+
+// TestCrashMidChatBurst: a kill -9 in the middle of a chat burst leaves a
+// record that verifies as incomplete, whose signed part reaches to within
+// about a second of the crash (a room event is checkpointed within a second,
+// whatever the checkpoint interval), and whose last line is whole.
+func TestCrashMidChatBurst(t *testing.T) {
+	bin := buildParley(t)
+	url, data, srv := serveBinary(t, bin, "--record-all", "--checkpoint-interval", "30s")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, k, _ := ed25519.GenerateKey(nil)
+	c, err := client.Dial(ctx, client.Options{URL: url, Room: "summit", Key: k, Token: mintFor(t, data, "summit", "head-a", auth.GrantJoin)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	sent := 0
+	start := time.Now()
+	for time.Since(start) < 3500*time.Millisecond { // not a whole number of seconds: the kill falls between checkpoints
+		if err := c.Send(&signal.ChatSend{Type: "chat", Text: strings.Repeat("word ", 20)}); err != nil {
+			t.Fatal(err)
+		}
+		sent++
+		time.Sleep(10 * time.Millisecond)
+	}
+	killedAt := time.Now()
+	dir := kill9(t, srv, data)
+	rep, err := record.Verify(dir, record.VerifyOptions{})
+	if err != nil {
+		t.Fatalf("verify of a record killed mid-burst: %v", err)
+	}
+	if rep.End.IsZero() || killedAt.Sub(rep.End) > 2*time.Second {
+		t.Errorf("the signed part ends at %v, %s before the crash: a crash lost more than about a second of it",
+			rep.End, killedAt.Sub(rep.End))
+	}
+	t.Logf("%d chat lines sent in 3.5 s; the log holds %d entries, the last checkpoint signs %d of them and ends %s before the kill", sent, rep.Entries, rep.LastSigned-1, killedAt.Sub(rep.End).Round(time.Millisecond))
 }
