@@ -68,9 +68,9 @@ type Report struct {
 	Participants []string          // identities that joined
 	Files        map[string]int64  // media file -> bytes committed (and signed)
 	SignedUpTo   map[string]uint64 // identity -> entries covered by its last countersignature
-	// Attested says, for every identity that announced a key (and every
-	// given signer), how much of the record their countersignatures cover
-	// and what rests on the server's word alone. Sorted by identity.
+	// Attested says, for every identity that joined or announced a key (and
+	// every given signer), how much of the record their countersignatures
+	// cover and what rests on the server's word alone. Sorted by identity.
 	Attested    []Attestation
 	Checkpoints int      // server checkpoints verified
 	LastSigned  uint64   // seq of the last server checkpoint (it covers the entries before it)

@@ -455,8 +455,8 @@ func (f *Forwarder) resend(b *binding, seq uint16, now int64, keys bool) (src *R
 	}
 	srcSeq, ok := f.m.source(seq)
 	if l == nil || !ok {
-		// Sent before the current source, which began on a keyframe: the
-		// decoder needs nothing from before it.
+		// Not of the current source: sent before it (which began on a
+		// keyframe, so the decoder needs nothing older), or never sent.
 		if keys {
 			totals.resendsMissed.Add(1)
 		}
