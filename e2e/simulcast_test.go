@@ -102,12 +102,20 @@ func TestSimulcastFollowsTileSize(t *testing.T) {
 	if err := chromedp.Do(view, chromedp.EmulateViewport(300, 220)); err != nil {
 		t.Fatal(err)
 	}
+	trace := newMediaTrace(srv, nil, big)
+	defer func() {
+		if t.Failed() {
+			in, _ := readInbound(view)
+			t.Logf("the viewer's inbound streams: %+v\ntrace of the switch to the thumbnail, every 0.3 s:\n%s", in, trace)
+		}
+	}()
 	var small inbound
 	waitFor(t, ctx, "the small layer for a thumbnail", func() (bool, string) {
 		v, err := videoFrom(view, "presenter")
 		if err != nil {
 			t.Fatal(err)
 		}
+		trace.sample(fmt.Sprint(len(trace.rows)+1), v)
 		small = v
 		return v.FrameWidth > 0 && v.FrameWidth <= 320, fmt.Sprintf("frame width %d", v.FrameWidth)
 	})

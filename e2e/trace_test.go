@@ -21,9 +21,13 @@ type mediaTrace struct {
 	prevP  proxyStats
 }
 
-// newMediaTrace starts a trace; path is the viewer's impaired path.
+// newMediaTrace starts a trace; path is the viewer's impaired path, or nil.
 func newMediaTrace(srv *server.Server, path *impairedPath, first inbound) *mediaTrace {
-	return &mediaTrace{srv: srv, path: path, prevIn: first, prevT: sfu.ReadTotals(), prevP: path.udp.stats()}
+	m := &mediaTrace{srv: srv, path: path, prevIn: first, prevT: sfu.ReadTotals()}
+	if path != nil {
+		m.prevP = path.udp.stats()
+	}
+	return m
 }
 
 const traceHeader = "  t | path to viewer: offered dropped | viewer: kbit/s decoded dropped freezes(s) key PLI NACK lost rtx size" +
@@ -39,7 +43,7 @@ func (m *mediaTrace) sample(label string, in inbound) {
 	for _, s := range m.srv.Engine().Subscribers() {
 		var ls []string
 		for _, l := range s.Layers {
-			ls = append(ls, fmt.Sprintf("%d>%d", l.Current, l.Target))
+			ls = append(ls, fmt.Sprintf("%d>%d@%dx%d", l.Current, l.Target, l.ViewW, l.ViewH))
 		}
 		if len(ls) == 0 {
 			continue
@@ -49,9 +53,12 @@ func (m *mediaTrace) sample(label string, in inbound) {
 		loss = fmt.Sprintf("%.0f%%", 100*s.FractionLost)
 	}
 	pt := m.prevT
-	ps := m.path.udp.stats()
-	lane := ps.ToClient.sub(m.prevP.ToClient)
-	m.prevP = ps
+	var lane laneStats
+	if m.path != nil {
+		ps := m.path.udp.stats()
+		lane = ps.ToClient.sub(m.prevP.ToClient)
+		m.prevP = ps
+	}
 	m.rows = append(m.rows, fmt.Sprintf("%3s | %4d %4d | %4d %4d %3d %2d(%.2f) %2d %2d %3d %3d %3d %dx%d | %4dk %3d %3d %3d %3d %3d | %2d %2d %2d | %d/%d/%d | %d %s %s %s",
 		label, lane.Forwarded+lane.Dropped(), lane.Dropped(), (d.BytesReceived-p.BytesReceived)*8/1000,
 		d.FramesDecoded-p.FramesDecoded, d.FramesDropped-p.FramesDropped,

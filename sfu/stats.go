@@ -73,6 +73,8 @@ type LayerState struct {
 	Track   string // the forwarder's label
 	Current int    // layer being sent; -1 while waiting for a keyframe of Target
 	Target  int    // layer chosen for the subscriber
+	// ViewW and ViewH are the tile size the subscriber last told (-1: never).
+	ViewW, ViewH int
 }
 
 // Subscribers returns the downlink state of every peer that receives media.
