@@ -43,7 +43,8 @@ func (m *mediaTrace) sample(label string, in inbound) {
 	for _, s := range m.srv.Engine().Subscribers() {
 		var ls []string
 		for _, l := range s.Layers {
-			ls = append(ls, fmt.Sprintf("%d>%d@%dx%d", l.Current, l.Target, l.ViewW, l.ViewH))
+			ls = append(ls, fmt.Sprintf("%d>%d@%dx%d in %d/%d/%dk", l.Current, l.Target, l.ViewW, l.ViewH,
+				l.SourceRates[0]/1000, l.SourceRates[1]/1000, l.SourceRates[2]/1000))
 		}
 		if len(ls) == 0 {
 			continue

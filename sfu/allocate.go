@@ -183,7 +183,13 @@ func (p *Peer) subscriberStats() (SubscriberStats, bool) {
 		worst = max(worst, f.lost.Load())
 		if src := f.Source(); src != nil && src.simulcast {
 			cur, target := f.Layer()
-			s.Layers = append(s.Layers, LayerState{Track: f.label, Current: cur, Target: target, ViewW: int(f.viewW.Load()), ViewH: int(f.viewH.Load())})
+			ls := LayerState{Track: f.label, Current: cur, Target: target, ViewW: int(f.viewW.Load()), ViewH: int(f.viewH.Load())}
+			for i := range maxLayers {
+				if l := src.layer(i); l != nil {
+					ls.SourceRates[i] = l.rate.Load()
+				}
+			}
+			s.Layers = append(s.Layers, ls)
 		}
 	}
 	s.FractionLost = float64(worst) / 256

@@ -75,6 +75,8 @@ type LayerState struct {
 	Target  int    // layer chosen for the subscriber
 	// ViewW and ViewH are the tile size the subscriber last told (-1: never).
 	ViewW, ViewH int
+	// SourceRates are the rates (bits/s) the publisher sends each layer at.
+	SourceRates [maxLayers]uint64
 }
 
 // Subscribers returns the downlink state of every peer that receives media.
