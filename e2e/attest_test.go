@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/base64"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -154,21 +155,20 @@ func TestBrowsersAttestTheRecord(t *testing.T) {
 	if d := a.GapTo.Sub(a.GapFrom); d > 3*time.Second {
 		t.Errorf("head-a's gap spans %s, want about 2 s at most (checkpoints follow every event within a second)", d)
 	}
-	// Its last line may have been checkpointed and countersigned in the
-	// moment before the tab went (the checkpoint after an event comes at
-	// once when none came in the last second): then nothing of substance is
-	// in its gap. If not, that line is the gap, and without --allow-gaps it
-	// fails verification, named.
+	// What happened in the moment before the tab went (its last line, a
+	// speaker change, the other's line) may or may not have been
+	// countersigned by it: the checkpoint after an event comes within a
+	// second. Whatever its gap holds, strict verification (no --allow-gaps)
+	// fails naming the gap's first event, and passes when the gap holds only
+	// the departure.
 	strict := opts
 	strict.AllowGaps = false
 	_, err := record.Verify(recs[0], strict)
 	switch {
-	case len(a.Gap) == 0 && err != nil:
+	case len(a.Gap) == 0 && a.GapTo.Sub(a.GapFrom) <= 2*time.Second && err != nil:
 		t.Errorf("head-a's gap holds only its departure, yet verification without --allow-gaps fails: %v", err)
-	case len(a.Gap) > 0 && (len(a.Gap) != 1 || a.Gap[0].Type != "chat" || a.Gap[0].Identity != "head-a"):
-		t.Errorf("head-a's gap holds more than its last line: %+v", a.Gap)
-	case len(a.Gap) > 0 && (err == nil || !strings.Contains(err.Error(), "chat of head-a")):
-		t.Errorf("head-a's last line is in its gap, yet verification without --allow-gaps says: %v", err)
+	case len(a.Gap) > 0 && (err == nil || !strings.Contains(err.Error(), fmt.Sprintf("event %d (%s", a.Gap[0].Seq, a.Gap[0].Type))):
+		t.Errorf("head-a's gap begins with event %d (%s), yet verification without --allow-gaps says: %v", a.Gap[0].Seq, a.Gap[0].Type, err)
 	}
 	if _, err := os.Stat(filepath.Join(recs[0], record.LogFile)); err != nil {
 		t.Fatal(err)

@@ -173,15 +173,25 @@ func TestPacketCacheEvictsBySlot(t *testing.T) {
 
 func TestForwardAllocatesNothing(t *testing.T) {
 	r := testReceiver()
+	var ws []*recordWriter
 	for i := range 10 {
-		boundForwarder(r, uint32(i+1), 96)
+		_, w := boundForwarder(r, uint32(i+1), 96)
+		ws = append(ws, w)
 	}
 	raw := rawPacket(t, 1, 1, true)
 	var pkt rtp.Packet
 	r.forward(raw, &pkt, 0) // warm the packet's slices
-	allocs := testing.AllocsPerRun(1000, func() { r.forward(raw, &pkt, 0) })
+	seq := uint16(1)
+	allocs := testing.AllocsPerRun(1000, func() {
+		seq++ // a new packet each time: the same one again is a duplicate, dropped
+		setSeq(raw, seq)
+		r.forward(raw, &pkt, 0)
+	})
 	if allocs != 0 {
 		t.Fatalf("forwarding one packet to 10 subscribers allocates %.1f times", allocs)
+	}
+	if ws[9].n < 1000 {
+		t.Fatalf("only %d packets were forwarded", ws[9].n)
 	}
 }
 
@@ -204,7 +214,9 @@ func BenchmarkForward(b *testing.B) {
 			b.SetBytes(int64(len(raws[0])))
 			b.ResetTimer()
 			for i := 0; b.Loop(); i++ {
-				r.forward(raws[i&255], &pkt, 0)
+				p := raws[i&255]
+				setSeq(p, uint16(i)) // a new packet each time: the same one again is a duplicate
+				r.forward(p, &pkt, 0)
 			}
 		})
 	}
@@ -215,3 +227,6 @@ func nackBoth(f *Forwarder, seq uint16, now int64) {
 	f.retransmit(seq, now, true)
 	f.retransmit(seq, now, false)
 }
+
+// setSeq writes seq into a marshalled RTP packet.
+func setSeq(raw []byte, seq uint16) { raw[2], raw[3] = byte(seq>>8), byte(seq) }

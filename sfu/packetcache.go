@@ -31,15 +31,20 @@ func newPacketCache(size int) *packetCache {
 }
 
 // put stores pkt (a whole RTP packet) under seq, replacing what was there;
-// key marks a packet of a keyframe.
-func (c *packetCache) put(seq uint16, pkt []byte, key bool) {
+// key marks a packet of a keyframe. It reports false, storing nothing, when
+// the cache holds seq already: the packet is a duplicate.
+func (c *packetCache) put(seq uint16, pkt []byte, key bool) (fresh bool) {
 	if len(pkt) > maxPacket {
-		return
+		return true
 	}
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	s := &c.slots[seq&c.mask]
+	if s.valid && s.seq == seq {
+		return false
+	}
 	s.seq, s.n, s.valid, s.key = seq, uint16(copy(s.buf[:], pkt)), true, key
-	c.mu.Unlock()
+	return true
 }
 
 // isKey reports whether the cache holds seq, and whether it is part of a keyframe.

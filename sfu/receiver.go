@@ -340,24 +340,35 @@ func (r *Receiver) forwardLayer(l *layer, raw []byte, pkt *rtp.Packet, now int64
 	if r.muted.Load() {
 		return // what nobody may hear is neither forwarded, cached for retransmission, nor recorded
 	}
-	key := false
-	if r.family != codecOther {
-		key = isKeyframeStart(r.family, pkt.Payload)
-		if key {
-			totals.keyframesIn[l.idx].Add(1)
-			l.keyTS, l.keySeen = pkt.Timestamp, true
-			l.keyWanted.Store(false)
-		} else if l.keyWanted.Load() && now-l.lastKeyframe.Load() >= int64(keyframeInterval) {
-			r.requestKeyframeAt(l, now)
-		}
-		if key && r.family == codecVP8 {
+	key := r.family != codecOther && isKeyframeStart(r.family, pkt.Payload)
+	keyTS, keySeen := l.keyTS, l.keySeen
+	if key {
+		keyTS, keySeen = pkt.Timestamp, true
+	}
+	// A packet the layer already has is not forwarded again. Chrome probes
+	// its uplink by resending recent packets over RTX, which pion hands over
+	// as the original packets: passed on, every subscriber of the layer got
+	// the publisher's probes, bursts of hundreds of kbit/s, on links that had
+	// no room for them (a viewer capped at 300 kbit/s was offered three times
+	// that and froze for seconds). A retransmission of a packet lost on the
+	// way in is new here, and goes on.
+	if !l.cache.put(pkt.SequenceNumber, raw, keySeen && pkt.Timestamp == keyTS) {
+		totals.duplicatesIn.Add(1)
+		return
+	}
+	if key {
+		totals.keyframesIn[l.idx].Add(1)
+		l.keyTS, l.keySeen = keyTS, keySeen
+		l.keyWanted.Store(false)
+		if r.family == codecVP8 {
 			if w, h, ok := vp8Size(pkt.Payload); ok {
 				l.width.Store(int32(w))
 				l.height.Store(int32(h))
 			}
 		}
+	} else if r.family != codecOther && l.keyWanted.Load() && now-l.lastKeyframe.Load() >= int64(keyframeInterval) {
+		r.requestKeyframeAt(l, now)
 	}
-	l.cache.put(pkt.SequenceNumber, raw, l.keySeen && pkt.Timestamp == l.keyTS)
 	if taps := *r.taps.Load(); len(taps) > 0 {
 		r.feedTaps(taps, l, raw, &pkt.Header, key, now)
 	}

@@ -1,6 +1,7 @@
 package sfu
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 	"testing"
@@ -338,7 +339,10 @@ func TestRenumberingAllocatesNothing(t *testing.T) {
 	r, l, raws := renumbering(10, true)
 	var pkt rtp.Packet
 	i := 0
+	seq := binary.BigEndian.Uint16(raws[255][2:])
 	allocs := testing.AllocsPerRun(1000, func() {
+		seq++ // a new packet each time: the same one again is a duplicate
+		setSeq(raws[i&255], seq)
 		r.forwardLayer(l, raws[i&255], &pkt, int64(3+i))
 		i++
 	})
@@ -362,7 +366,10 @@ func BenchmarkForwardRenumbered(b *testing.B) {
 				b.SetBytes(int64(len(raws[0])))
 				b.ReportAllocs()
 				b.ResetTimer()
+				seq := binary.BigEndian.Uint16(raws[255][2:])
 				for i := 0; b.Loop(); i++ {
+					seq++ // a new packet each time: the same one again is a duplicate
+					setSeq(raws[i&255], seq)
 					r.forwardLayer(l, raws[i&255], &pkt, int64(3+i))
 				}
 			})

@@ -298,11 +298,14 @@ func TestForwardWithTWCCAllocatesNothing(t *testing.T) {
 	}
 	l := r.layer(0)
 	key := vp8Packet(l.ssrc, 1, 1, true, true, true, 320, 180)
-	delta := vp8Packet(l.ssrc, 2, 3001, true, false, true, 320, 180)
+	deltas := make([][]byte, 2048) // distinct packets: the same one again is a duplicate, not forwarded
+	for i := range deltas {
+		deltas[i] = vp8Packet(l.ssrc, uint16(2+i), uint32(3001+i*3000), true, false, true, 320, 180)
+	}
 	var pkt rtp.Packet
 	r.forwardLayer(l, key, &pkt, 1)
-	r.forwardLayer(l, delta, &pkt, 2)
-	allocs := testing.AllocsPerRun(1000, func() { r.forwardLayer(l, delta, &pkt, 3) })
+	i := 0
+	allocs := testing.AllocsPerRun(1000, func() { r.forwardLayer(l, deltas[i], &pkt, 3); i++ })
 	if allocs != 0 {
 		t.Fatalf("forwarding with TWCC allocates %.1f times per packet", allocs)
 	}
@@ -334,7 +337,9 @@ func BenchmarkForwardSimulcast(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; b.Loop(); i++ {
-				r.forwardLayer(l, raws[i&255], &pkt, int64(i))
+				p := raws[i&255]
+				setSeq(p, uint16(i+1)) // a new packet each time: the same one again is a duplicate
+				r.forwardLayer(l, p, &pkt, int64(i))
 			}
 		})
 	}

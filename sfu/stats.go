@@ -19,6 +19,7 @@ var totals struct {
 	resendsHeld          atomic.Uint64            // NACKed packets not resent: resent within resendGap already
 	resendsMissed        atomic.Uint64            // NACKed packets not resent: gone from the cache, or of another source
 	resendsLimited       atomic.Uint64            // NACKed packets not resent: over the subscriber's retransmission budget
+	duplicatesIn         atomic.Uint64            // packets a layer had already (a publisher's RTX probes), not forwarded
 }
 
 // Totals is a snapshot of the process's media counters, all cumulative.
@@ -35,6 +36,7 @@ type Totals struct {
 	ResendsHeld          uint64            // NACKed packets not resent because they were just resent
 	ResendsMissed        uint64            // NACKed packets not resent because the cache no longer has them
 	ResendsLimited       uint64            // NACKed packets not resent because the subscriber's link has no room for them
+	DuplicatesIn         uint64            // packets a layer had already, not forwarded again
 }
 
 // ReadTotals returns the process's media counters.
@@ -47,7 +49,7 @@ func ReadTotals() Totals {
 		KeyframesThrottled: totals.keyframesThrottled.Load(),
 		LayerSwitches:      totals.layerSwitches.Load(),
 		ResendsHeld:        totals.resendsHeld.Load(), ResendsMissed: totals.resendsMissed.Load(),
-		ResendsLimited: totals.resendsLimited.Load(),
+		ResendsLimited: totals.resendsLimited.Load(), DuplicatesIn: totals.duplicatesIn.Load(),
 	}
 	for i := range t.KeyframesIn {
 		t.KeyframesIn[i] = totals.keyframesIn[i].Load()
