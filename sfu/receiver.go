@@ -348,10 +348,9 @@ func (r *Receiver) forwardLayer(l *layer, raw []byte, pkt *rtp.Packet, now int64
 	// A packet the layer already has is not forwarded again. Chrome probes
 	// its uplink by resending recent packets over RTX, which pion hands over
 	// as the original packets: passed on, every subscriber of the layer got
-	// the publisher's probes, bursts of hundreds of kbit/s, on links that had
-	// no room for them (a viewer capped at 300 kbit/s was offered three times
-	// that and froze for seconds). A retransmission of a packet lost on the
-	// way in is new here, and goes on.
+	// the publisher's probes, in bursts, on links that may have no room for
+	// them. A retransmission of a packet lost on the way in is new here, and
+	// goes on.
 	if !l.cache.put(pkt.SequenceNumber, raw, keySeen && pkt.Timestamp == keyTS) {
 		totals.duplicatesIn.Add(1)
 		return
