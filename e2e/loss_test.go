@@ -108,7 +108,7 @@ func TestBrowserVideoUnderLoss(t *testing.T) {
 	// time in ten, so most losses are repaired long before Chrome counts a
 	// freeze (a frame gap over max(3 frame intervals, interval + 150 ms)). What
 	// repair cannot save ends with a keyframe the server asks for at once: a
-	// few short freezes (0 to 1.03 s in all, median 0.22 s, over 30 runs). Chrome itself asks
+	// few short freezes (0 to 1.22 s in all, median 0.22 s, over 40 runs). Chrome itself asks
 	// only after 3 s without a decodable frame, so a freeze that the server
 	// does not end shows here as 3 s or more.
 	if frozen > 2 {
