@@ -1572,10 +1572,13 @@ function closePanel() {
   if (was) $(was === 'chat' ? 'btn-chat' : 'btn-people').focus();
 }
 
+/** A line is being sealed: Enter again must not send it twice. */
+let sealingChat = false;
+
 async function sendChat() {
   const input = /** @type {HTMLTextAreaElement} */ ($('chat-input'));
   const text = input.value.trim();
-  if (!text || !st.sig) return;
+  if (!text || !st.sig || sealingChat) return;
   if (Array.from(text).length > st.maxChat) {
     toast(`Messages can be at most ${st.maxChat} characters.`, { kind: 'error' });
     return;
@@ -1583,7 +1586,8 @@ async function sendChat() {
   let wire = text;
   if (st.e2ee) {
     // End to end: the server, and the record, see only ciphertext.
-    const sealed = st.self ? await st.e2ee.sealChat(text, st.self.identity) : null;
+    sealingChat = true;
+    const sealed = st.self ? await st.e2ee.sealChat(text, st.self.identity).finally(() => { sealingChat = false; }) : null;
     if (sealed === null) {
       toast('The message was not sent: end-to-end encryption is not ready.', { kind: 'error' });
       return;
