@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -187,6 +188,7 @@ func mediaFile(t *testing.T, dir, kind string) string {
 func TestTamperingIsNamed(t *testing.T) {
 	fx := makeRecord(t)
 	n := len(lines(t, fx.dir))
+	chat := slices.IndexFunc(lines(t, fx.dir), func(l string) bool { return strings.Contains(l, "example.org/agenda") })
 	otherKey := newKey(t)
 	cases := []struct {
 		name   string
@@ -216,6 +218,21 @@ func TestTamperingIsNamed(t *testing.T) {
 			}
 			writeLines(t, dir, ls)
 		}, fx.opts, ": altered"},
+		{"edit an event's prev field", func(dir string) {
+			ls := lines(t, dir)
+			at := strings.Index(ls[4], `"prev":"`) + len(`"prev":"`)
+			c := byte('a')
+			if ls[4][at] == c {
+				c = 'b'
+			}
+			ls[4] = ls[4][:at] + string(c) + ls[4][at+1:]
+			writeLines(t, dir, ls)
+		}, fx.opts, "event 5: altered: it does not link to event 4, and event 6 does not link to it"},
+		{"alter the text of an event", func(dir string) {
+			ls := lines(t, dir)
+			ls[chat] = strings.Replace(ls[chat], "example.org/agenda", "example.org/agendb", 1)
+			writeLines(t, dir, ls)
+		}, fx.opts, fmt.Sprintf("event %d: altered: event %d no longer links to it", chat+1, chat+2)},
 		{"truncate a media file", func(dir string) {
 			p := mediaFile(t, dir, "mic")
 			st, _ := os.Stat(p)

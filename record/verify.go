@@ -327,7 +327,7 @@ func (v *verifier) run() error {
 		case e.Prev != prev && seq == 1:
 			return &Failure{Entry: 1, Reason: "altered: the first event names a previous one"}
 		case e.Prev != prev:
-			return &Failure{Entry: seq - 1, Reason: fmt.Sprintf("altered: event %d no longer links to it", seq)}
+			return brokenLink(seq, line, rd)
 		case !v.canonical(&e, line):
 			return &Failure{Entry: seq, Reason: "altered: the entry is not written as the server writes it (spaces, key order or case, escapes or unknown fields changed)"}
 		}
@@ -384,6 +384,25 @@ func (v *verifier) run() error {
 		}
 	}
 	return v.checkSigners()
+}
+
+// brokenLink blames a link that does not hold on the one edit that explains
+// it: if the next line still links to this one, this line is as it was and
+// the one before it was altered; if not, this line was (its prev field, or
+// more).
+func brokenLink(seq uint64, line []byte, rd *bufio.Reader) error {
+	sum := sha256.Sum256(line[:len(line)-1])
+	next, _ := readLine(rd, maxLine)
+	var e struct {
+		Prev string `json:"prev"`
+	}
+	if len(next) == 0 {
+		return &Failure{Entry: seq - 1, Reason: fmt.Sprintf("altered: the last event, %d, no longer links to it (or its own prev field was changed)", seq)}
+	}
+	if json.Unmarshal(next, &e) == nil && e.Prev == hex.EncodeToString(sum[:]) {
+		return &Failure{Entry: seq - 1, Reason: fmt.Sprintf("altered: event %d no longer links to it", seq)}
+	}
+	return &Failure{Entry: seq, Reason: fmt.Sprintf("altered: it does not link to event %d, and event %d does not link to it", seq-1, seq+1)}
 }
 
 // sameIdentity checks that an entry naming a participant names the identity
