@@ -204,6 +204,9 @@ func (r *Room) remove(p *Participant) {
 	}
 	r.info.Delete("channel:" + p.id)
 	p.sink.Close()
+	if r.m.cfg.SessionEnded != nil {
+		r.m.cfg.SessionEnded(p.id)
+	}
 	r.m.wg.Add(1)
 	go func() {
 		// Closing a peer waits for its media goroutines; keep that off the loop.

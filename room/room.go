@@ -33,6 +33,12 @@ type Config struct {
 	// ICEServers gives a participant its ICE servers (TURN credentials are
 	// per participant and end with its token); nil gives none.
 	ICEServers func(participant string, until time.Time) []signal.ICEServer
+	// SessionEnded, when set, is told the id of a participant or viewer whose
+	// session ended (left, removed, replaced, its room closed): what
+	// ICEServers gave it must stop working. It runs on the room's loop (or
+	// the goroutine of a viewer whose room was gone) and must not block or
+	// call the Manager.
+	SessionEnded func(id string)
 	Now        func() time.Time // for tests; defaults to time.Now
 	// OnEvent, when set, receives every room event in order. It runs on the
 	// room's loop (room-end with the Manager's lock held) and must not block

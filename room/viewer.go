@@ -174,6 +174,9 @@ func (v *Viewer) Close() {
 	if !r.box.post(func() { r.dropViewer(v) }) {
 		// The room is gone: it ended the viewers it had; this one never got there.
 		if v.stop() {
+			if m := r.m; m.cfg.SessionEnded != nil {
+				m.cfg.SessionEnded(v.id)
+			}
 			_ = v.peer.Close()
 		}
 	}
@@ -203,6 +206,9 @@ func (r *Room) dropViewer(v *Viewer) {
 func (r *Room) endViewer(v *Viewer) {
 	if !v.stop() {
 		return
+	}
+	if r.m.cfg.SessionEnded != nil {
+		r.m.cfg.SessionEnded(v.id)
 	}
 	r.m.wg.Add(1)
 	go func() {
