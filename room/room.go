@@ -39,7 +39,7 @@ type Config struct {
 	// the goroutine of a viewer whose room was gone) and must not block or
 	// call the Manager.
 	SessionEnded func(id string)
-	Now        func() time.Time // for tests; defaults to time.Now
+	Now          func() time.Time // for tests; defaults to time.Now
 	// OnEvent, when set, receives every room event in order. It runs on the
 	// room's loop (room-end with the Manager's lock held) and must not block
 	// or call the Manager.
