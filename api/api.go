@@ -72,6 +72,8 @@ var routes = []Route{
 	{Method: "PATCH", Path: "/api/v1/rooms/{room}/participants/{identity}", handle: (*API).setGrants},
 	{Method: "DELETE", Path: "/api/v1/rooms/{room}/participants/{identity}", handle: (*API).removeParticipant},
 	{Method: "POST", Path: "/api/v1/rooms/{room}/participants/{identity}/mute", handle: (*API).muteParticipant},
+	{Method: "GET", Path: "/api/v1/rooms/{room}/viewers", handle: (*API).listViewers},
+	{Method: "DELETE", Path: "/api/v1/rooms/{room}/viewers/{viewer}", handle: (*API).removeViewer},
 	{Method: "POST", Path: "/api/v1/rooms/{room}/recording", handle: (*API).startRecording},
 	{Method: "DELETE", Path: "/api/v1/rooms/{room}/recording", handle: (*API).stopRecording},
 	{Method: "GET", Path: "/api/v1/recordings", handle: (*API).listRecordings},
@@ -200,6 +202,8 @@ func roomError(err error) *Error {
 		return &Error{Status: http.StatusNotFound, Code: "room_not_found", Message: msg}
 	case errors.Is(err, room.ErrNoParticipant):
 		return &Error{Status: http.StatusNotFound, Code: "participant_not_found", Message: msg}
+	case errors.Is(err, room.ErrNoViewer):
+		return &Error{Status: http.StatusNotFound, Code: "viewer_not_found", Message: msg}
 	case errors.Is(err, room.ErrRoomExists):
 		return &Error{Status: http.StatusConflict, Code: "room_exists", Message: msg}
 	case errors.Is(err, room.ErrRecording):

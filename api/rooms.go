@@ -230,14 +230,44 @@ func (a *API) muteParticipant(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) removeParticipant(w http.ResponseWriter, r *http.Request) error {
-	ban := false
-	if v := r.URL.Query().Get("ban"); v != "" {
-		var err error
-		if ban, err = strconv.ParseBool(v); err != nil {
-			return badRequest("query parameter \"ban\" must be true or false, not %q", v)
-		}
+	ban, err := banParam(r)
+	if err != nil {
+		return err
 	}
 	if err := a.rooms.RemoveParticipant(r.Context(), r.PathValue("room"), r.PathValue("identity"), ban); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func banParam(r *http.Request) (bool, error) {
+	v := r.URL.Query().Get("ban")
+	if v == "" {
+		return false, nil
+	}
+	ban, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, badRequest("query parameter \"ban\" must be true or false, not %q", v)
+	}
+	return ban, nil
+}
+
+func (a *API) listViewers(w http.ResponseWriter, r *http.Request) error {
+	vs, err := a.rooms.Viewers(r.Context(), r.PathValue("room"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"viewers": vs})
+	return nil
+}
+
+func (a *API) removeViewer(w http.ResponseWriter, r *http.Request) error {
+	ban, err := banParam(r)
+	if err != nil {
+		return err
+	}
+	if err := a.rooms.RemoveViewer(r.Context(), r.PathValue("room"), r.PathValue("viewer"), ban); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

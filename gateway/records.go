@@ -9,9 +9,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/parleyhq/parley/auth"
 	"github.com/parleyhq/parley/record"
+	"github.com/parleyhq/parley/room"
 )
 
 // ServeRecords lets holders of the record grant list and download the records
@@ -20,7 +22,7 @@ import (
 func (g *Gateway) ServeRecords(dir string) {
 	g.mux.HandleFunc("GET /records", func(w http.ResponseWriter, r *http.Request) {
 		roomName := r.URL.Query().Get("room")
-		if !g.recordGrant(w, r, roomName) {
+		if g.recordGrant(w, r, roomName) == nil {
 			return
 		}
 		type item struct {
@@ -49,9 +51,11 @@ func (g *Gateway) ServeRecords(dir string) {
 			http.Error(w, "no such record", http.StatusNotFound)
 			return
 		}
-		if !g.recordGrant(w, r, roomName) {
+		claims := g.recordGrant(w, r, roomName)
+		if claims == nil {
 			return
 		}
+		defer g.cutOnRevoke(w, claims)()
 		w.Header().Set("Content-Type", "application/x-tar")
 		w.Header().Set("Content-Disposition", `attachment; filename="`+id+`.tar"`)
 		tw := tar.NewWriter(w)
@@ -65,23 +69,64 @@ func (g *Gateway) ServeRecords(dir string) {
 	})
 }
 
-// recordGrant checks the bearer token admits room with the record grant.
-func (g *Gateway) recordGrant(w http.ResponseWriter, r *http.Request, room string) bool {
+// recordGrant returns the bearer token's claims if it admits room with the
+// record grant and was not revoked there; else it answers and returns nil.
+func (g *Gateway) recordGrant(w http.ResponseWriter, r *http.Request, roomName string) *auth.Claims {
 	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok {
 		http.Error(w, "an Authorization: Bearer token with the record grant is required", http.StatusUnauthorized)
-		return false
+		return nil
 	}
-	claims, err := g.verifier.Verify(tok, room)
+	claims, err := g.verifier.Verify(tok, roomName)
 	if err != nil {
 		http.Error(w, tokenError(err).Message, http.StatusUnauthorized)
-		return false
+		return nil
 	}
 	if !claims.Has(auth.GrantRecord) {
 		http.Error(w, "this access token does not allow downloading records", http.StatusForbidden)
-		return false
+		return nil
 	}
-	return true
+	if g.rooms.Denied(claims) {
+		http.Error(w, room.ErrRevoked.Error(), http.StatusForbidden)
+		return nil
+	}
+	return claims
+}
+
+// revokeCheck is how often a running download checks that its token still
+// stands: a ban ends it within about this long.
+const revokeCheck = 250 * time.Millisecond
+
+// cutOnRevoke ends the response's connection if claims are revoked while it
+// is written (a record is gigabytes: minutes of download). Call the returned
+// function when the handler is done.
+func (g *Gateway) cutOnRevoke(w http.ResponseWriter, claims *auth.Claims) (stop func()) {
+	rc := http.NewResponseController(w)
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		t := time.NewTicker(revokeCheck)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				if g.rooms.Denied(claims) {
+					g.log.Info("record download cut: the token was revoked", "room", claims.Room, "identity", claims.Subject)
+					// A deadline in the past fails the handler's next write (and the
+					// one under way): the handler returns and the connection closes.
+					_ = rc.SetWriteDeadline(time.Unix(1, 0))
+					return
+				}
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-stopped
+	}
 }
 
 // recordRoom reads the room a record belongs to from its first entry.

@@ -283,8 +283,33 @@ func (m *Manager) RemoveParticipant(ctx context.Context, room, who string, ban b
 		if ban {
 			r.m.deny(r.name, p.tokenID, p.identity, p.invite == "")
 		}
+		r.endViewersOfParticipant(p, ban)
 		p.sink.Send(&signal.Removed{Type: "removed", By: operatorRef})
 		r.leave(p, signal.ReasonRemoved)
+		return nil
+	})
+}
+
+// ErrNoViewer: no viewer of that id in the room.
+var ErrNoViewer = errors.New("no such viewer in this room")
+
+// Viewers lists the room's WHEP viewers (for operators).
+func (m *Manager) Viewers(ctx context.Context, room string) ([]signal.Viewer, error) {
+	var out []signal.Viewer
+	err := m.onLoop(ctx, room, func(r *Room) error {
+		out = r.viewerList()
+		return nil
+	})
+	return out, err
+}
+
+// RemoveViewer ends a WHEP viewer; ban also revokes the token it was opened
+// with in this room (and, for a personal token, its holder's identity).
+func (m *Manager) RemoveViewer(ctx context.Context, room, id string, ban bool) error {
+	return m.onLoop(ctx, room, func(r *Room) error {
+		if !r.removeViewer(id, ban) {
+			return ErrNoViewer
+		}
 		return nil
 	})
 }
@@ -322,6 +347,9 @@ func (m *Manager) SetGrants(ctx context.Context, room, who string, grants []auth
 		p.grants = slices.Clone(grants)
 		r.enforcePublish(p)
 		r.enforceSubscribe(p)
+		if !p.can(auth.GrantSubscribe) {
+			r.endViewersOfParticipant(p, false) // their WHEP players lose what their token no longer allows
+		}
 		if p.interpreter() != wasInterpreter {
 			// Their microphone moves between the floor and the channels.
 			for _, t := range p.tracks {

@@ -27,7 +27,11 @@ const (
 	EventSpeaker      = "speaker"      // the floor's active speaker changed
 	EventReconnecting = "reconnecting" // a participant's connection dropped; their seat waits
 	EventRecordStart  = "recording-start"
-	EventRecordStop   = "recording-stop"
+	// EventViewerStart and EventViewerStop bracket a WHEP viewer: outside
+	// the meeting, but it watches someone in it.
+	EventViewerStart = "viewer-start"
+	EventViewerStop  = "viewer-stop"
+	EventRecordStop  = "recording-stop"
 	// EventRoomStart and EventRoomEnd bracket a room's life on this node; no
 	// record sees them (a record starts after the first and seals before the last).
 	EventRoomStart = "room-start"

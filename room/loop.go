@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/parleyhq/parley/auth"
 	"github.com/parleyhq/parley/sfu"
 	"github.com/parleyhq/parley/signal"
 )
@@ -151,6 +152,9 @@ func (r *Room) join(p *Participant) error {
 	welcome := signal.NewWelcome(r.roomInfo(), p.info(), others, ice)
 	welcome.Resume = p.resume
 	p.sink.Send(welcome)
+	if len(r.viewers) > 0 && p.can(auth.GrantModerate) {
+		p.sink.Send(&signal.Viewers{Type: "viewers", Viewers: r.viewerList()})
+	}
 	if old != nil {
 		r.broadcast(&signal.ParticipantEvent{Type: "participant-updated", Participant: p.info()}, p)
 	} else {

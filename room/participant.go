@@ -320,6 +320,12 @@ func (r *Room) moderate(p *Participant, m *signal.Moderate) {
 		p.sink.Send(&signal.Error{Type: "error", Code: signal.CodeForbidden, Message: "your access token does not allow moderating", Ref: "moderate"})
 		return
 	}
+	if m.Action == "remove-viewer" {
+		if !r.removeViewer(m.Target, m.Ban) {
+			p.sink.Send(&signal.Error{Type: "error", Code: signal.CodeNotFound, Message: "no viewer " + m.Target + " in this room", Ref: "moderate"})
+		}
+		return
+	}
 	target := r.participants[m.Target]
 	if target == nil {
 		p.sink.Send(&signal.Error{Type: "error", Code: signal.CodeNotFound, Message: "no participant " + m.Target + " in this room", Ref: "moderate"})
@@ -332,6 +338,7 @@ func (r *Room) moderate(p *Participant, m *signal.Moderate) {
 		if m.Ban {
 			r.m.deny(r.name, target.tokenID, target.identity, target.invite == "")
 		}
+		r.endViewersOfParticipant(target, m.Ban)
 		target.sink.Send(&signal.Removed{Type: "removed", By: p.ref()})
 		r.leave(target, signal.ReasonRemoved)
 	}

@@ -97,8 +97,34 @@ func (m *Manager) deny(room, tokenID, identity string, personal bool) {
 	}
 }
 
-// Revoke denies a token id in room from now on (for operators).
-func (m *Manager) Revoke(room, tokenID string) { m.deny(room, tokenID, "", false) }
+// Revoke denies a token id in room from now on (for operators), and ends
+// what it opened there: participants and WHEP viewers.
+func (m *Manager) Revoke(room, tokenID string) {
+	m.deny(room, tokenID, "", false)
+	_ = m.onLoop(context.Background(), room, func(r *Room) error {
+		for _, p := range r.participants {
+			if p.tokenID == tokenID {
+				p.sink.Send(&signal.Removed{Type: "removed", By: operatorRef})
+				r.leave(p, signal.ReasonRemoved)
+			}
+		}
+		r.endViewersOf(tokenID, "", false)
+		return nil
+	})
+}
+
+// Denied reports whether claims were revoked in their room: their token, or
+// for a personal token their identity, was banned.
+func (m *Manager) Denied(claims *auth.Claims) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.deniedLocked(claims)
+}
+
+func (m *Manager) deniedLocked(claims *auth.Claims) bool {
+	d := m.denied[claims.Room]
+	return d["jti:"+claims.ID] || (!claims.Invite && d["identity:"+claims.Subject])
+}
 
 // ErrRevoked is returned by Join for a revoked token.
 var ErrRevoked = errors.New("this access token has been revoked for this room")
@@ -132,7 +158,7 @@ func (m *Manager) Join(ctx context.Context, claims *auth.Claims, name, key, resu
 		m.mu.Unlock()
 		return nil, ErrShuttingDown
 	}
-	if d := m.denied[claims.Room]; d["jti:"+claims.ID] || (!claims.Invite && d["identity:"+claims.Subject]) {
+	if m.deniedLocked(claims) {
 		m.mu.Unlock()
 		return nil, ErrRevoked
 	}

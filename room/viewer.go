@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -34,10 +35,16 @@ var (
 type Viewer struct {
 	room     *Room
 	id       string
-	identity string
-	peer     *sfu.Peer
-	ice      []signal.ICEServer
-	fwds     []*viewerFwd // fixed once the answer is made
+	identity string // who is watched
+	// Who watches: revoking the token, or banning the holder of a personal
+	// token, ends the viewer as it ends their participant.
+	tokenID string
+	watcher string
+	invite  bool
+	since   time.Time
+	peer    *sfu.Peer
+	ice     []signal.ICEServer
+	fwds    []*viewerFwd // fixed once the answer is made
 
 	once sync.Once
 	done chan struct{}
@@ -84,7 +91,7 @@ func (m *Manager) Watch(ctx context.Context, claims *auth.Claims, identity, offe
 		m.mu.Unlock()
 		return nil, "", ErrShuttingDown
 	}
-	if d := m.denied[claims.Room]; d["jti:"+claims.ID] || (!claims.Invite && d["identity:"+claims.Subject]) {
+	if m.deniedLocked(claims) {
 		m.mu.Unlock()
 		return nil, "", ErrRevoked
 	}
@@ -100,7 +107,8 @@ func (m *Manager) Watch(ctx context.Context, claims *auth.Claims, identity, offe
 	if len(offered) == 0 {
 		return nil, "", fmt.Errorf("%w: it receives neither audio nor video", sfu.ErrBadOffer)
 	}
-	v := &Viewer{id: newID("VW_"), identity: identity, done: make(chan struct{})}
+	v := &Viewer{id: newID("VW_"), identity: identity, tokenID: claims.ID, watcher: claims.Subject,
+		invite: claims.Invite, since: m.cfg.Now(), done: make(chan struct{})}
 	var plan []sfu.ViewerTrack
 	err = m.onLoop(ctx, claims.Room, func(r *Room) error {
 		if r.e2eeRequired() {
@@ -158,6 +166,8 @@ func (m *Manager) Watch(ctx context.Context, claims *auth.Claims, identity, offe
 		}
 		r.viewers[v] = struct{}{}
 		r.follow(v)
+		r.event(EventViewerStart, nil, v.eventData())
+		r.viewersChanged()
 		r.m.log.Info("viewer started", "room", r.name, "viewer", v.id, "identity", identity)
 		return nil
 	})
@@ -197,9 +207,80 @@ func (v *Viewer) stop() bool {
 func (r *Room) dropViewer(v *Viewer) {
 	if _, ok := r.viewers[v]; ok {
 		delete(r.viewers, v)
+		r.event(EventViewerStop, nil, v.eventData())
+		r.viewersChanged()
 		r.m.log.Info("viewer ended", "room", r.name, "viewer", v.id)
 	}
 	r.endViewer(v)
+}
+
+// endViewersOfParticipant ends, with a removed participant, the viewers they
+// opened: those of their personal token, and with a ban those of their token
+// whatever it is (a banned invite is banned for all who hold it, as Join
+// refuses them too); loop only.
+func (r *Room) endViewersOfParticipant(p *Participant, ban bool) {
+	personal := p.invite == ""
+	tokenID := ""
+	if ban || personal {
+		tokenID = p.tokenID
+	}
+	r.endViewersOf(tokenID, p.identity, personal)
+}
+
+// removeViewer ends the viewer id (with ban, its token is revoked in this
+// room too); false when there is no such viewer; loop only.
+func (r *Room) removeViewer(id string, ban bool) bool {
+	for v := range r.viewers {
+		if v.id != id {
+			continue
+		}
+		if ban {
+			r.m.deny(r.name, v.tokenID, v.watcher, !v.invite)
+			r.endViewersOf(v.tokenID, v.watcher, !v.invite)
+		}
+		r.m.log.Info("viewer removed", "room", r.name, "viewer", v.id, "ban", ban)
+		r.dropViewer(v)
+		return true
+	}
+	return false
+}
+
+func (v *Viewer) eventData() map[string]string {
+	return map[string]string{"viewer": v.id, "watcher": v.watcher, "watched": v.identity}
+}
+
+// endViewersOf ends the viewers opened with tokenID or, when personal, by
+// the holder of a personal token for identity; loop only.
+func (r *Room) endViewersOf(tokenID, identity string, personal bool) {
+	for v := range r.viewers {
+		if (tokenID != "" && v.tokenID == tokenID) || (personal && identity != "" && !v.invite && v.watcher == identity) {
+			r.dropViewer(v)
+		}
+	}
+}
+
+func (v *Viewer) info() signal.Viewer {
+	return signal.Viewer{ID: v.id, Watcher: v.watcher, Watched: v.identity, Since: v.since.UTC().Format(time.RFC3339)}
+}
+
+// viewerList lists the room's viewers, oldest first; loop only.
+func (r *Room) viewerList() []signal.Viewer {
+	out := make([]signal.Viewer, 0, len(r.viewers))
+	for v := range r.viewers {
+		out = append(out, v.info())
+	}
+	slices.SortFunc(out, func(a, b signal.Viewer) int { return strings.Compare(a.Since+a.ID, b.Since+b.ID) })
+	return out
+}
+
+// viewersChanged tells the moderators who watches from outside; loop only.
+func (r *Room) viewersChanged() {
+	msg := &signal.Viewers{Type: "viewers", Viewers: r.viewerList()}
+	for _, p := range r.participants {
+		if p.can(auth.GrantModerate) {
+			p.sink.Send(msg)
+		}
+	}
 }
 
 // endViewer stops v; its peer closes off the loop (closing waits on media).

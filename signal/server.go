@@ -187,6 +187,21 @@ type Muted struct {
 	By     Ref    `json:"by"`
 }
 
+// Viewers tells moderators who watches the room from outside it (WHEP
+// players), sent when that changes and at join.
+type Viewers struct {
+	Type    string   `json:"type"`
+	Viewers []Viewer `json:"viewers"`
+}
+
+// Viewer is one WHEP player.
+type Viewer struct {
+	ID      string `json:"id"`
+	Watcher string `json:"watcher"` // the identity of the token that opened it
+	Watched string `json:"watched"` // the participant it shows
+	Since   string `json:"since"`   // RFC 3339
+}
+
 // Removed tells a client a moderator removed it.
 type Removed struct {
 	Type string `json:"type"`

@@ -160,8 +160,8 @@ type ChatSend struct {
 // Moderate is a moderator's request.
 type Moderate struct {
 	Type   string `json:"type"`
-	Action string `json:"action"` // "mute" or "remove"
-	Target string `json:"target"` // participant id
+	Action string `json:"action"` // "mute", "remove" or "remove-viewer"
+	Target string `json:"target"` // participant id; for remove-viewer, the viewer's id
 	Source string `json:"source,omitempty"`
 	// Ban, with remove, revokes the target's token for this room: it cannot join again.
 	Ban bool `json:"ban,omitempty"`
@@ -382,9 +382,9 @@ func validate(msg any) *Error {
 			if !ValidSource(m.Source) {
 				return Errorf(CodeBadRequest, "moderate mute needs a source: mic, camera, screen or screen-audio")
 			}
-		case "remove":
+		case "remove", "remove-viewer":
 		default:
-			return Errorf(CodeBadRequest, "moderate action %q is not \"mute\" or \"remove\"", truncate(m.Action, 40))
+			return Errorf(CodeBadRequest, "moderate action %q is not \"mute\", \"remove\" or \"remove-viewer\"", truncate(m.Action, 40))
 		}
 		if m.Target == "" {
 			return Errorf(CodeBadRequest, "moderate needs a target participant id")

@@ -28,11 +28,13 @@ const (
 	TrackPublished    = "track_published"
 	TrackUnpublished  = "track_unpublished"
 	RecordingSealed   = "recording_sealed"
+	ViewerStarted     = "viewer_started"
+	ViewerFinished    = "viewer_finished"
 )
 
 // Types lists every event type, for configuration checks and documentation.
 var Types = []string{RoomStarted, RoomFinished, ParticipantJoined, ParticipantLeft,
-	TrackPublished, TrackUnpublished, RecordingSealed}
+	TrackPublished, TrackUnpublished, RecordingSealed, ViewerStarted, ViewerFinished}
 
 // fromRoom turns a room event into a webhook event; most room events (chat,
 // mutes, speakers, channel moves) are the meeting's business, not the
@@ -62,6 +64,14 @@ func fromRoom(e room.Event) (Event, bool) {
 	case room.EventUnpublish:
 		w.Type = TrackUnpublished
 		w.Data = pick(e.Data, "track", "source")
+	case room.EventViewerStart, room.EventViewerStop:
+		// Players outside the meeting are the operator's business: who
+		// watches a participant, and with whose token.
+		w.Type = ViewerStarted
+		if e.Type == room.EventViewerStop {
+			w.Type = ViewerFinished
+		}
+		w.Data = pick(e.Data, "viewer", "watcher", "watched")
 	default:
 		return Event{}, false
 	}

@@ -1,0 +1,132 @@
+package whip_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/parleyhq/parley/auth"
+	"github.com/parleyhq/parley/config"
+	"github.com/parleyhq/parley/record"
+	"github.com/parleyhq/parley/server"
+	"github.com/parleyhq/parley/server/servertest"
+)
+
+// bigRecord puts a record folder of room into the node's data folder, large
+// enough that a client reading it slowly keeps the download running.
+func bigRecord(t *testing.T, dataDir, room string) string {
+	t.Helper()
+	id := room + "-20261205T100000Z-0badc0de"
+	dir := filepath.Join(dataDir, server.RecordsDir, id)
+	if err := os.MkdirAll(filepath.Join(dir, record.MediaDir), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	start, _ := json.Marshal(record.Entry{Seq: 1, Time: time.Now(), Type: record.TypeStart, Record: id, Room: room, Format: record.Format})
+	if err := os.WriteFile(filepath.Join(dir, record.LogFile), append(start, '\n'), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, record.MediaDir, "big.webm"), make([]byte, 64<<20), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// slowRead reads like a client on a slow link: 64 KiB every 10 ms.
+func slowRead(r io.Reader) (int64, error) {
+	var total int64
+	for {
+		n, err := io.CopyN(io.Discard, r, 64<<10)
+		total += n
+		if err != nil {
+			if err == io.EOF {
+				err = nil
+			}
+			return total, err
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// A ban ends what the banned token opened: its WHEP player and its record
+// download stop within a second, and new attempts are refused.
+func TestBanEndsWhatTheTokenOpened(t *testing.T) {
+	var dataDir string
+	srv := servertest.Start(t, func(c *config.Config) { dataDir = c.DataDir })
+	id := bigRecord(t, dataDir, "hall")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	speaker := dial(t, ctx, srv, "hall", "speaker", all...)
+	publishAV(t, ctx, speaker, "speaker")
+
+	grants := []auth.Grant{auth.GrantJoin, auth.GrantSubscribe, auth.GrantRecord}
+	token := mint(t, srv, "hall", "guest", grants...)
+	guest := dial(t, ctx, srv, "hall", "guest", grants...)
+	_ = guest
+
+	// The guest's token also watches the speaker over WHEP…
+	player := newPeer(t)
+	player.receiveAV(t)
+	resp, body := request(t, "POST", srv.URL()+"/whep/hall/speaker", token, "application/sdp", []byte(player.offer(t, true)))
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("WHEP: %d %s", resp.StatusCode, body)
+	}
+	player.answer(t, string(body))
+	poll(t, "the player to receive video", func() bool { return player.received("video") > 20 })
+	vs, err := srv.Rooms().Viewers(ctx, "hall")
+	if err != nil || len(vs) != 1 || vs[0].Watcher != "guest" || vs[0].Watched != "speaker" {
+		t.Fatalf("viewers: %+v, %v", vs, err)
+	}
+
+	// …and downloads the record, slowly.
+	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL()+"/records/"+id, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	dl, err := http.DefaultClient.Do(req)
+	if err != nil || dl.StatusCode != http.StatusOK {
+		t.Fatalf("download: %v %v", dl, err)
+	}
+	defer dl.Body.Close()
+	rd := bufio.NewReaderSize(dl.Body, 64<<10)
+	if _, err := io.CopyN(io.Discard, rd, 1<<20); err != nil {
+		t.Fatalf("the download's first MiB: %v", err)
+	}
+
+	if err := srv.Rooms().RemoveParticipant(ctx, "hall", "guest", true); err != nil {
+		t.Fatal(err)
+	}
+	banned := time.Now()
+
+	// The room forgets the viewer at once.
+	if vs, _ := srv.Rooms().Viewers(ctx, "hall"); len(vs) != 0 {
+		t.Errorf("viewers after the ban: %+v", vs)
+	}
+	// The download is cut: the client reads what the sockets' buffers held
+	// (a few MiB on loopback), then the connection ends, short of the record.
+	n, err := slowRead(rd)
+	if err == nil || n >= 32<<20 {
+		t.Fatalf("the download went on after the ban: %d more bytes (%v)", n, err)
+	}
+	t.Logf("download ended %v after the ban, %d bytes after it (%v)", time.Since(banned).Round(time.Millisecond), n, err)
+	poll(t, "the WHEP player's connection to end", func() bool { return !player.connected() })
+	t.Logf("player disconnected %v after the ban", time.Since(banned).Round(time.Millisecond))
+
+	// New attempts with the same token are refused.
+	again := newPeer(t)
+	again.receiveAV(t)
+	resp, body = request(t, "POST", srv.URL()+"/whep/hall/speaker", token, "application/sdp", []byte(again.offer(t, true)))
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("WHEP after the ban: %d %s", resp.StatusCode, body)
+	}
+	for _, path := range []string{"/records/" + id, "/records?room=hall"} {
+		resp, body = request(t, "GET", srv.URL()+path, token, "", nil)
+		if resp.StatusCode != http.StatusForbidden || !strings.Contains(string(body), "revoked") {
+			t.Errorf("GET %s after the ban: %d %s", path, resp.StatusCode, body)
+		}
+	}
+}
