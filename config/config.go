@@ -5,6 +5,7 @@ package config
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -19,6 +20,10 @@ type Config struct {
 	UDPPort int
 	// PublicIP, when set, is announced to clients instead of local addresses.
 	PublicIP string
+	// ICEDeny and ICEAllow are comma-separated networks (CIDR) clients'
+	// candidates may not name, and may name even if denied. With a public
+	// address the private ranges are denied by default.
+	ICEDeny, ICEAllow string
 	// DataDir holds the signing key and, later, records.
 	DataDir string
 	// LogLevel is debug, info, warn or error.
@@ -124,6 +129,12 @@ func (c Config) Validate() error {
 	if c.PublicIP != "" && net.ParseIP(c.PublicIP) == nil {
 		return keyErr("public_ip", "%q is not an IP address", c.PublicIP)
 	}
+	if _, err := ParseNetworks(c.ICEDeny); err != nil {
+		return keyErr("ice_deny", "%v", err)
+	}
+	if _, err := ParseNetworks(c.ICEAllow); err != nil {
+		return keyErr("ice_allow", "%v", err)
+	}
 	if c.DataDir == "" {
 		return keyErr("data", "the data folder must be named")
 	}
@@ -188,6 +199,32 @@ func (c Config) Validate() error {
 func (c Config) TLS() bool { return c.TLSCert != "" || c.TLSSelfSigned }
 
 // ListenIP is the IP part of Listen (nil for all interfaces); media binds there too.
+// ParseNetworks parses a comma-separated list of networks in CIDR notation
+// (a bare address is one host).
+func ParseNetworks(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for f := range strings.SplitSeq(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if !strings.Contains(f, "/") {
+			a, err := netip.ParseAddr(f)
+			if err != nil {
+				return nil, fmt.Errorf("%q is not a network (CIDR, e.g. 10.0.0.0/8) or an address", f)
+			}
+			out = append(out, netip.PrefixFrom(a, a.BitLen()))
+			continue
+		}
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a network (CIDR, e.g. 10.0.0.0/8) or an address", f)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
+}
+
 func (c Config) ListenIP() net.IP {
 	host, _, _ := net.SplitHostPort(c.Listen)
 	if host == "localhost" {

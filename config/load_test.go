@@ -134,6 +134,7 @@ func allDifferent(t *testing.T) config.Config {
 	t.Helper()
 	c := config.Config{
 		Listen: "127.0.0.1:9443", UDPPort: 9444, PublicIP: "203.0.113.7", DataDir: "/var/lib/parley",
+		ICEDeny: "198.51.100.0/24", ICEAllow: "10.1.0.0/16",
 		LogLevel: "debug", LogFormat: "json", RecordAll: true, TLSCert: "/etc/parley/cert.pem",
 		TLSKey: "/etc/parley/key.pem", TLSSelfSigned: false, TURN: false, TURNPort: 9445,
 		RefuseDuplicates: true, MaxParticipants: 12, MaxRooms: 0, JoinsPerMinute: 7, MessagesPerSecond: 9,

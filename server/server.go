@@ -74,16 +74,21 @@ func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
 	if cfg.PublicIP != "" {
 		public = []string{cfg.PublicIP}
 	}
-	engine, err := sfu.NewEngine(sfu.Config{ListenIP: cfg.ListenIP(), Port: cfg.UDPPort, PublicIPs: public, Logger: log})
+	candidates := candidatePolicy(cfg)
+	engine, err := sfu.NewEngine(sfu.Config{ListenIP: cfg.ListenIP(), Port: cfg.UDPPort, PublicIPs: public, Candidates: candidates, Logger: log})
 	if err != nil {
 		return nil, err
 	}
+	candidates.Ports = append(candidates.Ports, engine.Port())
 	var turnSrv *relay.Server
 	if cfg.TURN {
 		if turnSrv, err = startRelay(cfg, key, engine.Port(), log); err != nil {
 			engine.Close()
 			return nil, err
 		}
+	}
+	if turnSrv != nil {
+		candidates.Ports = append(candidates.Ports, turnSrv.Port())
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -93,6 +98,7 @@ func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
 		}
 		return nil, fmt.Errorf("listen: %w", err)
 	}
+	addPort(candidates, ln.Addr())
 	scheme := "http"
 	if cfg.TLS() {
 		host, _, _ := net.SplitHostPort(cfg.Listen)

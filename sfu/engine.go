@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/dtls/v3"
@@ -26,7 +27,10 @@ type Config struct {
 	Port int
 	// PublicIPs, when set, are announced in place of local addresses (1:1 NAT).
 	PublicIPs []string
-	Logger    *slog.Logger
+	// Candidates, when set, limits the remote candidates clients may name
+	// (candidates.go); nil admits any.
+	Candidates *CandidatePolicy
+	Logger     *slog.Logger
 }
 
 // Engine owns the media sockets and the WebRTC API objects all peers share.
@@ -41,6 +45,9 @@ type Engine struct {
 
 	mu    sync.Mutex
 	peers map[*Peer]struct{}
+
+	candidates        *CandidatePolicy
+	candidatesRefused atomic.Uint64
 
 	// subCodecs are the codecs (payload types included) the "sub" connections
 	// offer, so a forwarder can ask for exactly its source's codec and its RTX.
@@ -57,7 +64,7 @@ func NewEngine(cfg Config) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Engine{log: log, udp: udp, tcp: tcp, peers: map[*Peer]struct{}{}}
+	e := &Engine{log: log, udp: udp, tcp: tcp, peers: map[*Peer]struct{}{}, candidates: cfg.Candidates}
 	e.udpMux = webrtc.NewICEUDPMux(pionLogs{log}.NewLogger("udpmux"), udp)
 	e.tcpMux = webrtc.NewICETCPMux(pionLogs{log}.NewLogger("tcpmux"), tcp, 32)
 

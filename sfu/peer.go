@@ -55,6 +55,7 @@ type Peer struct {
 	closed      bool
 	pub, sub    *webrtc.PeerConnection
 	pending     map[string][]webrtc.ICECandidateInit // remote candidates before the remote description
+	remote      map[string]int                       // remote candidates admitted since the last remote description
 	local       map[string][]webrtc.ICECandidateInit // local candidates before our description went out
 	described   map[string]bool                      // our description for the role went out
 	subInFlight bool                                 // an offer awaits its answer
@@ -73,6 +74,7 @@ func (e *Engine) NewPeer(id string, h Handler) *Peer {
 	p := &Peer{
 		eng: e, h: h, id: id,
 		pending:    map[string][]webrtc.ICECandidateInit{},
+		remote:     map[string]int{},
 		local:      map[string][]webrtc.ICECandidateInit{},
 		described:  map[string]bool{},
 		receivers:  map[*Receiver]struct{}{},
@@ -206,7 +208,7 @@ func (p *Peer) PubOffer(sdp string) error {
 		}
 		p.pub = pc
 	}
-	if err := p.pub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
+	if err := p.pub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: p.admitLocked(RolePub, sdp)}); err != nil {
 		return fmt.Errorf("offer rejected: %w", err)
 	}
 	p.flushCandidates(RolePub, p.pub)
@@ -243,7 +245,7 @@ func (p *Peer) SubAnswer(sdp string) error {
 		p.mu.Unlock()
 		return errors.New("no offer is waiting for an answer")
 	}
-	if err := p.sub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sdp}); err != nil {
+	if err := p.sub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: p.admitLocked(RoleSub, sdp)}); err != nil {
 		p.mu.Unlock()
 		return fmt.Errorf("answer rejected: %w", err)
 	}
@@ -265,6 +267,9 @@ func (p *Peer) AddCandidate(role string, c webrtc.ICECandidateInit) error {
 	if p.closed {
 		return ErrClosed
 	}
+	if err := p.admitCandidateLocked(role, c); err != nil {
+		return err
+	}
 	pc := p.pub
 	if role == RoleSub {
 		pc = p.sub
@@ -277,6 +282,41 @@ func (p *Peer) AddCandidate(role string, c webrtc.ICECandidateInit) error {
 		return nil
 	}
 	return pc.AddICECandidate(c)
+}
+
+// admitLocked drops the candidates of a remote description that the
+// engine's policy refuses (candidates.go).
+func (p *Peer) admitLocked(role, sdp string) string {
+	cp := p.eng.candidates
+	if cp == nil {
+		return sdp
+	}
+	out, kept, refused := cp.filterSDP(sdp, 0)
+	p.remote[role] = kept
+	if len(refused) > 0 {
+		p.eng.candidatesRefused.Add(uint64(len(refused)))
+		p.eng.log.Info("remote candidates refused", "peer", p.id, "role", role, "count", len(refused), "first", refused[0])
+	}
+	return out
+}
+
+// admitCandidateLocked checks a trickled candidate against the policy and
+// the cap.
+func (p *Peer) admitCandidateLocked(role string, c webrtc.ICECandidateInit) error {
+	cp := p.eng.candidates
+	if cp == nil || c.Candidate == "" { // "": end of candidates
+		return nil
+	}
+	err := cp.check(c.Candidate)
+	if err == nil && p.remote[role] >= maxRemoteCandidates {
+		err = fmt.Errorf("%w: more than %d candidates", errCandidate, maxRemoteCandidates)
+	}
+	if err != nil {
+		p.eng.candidatesRefused.Add(1)
+		return err
+	}
+	p.remote[role]++
+	return nil
 }
 
 func (p *Peer) flushCandidates(role string, pc *webrtc.PeerConnection) {

@@ -131,7 +131,7 @@ func (p *Peer) AnswerViewer(ctx context.Context, offer string, tracks []ViewerTr
 		return "", nil, err
 	}
 	p.sub = pc
-	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: p.admitLocked(RoleSub, offer)}); err != nil {
 		p.mu.Unlock()
 		return "", nil, fmt.Errorf("%w: %v", ErrBadOffer, err)
 	}
