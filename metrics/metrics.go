@@ -1,6 +1,6 @@
 // Package metrics exposes a node's state to Prometheus: rooms, participants
 // and tracks read from the rooms at scrape time, the media path's counters,
-// downlink quality, join latency, webhook deliveries and the Go runtime
+// downlink quality, join latency, webhook deliveries, the TURN relay and the Go runtime
 // (docs/metrics.md). It uses its own registry, so nothing else in the process
 // can add to, or break, what /metrics shows.
 package metrics
@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/parleyhq/parley/relay"
 	"github.com/parleyhq/parley/room"
 	"github.com/parleyhq/parley/sfu"
 	"github.com/parleyhq/parley/webhook"
@@ -26,6 +27,7 @@ type Sources struct {
 	Rooms    *room.Manager
 	Engine   *sfu.Engine
 	Webhooks func() webhook.Stats
+	TURN     func() relay.Stats
 }
 
 // Metrics is one node's registry.
@@ -119,6 +121,12 @@ var (
 	hooksFailedDesc    = desc("parley_webhooks_failed_total", "Webhook events given up: attempts exhausted, refused, or cut by shutdown.")
 	hooksDroppedDesc   = desc("parley_webhooks_dropped_total", "Webhook events dropped because a receiver's queue was full.")
 	hooksRetriesDesc   = desc("parley_webhook_retries_total", "Webhook delivery attempts after the first.")
+
+	turnAllocationsDesc = desc("parley_turn_allocations", "Allocations the embedded TURN relay holds.")
+	turnSessionsDesc    = desc("parley_turn_sessions", "Sessions (participants and viewers) whose TURN credentials are live.")
+	turnRefusedDesc     = desc("parley_turn_allocations_refused_total", "TURN allocations refused: the session held its quota (quota), the node held its maximum (node_cap), credentials of a session that ended or that the node minted before a restart (revoked), expired credentials (expired).", "reason")
+	turnRevokedDesc     = desc("parley_turn_allocations_revoked_total", "TURN allocations closed because their session ended.")
+	turnCappedDesc      = desc("parley_turn_lifetimes_capped_total", "TURN Allocate and Refresh requests whose asked lifetime was cut to the relay's maximum.")
 )
 
 // lossyAbove is where loss becomes visible to people in a call.
@@ -133,7 +141,8 @@ func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
 		packetsDesc, bytesDesc, nacksDesc, retransmitsDesc, plisDesc, keyframesDesc, switchesDesc,
 		deferredDesc, keyframesInDesc, unresentDesc,
 		subscribersDesc, lossDesc, lossyDesc, bitrateDesc,
-		hooksDeliveredDesc, hooksFailedDesc, hooksDroppedDesc, hooksRetriesDesc} {
+		hooksDeliveredDesc, hooksFailedDesc, hooksDroppedDesc, hooksRetriesDesc,
+		turnAllocationsDesc, turnSessionsDesc, turnRefusedDesc, turnRevokedDesc, turnCappedDesc} {
 		ch <- d
 	}
 }
@@ -229,5 +238,17 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(hooksFailedDesc, h.Failed)
 		counter(hooksDroppedDesc, h.Dropped)
 		counter(hooksRetriesDesc, h.Retries)
+	}
+
+	if c.src.TURN != nil {
+		t := c.src.TURN()
+		gauge(turnAllocationsDesc, float64(t.Allocations))
+		gauge(turnSessionsDesc, float64(t.Sessions))
+		counter(turnRefusedDesc, t.RefusedQuota, "quota")
+		counter(turnRefusedDesc, t.RefusedFull, "node_cap")
+		counter(turnRefusedDesc, t.RefusedRevoked, "revoked")
+		counter(turnRefusedDesc, t.RefusedExpired, "expired")
+		counter(turnRevokedDesc, t.Revoked)
+		counter(turnCappedDesc, t.LifetimesCapped)
 	}
 }

@@ -120,6 +120,7 @@ func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
 		Engine: engine, Logger: log, RecordAll: cfg.RecordAll, ReconnectGrace: cfg.ReconnectGrace,
 		MaxParticipants: cfg.MaxParticipants, MaxRooms: cfg.MaxRooms, RefuseDuplicates: cfg.RefuseDuplicates,
 		ICEServers:    s.iceServers,
+		SessionEnded:  s.sessionEnded,
 		StartRecorder: recorders(cfg.DataDir, key, cfg.CheckpointInterval, log, hooks.RecordSealed),
 		OnEvent:       hooks.RoomEvent,
 		OnJoined:      s.metrics.ObserveJoin, // nil-safe
@@ -133,7 +134,11 @@ func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
 	s.gateway.Handle(api.Prefix, api.New(api.Options{Rooms: s.rooms, Verifier: auth.NewVerifier(key.Public().(ed25519.PublicKey)),
 		RecordsDir: filepath.Join(cfg.DataDir, RecordsDir), Logger: log}))
 	if s.metrics != nil {
-		s.metrics.Watch(metrics.Sources{Rooms: s.rooms, Engine: engine, Webhooks: hooks.Stats})
+		src := metrics.Sources{Rooms: s.rooms, Engine: engine, Webhooks: hooks.Stats}
+		if turnSrv != nil {
+			src.TURN = turnSrv.Stats
+		}
+		s.metrics.Watch(src)
 		s.gateway.Handle("GET /metrics", s.metrics.Handler())
 	}
 	s.http = &http.Server{

@@ -58,6 +58,22 @@ func (s *Server) iceServers(participant string, until time.Time) []signal.ICESer
 	return []signal.ICEServer{{URLs: s.relay.URLs(), Username: user, Credential: pass}}
 }
 
+// sessionEnded revokes the TURN credentials of a participant or viewer whose
+// session ended, closing what it allocated; it fits room.Config.SessionEnded.
+func (s *Server) sessionEnded(id string) {
+	if s.relay != nil {
+		s.relay.Revoke(id)
+	}
+}
+
+// TURNStats are the embedded relay's figures (zero when it is off).
+func (s *Server) TURNStats() relay.Stats {
+	if s.relay == nil {
+		return relay.Stats{}
+	}
+	return s.relay.Stats()
+}
+
 // TURNPort is the embedded relay's UDP port, or 0 when it is off.
 func (s *Server) TURNPort() int {
 	if s.relay == nil {
