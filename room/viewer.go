@@ -146,6 +146,9 @@ func (m *Manager) Watch(ctx context.Context, claims *auth.Claims, identity, offe
 	answer, fwds, err := v.peer.AnswerViewer(ctx, offer, plan)
 	if err != nil {
 		_ = v.peer.Close()
+		if m.cfg.SessionEnded != nil {
+			m.cfg.SessionEnded(v.id) // its TURN credentials were handed out
+		}
 		return nil, "", err
 	}
 	for i, f := range fwds {
