@@ -32,15 +32,21 @@ import { CHAT_PREFIX } from './sframe.js';
 // ---- page parameters ----------------------------------------------------------------
 
 const params = new URLSearchParams(location.search);
-const token = params.get('token') || '';
 const roomName = roomFromPath(location.pathname);
+/**
+ * The token and the passphrase are secrets: the link that carried them must not stay in the
+ * address bar (screen shares, shoulder surfers, history sync, a copied address). They move to
+ * this tab's sessionStorage, which a reload or a reconnection reads and no other tab sees.
+ */
+const secrets = takeSecretsFromURL(roomName);
+const token = secrets.token;
 const claims = decodeToken(token);
 const autojoin = params.get('autojoin') === '1';
 /** `&relay=1` forces media through the TURN relay, as behind a firewall that allows nothing else. */
 const relayOnly = params.get('relay') === '1';
 /** A meeting passphrase for end-to-end encryption, from the fragment: it never reaches the server. */
-// It stays in the address bar on purpose: a reload (or an autojoin link) must not join unencrypted.
-const fragmentPassphrase = passphraseFromFragment(location.hash);
+// Kept for the tab's life: a reload must not join unencrypted.
+const fragmentPassphrase = secrets.passphrase;
 const qualityParam = params.get('quality');
 const quality = qualityParam === 'low' || qualityParam === 'medium' || qualityParam === 'high' ? qualityParam : 'high';
 
@@ -59,6 +65,36 @@ const LEAVE_DRAIN_MS = 3000;
 /** How long `join` waits for the signing key before it goes without one. */
 const KEY_WAIT_MS = 3000;
 const CANT_DECRYPT = 'Can’t decrypt — different passphrase?';
+
+/**
+ * Reads the token (`?token=`) and the E2EE passphrase (`#e2ee=`) from the address, keeps them in
+ * sessionStorage for this room, and removes them from the address bar.
+ * @param {string} room
+ * @returns {{token: string, passphrase: string | null}}
+ */
+function takeSecretsFromURL(room) {
+  const tokenKey = `parley.token:${room}`;
+  const passKey = `parley.e2ee:${room}`;
+  const url = new URL(location.href);
+  let tok = url.searchParams.get('token');
+  let pass = passphraseFromFragment(url.hash);
+  try {
+    if (tok) sessionStorage.setItem(tokenKey, tok);
+    else tok = sessionStorage.getItem(tokenKey);
+    if (pass !== null) sessionStorage.setItem(passKey, pass);
+    else pass = sessionStorage.getItem(passKey);
+  } catch {
+    // Storage closed (a privacy mode): the secrets live as long as the page.
+  }
+  if (url.searchParams.has('token') || (pass !== null && url.hash)) {
+    url.searchParams.delete('token');
+    const rest = new URLSearchParams(url.hash.slice(1));
+    rest.delete('e2ee');
+    url.hash = rest.toString();
+    history.replaceState(history.state, '', url.pathname + url.search + (url.hash === '#' ? '' : url.hash));
+  }
+  return { token: tok || '', passphrase: pass };
+}
 
 /**
  * @param {string} path
