@@ -109,6 +109,11 @@ func TestE2EEInBrowsers(t *testing.T) {
 		if !s.Enabled || s.API == "" {
 			t.Fatalf("%s: end-to-end encryption is not on: %+v", p.id, s)
 		}
+		// The secrets left the address bar; the tab keeps them for reloads.
+		href, err := chromedp.Run(tabs[p.id], chromedp.Evaluate[string](`location.href`))
+		if err != nil || strings.Contains(href, "token=") || strings.Contains(href, "e2ee") {
+			t.Fatalf("%s: the address bar still holds a secret: %q (%v)", p.id, href, err)
+		}
 	}
 	waitFlowing(t, ctx, tabs["head-a"], "head-a", []string{"head-b"})
 	waitFlowing(t, ctx, tabs["head-b"], "head-b", []string{"head-a"})
