@@ -61,6 +61,9 @@ const st = {
   encrypted: 0,
   decrypted: 0,
   failures: 0,
+  /** frames that authenticated but were opened before: replayed (by the server, or on the way) */
+  replayed: 0,
+  replay: new sf.ReplayWindow(),
   /** @type {Map<string, RecvState>} receivers by mid */
   recv: new Map(),
   /** @type {Map<number, Uint8Array<ArrayBuffer>>} later epochs' secrets, derived while catching up */
@@ -198,6 +201,9 @@ function prune() {
   for (const kid of st.keys.keys()) {
     if (!st.epochs.has(sf.splitKid(BigInt(kid)).epoch)) st.keys.delete(kid);
   }
+  for (const kid of st.replay.senders.keys()) {
+    if (!st.epochs.has(sf.splitKid(kid).epoch)) st.replay.senders.delete(kid);
+  }
 }
 
 /**
@@ -286,6 +292,7 @@ async function decryptFrame(frame, ctl, o, ep) {
   const out = st.ready ? await openFrame(data, sf.clearBytes(o.kind, frame.type)) : null;
   const now = Date.now();
   const r = o.mid != null ? st.recv.get(String(o.mid)) : undefined;
+  if (out === REPLAYED) return; // dropped: played once already
   if (!out) {
     // Dropped: a frame that does not authenticate never reaches the decoder.
     st.failures++;
@@ -306,16 +313,32 @@ async function decryptFrame(frame, ctl, o, ep) {
   ctl.enqueue(frame);
 }
 
+/** What openFrame returns for a frame that authenticates but was opened before: dropped, and not a failure. */
+const REPLAYED = 'replayed';
+
 /**
  * Opens a protected frame with the key of the epoch its key id names: the current one, a
- * recent one, or (catching up) a later one.
+ * recent one, or (catching up) a later one; a frame already opened once is REPLAYED.
  * @param {Uint8Array} data
  * @param {number} clear
- * @returns {Promise<Uint8Array<ArrayBuffer> | null>}
+ * @returns {Promise<Uint8Array<ArrayBuffer> | null | typeof REPLAYED>}
  */
 async function openFrame(data, clear) {
   const p = sf.parse(data, clear);
   if (!p) return null;
+  const out = await openParsed(p);
+  if (out && !st.replay.accept(p.kid, p.ctr)) {
+    st.replayed++;
+    return REPLAYED;
+  }
+  return out;
+}
+
+/**
+ * @param {{kid: bigint, ctr: bigint, head: Uint8Array, header: Uint8Array, body: Uint8Array}} p
+ * @returns {Promise<Uint8Array<ArrayBuffer> | null>}
+ */
+async function openParsed(p) {
   const { epoch } = sf.splitKid(p.kid);
   const known = st.epochs.get(epoch);
   if (known) {
@@ -397,6 +420,7 @@ function postStatus() {
     encryptedFrames: st.encrypted,
     decryptedFrames: st.decrypted,
     decryptFailures: st.failures,
+    replayedFrames: st.replayed,
     failing: failing(),
   });
 }

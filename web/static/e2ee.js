@@ -11,7 +11,7 @@
 /**
  * @typedef {'script' | 'streams'} TransformAPI
  * @typedef {{ready: boolean, epoch: number, encryptedFrames: number, decryptedFrames: number,
- *            decryptFailures: number, failing: string[]}} E2EEStatus
+ *            decryptFailures: number, replayedFrames: number, failing: string[]}} E2EEStatus
  */
 
 /** @returns {TransformAPI | null} the encoded-transform API this browser has, if any */
@@ -49,7 +49,7 @@ export class E2EE {
     this.room = room;
     this.onStatus = onStatus;
     /** @type {E2EEStatus} */
-    this.status = { ready: false, epoch: 0, encryptedFrames: 0, decryptedFrames: 0, decryptFailures: 0, failing: [] };
+    this.status = { ready: false, epoch: 0, encryptedFrames: 0, decryptedFrames: 0, decryptFailures: 0, replayedFrames: 0, failing: [] };
     /** @type {string | null} why encryption stopped working, if it did */
     this.broken = null;
     /** @type {WeakSet<RTCRtpSender | RTCRtpReceiver>} */
@@ -83,6 +83,7 @@ export class E2EE {
           encryptedFrames: m.encryptedFrames,
           decryptedFrames: m.decryptedFrames,
           decryptFailures: m.decryptFailures,
+          replayedFrames: m.replayedFrames || 0,
           failing: Array.isArray(m.failing) ? m.failing : [],
         };
         this.onStatus(this.status);
