@@ -146,7 +146,7 @@ func (p *Participant) info() signal.Participant {
 		tracks = append(tracks, signal.TrackInfo{Mid: t.recv.Mid(), Source: t.source, Kind: t.kind, Muted: t.muted})
 	}
 	slices.SortFunc(tracks, func(a, b signal.TrackInfo) int { return strings.Compare(a.Mid, b.Mid) })
-	info := signal.Participant{ID: p.id, Identity: p.identity, Name: p.name, Grants: gs, Tracks: tracks, State: p.state, Listening: p.listening}
+	info := signal.Participant{ID: p.id, Identity: p.identity, Name: p.name, Grants: gs, Tracks: tracks, State: p.state, Listening: p.listening, Key: p.key}
 	if p.interpreter() {
 		info.Interpreter = &signal.InterpreterInfo{Languages: slices.Clone(p.interpTargets), Channel: p.channel}
 	}

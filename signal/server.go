@@ -16,6 +16,10 @@ type Participant struct {
 	Listening string `json:"listening"`
 	// Interpreter is set for participants with the interpret grant.
 	Interpreter *InterpreterInfo `json:"interpreter,omitempty"`
+	// Key is the Ed25519 public key (base64url) they countersign the record
+	// with, as their join announced it: what others compare, out of band,
+	// with what the person says their key is.
+	Key string `json:"key,omitempty"`
 }
 
 // InterpreterInfo describes an interpreter: where they may and do speak.

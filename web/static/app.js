@@ -16,7 +16,8 @@ import { CHAT_PREFIX } from './sframe.js';
  * @typedef {{mid: string, source: string, kind: string, muted: boolean}} PublishedTrack
  * @typedef {{id: string, identity: string, name: string, grants?: string[],
  *            tracks?: PublishedTrack[], state?: string, listening?: string,
- *            interpreter?: {languages: string[], channel: string}}} Participant
+ *            interpreter?: {languages: string[], channel: string}, key?: string}} Participant
+ * @typedef {{id: string, watcher: string, watched: string, since: string}} Viewer
  * @typedef {{active: boolean, record?: string, since?: string, by?: Who, [key: string]: any}} Recording
  * @typedef {{name: string, languages: string[],
  *            channels: Record<string, {interpreter: string, live: boolean}>,
@@ -140,6 +141,8 @@ const st = {
   remote: [],
   /** @type {'chat' | 'people' | null} */
   panel: null,
+  /** @type {Viewer[]} WHEP players watching from outside (sent to moderators) */
+  viewers: [],
   unread: 0,
   maxChat: 4000,
   /** @type {Signaling | null} */
@@ -788,6 +791,10 @@ function wire(sig) {
     renderAll();
   });
   on('chat', onChat);
+  on('viewers', (msg) => {
+    st.viewers = Array.isArray(msg.viewers) ? msg.viewers : [];
+    renderPeople();
+  });
   on('muted', (msg) => onModeratorMute(msg.source, msg.by));
   on('removed', (msg) => {
     const by = msg.by ? displayName(msg.by) : 'a moderator';
@@ -1229,10 +1236,60 @@ function renderPeople() {
   const focusKey = focused && ul.contains(focused) ? focused.dataset.focusKey : undefined;
   const mod = canModerate();
   ul.replaceChildren(...list.map((p) => personRow(p, p === st.self, mod)));
+  const viewers = mod ? st.viewers : [];
+  $('viewers-count').textContent = `Watching from outside (${viewers.length})`;
+  $('viewers-section').hidden = viewers.length === 0;
+  $('viewers-list').replaceChildren(...viewers.map(viewerRow));
   if (focusKey) {
     const again = /** @type {HTMLElement | null} */ (ul.querySelector(`[data-focus-key="${CSS.escape(focusKey)}"]`));
     if (again) again.focus();
   }
+}
+
+/**
+ * A key fingerprint as people read it aloud: the first 16 characters of the key, as
+ * `parley verify` prints it, in groups of four.
+ * @param {string | undefined} key base64url public key
+ * @returns {string}
+ */
+function fingerprintText(key) {
+  if (!key) return '';
+  return (key.slice(0, 16).match(/.{1,4}/g) || []).join(' ');
+}
+
+/**
+ * @param {Participant} p
+ * @param {boolean} isSelf
+ * @returns {string | undefined}
+ */
+function keyOf(p, isSelf) {
+  if (isSelf) return st.key && st.key.key ? st.key.key.publicKey : undefined;
+  return p.key;
+}
+
+/**
+ * A WHEP player, for moderators: who opened it, whom it shows, and a button to end it.
+ * @param {Viewer} v
+ * @returns {HTMLElement}
+ */
+function viewerRow(v) {
+  const watched = others().find((p) => p.identity === v.watched);
+  const label = `${v.watcher || 'a token'} watches ${watched ? displayName(watched) : v.watched}`;
+  const end = h('button', {
+    class: 'icon-btn person-btn danger',
+    attrs: { type: 'button', 'aria-label': `End ${label}`, title: 'End this viewer and ban its token from the room', 'data-focus-key': `viewer:${v.id}` },
+  }, [icon('removeUser')]);
+  end.addEventListener('click', () => {
+    if (st.sig) st.sig.send({ type: 'moderate', action: 'remove-viewer', target: v.id, ban: true });
+  });
+  return h('li', { class: 'person', attrs: { 'data-viewer': v.id } }, [
+    avatar(v.watcher || '?', v.id),
+    h('div', { class: 'person-text' }, [
+      h('span', { class: 'person-name', text: v.watcher || 'Viewer' }),
+      h('span', { class: 'person-sub', text: `Watching ${watched ? displayName(watched) : v.watched} · since ${new Date(v.since).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })}` }),
+    ]),
+    h('div', { class: 'person-actions' }, [end]),
+  ]);
 }
 
 /**
@@ -1262,6 +1319,11 @@ function personRow(p, isSelf, mod) {
     h('div', { class: 'person-text' }, [
       h('span', { class: 'person-name', text: isSelf ? `${name} (You)` : name }),
       h('span', { class: 'person-sub', text: notes.join(' · ') || p.identity }),
+      ...(keyOf(p, isSelf) ? [h('span', {
+        class: 'person-key',
+        text: `Key ${fingerprintText(keyOf(p, isSelf))}`,
+        attrs: { title: 'The key this person signs the record with. Compare it with what they read out to you, and with parley verify.' },
+      })] : []),
     ]),
   ]);
   const state = h('span', {
