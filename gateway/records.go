@@ -5,10 +5,12 @@ import (
 	"bufio"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/parleyhq/parley/auth"
 	"github.com/parleyhq/parley/record"
@@ -54,7 +56,14 @@ func (g *Gateway) ServeRecords(dir string) {
 		}
 		w.Header().Set("Content-Type", "application/x-tar")
 		w.Header().Set("Content-Disposition", `attachment; filename="`+id+`.tar"`)
-		tw := tar.NewWriter(w)
+		rc := http.NewResponseController(w)
+		var out io.Writer = w
+		if d := g.limits.RequestTimeout; d > 0 {
+			// Only a granted download may outlast the response deadline.
+			_ = rc.SetWriteDeadline(time.Time{})
+			out = &progressWriter{w: w, rc: rc, d: d}
+		}
+		tw := tar.NewWriter(out)
 		err = tw.AddFS(os.DirFS(root))
 		if err == nil {
 			err = tw.Close()
