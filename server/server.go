@@ -93,6 +93,8 @@ func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
 		}
 		return nil, fmt.Errorf("listen: %w", err)
 	}
+	// Under TLS, so that a connection over the cap costs no handshake.
+	ln = gateway.LimitConns(ln, cfg.MaxConnsPerIP, log)
 	scheme := "http"
 	if cfg.TLS() {
 		host, _, _ := net.SplitHostPort(cfg.Listen)
@@ -119,7 +121,7 @@ func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
 		OnJoined:      s.metrics.ObserveJoin, // nil-safe
 	})
 	s.gateway = gateway.New(s.rooms, auth.NewVerifier(key.Public().(ed25519.PublicKey)), log,
-		gateway.Limits{JoinsPerMinute: cfg.JoinsPerMinute, MessagesPerSecond: cfg.MessagesPerSecond})
+		gateway.Limits{JoinsPerMinute: cfg.JoinsPerMinute, MessagesPerSecond: cfg.MessagesPerSecond, RequestTimeout: cfg.RequestTimeout})
 	s.gateway.ServeRecords(filepath.Join(cfg.DataDir, RecordsDir))
 	s.whip = whip.New(s.rooms, auth.NewVerifier(key.Public().(ed25519.PublicKey)), log)
 	s.gateway.HandleJoins("/whip/", s.whip)
@@ -130,11 +132,14 @@ func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
 		s.metrics.Watch(metrics.Sources{Rooms: s.rooms, Engine: engine, Webhooks: hooks.Stats})
 		s.gateway.Handle("GET /metrics", s.metrics.Handler())
 	}
+	// No ReadTimeout or WriteTimeout: bodies and responses get their deadlines
+	// from the gateway (cfg.RequestTimeout), which knows the WebSocket sessions
+	// and record downloads to spare.
 	s.http = &http.Server{
 		Handler:           s.gateway,
-		ReadHeaderTimeout: 10 * time.Second, // slow clients cannot hold connections open
+		ReadHeaderTimeout: 10 * time.Second,
 		MaxHeaderBytes:    64 << 10,
-		IdleTimeout:       120 * time.Second,
+		IdleTimeout:       120 * time.Second, // a kept-alive connection is a connection held
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	go func() { s.served <- s.http.Serve(ln) }()
