@@ -43,6 +43,8 @@ type Server struct {
 	hooks   *webhook.Dispatcher // always set; without receivers it does nothing
 	whip    *whip.Handler       // WHIP ingest and WHEP playback
 
+	keyCreated bool
+
 	shutdown    sync.Once
 	shutdownErr error
 	served      chan error
@@ -107,7 +109,7 @@ func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
 		ln = tls.NewListener(ln, tc)
 		scheme = "https"
 	}
-	s := &Server{cfg: cfg, log: log, key: key, engine: engine, ln: ln, scheme: scheme, relay: turnSrv, served: make(chan error, 1)}
+	s := &Server{cfg: cfg, log: log, key: key, keyCreated: created, engine: engine, ln: ln, scheme: scheme, relay: turnSrv, served: make(chan error, 1)}
 	s.hooks = hooks
 	if cfg.Metrics {
 		s.metrics = metrics.New(log)
@@ -153,6 +155,10 @@ func (s *Server) URL() string { return s.scheme + "://" + s.ln.Addr().String() }
 
 // MediaPort is the UDP/TCP media port.
 func (s *Server) MediaPort() int { return s.engine.Port() }
+
+// KeyCreated reports whether this start created the node's signing key: then
+// no token of this node exists anywhere yet, and nobody has used it.
+func (s *Server) KeyCreated() bool { return s.keyCreated }
 
 // Signer mints tokens with the node's key.
 func (s *Server) Signer() *auth.Signer { return auth.NewSigner(s.key) }
