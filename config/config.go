@@ -184,6 +184,9 @@ func (c Config) Validate() error {
 	}
 	for i, h := range c.Webhooks {
 		at := fmt.Sprintf("webhooks[%d]", i)
+		if strings.Contains(h.URL, Redacted) {
+			return keyErr(at+".url", "holds %q, the placeholder that parley config print writes for credentials; give the real URL", Redacted)
+		}
 		u, err := url.Parse(h.URL)
 		if h.URL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return keyErr(at+".url", "%q is not an http:// or https:// URL", h.URL)
