@@ -7,8 +7,16 @@ import (
 	"time"
 )
 
+// hsts is sent on every HTTPS response: a browser that has once reached the
+// node over HTTPS is not talked down to plain HTTP for a year. Over plain HTTP
+// browsers ignore it, so it is not sent there.
+const hsts = "max-age=31536000"
+
 // ServeHTTP implements http.Handler.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.TLS != nil {
+		w.Header().Set("Strict-Transport-Security", hsts)
+	}
 	if d := g.limits.RequestTimeout; d > 0 && !isWebSocket(r) {
 		// http.Server's ReadHeaderTimeout ends with the headers: without
 		// these a body sent a byte now and then, or a response never read,
