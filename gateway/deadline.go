@@ -17,7 +17,12 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.TLS != nil {
 		w.Header().Set("Strict-Transport-Security", hsts)
 	}
-	if d := g.limits.RequestTimeout; d > 0 && !isWebSocket(r) {
+	if d := g.limits.RequestTimeout; d > 0 && isWebSocket(r) {
+		// A connection kept alive keeps the last request's write deadline,
+		// which may have passed; the handshake must not depend on the
+		// WebSocket library writing only after the hijack has cleared it.
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
+	} else if d > 0 {
 		// http.Server's ReadHeaderTimeout ends with the headers: without
 		// these a body sent a byte now and then, or a response never read,
 		// holds a connection and its goroutine for as long as the client likes.

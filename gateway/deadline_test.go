@@ -2,11 +2,13 @@ package gateway_test
 
 import (
 	"archive/tar"
+	"bufio"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -147,4 +149,38 @@ func TestRecordDownloadIsCutOnlyWhenItStalls(t *testing.T) {
 		t.Fatalf("a download stalled for %s: %d bytes, %v; want it cut", 6*shortDeadline, got, err)
 	}
 	t.Logf("a download stalled for %s after 1 MiB: cut after %s (%v)", 6*shortDeadline, took.Round(time.Millisecond), err)
+}
+
+// TestWebSocketOnAKeptAliveConnection: an upgrade on a connection that
+// served a request before, longer ago than that request's deadlines, is not
+// failed by them.
+func TestWebSocketOnAKeptAliveConnection(t *testing.T) {
+	srv := startServer(t, func(c *config.Config) { c.RequestTimeout = shortDeadline })
+	c, err := net.Dial("tcp", strings.TrimPrefix(srv.URL(), "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	br := bufio.NewReader(c)
+	ask := func(req string) *http.Response {
+		t.Helper()
+		if _, err := io.WriteString(c, req); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	resp := ask("GET /healthz HTTP/1.1\r\nHost: parley\r\n\r\n")
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	time.Sleep(3 * shortDeadline) // the healthz response's write deadline has passed
+	resp = ask("GET /ws HTTP/1.1\r\nHost: parley\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n" +
+		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("upgrade on a kept-alive connection: %s", resp.Status)
+	}
 }

@@ -139,7 +139,7 @@ func TestSlowBodiesAreCutAtTheDeadline(t *testing.T) {
 	after := settledGoroutines(before+5, 5*time.Second)
 	t.Logf("%d slow connections: +%d goroutines while held, cut between %s and %s (deadline %s); %d goroutines before, %d after",
 		n, held, first.Round(time.Millisecond), last.Round(time.Millisecond), deadline, before, after)
-	if held < n {
+	if held < n-5 { // a few of earlier tests' goroutines may have ended meanwhile
 		t.Errorf("+%d goroutines while %d connections are held: the count does not see them", held, n)
 	}
 	if after > before+5 {
