@@ -141,7 +141,7 @@ func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
 		Handler:           s.gateway,
 		ReadHeaderTimeout: 10 * time.Second,
 		MaxHeaderBytes:    64 << 10,
-		IdleTimeout:       120 * time.Second, // a kept-alive connection is a connection held
+		IdleTimeout:       120 * time.Second, // until then an idle keep-alive counts against max_conns_per_ip
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	go func() { s.served <- s.http.Serve(ln) }()
