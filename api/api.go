@@ -5,6 +5,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	_ "embed"
 	"encoding/json"
@@ -226,26 +227,40 @@ func roomError(err error) *Error {
 }
 
 // decode reads a JSON request body into v: one object, at most MaxBodyBytes,
-// no unknown fields. Its errors name the field at fault.
+// no unknown fields, no key given twice. Its errors name the field at fault.
 func decode(w http.ResponseWriter, r *http.Request, v any) error {
-	body := http.MaxBytesReader(w, r.Body, MaxBodyBytes)
-	dec := json.NewDecoder(body)
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		return &Error{Status: http.StatusRequestEntityTooLarge, Code: "body_too_large",
+			Message: fmt.Sprintf("request bodies are limited to %d bytes", MaxBodyBytes)}
+	case err != nil:
+		return badRequest("the request body could not be read: %v", err)
+	}
+	if d, ok := duplicateKey(data); ok {
+		at := ""
+		if d.Path != d.Key {
+			at = " (at " + d.Path + ")"
+		}
+		if d.First != d.Key {
+			return badRequest("duplicate key %q%s: keys are matched without regard to case, and %q came first", d.Key, at, d.First)
+		}
+		return badRequest("duplicate key %q%s: give each key once", d.Key, at)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
+	err = dec.Decode(v)
 	if err == nil {
 		if _, extra := dec.Token(); extra != io.EOF {
 			err = errors.New("data after the JSON object")
 		}
 	}
-	var tooBig *http.MaxBytesError
 	var syntax *json.SyntaxError
 	var typ *json.UnmarshalTypeError
 	switch {
 	case err == nil:
 		return nil
-	case errors.As(err, &tooBig):
-		return &Error{Status: http.StatusRequestEntityTooLarge, Code: "body_too_large",
-			Message: fmt.Sprintf("request bodies are limited to %d bytes", MaxBodyBytes)}
 	case errors.Is(err, io.EOF):
 		return badRequest("the request needs a JSON body")
 	case errors.As(err, &syntax):

@@ -185,7 +185,16 @@ func (r *run) report(parts []*participant, w0, w1 snap, srv *procWatch) *Report 
 	for reason := range rep.Failures {
 		if strings.Contains(reason, "429") || strings.Contains(reason, "room_full") || strings.Contains(reason, "rate_limited") {
 			rep.Warnings = append(rep.Warnings, "the server's limits refused clients: for load runs start it with "+
-				"--joins-per-minute 0 --messages-per-second 0 --max-participants 0 --max-rooms 0")
+				"--joins-per-minute 0 --messages-per-second 0 --max-participants 0 --max-rooms 0 --max-conns-per-ip 0")
+			break
+		}
+	}
+	// A connection over max_conns_per_ip is closed before any HTTP is spoken,
+	// so the client sees no status, only a reset or an early EOF.
+	for reason := range rep.Failures {
+		if strings.Contains(reason, "connection reset") || strings.Contains(reason, "EOF") {
+			rep.Warnings = append(rep.Warnings, "connections were closed before the server answered: "+
+				"if it runs with a max_conns_per_ip (128 by default), start it with --max-conns-per-ip 0 for load runs")
 			break
 		}
 	}

@@ -56,6 +56,12 @@ type Config struct {
 	MaxRooms          int // per node
 	JoinsPerMinute    int // signaling connections per client IP per minute
 	MessagesPerSecond int // sustained signaling messages per connection
+	MaxConnsPerIP     int // open TCP connections per client address
+
+	// RequestTimeout is how long a client has to send an HTTP request's body;
+	// the response must be taken within twice that. WebSocket sessions are
+	// exempt: they last as long as the meeting.
+	RequestTimeout time.Duration
 
 	// Metrics serves Prometheus metrics at /metrics.
 	Metrics bool
@@ -92,6 +98,16 @@ func Default() Config {
 		MaxRooms:          1000,
 		JoinsPerMinute:    120,
 		MessagesPerSecond: 50,
+		// Per participant: one WebSocket, and while the page loads up to six
+		// HTTP connections that linger idle for two minutes. 128 lets a whole
+		// delegation behind one NAT address join at once (joins_per_minute
+		// allows 120), and still bounds what one address can hold.
+		MaxConnsPerIP: 128,
+		// The largest bodies are admin JSON and SDP offers, at most 64 KiB:
+		// 30 s asks for about 2 KB/s, which any client that means to be
+		// served manages, while one that dribbles a byte now and then is
+		// cut before it can pile up connections.
+		RequestTimeout: 30 * time.Second,
 
 		Metrics: true,
 	}
@@ -148,10 +164,14 @@ func (c Config) Validate() error {
 		key string
 		v   int
 	}{{"max_participants", c.MaxParticipants}, {"max_rooms", c.MaxRooms},
-		{"joins_per_minute", c.JoinsPerMinute}, {"messages_per_second", c.MessagesPerSecond}} {
+		{"joins_per_minute", c.JoinsPerMinute}, {"messages_per_second", c.MessagesPerSecond},
+		{"max_conns_per_ip", c.MaxConnsPerIP}} {
 		if l.v < 0 {
 			return keyErr(l.key, "%d is negative (0 means no limit)", l.v)
 		}
+	}
+	if c.RequestTimeout < 100*time.Millisecond || c.RequestTimeout > 10*time.Minute {
+		return keyErr("request_timeout", "%s is not between 100ms and 10m", c.RequestTimeout)
 	}
 	if c.TURNPort < 0 || c.TURNPort > 65535 {
 		return keyErr("turn_port", "%d is not a port number", c.TURNPort)
@@ -175,6 +195,9 @@ func (c Config) Validate() error {
 	}
 	for i, h := range c.Webhooks {
 		at := fmt.Sprintf("webhooks[%d]", i)
+		if strings.Contains(h.URL, Redacted) {
+			return keyErr(at+".url", "holds %q, the placeholder that parley config print writes for credentials; give the real URL", Redacted)
+		}
 		u, err := url.Parse(h.URL)
 		if h.URL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return keyErr(at+".url", "%q is not an http:// or https:// URL", h.URL)

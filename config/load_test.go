@@ -138,6 +138,7 @@ func allDifferent(t *testing.T) config.Config {
 		LogLevel: "debug", LogFormat: "json", RecordAll: true, TLSCert: "/etc/parley/cert.pem",
 		TLSKey: "/etc/parley/key.pem", TLSSelfSigned: false, TURN: false, TURNPort: 9445,
 		RefuseDuplicates: true, MaxParticipants: 12, MaxRooms: 0, JoinsPerMinute: 7, MessagesPerSecond: 9,
+		MaxConnsPerIP: 5, RequestTimeout: 45 * time.Second,
 		ReconnectGrace: 90 * time.Second, CheckpointInterval: 2500 * time.Millisecond, Metrics: false,
 	}
 	def := config.Default()
@@ -224,6 +225,10 @@ func TestBadInputNamesKeyAndPlace(t *testing.T) {
 			want: `invalid value "abc" for flag -udp-port: "abc" is not a number`},
 		{name: "flag out of range", args: []string{"--checkpoint-interval", "2h"},
 			want: `checkpoint_interval: 2h0m0s is not between 100ms and 1h (set by --checkpoint-interval)`},
+		{name: "request timeout too short", args: []string{"--request-timeout", "10ms"},
+			want: `request_timeout: 10ms is not between 100ms and 10m (set by --request-timeout)`},
+		{name: "negative connection cap", env: []string{"PARLEY_MAX_CONNS_PER_IP=-1"},
+			want: `max_conns_per_ip: -1 is negative (0 means no limit) (set by PARLEY_MAX_CONNS_PER_IP)`},
 		{name: "pair of keys", args: []string{"--tls-key", "k.pem"},
 			want: `tls_key: needs tls_cert too (give both or neither) (set by --tls-key)`},
 		{name: "emptied by a flag", args: []string{"--data="},

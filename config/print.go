@@ -2,6 +2,8 @@ package config
 
 import (
 	"bytes"
+	"net/url"
+	"strings"
 	"time"
 
 	yaml "go.yaml.in/yaml/v3"
@@ -42,6 +44,7 @@ func Marshal(c Config, src Sources) ([]byte, error) {
 		hooks.Style = yaml.FlowStyle // "webhooks: []"
 	}
 	for _, h := range c.Webhooks {
+		h.URL = RedactURL(h.URL)
 		secret := h.Secret
 		if secret != "" {
 			secret = Redacted
@@ -58,7 +61,7 @@ func Marshal(c Config, src Sources) ([]byte, error) {
 
 	doc := &yaml.Node{Kind: yaml.DocumentNode, Content: []*yaml.Node{m},
 		HeadComment: "Parley configuration in effect: defaults < config file < PARLEY_* environment < flags.\n" +
-			"Secrets are shown as " + Redacted + "."}
+			"Secrets, and credentials in URLs, are shown as " + Redacted + "."}
 	var buf bytes.Buffer
 	enc := yaml.NewEncoder(&buf)
 	enc.SetIndent(2)
@@ -86,4 +89,66 @@ func scalar(p any, text string) *yaml.Node {
 		// Durations are text to YAML ("10s").
 	}
 	return n
+}
+
+// secretParams are query parameter names, or parts of them, whose values are
+// credentials by convention (token, access_token, api_key, sig, signature,
+// password, X-Amz-Credential, ...). A few harmless ones hidden as well
+// (monkey=) cost less than one credential shown.
+var secretParams = []string{"token", "key", "secret", "sig", "pass", "pwd", "auth", "credential", "session"}
+
+// RedactURL shows a URL with what may be a credential in it replaced by
+// Redacted: the password of its user info (the whole user info if it has no
+// password, as with https://TOKEN@host), and the values of query parameters
+// that name secrets. Scheme, host, path and the other parameters stay, so the
+// operator can still tell which receiver it is. A URL that does not parse is
+// Redacted whole, since its parts cannot be told apart.
+func RedactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return Redacted
+	}
+	user, query := u.User, u.RawQuery
+	u.User, u.RawQuery, u.ForceQuery = nil, "", false
+	out := u.String()
+	if user != nil {
+		info := Redacted
+		if _, ok := user.Password(); ok {
+			info = url.PathEscape(user.Username()) + ":" + Redacted
+		}
+		prefix := "//"
+		if u.Scheme != "" {
+			prefix = u.Scheme + ":" + prefix
+		}
+		out = prefix + info + "@" + strings.TrimPrefix(out, prefix)
+	}
+	if query != "" {
+		frag := ""
+		if i := strings.IndexByte(out, '#'); i >= 0 {
+			out, frag = out[:i], out[i:]
+		}
+		params := strings.Split(query, "&")
+		for i, p := range params {
+			k, v, _ := strings.Cut(p, "=")
+			name, err := url.QueryUnescape(k)
+			if err != nil {
+				name = k
+			}
+			if v != "" && secretParam(name) {
+				params[i] = k + "=" + Redacted
+			}
+		}
+		out += "?" + strings.Join(params, "&") + frag
+	}
+	return out
+}
+
+func secretParam(name string) bool {
+	name = strings.ToLower(name)
+	for _, s := range secretParams {
+		if strings.Contains(name, s) {
+			return true
+		}
+	}
+	return false
 }

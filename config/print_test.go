@@ -75,3 +75,50 @@ func TestPrintRedactsSecrets(t *testing.T) {
 		t.Errorf("Validate() = %v, want the placeholder secret refused", err)
 	}
 }
+
+func TestPrintRedactsCredentialsInURLs(t *testing.T) {
+	cases := []struct{ url, want string }{
+		{"https://parley:hunter2@hooks.example.org/p?room=all&token=abc123&Sig=zz9&x=1#top",
+			"https://parley:<redacted>@hooks.example.org/p?room=all&token=<redacted>&Sig=<redacted>&x=1#top"},
+		{"https://ghp_tokenAsUser@hooks.example.org/p", "https://<redacted>@hooks.example.org/p"},
+		{"redis://:redispass@cache.internal:6379/0", "redis://:<redacted>@cache.internal:6379/0"},
+		{"https://hooks.example.org/p?api_key=K1&access_token=T1&client_secret=S1&password=P1&X-Amz-Signature=A1&key=",
+			"https://hooks.example.org/p?api_key=<redacted>&access_token=<redacted>&client_secret=<redacted>&password=<redacted>&X-Amz-Signature=<redacted>&key="},
+		{"https://hooks.example.org/p?room=summit&events=all", "https://hooks.example.org/p?room=summit&events=all"},
+		{"http://[::1]:9000/audit", "http://[::1]:9000/audit"},
+		{"https://user:pa%20ss@host/%zz", config.Redacted}, // does not parse: nothing of it is shown
+	}
+	secrets := []string{"hunter2", "abc123", "zz9", "tokenAsUser", "redispass", "K1", "T1", "S1", "P1", "A1", "pa%20ss"}
+	for _, tc := range cases {
+		if got := config.RedactURL(tc.url); got != tc.want {
+			t.Errorf("RedactURL(%q)\n got %q\nwant %q", tc.url, got, tc.want)
+		}
+	}
+
+	c := config.Default()
+	for _, tc := range cases {
+		c.Webhooks = append(c.Webhooks, config.Webhook{URL: tc.url, Secret: "s"})
+	}
+	out, err := config.Marshal(c, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range secrets {
+		if strings.Contains(string(out), s) {
+			t.Errorf("%q is printed:\n%s", s, out)
+		}
+	}
+	if !strings.Contains(string(out), "url: https://hooks.example.org/p?room=summit&events=all") {
+		t.Errorf("a URL without credentials is not printed as it is:\n%s", out)
+	}
+	// Reused as a file, a redacted URL is refused, not posted to.
+	got := config.Default()
+	if err := config.ApplyYAML(&got, "printed", out); err != nil {
+		t.Fatal(err)
+	}
+	got.Webhooks = got.Webhooks[:1]
+	got.Webhooks[0].Secret = "s"
+	if err := got.Validate(); err == nil || !strings.HasPrefix(err.Error(), "webhooks[0].url: holds \"<redacted>\"") {
+		t.Errorf("Validate() = %v, want the placeholder in the URL refused", err)
+	}
+}

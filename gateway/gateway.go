@@ -68,9 +68,6 @@ func New(rooms *room.Manager, verifier *auth.Verifier, log *slog.Logger, limits 
 	return g
 }
 
-// ServeHTTP implements http.Handler.
-func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) { g.mux.ServeHTTP(w, r) }
-
 // Handle adds a route (for packages that extend the gateway).
 func (g *Gateway) Handle(pattern string, h http.Handler) { g.mux.Handle(pattern, h) }
 

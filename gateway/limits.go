@@ -14,6 +14,9 @@ type Limits struct {
 	// MessagesPerSecond is the sustained signaling message rate per
 	// connection; bursts of four seconds' worth pass.
 	MessagesPerSecond int
+	// RequestTimeout is how long a client has to send a request's body; the
+	// response must be taken within twice that. WebSocket sessions are exempt.
+	RequestTimeout time.Duration
 }
 
 // joinLimiter counts connections per IP in fixed one-minute windows.

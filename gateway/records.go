@@ -5,6 +5,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -58,7 +59,14 @@ func (g *Gateway) ServeRecords(dir string) {
 		defer g.cutOnRevoke(w, claims)()
 		w.Header().Set("Content-Type", "application/x-tar")
 		w.Header().Set("Content-Disposition", `attachment; filename="`+id+`.tar"`)
-		tw := tar.NewWriter(w)
+		rc := http.NewResponseController(w)
+		var out io.Writer = w
+		if d := g.limits.RequestTimeout; d > 0 {
+			// Only a granted download may outlast the response deadline.
+			_ = rc.SetWriteDeadline(time.Time{})
+			out = &progressWriter{w: w, rc: rc, d: d}
+		}
+		tw := tar.NewWriter(out)
 		err = tw.AddFS(os.DirFS(root))
 		if err == nil {
 			err = tw.Close()

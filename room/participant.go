@@ -80,7 +80,7 @@ func (p *Participant) resumeSeat(old *Participant) {
 
 func newParticipant(r *Room, c *auth.Claims, name, key, resume string, sink Sink) *Participant {
 	p := &Participant{
-		room: r, id: newID("PA_"), identity: c.Subject, name: c.Name,
+		room: r, id: newID("PA_"), identity: c.Subject, name: cleanName(c.Name),
 		grants: slices.Clone(c.Grants), sink: sink,
 		pubSources: map[string]string{}, tracks: map[string]*pubTrack{},
 		subs: map[string]*sfu.Forwarder{}, muted: map[string]bool{},
@@ -109,10 +109,19 @@ func newParticipant(r *Room, c *auth.Claims, name, key, resume string, sink Sink
 	return p
 }
 
-// cleanName trims a display name and drops control characters.
+// cleanName is the one gate of display names, from a token or a join: it
+// trims them and drops control characters and the bidirectional controls
+// (embeddings and overrides U+202A-U+202E, isolates U+2066-U+2069, marks
+// U+200E, U+200F and U+061C). Those would let a name run backwards or reorder
+// the text shown after it, in the roster, in chat and in the record, and so
+// pass for another participant's name.
 func cleanName(s string) string {
 	s = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
+		switch {
+		case unicode.IsControl(r),
+			r >= '\u202a' && r <= '\u202e',
+			r >= '\u2066' && r <= '\u2069',
+			r == '\u200e', r == '\u200f', r == '\u061c':
 			return -1
 		}
 		return r

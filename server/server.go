@@ -43,6 +43,8 @@ type Server struct {
 	hooks   *webhook.Dispatcher // always set; without receivers it does nothing
 	whip    *whip.Handler       // WHIP ingest and WHEP playback
 
+	keyCreated bool
+
 	shutdown    sync.Once
 	shutdownErr error
 	served      chan error
@@ -99,6 +101,8 @@ func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
 		return nil, fmt.Errorf("listen: %w", err)
 	}
 	addPort(candidates, ln.Addr())
+	// Under TLS, so that a connection over the cap costs no handshake.
+	ln = gateway.LimitConns(ln, cfg.MaxConnsPerIP, log)
 	scheme := "http"
 	if cfg.TLS() {
 		host, _, _ := net.SplitHostPort(cfg.Listen)
@@ -111,7 +115,7 @@ func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
 		ln = tls.NewListener(ln, tc)
 		scheme = "https"
 	}
-	s := &Server{cfg: cfg, log: log, key: key, engine: engine, ln: ln, scheme: scheme, relay: turnSrv, served: make(chan error, 1)}
+	s := &Server{cfg: cfg, log: log, key: key, keyCreated: created, engine: engine, ln: ln, scheme: scheme, relay: turnSrv, served: make(chan error, 1)}
 	s.hooks = hooks
 	if cfg.Metrics {
 		s.metrics = metrics.New(log)
@@ -126,7 +130,7 @@ func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
 		OnJoined:      s.metrics.ObserveJoin, // nil-safe
 	})
 	s.gateway = gateway.New(s.rooms, auth.NewVerifier(key.Public().(ed25519.PublicKey)), log,
-		gateway.Limits{JoinsPerMinute: cfg.JoinsPerMinute, MessagesPerSecond: cfg.MessagesPerSecond})
+		gateway.Limits{JoinsPerMinute: cfg.JoinsPerMinute, MessagesPerSecond: cfg.MessagesPerSecond, RequestTimeout: cfg.RequestTimeout})
 	s.gateway.ServeRecords(filepath.Join(cfg.DataDir, RecordsDir))
 	s.whip = whip.New(s.rooms, auth.NewVerifier(key.Public().(ed25519.PublicKey)), log)
 	s.gateway.HandleJoins("/whip/", s.whip)
@@ -141,11 +145,14 @@ func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
 		s.metrics.Watch(src)
 		s.gateway.Handle("GET /metrics", s.metrics.Handler())
 	}
+	// No ReadTimeout or WriteTimeout: bodies and responses get their deadlines
+	// from the gateway (cfg.RequestTimeout), which knows the WebSocket sessions
+	// and record downloads to spare.
 	s.http = &http.Server{
 		Handler:           s.gateway,
-		ReadHeaderTimeout: 10 * time.Second, // slow clients cannot hold connections open
+		ReadHeaderTimeout: 10 * time.Second,
 		MaxHeaderBytes:    64 << 10,
-		IdleTimeout:       120 * time.Second,
+		IdleTimeout:       120 * time.Second, // until then an idle keep-alive counts against max_conns_per_ip
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	go func() { s.served <- s.http.Serve(ln) }()
@@ -159,6 +166,10 @@ func (s *Server) URL() string { return s.scheme + "://" + s.ln.Addr().String() }
 
 // MediaPort is the UDP/TCP media port.
 func (s *Server) MediaPort() int { return s.engine.Port() }
+
+// KeyCreated reports whether this start created the node's signing key: then
+// no token of this node exists anywhere yet, and nobody has used it.
+func (s *Server) KeyCreated() bool { return s.keyCreated }
 
 // Signer mints tokens with the node's key.
 func (s *Server) Signer() *auth.Signer { return auth.NewSigner(s.key) }

@@ -18,7 +18,7 @@ func configCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	fs := flag.NewFlagSet("config print", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	flags := config.RegisterFlags(fs)
+	flags, _ := serveFlags(fs)
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}

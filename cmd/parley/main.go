@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/url"
 	"os"
 	"os/signal"
@@ -97,9 +96,25 @@ func run(args []string, stdout, stderr io.Writer) int {
 type usageError struct{ error }
 
 func serve(args []string, stdout, stderr io.Writer) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return serveUntil(ctx, args, stdout, stderr)
+}
+
+// serveFlags registers serve's flags on fs: the configuration's, and
+// --no-demo, which `config print` accepts too so that it takes serve's
+// command line as it is.
+func serveFlags(fs *flag.FlagSet) (*config.Flags, *bool) {
+	flags := config.RegisterFlags(fs)
+	noDemo := fs.Bool("no-demo", false, "never print the demo room's invite (for services: it would land in the journal)")
+	return flags, noDemo
+}
+
+// serveUntil runs the node until ctx ends or the server stops.
+func serveUntil(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	flags := config.RegisterFlags(fs)
+	flags, noDemo := serveFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -122,14 +137,13 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	link, err := demoLink(srv, cfg)
-	if err != nil {
-		return err
+	if !*noDemo && localPlain(cfg) {
+		if err := printDemo(stdout, srv, cfg); err != nil {
+			_ = srv.Shutdown(context.Background())
+			return err
+		}
 	}
-	fmt.Fprintf(stdout, "\nParley is running. Open this demo room in two browser tabs:\n\n  %s\n\n(The link admits guests to room \"demo\" for 24 hours. Stop with Ctrl-C.)\n\n", link)
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	select {
 	case <-ctx.Done():
 	case <-waitChan(srv):
@@ -149,28 +163,48 @@ func waitChan(srv *server.Server) <-chan struct{} {
 	return ch
 }
 
-// demoLink mints an invite to room "demo" so a newcomer can try Parley at once.
-func demoLink(srv *server.Server, cfg config.Config) (string, error) {
+// localPlain reports a node that only this machine can reach, over plain
+// HTTP: someone trying Parley out. A node on a public address or with TLS is
+// a deployment, where an invite printed at every start would end up in logs
+// and be good for a day to whoever reads them.
+func localPlain(cfg config.Config) bool {
+	ip := cfg.ListenIP()
+	return ip != nil && ip.IsLoopback() && !cfg.TLS()
+}
+
+// printDemo gives a newcomer a way into room "demo". The invite itself comes
+// only from the start that created the signing key: that node is new, nobody
+// relies on it yet, and the invite is printed once rather than at every
+// restart. Later starts say how to mint one.
+func printDemo(stdout io.Writer, srv *server.Server, cfg config.Config) error {
+	if !srv.KeyCreated() {
+		fmt.Fprintf(stdout, "\nParley is running on %s. For a link to room \"demo\", run:\n\n"+
+			"  parley token --data %s --room demo --identity guest --invite --url %s\n\n",
+			srv.URL(), cfg.DataDir, srv.URL())
+		return nil
+	}
+	link, err := demoLink(srv)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "\nParley is running. Open this demo room in two browser tabs:\n\n  %s\n\n"+
+		"(The link admits guests to room \"demo\" for 24 hours; it is printed on this first start only. Stop with Ctrl-C.)\n\n", link)
+	return nil
+}
+
+// demoLink mints an invite to room "demo". Guests may talk and listen, not
+// moderate: whoever else gets hold of the link must not be able to mute or
+// remove the others.
+func demoLink(srv *server.Server) (string, error) {
 	tok, err := srv.Signer().Mint(auth.Claims{
 		Subject: "guest", Room: "demo", Invite: true,
-		Grants:   []auth.Grant{auth.GrantJoin, auth.GrantPublish, auth.GrantSubscribe, auth.GrantModerate},
+		Grants:   []auth.Grant{auth.GrantJoin, auth.GrantPublish, auth.GrantSubscribe},
 		IssuedAt: time.Now().Unix(), ExpiresAt: time.Now().Add(24 * time.Hour).Unix(),
 	})
 	if err != nil {
 		return "", err
 	}
-	base := srv.URL()
-	if ip := cfg.ListenIP(); ip == nil || ip.IsUnspecified() {
-		// Bound to every interface: print an address a browser can open.
-		host := "127.0.0.1"
-		if cfg.PublicIP != "" {
-			host = cfg.PublicIP
-		}
-		scheme, hostport, _ := strings.Cut(base, "://")
-		_, port, _ := net.SplitHostPort(hostport)
-		base = scheme + "://" + net.JoinHostPort(host, port)
-	}
-	return base + "/r/demo?token=" + url.QueryEscape(tok), nil
+	return srv.URL() + "/r/demo?token=" + url.QueryEscape(tok), nil
 }
 
 func token(args []string, stdout, stderr io.Writer) error {
