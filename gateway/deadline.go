@@ -1,9 +1,11 @@
 package gateway
 
 import (
+	"errors"
 	"io"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -70,13 +72,22 @@ func (b *bodyDeadline) Read(p []byte) (int, error) {
 // progressWriter gives each write its own deadline, for responses that may
 // rightly take hours (a record of a long meeting is gigabytes): a client
 // that keeps reading is never cut, one that stalls for d is.
+// It also stops at once when cut is set (the token was revoked): a fresh
+// deadline per write would otherwise undo the past one the revocation sets.
 type progressWriter struct {
-	w  io.Writer
-	rc *http.ResponseController
-	d  time.Duration
+	w   io.Writer
+	rc  *http.ResponseController
+	d   time.Duration
+	cut *atomic.Bool
 }
 
+// errCut ends a download whose token was revoked.
+var errCut = errors.New("the access token was revoked")
+
 func (p *progressWriter) Write(b []byte) (int, error) {
+	if p.cut != nil && p.cut.Load() {
+		return 0, errCut
+	}
 	if p.d > 0 {
 		_ = p.rc.SetWriteDeadline(time.Now().Add(p.d))
 	}

@@ -5,11 +5,11 @@ import (
 	"bufio"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/parleyhq/parley/auth"
@@ -56,15 +56,16 @@ func (g *Gateway) ServeRecords(dir string) {
 		if claims == nil {
 			return
 		}
-		defer g.cutOnRevoke(w, claims)()
+		var cut atomic.Bool
+		defer g.cutOnRevoke(w, claims, &cut)()
 		w.Header().Set("Content-Type", "application/x-tar")
 		w.Header().Set("Content-Disposition", `attachment; filename="`+id+`.tar"`)
 		rc := http.NewResponseController(w)
-		var out io.Writer = w
+		out := &progressWriter{w: w, rc: rc, cut: &cut}
 		if d := g.limits.RequestTimeout; d > 0 {
 			// Only a granted download may outlast the response deadline.
 			_ = rc.SetWriteDeadline(time.Time{})
-			out = &progressWriter{w: w, rc: rc, d: d}
+			out.d = d
 		}
 		tw := tar.NewWriter(out)
 		err = tw.AddFS(os.DirFS(root))
@@ -105,10 +106,11 @@ func (g *Gateway) recordGrant(w http.ResponseWriter, r *http.Request, roomName s
 // stands: a ban ends it within about this long.
 const revokeCheck = 250 * time.Millisecond
 
-// cutOnRevoke ends the response's connection if claims are revoked while it
-// is written (a record is gigabytes: minutes of download). Call the returned
-// function when the handler is done.
-func (g *Gateway) cutOnRevoke(w http.ResponseWriter, claims *auth.Claims) (stop func()) {
+// cutOnRevoke ends the response if claims are revoked while it is written (a
+// record is gigabytes: minutes of download): it sets cut, which the writer
+// checks before each write, and a write deadline in the past, which fails a
+// write under way. Call the returned function when the handler is done.
+func (g *Gateway) cutOnRevoke(w http.ResponseWriter, claims *auth.Claims, cut *atomic.Bool) (stop func()) {
 	rc := http.NewResponseController(w)
 	done := make(chan struct{})
 	stopped := make(chan struct{})
@@ -123,6 +125,7 @@ func (g *Gateway) cutOnRevoke(w http.ResponseWriter, claims *auth.Claims) (stop 
 			case <-t.C:
 				if g.rooms.Denied(claims) {
 					g.log.Info("record download cut: the token was revoked", "room", claims.Room, "identity", claims.Subject)
+					cut.Store(true)
 					// A deadline in the past fails the handler's next write (and the
 					// one under way): the handler returns and the connection closes.
 					_ = rc.SetWriteDeadline(time.Unix(1, 0))
