@@ -35,18 +35,18 @@ func downloadReceipt(t *testing.T, ctx, tab context.Context, dir string) record.
 	); err != nil {
 		t.Fatal(err)
 	}
-	var path string
+	// The file appears as the download starts: until the browser has written
+	// all of it, it is not yet JSON (one run in twenty read it empty).
+	var r record.Receipt
 	waitFor(t, ctx, "the receipt's download", func() (bool, string) {
 		ms, _ := filepath.Glob(filepath.Join(dir, "receipt-*.json"))
-		if len(ms) == 1 {
-			path = ms[0]
+		if len(ms) != 1 {
+			return false, strings.Join(ms, ", ")
 		}
-		return len(ms) == 1, strings.Join(ms, ", ")
+		var err error
+		r, err = record.ReadReceipt(ms[0])
+		return err == nil, fmt.Sprintf("%s: %v", ms[0], err)
 	})
-	r, err := record.ReadReceipt(path)
-	if err != nil {
-		t.Fatalf("the downloaded receipt: %v", err)
-	}
 	_ = chromedp.Do(tab, chromedp.Click(chromedp.ID("rec-pill"))) // close the popover
 	return r
 }
