@@ -3,19 +3,17 @@ package server_test
 import (
 	"context"
 	"io"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/pion/turn/v5"
-
 	"github.com/parleyhq/parley/auth"
 	"github.com/parleyhq/parley/client"
 	"github.com/parleyhq/parley/relay"
 	"github.com/parleyhq/parley/server"
+	"github.com/parleyhq/parley/server/servertest"
 	"github.com/parleyhq/parley/signal"
 )
 
@@ -52,30 +50,6 @@ func TestMediaThroughTheEmbeddedTURNRelay(t *testing.T) {
 }
 
 // turnAllocate asks the node's relay for an allocation with ice's credentials, from a socket of its own.
-func turnAllocate(t *testing.T, ice signal.ICEServer) (net.PacketConn, error) {
-	t.Helper()
-	addr := strings.TrimSuffix(strings.TrimPrefix(ice.URLs[0], "turn:"), "?transport=udp")
-	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	c, err := turn.NewClient(&turn.ClientConfig{TURNServerAddr: addr, STUNServerAddr: addr, Username: ice.Username, Password: ice.Credential,
-		Realm: relay.Realm, Conn: conn, RTO: 200 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	if err := c.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	rc, err := c.Allocate()
-	if err == nil {
-		t.Cleanup(func() { rc.Close() })
-	}
-	return rc, err
-}
-
 // metricsPage is the node's /metrics text.
 func metricsPage(t *testing.T, srv *server.Server) string {
 	t.Helper()
@@ -100,11 +74,11 @@ func TestTURNCredentialsEndWithTheSession(t *testing.T) {
 	c := dial(t, ctx, srv, "r", "join-only", auth.GrantJoin)
 	ice := c.Welcome().ICEServers[0]
 	for i := range relay.PerParticipant {
-		if _, err := turnAllocate(t, ice); err != nil {
+		if _, err := servertest.TURNAllocate(t, ice); err != nil {
 			t.Fatalf("allocation %d: %v", i+1, err)
 		}
 	}
-	if _, err := turnAllocate(t, ice); err == nil {
+	if _, err := servertest.TURNAllocate(t, ice); err == nil {
 		t.Fatal("an allocation beyond the session's quota was granted")
 	}
 	if st := srv.TURNStats(); st.Allocations != relay.PerParticipant || st.RefusedQuota != 1 || st.Sessions != 1 {
@@ -132,7 +106,7 @@ func TestTURNCredentialsEndWithTheSession(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	t.Logf("allocations closed %v after the leave was sent", time.Since(left).Round(time.Millisecond))
-	if _, err := turnAllocate(t, ice); err == nil {
+	if _, err := servertest.TURNAllocate(t, ice); err == nil {
 		t.Fatal("the credentials of a participant that left were accepted")
 	}
 	if st := srv.TURNStats(); st.Revoked != relay.PerParticipant || st.RefusedRevoked != 1 || st.Sessions != 0 {
@@ -158,7 +132,7 @@ func TestTURNCredentialsOfAReplacedSessionAreRefused(t *testing.T) {
 	defer cancel()
 	first := dial(t, ctx, srv, "r", "two-tabs", auth.GrantJoin)
 	old := first.Welcome().ICEServers[0]
-	if _, err := turnAllocate(t, old); err != nil {
+	if _, err := servertest.TURNAllocate(t, old); err != nil {
 		t.Fatal(err)
 	}
 	second := dial(t, ctx, srv, "r", "two-tabs", auth.GrantJoin)
@@ -172,10 +146,10 @@ func TestTURNCredentialsOfAReplacedSessionAreRefused(t *testing.T) {
 	if st := srv.TURNStats(); st.Allocations != 0 || st.Revoked != 1 {
 		t.Errorf("the replaced session's allocation: %+v", st)
 	}
-	if _, err := turnAllocate(t, old); err == nil {
+	if _, err := servertest.TURNAllocate(t, old); err == nil {
 		t.Error("the replaced session's credentials were accepted")
 	}
-	if _, err := turnAllocate(t, fresh); err != nil {
+	if _, err := servertest.TURNAllocate(t, fresh); err != nil {
 		t.Errorf("the new session's credentials were refused: %v", err)
 	}
 }

@@ -54,11 +54,11 @@ func slowRead(r io.Reader) (int64, error) {
 	}
 }
 
-// A ban ends what the banned token opened: its WHEP player and its record
-// download stop within a second, and new attempts are refused.
+// A ban ends what the banned token opened: its WHEP player, its TURN
+// allocation and its record download stop, and new attempts are refused.
 func TestBanEndsWhatTheTokenOpened(t *testing.T) {
 	var dataDir string
-	srv := servertest.Start(t, func(c *config.Config) { dataDir = c.DataDir })
+	srv := servertest.Start(t, func(c *config.Config) { dataDir = c.DataDir; c.TURN = true })
 	id := bigRecord(t, dataDir, "hall")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -68,7 +68,15 @@ func TestBanEndsWhatTheTokenOpened(t *testing.T) {
 	grants := []auth.Grant{auth.GrantJoin, auth.GrantSubscribe, auth.GrantRecord}
 	token := mint(t, srv, "hall", "guest", grants...)
 	guest := dial(t, ctx, srv, "hall", "guest", grants...)
-	_ = guest
+	// …holds a TURN allocation…
+	ice := guest.Welcome().ICEServers
+	if len(ice) == 0 {
+		t.Fatal("no TURN credentials in the welcome")
+	}
+	if _, err := servertest.TURNAllocate(t, ice[0]); err != nil {
+		t.Fatalf("the guest's TURN allocation: %v", err)
+	}
+	turnBefore := srv.TURNStats() // the clients' own connections may hold allocations too
 
 	// The guest's token also watches the speaker over WHEP…
 	player := newPeer(t)
@@ -102,9 +110,12 @@ func TestBanEndsWhatTheTokenOpened(t *testing.T) {
 	}
 	banned := time.Now()
 
-	// The room forgets the viewer at once.
+	// The room forgets the viewer, and the relay the guest's allocation, at once.
 	if vs, _ := srv.Rooms().Viewers(ctx, "hall"); len(vs) != 0 {
 		t.Errorf("viewers after the ban: %+v", vs)
+	}
+	if st := srv.TURNStats(); st.Revoked < turnBefore.Revoked+1 || st.Allocations >= turnBefore.Allocations {
+		t.Errorf("TURN after the ban: %+v (before: %+v)", st, turnBefore)
 	}
 	// The download is cut: the client reads what the sockets' buffers held
 	// (a few MiB on loopback), then the connection ends, short of the record.
@@ -116,7 +127,10 @@ func TestBanEndsWhatTheTokenOpened(t *testing.T) {
 	poll(t, "the WHEP player's connection to end", func() bool { return !player.connected() })
 	t.Logf("player disconnected %v after the ban", time.Since(banned).Round(time.Millisecond))
 
-	// New attempts with the same token are refused.
+	// New attempts with the same token and credentials are refused.
+	if _, err := servertest.TURNAllocate(t, ice[0]); err == nil {
+		t.Error("the banned guest's TURN credentials still allocate")
+	}
 	again := newPeer(t)
 	again.receiveAV(t)
 	resp, body = request(t, "POST", srv.URL()+"/whep/hall/speaker", token, "application/sdp", []byte(again.offer(t, true)))
