@@ -116,6 +116,19 @@ func TestPeoplePanelShowsKeysAndViewers(t *testing.T) {
 			_ = os.WriteFile(dir+"/people-panel.png", png, 0o644)
 		}
 	}
+	// A real mouse click: the panel is redrawn as people's state changes, and
+	// must not lose a click to that.
+	// A real mouse click, once nothing covers the button (tiles move as
+	// tracks arrive; a click on what covers it would not reach it).
+	waitFor(t, ctx, "the viewer's end button to be clickable", func() (bool, string) {
+		top, err := chromedp.Run(host, chromedp.Evaluate[string](`(() => {
+			const b = document.querySelector('#viewers-list button');
+			const r = b.getBoundingClientRect();
+			const e = document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2);
+			return b.contains(e) ? '' : (e ? e.tagName + '.' + e.className : 'nothing') + ' at ' + Math.round(r.x) + ',' + Math.round(r.y);
+		})()`))
+		return err == nil && top == "", top
+	})
 	if err := chromedp.Do(host, chromedp.Click(`#viewers-list button`)); err != nil {
 		t.Fatal(err)
 	}

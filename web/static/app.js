@@ -1235,15 +1235,27 @@ function renderPeople() {
   const focused = /** @type {HTMLElement | null} */ (document.activeElement);
   const focusKey = focused && ul.contains(focused) ? focused.dataset.focusKey : undefined;
   const mod = canModerate();
-  ul.replaceChildren(...list.map((p) => personRow(p, p === st.self, mod)));
+  replaceRows(ul, list.map((p) => personRow(p, p === st.self, mod)));
   const viewers = mod ? st.viewers : [];
   $('viewers-count').textContent = `Watching from outside (${viewers.length})`;
   $('viewers-section').hidden = viewers.length === 0;
-  $('viewers-list').replaceChildren(...viewers.map(viewerRow));
+  replaceRows($('viewers-list'), viewers.map(viewerRow));
   if (focusKey) {
     const again = /** @type {HTMLElement | null} */ (ul.querySelector(`[data-focus-key="${CSS.escape(focusKey)}"]`));
     if (again) again.focus();
   }
+}
+
+/**
+ * Puts rows in a list unless it shows the same already. The panel is redrawn whenever anyone's
+ * state changes; a row replaced between a mouse press and its release loses the click (a
+ * moderator's mute or remove did nothing, now and then).
+ * @param {HTMLElement} list
+ * @param {HTMLElement[]} rows
+ */
+function replaceRows(list, rows) {
+  const same = list.children.length === rows.length && rows.every((r, i) => r.outerHTML === list.children[i].outerHTML);
+  if (!same) list.replaceChildren(...rows);
 }
 
 /**
