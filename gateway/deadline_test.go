@@ -6,8 +6,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -16,6 +14,7 @@ import (
 	"github.com/parleyhq/parley/auth"
 	"github.com/parleyhq/parley/config"
 	"github.com/parleyhq/parley/server"
+	"github.com/parleyhq/parley/server/servertest"
 )
 
 const shortDeadline = 300 * time.Millisecond
@@ -28,30 +27,6 @@ func TestWebSocketOutlivesTheRequestDeadline(t *testing.T) {
 	w, _ := join(t, ctx, srv, "summit", "head-a", member...)
 	time.Sleep(3 * shortDeadline) // past both the read and the write deadline
 	w.pingPong()
-}
-
-// fakeRecord makes a record folder of room holding one file of size bytes,
-// enough for the record endpoints (they read the first entry only).
-func fakeRecord(t *testing.T, dataDir, room string, size int64) string {
-	t.Helper()
-	id := room + "-20261205-000000-test"
-	dir := filepath.Join(dataDir, server.RecordsDir, id)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	start := `{"seq":0,"time":"2026-12-05T00:00:00Z","prev":"","type":"record-start","room":"` + room + `"}` + "\n"
-	if err := os.WriteFile(filepath.Join(dir, "events.log"), []byte(start), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Create(filepath.Join(dir, "media.webm"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if err := f.Truncate(size); err != nil {
-		t.Fatal(err)
-	}
-	return id
 }
 
 // smallWindow is an HTTP client whose receive buffer is small, so that the
@@ -96,7 +71,7 @@ func download(t *testing.T, srv *server.Server, id, token string, pause, stall t
 		if err != nil {
 			return size, time.Since(start), err
 		}
-		if h.Name == "media.webm" {
+		if h.Name == servertest.FakeRecordMedia {
 			size = n
 		}
 	}
@@ -132,7 +107,7 @@ func TestRecordDownloadIsCutOnlyWhenItStalls(t *testing.T) {
 	var dataDir string
 	srv := startServer(t, func(c *config.Config) { c.RequestTimeout = shortDeadline; dataDir = c.DataDir })
 	const size = 24 << 20 // more than the socket buffers between the two ends hold
-	id := fakeRecord(t, dataDir, "summit", size)
+	id := servertest.FakeRecord(t, dataDir, "summit", size)
 	tok := mint(t, srv, "summit", "clerk", auth.GrantJoin, auth.GrantRecord)
 
 	got, took, err := download(t, srv, id, tok, 60*time.Millisecond, 0, 0)

@@ -3,40 +3,16 @@ package whip_test
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/parleyhq/parley/auth"
 	"github.com/parleyhq/parley/config"
-	"github.com/parleyhq/parley/record"
-	"github.com/parleyhq/parley/server"
 	"github.com/parleyhq/parley/server/servertest"
 )
-
-// bigRecord puts a record folder of room into the node's data folder, large
-// enough that a client reading it slowly keeps the download running.
-func bigRecord(t *testing.T, dataDir, room string) string {
-	t.Helper()
-	id := room + "-20261205T100000Z-0badc0de"
-	dir := filepath.Join(dataDir, server.RecordsDir, id)
-	if err := os.MkdirAll(filepath.Join(dir, record.MediaDir), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	start, _ := json.Marshal(record.Entry{Seq: 1, Time: time.Now(), Type: record.TypeStart, Record: id, Room: room, Format: record.Format})
-	if err := os.WriteFile(filepath.Join(dir, record.LogFile), append(start, '\n'), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, record.MediaDir, "big.webm"), make([]byte, 64<<20), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return id
-}
 
 // slowRead reads like a client on a slow link: 64 KiB every 10 ms.
 func slowRead(r io.Reader) (int64, error) {
@@ -59,7 +35,7 @@ func slowRead(r io.Reader) (int64, error) {
 func TestBanEndsWhatTheTokenOpened(t *testing.T) {
 	var dataDir string
 	srv := servertest.Start(t, func(c *config.Config) { dataDir = c.DataDir; c.TURN = true })
-	id := bigRecord(t, dataDir, "hall")
+	id := servertest.FakeRecord(t, dataDir, "hall", 64<<20)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	speaker := dial(t, ctx, srv, "hall", "speaker", all...)
