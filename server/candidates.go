@@ -20,6 +20,15 @@ func candidatePolicy(cfg config.Config) *sfu.CandidatePolicy {
 		cp.Loopback = ip.Unmap().IsLoopback()
 		if !ip.IsUnspecified() {
 			cp.Own = append(cp.Own, ip.Unmap())
+		} else if addrs, err := net.InterfaceAddrs(); err == nil {
+			// Bound to every address: each is the node's own.
+			for _, a := range addrs {
+				if n, ok := a.(*net.IPNet); ok {
+					if ip, ok := netip.AddrFromSlice(n.IP); ok {
+						cp.Own = append(cp.Own, ip.Unmap())
+					}
+				}
+			}
 		}
 	}
 	if ip, err := netip.ParseAddr(cfg.PublicIP); err == nil {

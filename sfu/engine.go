@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/pion/dtls/v3"
@@ -46,8 +45,7 @@ type Engine struct {
 	mu    sync.Mutex
 	peers map[*Peer]struct{}
 
-	candidates        *CandidatePolicy
-	candidatesRefused atomic.Uint64
+	candidates *CandidatePolicy
 
 	// subCodecs are the codecs (payload types included) the "sub" connections
 	// offer, so a forwarder can ask for exactly its source's codec and its RTX.

@@ -294,7 +294,7 @@ func (p *Peer) admitLocked(role, sdp string) string {
 	out, kept, refused := cp.filterSDP(sdp, 0)
 	p.remote[role] = kept
 	if len(refused) > 0 {
-		p.eng.candidatesRefused.Add(uint64(len(refused)))
+		totals.candidatesRefused.Add(uint64(len(refused)))
 		p.eng.log.Info("remote candidates refused", "peer", p.id, "role", role, "count", len(refused), "first", refused[0])
 	}
 	return out
@@ -312,7 +312,7 @@ func (p *Peer) admitCandidateLocked(role string, c webrtc.ICECandidateInit) erro
 		err = fmt.Errorf("%w: more than %d candidates", errCandidate, maxRemoteCandidates)
 	}
 	if err != nil {
-		p.eng.candidatesRefused.Add(1)
+		totals.candidatesRefused.Add(1)
 		return err
 	}
 	p.remote[role]++

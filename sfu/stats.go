@@ -20,6 +20,7 @@ var totals struct {
 	resendsMissed        atomic.Uint64            // NACKed packets not resent: gone from the cache, or of another source
 	resendsLimited       atomic.Uint64            // NACKed packets not resent: over the subscriber's retransmission budget
 	duplicatesIn         atomic.Uint64            // packets a layer had already (a publisher's RTX probes), not forwarded
+	candidatesRefused    atomic.Uint64            // remote ICE candidates the policy refused (candidates.go)
 }
 
 // Totals is a snapshot of the process's media counters, all cumulative.
@@ -37,6 +38,7 @@ type Totals struct {
 	ResendsMissed        uint64            // NACKed packets not resent because the cache no longer has them
 	ResendsLimited       uint64            // NACKed packets not resent because the subscriber's link has no room for them
 	DuplicatesIn         uint64            // packets a layer had already, not forwarded again
+	CandidatesRefused    uint64            // remote ICE candidates refused: addresses a client may not make the server check
 }
 
 // ReadTotals returns the process's media counters.
@@ -50,6 +52,7 @@ func ReadTotals() Totals {
 		LayerSwitches:      totals.layerSwitches.Load(),
 		ResendsHeld:        totals.resendsHeld.Load(), ResendsMissed: totals.resendsMissed.Load(),
 		ResendsLimited: totals.resendsLimited.Load(), DuplicatesIn: totals.duplicatesIn.Load(),
+		CandidatesRefused: totals.candidatesRefused.Load(),
 	}
 	for i := range t.KeyframesIn {
 		t.KeyframesIn[i] = totals.keyframesIn[i].Load()

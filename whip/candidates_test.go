@@ -13,6 +13,7 @@ import (
 	"github.com/parleyhq/parley/auth"
 	"github.com/parleyhq/parley/config"
 	"github.com/parleyhq/parley/server/servertest"
+	"github.com/parleyhq/parley/sfu"
 )
 
 // listenUDP counts the datagrams that reach a loopback address.
@@ -62,6 +63,7 @@ func TestHostileCandidatesGetNothing(t *testing.T) {
 		line("127.0.0.1", srv.MediaPort()),
 		"a=candidate:9 1 tcp 2130706431 127.0.0.1 443 typ host tcptype passive\r\n",
 	}
+	refusedBefore := sfu.ReadTotals().CandidatesRefused
 	player := newPeer(t)
 	player.receiveAV(t)
 	offer := player.offer(t, true)
@@ -88,6 +90,10 @@ func TestHostileCandidatesGetNothing(t *testing.T) {
 	time.Sleep(time.Second) // checks go on a few times a second: give denied ones as long
 	if n := deniedGot.Load(); n != 0 {
 		t.Fatalf("the server sent %d datagrams to a denied candidate", n)
+	}
+	// Tests in this package share the process: count from before this one.
+	if n := sfu.ReadTotals().CandidatesRefused - refusedBefore; n < uint64(len(hostile)+1) {
+		t.Errorf("%d candidates counted as refused, want at least %d", n, len(hostile)+1)
 	}
 	t.Logf("admitted candidate: %d datagrams; denied: 0", admittedGot.Load())
 }
