@@ -101,6 +101,7 @@ func (m *Manager) deny(room, tokenID, identity string, personal bool) {
 // what it opened there: participants and WHEP viewers.
 func (m *Manager) Revoke(room, tokenID string) {
 	m.deny(room, tokenID, "", false)
+	// A room that is not open has nothing running to end (ErrNoRoom).
 	_ = m.onLoop(context.Background(), room, func(r *Room) error {
 		for _, p := range r.participants {
 			if p.tokenID == tokenID {
