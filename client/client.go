@@ -36,6 +36,9 @@ type Options struct {
 	Key ed25519.PrivateKey
 	// Resume is the secret of an earlier welcome: take that seat back.
 	Resume string
+	// E2EE joins as a client that encrypts end to end (it takes part in the
+	// key exchange; this client itself encrypts nothing).
+	E2EE bool
 	// HTTPClient, when set, makes the WebSocket connection (e.g. to trust a test certificate).
 	HTTPClient *http.Client
 	// RelayOnly sends all media through the TURN servers the welcome names.
@@ -113,7 +116,7 @@ func Dial(ctx context.Context, o Options) (*Client, error) {
 		notify: make(chan struct{}), subMap: map[string]signal.SubTrack{},
 		inbound: map[*webrtc.TrackRemote]*Inbound{}, answered: make(chan string, 4), key: o.Key, receipts: map[string]*record.Receipt{},
 	}
-	join := &signal.Join{Type: "join", Version: signal.Version, Room: o.Room, Token: o.Token, Name: o.Name, Resume: o.Resume}
+	join := &signal.Join{Type: "join", Version: signal.Version, Room: o.Room, Token: o.Token, Name: o.Name, Resume: o.Resume, E2EE: o.E2EE}
 	if o.Key != nil {
 		join.Key = base64.RawURLEncoding.EncodeToString(o.Key.Public().(ed25519.PublicKey))
 	}

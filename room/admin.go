@@ -492,6 +492,7 @@ func (r *Room) admit(p *Participant, e2ee bool) error {
 		r.m.mu.Unlock()
 		return ErrE2EERequired
 	}
+	p.e2ee = e2ee
 	return r.join(p)
 }
 

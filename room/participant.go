@@ -46,6 +46,7 @@ type Participant struct {
 	chanFwd       *sfu.Forwarder // their interpretation track, once the room has languages
 
 	key     string // Ed25519 public key (base64url) for countersigning the record
+	e2ee    bool   // joined saying it encrypts end to end: takes part in the key exchange
 	leaving bool   // left cleanly; waiting for the last countersignature
 	// leaveFor is the countersignature that lets a leaving participant go (recording.go).
 	leaveFor leaveWait
@@ -227,9 +228,38 @@ func (r *Room) handle(p *Participant, msg any) {
 		r.record(p, m)
 	case *signal.Countersign:
 		r.countersign(p, m)
+	case *signal.E2EE:
+		r.relayE2EE(p, m)
 	case *signal.Leave:
 		if !r.leaveRecorded(p) {
 			r.leave(p, signal.ReasonLeft)
+		}
+	}
+}
+
+// relayE2EE passes a key exchange message on, unread: to its addressee, or to
+// everyone else, among participants that encrypt end to end. A client without
+// a passphrase has no business in the exchange and gets nothing of it.
+func (r *Room) relayE2EE(p *Participant, m *signal.E2EE) {
+	if !p.e2ee {
+		p.sink.Send(signal.Errorf(signal.CodeForbidden, "only clients that joined with \"e2ee\":true take part in the key exchange"))
+		return
+	}
+	out := &signal.E2EEFrom{Type: "e2ee", From: p.ref(), Data: m.Data}
+	if m.To != "" {
+		q := r.participants[m.To]
+		if q == nil || q == p || !q.e2ee {
+			e := signal.Errorf(signal.CodeNotFound, "no end-to-end encrypted participant %q in the room", m.To)
+			e.Ref = "e2ee"
+			p.sink.Send(e)
+			return
+		}
+		q.sink.Send(out)
+		return
+	}
+	for _, q := range r.participants {
+		if q != p && q.e2ee {
+			q.sink.Send(out)
 		}
 	}
 }

@@ -184,6 +184,14 @@ type Chat struct {
 	Time string `json:"time"`
 }
 
+// E2EEFrom relays a client's e2ee message, naming its sender as the server
+// knows them (the receiver checks that against the message's signature).
+type E2EEFrom struct {
+	Type string `json:"type"` // "e2ee"
+	From Ref    `json:"from"`
+	Data string `json:"data"`
+}
+
 // Muted tells a client a moderator muted one of its sources.
 type Muted struct {
 	Type   string `json:"type"`

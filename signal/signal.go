@@ -209,6 +209,20 @@ type Countersign struct {
 	Sig    string `json:"sig"` // base64url of 64 bytes
 }
 
+// E2EE carries one message of the end-to-end encryption key exchange between
+// clients (docs/e2ee.md). The server cannot read it: it relays it, only
+// between participants that joined with "e2ee":true, to one participant (To)
+// or to everyone else in the room.
+type E2EE struct {
+	Type string `json:"type"`
+	To   string `json:"to,omitempty"`
+	Data string `json:"data"`
+}
+
+// MaxE2EEData bounds an e2ee message's data: a key exchange message is a few
+// hundred bytes.
+const MaxE2EEData = 4096
+
 // Floor is the channel of the original sound.
 const Floor = "floor"
 
@@ -258,6 +272,8 @@ func Decode(data []byte) (any, error) {
 		msg = &Record{}
 	case "countersign":
 		msg = &Countersign{}
+	case "e2ee":
+		msg = &E2EE{}
 	case "listen":
 		msg = &Listen{}
 	case "interpret":
@@ -375,6 +391,13 @@ func validate(msg any) *Error {
 		}
 		if n > MaxChatChars {
 			return Errorf(CodeBadRequest, "chat message is longer than %d characters", MaxChatChars)
+		}
+	case *E2EE:
+		if m.Data == "" || len(m.Data) > MaxE2EEData {
+			return Errorf(CodeBadRequest, "e2ee needs data of 1..%d bytes", MaxE2EEData)
+		}
+		if len(m.To) > 64 {
+			return Errorf(CodeBadRequest, "e2ee names no such participant")
 		}
 	case *Moderate:
 		switch m.Action {
