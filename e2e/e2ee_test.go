@@ -5,7 +5,6 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hkdf"
-	"crypto/pbkdf2"
 	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/base64"
@@ -52,13 +51,21 @@ func e2eeURL(t *testing.T, srv *server.Server, room, identity, passphrase string
 
 // e2eeState is window.parleyTest.e2ee().
 type e2eeState struct {
-	Enabled         bool     `json:"enabled"`
-	API             string   `json:"api"`
-	Epoch           int      `json:"epoch"`
-	DecryptFailures int64    `json:"decryptFailures"`
-	EncryptedFrames int64    `json:"encryptedFrames"`
-	DecryptedFrames int64    `json:"decryptedFrames"`
-	Undecryptable   []string `json:"undecryptable"`
+	Enabled         bool   `json:"enabled"`
+	API             string `json:"api"`
+	Epoch           int    `json:"epoch"`
+	DecryptFailures int64  `json:"decryptFailures"`
+	EncryptedFrames int64  `json:"encryptedFrames"`
+	DecryptedFrames int64  `json:"decryptedFrames"`
+	// ReplayedFrames authenticated but had been opened before: dropped.
+	ReplayedFrames int64 `json:"replayedFrames"`
+	// MisattributedFrames came on a track of someone other than their key's owner: dropped.
+	MisattributedFrames int64 `json:"misattributedFrames"`
+	// RefusedMessages are key exchange messages that did not verify.
+	RefusedMessages int64 `json:"refusedMessages"`
+	// Keyed are the identities whose signed media keys the page holds.
+	Keyed         []string `json:"keyed"`
+	Undecryptable []string `json:"undecryptable"`
 }
 
 func readE2EE(tab context.Context) (e2eeState, error) {
@@ -240,6 +247,19 @@ func TestE2EERecordHoldsOnlyCiphertext(t *testing.T) {
 		})
 	}
 	time.Sleep(8 * time.Second)
+	// The keys that open the record are the participants' own: each browser keeps the
+	// media secrets it held (its own and those others sent it), and nothing derives them
+	// from the passphrase.
+	keys := &e2eeKeys{secrets: map[uint64]mediaSecret{}}
+	for _, id := range ids {
+		held, err := chromedp.Run(tabs[id], chromedp.Evaluate[[]exportedKey](`window.parleyTest.e2eeKeys()`, chromedp.EvalAwaitPromise))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := keys.add(held); err != nil {
+			t.Fatalf("%s's keys: %v", id, err)
+		}
+	}
 	for _, id := range ids {
 		if err := evalVoid(tabs[id], `window.parleyTest.leave()`); err != nil {
 			t.Fatal(err)
@@ -257,7 +277,6 @@ func TestE2EERecordHoldsOnlyCiphertext(t *testing.T) {
 	if strings.Contains(string(events), e2eeRight) {
 		t.Error("the passphrase is in the record's log")
 	}
-	keys := newE2EEKeys(t, e2eeRight, room)
 	chats := 0
 	for _, line := range strings.Split(strings.TrimSpace(string(events)), "\n") {
 		var e record.Entry
@@ -269,7 +288,7 @@ func TestE2EERecordHoldsOnlyCiphertext(t *testing.T) {
 		}
 		chats++
 		sealed := e.Data["text"]
-		if strings.Contains(line, lines[e.Identity]) || !strings.HasPrefix(sealed, "e2ee1:") {
+		if strings.Contains(line, lines[e.Identity]) || !strings.HasPrefix(sealed, "e2ee2:") {
 			t.Errorf("the record holds %s's chat line in clear: %s", e.Identity, line)
 			continue
 		}
@@ -288,7 +307,10 @@ func TestE2EERecordHoldsOnlyCiphertext(t *testing.T) {
 	for _, f := range files {
 		path := filepath.Join(dir, f)
 		plain := filepath.Join(plainDir, filepath.Base(f))
-		n := decryptRecording(t, keys, path, plain) // fails the test on any frame that is not ciphertext
+		n, senders := decryptRecording(t, keys, path, plain) // fails the test on any frame that is not ciphertext
+		if len(senders) != 1 {
+			t.Errorf("%s holds frames under the keys of %v, want one participant's", f, senders)
+		}
 		// The container is intact: the recorder found keyframes and frame sizes in
 		// the clear codec header.
 		codec, dur := ffprobeDuration(t, path)
@@ -475,34 +497,64 @@ func tonalWindows(t *testing.T, path string, hz float64) float64 {
 
 // ---- an independent SFrame decryptor (web/static/sframe.js, in Go) ------------------
 
-// e2eeKeys opens frames of one meeting: epoch secrets by epoch.
-type e2eeKeys struct {
-	epochs map[int][]byte
+// exportedKey is one media secret as window.parleyTest.e2eeKeys() gives it.
+type exportedKey struct {
+	KID      string `json:"kid"`
+	Secret   string `json:"secret"`
+	Identity string `json:"identity"`
 }
 
-func newE2EEKeys(t *testing.T, passphrase, room string) *e2eeKeys {
-	t.Helper()
-	master, err := pbkdf2.Key(sha256.New, strings.TrimSpace(passphrase), []byte("parley e2ee v1 room "+room), 600000, 32)
-	if err != nil {
-		t.Fatal(err)
+// mediaSecret is one sender's secret for one key id.
+type mediaSecret struct {
+	secret   []byte
+	identity string
+}
+
+// e2eeKeys opens frames and chat of one meeting with the media secrets the
+// participants' browsers held, by key id.
+type e2eeKeys struct {
+	secrets map[uint64]mediaSecret
+}
+
+func (k *e2eeKeys) add(held []exportedKey) error {
+	if len(held) == 0 {
+		return fmt.Errorf("no keys")
 	}
-	e0, err := hkdf.Key(sha256.New, master, nil, "parley e2ee v1 epoch 0", 32)
-	if err != nil {
-		t.Fatal(err)
+	for _, h := range held {
+		kid, err := strconv.ParseUint(h.KID, 10, 64)
+		if err != nil {
+			return err
+		}
+		secret, err := base64.RawURLEncoding.DecodeString(h.Secret)
+		if err != nil || len(secret) != 32 {
+			return fmt.Errorf("key %s: a secret of %d bytes (%v)", h.KID, len(secret), err)
+		}
+		if have, ok := k.secrets[kid]; ok && (string(have.secret) != string(secret) || have.identity != h.Identity) {
+			return fmt.Errorf("key %s is held as two different secrets, or for two people", h.KID)
+		}
+		k.secrets[kid] = mediaSecret{secret: secret, identity: h.Identity}
 	}
-	return &e2eeKeys{epochs: map[int][]byte{0: e0}}
+	return nil
 }
 
 // openChat opens a chat line sealed as web/static/sframe.js seals it: AES-256-GCM
-// under a key from epoch 0, bound to the room and the sender's identity.
+// under a key from the sender's media secret, bound to the room and the sender's
+// identity, and naming a key id that sender held.
 func (k *e2eeKeys) openChat(sealed, room, identity string) (string, error) {
-	key, err := hkdf.Key(sha256.New, k.epochs[0], nil, "parley e2ee v1 chat", 32)
+	b, err := base64.RawURLEncoding.DecodeString(strings.TrimPrefix(sealed, "e2ee2:"))
+	if err != nil || len(b) < 8+12+16 {
+		return "", fmt.Errorf("not a sealed line: %v", err)
+	}
+	ms, ok := k.secrets[binary.BigEndian.Uint64(b)]
+	if !ok {
+		return "", fmt.Errorf("no key %d", binary.BigEndian.Uint64(b))
+	}
+	if ms.identity != identity {
+		return "", fmt.Errorf("key %d is %s's, not %s's", binary.BigEndian.Uint64(b), ms.identity, identity)
+	}
+	key, err := hkdf.Key(sha256.New, ms.secret, nil, "parley e2ee v2 chat", 32)
 	if err != nil {
 		return "", err
-	}
-	b, err := base64.RawURLEncoding.DecodeString(strings.TrimPrefix(sealed, "e2ee1:"))
-	if err != nil || len(b) < 12+16 {
-		return "", fmt.Errorf("not a sealed line: %v", err)
 	}
 	block, err := aes.NewCipher(key)
 	if err != nil {
@@ -512,33 +564,15 @@ func (k *e2eeKeys) openChat(sealed, room, identity string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	pt, err := gcm.Open(nil, b[:12], b[12:], []byte("parley chat\n"+room+"\n"+identity))
+	pt, err := gcm.Open(nil, b[8:20], b[20:], []byte("parley chat\n"+room+"\n"+identity))
 	return string(pt), err
 }
 
-func (k *e2eeKeys) epoch(n int) ([]byte, error) {
-	if n < 0 || n > 1<<16 {
-		return nil, fmt.Errorf("epoch %d", n)
-	}
-	if s, ok := k.epochs[n]; ok {
-		return s, nil
-	}
-	prev, err := k.epoch(n - 1)
-	if err != nil {
-		return nil, err
-	}
-	s, err := hkdf.Key(sha256.New, prev, nil, "parley ratchet", 32)
-	if err != nil {
-		return nil, err
-	}
-	k.epochs[n] = s
-	return s, nil
-}
-
-// open decrypts one recorded frame; clear is how many leading bytes are in clear.
-func (k *e2eeKeys) open(frame []byte, clear int) ([]byte, error) {
+// sframeHeader reads the SFrame header after clear bytes: the key id, the
+// counter and the header's length.
+func sframeHeader(frame []byte, clear int) (kid, ctr uint64, n int, err error) {
 	if len(frame) < clear+1+16 {
-		return nil, fmt.Errorf("a frame of %d bytes", len(frame))
+		return 0, 0, 0, fmt.Errorf("a frame of %d bytes", len(frame))
 	}
 	hdr := frame[clear:]
 	first := hdr[0]
@@ -558,51 +592,61 @@ func (k *e2eeKeys) open(frame []byte, clear int) ([]byte, error) {
 		pos += n
 		return u, nil
 	}
-	kid, err := read(first&0x80 != 0, first>>4&7)
-	if err != nil {
-		return nil, err
+	if kid, err = read(first&0x80 != 0, first>>4&7); err != nil {
+		return 0, 0, 0, err
 	}
-	ctr, err := read(first&0x08 != 0, first&7)
-	if err != nil {
-		return nil, err
+	if ctr, err = read(first&0x08 != 0, first&7); err != nil {
+		return 0, 0, 0, err
 	}
-	secret, err := k.epoch(int(kid >> 40))
+	return kid, ctr, pos, nil
+}
+
+// open decrypts one recorded frame; clear is how many leading bytes are in clear.
+// It returns whose key opened it.
+func (k *e2eeKeys) open(frame []byte, clear int) ([]byte, string, error) {
+	kid, ctr, pos, err := sframeHeader(frame, clear)
 	if err != nil {
-		return nil, err
+		return nil, "", err
+	}
+	ms, ok := k.secrets[kid]
+	if !ok {
+		return nil, "", fmt.Errorf("no key %d", kid)
 	}
 	// RFC 9605 4.4.2, cipher suite AES_256_GCM_SHA512_128 (0x0005).
 	suffix := binary.BigEndian.AppendUint16(binary.BigEndian.AppendUint64(nil, kid), 5)
-	key, err := hkdf.Key(sha512.New, secret, nil, "SFrame 1.0 Secret key "+string(suffix), 32)
+	key, err := hkdf.Key(sha512.New, ms.secret, nil, "SFrame 1.0 Secret key "+string(suffix), 32)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	salt, err := hkdf.Key(sha512.New, secret, nil, "SFrame 1.0 Secret salt "+string(suffix), 12)
+	salt, err := hkdf.Key(sha512.New, ms.secret, nil, "SFrame 1.0 Secret salt "+string(suffix), 12)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	block, err := aes.NewCipher(key)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	gcm, err := cipher.NewGCM(block)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	nonce := binary.BigEndian.AppendUint64(make([]byte, 4), ctr)
 	for i := range nonce {
 		nonce[i] ^= salt[i]
 	}
+	hdr := frame[clear:]
 	aad := append(append([]byte(nil), hdr[:pos]...), frame[:clear]...)
 	plain, err := gcm.Open(nil, nonce, hdr[pos:], aad)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	return append(append([]byte(nil), frame[:clear]...), plain...), nil
+	return append(append([]byte(nil), frame[:clear]...), plain...), ms.identity, nil
 }
 
 // decryptRecording writes a copy of a recorded WebM file with every frame
-// decrypted; it fails the test if any frame does not authenticate.
-func decryptRecording(t *testing.T, k *e2eeKeys, in, out string) (frames int) {
+// decrypted; it fails the test if any frame does not authenticate. It returns
+// the identities whose keys opened the frames.
+func decryptRecording(t *testing.T, k *e2eeKeys, in, out string) (frames int, senders []string) {
 	t.Helper()
 	f, err := os.Open(in)
 	if err != nil {
@@ -628,9 +672,12 @@ func decryptRecording(t *testing.T, k *e2eeKeys, in, out string) (frames int) {
 						clear = 10 // and a keyframe's start code and size
 					}
 				}
-				plain, err := k.open(data, clear)
+				plain, who, err := k.open(data, clear)
 				if err != nil {
 					t.Fatalf("%s: frame %d does not decrypt: %v", filepath.Base(in), frames, err)
+				}
+				if !slices.Contains(senders, who) {
+					senders = append(senders, who)
 				}
 				b.Data[di] = plain
 				frames++
@@ -645,5 +692,5 @@ func decryptRecording(t *testing.T, k *e2eeKeys, in, out string) (frames int) {
 	if err := ebml.Marshal(&doc, w); err != nil {
 		t.Fatal(err)
 	}
-	return frames
+	return frames, senders
 }

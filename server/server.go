@@ -15,6 +15,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pion/interceptor"
+
 	"github.com/parleyhq/parley/api"
 	"github.com/parleyhq/parley/auth"
 	"github.com/parleyhq/parley/config"
@@ -50,8 +52,25 @@ type Server struct {
 	served      chan error
 }
 
+// Option is a setting that only Go code gives a node (never a configuration file).
+type Option func(*options)
+
+type options struct {
+	forward []interceptor.Factory
+}
+
+// WithForwardInterceptor runs f on every forwarded packet before SRTP seals it:
+// for tests that make the node behave as a hostile server would.
+func WithForwardInterceptor(f interceptor.Factory) Option {
+	return func(o *options) { o.forward = append(o.forward, f) }
+}
+
 // Start binds the ports and begins serving. It returns once the node accepts connections.
-func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
+func Start(cfg config.Config, log *slog.Logger, opts ...Option) (*Server, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -77,7 +96,7 @@ func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
 		public = []string{cfg.PublicIP}
 	}
 	candidates := candidatePolicy(cfg)
-	engine, err := sfu.NewEngine(sfu.Config{ListenIP: cfg.ListenIP(), Port: cfg.UDPPort, PublicIPs: public, Candidates: candidates, Logger: log})
+	engine, err := sfu.NewEngine(sfu.Config{ListenIP: cfg.ListenIP(), Port: cfg.UDPPort, PublicIPs: public, Candidates: candidates, Logger: log, ForwardInterceptors: o.forward})
 	if err != nil {
 		return nil, err
 	}

@@ -30,6 +30,9 @@ type Config struct {
 	// (candidates.go); nil admits any.
 	Candidates *CandidatePolicy
 	Logger     *slog.Logger
+	// ForwardInterceptors see every forwarded packet before SRTP seals it. Tests use
+	// them to play a hostile server (one that replays end-to-end encrypted frames).
+	ForwardInterceptors []interceptor.Factory
 }
 
 // Engine owns the media sockets and the WebRTC API objects all peers share.
@@ -92,11 +95,11 @@ func NewEngine(cfg Config) (*Engine, error) {
 	// AES-GCM first: cheaper per packet than AES-CM+HMAC where the CPU has AES-NI.
 	se.SetSRTPProtectionProfiles(dtls.SRTP_AEAD_AES_128_GCM, dtls.SRTP_AES128_CM_HMAC_SHA1_80)
 
-	if e.pubAPI, err = newAPI(se, true); err != nil {
+	if e.pubAPI, err = newAPI(se, true, nil); err != nil {
 		e.Close()
 		return nil, err
 	}
-	if e.subAPI, err = newAPI(se, false); err != nil {
+	if e.subAPI, err = newAPI(se, false, cfg.ForwardInterceptors); err != nil {
 		e.Close()
 		return nil, err
 	}
@@ -131,7 +134,7 @@ func listenMedia(ip net.IP, port int) (*net.UDPConn, *net.TCPListener, error) {
 	}
 }
 
-func newAPI(se webrtc.SettingEngine, publish bool) (*webrtc.API, error) {
+func newAPI(se webrtc.SettingEngine, publish bool, extra []interceptor.Factory) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterDefaultCodecs(); err != nil {
 		return nil, err
@@ -160,6 +163,9 @@ func newAPI(se webrtc.SettingEngine, publish bool) (*webrtc.API, error) {
 				return nil, err
 			}
 		}
+	}
+	for _, f := range extra {
+		ir.Add(f)
 	}
 	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se)), nil
 }

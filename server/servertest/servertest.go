@@ -17,6 +17,12 @@ import (
 // log goes to the test log.
 func Start(t testing.TB, tweaks ...func(*config.Config)) *server.Server {
 	t.Helper()
+	return StartWith(t, nil, tweaks...)
+}
+
+// StartWith is Start with options only Go code gives (server.Option).
+func StartWith(t testing.TB, opts []server.Option, tweaks ...func(*config.Config)) *server.Server {
+	t.Helper()
 	cfg := config.Default()
 	cfg.Listen = "127.0.0.1:0"
 	cfg.UDPPort = 0
@@ -24,18 +30,18 @@ func Start(t testing.TB, tweaks ...func(*config.Config)) *server.Server {
 	for _, tw := range tweaks {
 		tw(&cfg)
 	}
-	return StartConfig(t, cfg)
+	return StartConfig(t, cfg, opts...)
 }
 
 // StartConfig runs a node with exactly cfg (for tests of how a configuration
 // is loaded), shut down at the end of the test.
-func StartConfig(t testing.TB, cfg config.Config) *server.Server {
+func StartConfig(t testing.TB, cfg config.Config, opts ...server.Option) *server.Server {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(logWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	srv, err := server.Start(cfg, log)
+	srv, err := server.Start(cfg, log, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

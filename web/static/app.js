@@ -384,13 +384,41 @@ function startE2EE(passphrase) {
   if (st.e2ee && st.e2eePass === passphrase) return null;
   stopE2EE();
   try {
-    st.e2ee = new E2EE(roomName, onE2EEStatus);
+    st.e2ee = new E2EE(roomName, onE2EEStatus, sendE2EE);
   } catch (err) {
     return `This browser cannot encrypt media end to end (${errText(err)}). Use a current Chrome, Edge, Firefox or Safari.`;
   }
   st.e2eePass = passphrase;
   st.e2ee.start(passphrase).catch(() => {});
   return null;
+}
+
+/**
+ * Sends one key exchange message of the worker's through the server.
+ * @param {string} to a participant id, or '' for everyone else
+ * @param {string} data
+ */
+function sendE2EE(to, data) {
+  if (!st.sig || st.phase !== 'joined') return;
+  /** @type {Record<string, string>} */
+  const msg = { type: 'e2ee', data };
+  if (to) msg.to = to;
+  st.sig.send(msg);
+}
+
+/** Tells the worker who else is in the room: its key exchange follows the roster. */
+function syncE2EERoster() {
+  if (st.e2ee) st.e2ee.setRoster([...st.others.values()]);
+}
+
+/** Tells the worker who this page is, with the identity key that signs its key exchange. */
+function startE2EEExchange() {
+  const e2ee = st.e2ee;
+  const self = st.self;
+  if (!e2ee || !self) return;
+  keyReady.then((k) => {
+    if (st.e2ee === e2ee && st.self === self && k.key) e2ee.setSelf(self.id, self.identity, k.key.publicKey, k.key.pair.privateKey);
+  });
 }
 
 function stopE2EE() {
@@ -487,9 +515,19 @@ async function joinWhenKeysReady() {
       return;
     }
     if (st.e2ee !== e2ee) return;
+    // The identity key signs this browser's media keys: without it no one could tell them apart.
+    const k = await keyReady;
+    if (!k.key) {
+      fail(`End-to-end encryption needs a signing key, and this browser has none: ${k.problem}. Nothing was sent.`);
+      return;
+    }
+    if (st.e2ee !== e2ee) return;
   }
   join();
 }
+
+/** The members whose signed keys the worker held at its last report. */
+let lastKeyed = '';
 
 /**
  * What the encryption worker reports, twice a second.
@@ -507,11 +545,15 @@ function onE2EEStatus(s) {
   }
   const epoch = document.getElementById('e2ee-epoch');
   if (epoch) epoch.textContent = String(s.epoch);
+  const keyed = s.keyed.slice().sort().join(' ');
   if (ids.size !== st.undecryptable.size || [...ids].some((id) => !st.undecryptable.has(id))) {
     st.undecryptable = ids;
     renderMedia();
     renderPeople();
+  } else if (keyed !== lastKeyed) {
+    renderPeople();
   }
+  lastKeyed = keyed;
 }
 
 /** The meeting bar's "End-to-end encrypted" badge. */
@@ -751,6 +793,7 @@ function wire(sig) {
     if (!p || !p.id || (st.self && p.id === st.self.id)) return;
     const isNew = !st.others.has(p.id);
     st.others.set(p.id, p);
+    syncE2EERoster();
     if (isNew) chatLog.system(`${displayName(p)} joined`);
     renderAll();
   });
@@ -765,6 +808,7 @@ function wire(sig) {
       renderLanguage();
     } else {
       st.others.set(p.id, p);
+      syncE2EERoster();
     }
     renderAll();
   });
@@ -777,11 +821,11 @@ function wire(sig) {
     renderPeople();
   });
   on('participant-left', (msg) => {
-    // Everyone moves to the next key epoch (see e2ee-worker.js).
-    if (st.e2ee) st.e2ee.ratchet();
     const p = st.others.get(msg.id);
     if (!p) return;
     st.others.delete(msg.id);
+    // Everyone renews their media key without them (e2ee-worker.js).
+    syncE2EERoster();
     st.loudAt.delete(msg.id);
     const why = msg.reason === 'removed' ? 'was removed' : msg.reason === 'disconnected' ? 'lost connection' : 'left';
     if (msg.reason !== 'replaced') {
@@ -791,6 +835,9 @@ function wire(sig) {
     renderAll();
   });
   on('chat', onChat);
+  on('e2ee', (msg) => {
+    if (st.e2ee && msg.from && typeof msg.data === 'string') st.e2ee.receive(msg.from, msg.data);
+  });
   on('viewers', (msg) => {
     st.viewers = Array.isArray(msg.viewers) ? msg.viewers : [];
     renderPeople();
@@ -798,6 +845,8 @@ function wire(sig) {
   on('muted', (msg) => onModeratorMute(msg.source, msg.by));
   on('removed', (msg) => {
     const by = msg.by ? displayName(msg.by) : 'a moderator';
+    // A removed page forgets the meeting's keys (the others renew theirs without it anyway).
+    if (!keepKeysAfterRemoval) stopE2EE();
     end('removed', `You were removed by ${by}`, 'A moderator removed you from this meeting.');
   });
   sig.onclose = (ev) => {
@@ -819,6 +868,8 @@ function onWelcome(msg) {
   if (typeof msg.resume === 'string') st.resume = msg.resume;
   st.others = new Map();
   for (const p of msg.participants || []) if (p && p.id) st.others.set(p.id, p);
+  syncE2EERoster();
+  startE2EEExchange();
   if (msg.limits && typeof msg.limits.maxChatChars === 'number') {
     st.maxChat = msg.limits.maxChatChars;
     /** @type {HTMLTextAreaElement} */ ($('chat-input')).maxLength = st.maxChat;
@@ -1320,6 +1371,7 @@ function personRow(p, isSelf, mod) {
   if ((p.grants || []).includes('moderate')) notes.push('Moderator');
   if (presenting) notes.push('Presenting');
   if (!isSelf && st.undecryptable.has(p.id)) notes.push('Can’t decrypt');
+  else if (!isSelf && st.e2ee && st.phase === 'joined') notes.push(st.e2ee.status.keyed.includes(p.id) ? 'Keys signed' : 'No keys yet');
   if (p.interpreter) {
     const ch = isSelf ? st.interpreting : p.interpreter.channel;
     notes.push(ch ? `Interpreting into ${langName(ch)}` : 'Interpreter');
@@ -1630,7 +1682,7 @@ async function openChat(msg) {
   const text = String(msg.text || '');
   if (!text.startsWith(CHAT_PREFIX)) return msg;
   const open = st.e2ee && msg.from ? await st.e2ee.openChat(text, String(msg.from.identity || '')) : null;
-  return { ...msg, text: open !== null ? open : 'An encrypted message that cannot be read with this meeting’s passphrase.' };
+  return { ...msg, text: open !== null ? open : 'An encrypted message this browser has no key for.' };
 }
 
 /** @param {any} msg */
@@ -2222,14 +2274,67 @@ const parleyTest = {
       decryptFailures: s ? s.decryptFailures : 0,
       encryptedFrames: s ? s.encryptedFrames : 0,
       decryptedFrames: s ? s.decryptedFrames : 0,
+      replayedFrames: s ? s.replayedFrames : 0,
+      misattributedFrames: s ? s.misattributedFrames : 0,
+      refusedMessages: s ? s.refusedMessages : 0,
+      keyed: s ? s.keyed.map((id) => (st.others.get(id) || { identity: id }).identity) : [],
       undecryptable: [...st.undecryptable],
     };
+  },
+  /** @returns {Promise<import('./e2ee.js').MediaKey[]>} every media secret this page held (to decrypt the record) */
+  e2eeKeys: () => (st.e2ee ? st.e2ee.exportKeys() : Promise.resolve([])),
+  /**
+   * The next frames this page receives, as ciphertext, each with its sender's identity.
+   * @param {number} count
+   */
+  e2eeTap: async (count) => {
+    if (!st.e2ee) return [];
+    const tracks = st.session ? st.session.subTracks : {};
+    const frames = await st.e2ee.tap(count);
+    const owners = st.session ? st.session.subTracks : tracks;
+    return frames.map((f) => ({ ...f, identity: (owners[f.mid] || tracks[f.mid] || { identity: '' }).identity }));
+  },
+  /**
+   * How many of some tapped frames the keys this page ever held open.
+   * @param {import('./e2ee.js').TappedFrame[]} frames
+   */
+  e2eeTryOpen: (frames) => (st.e2ee ? st.e2ee.tryOpen(frames) : Promise.resolve(-1)),
+  /**
+   * Tells the encryption worker that two participants' tracks are each other's, as a server
+   * that relabels streams would (the page's own tiles keep the true owners).
+   * @param {string} a identity
+   * @param {string} b identity
+   */
+  e2eeSwapOwners: (a, b) => {
+    if (!st.e2ee || !st.session) return 0;
+    /** @type {Record<string, any>} */
+    const lied = {};
+    let swapped = 0;
+    const ids = new Map([...st.others.values()].map((p) => [p.identity, p.id]));
+    for (const [mid, o] of Object.entries(st.session.subTracks)) {
+      const to = o.identity === a ? b : o.identity === b ? a : '';
+      lied[mid] = to ? { ...o, participant: ids.get(to) || '', identity: to } : o;
+      if (to) swapped++;
+    }
+    st.e2ee.setOwners(lied);
+    return swapped;
+  },
+  /** Tells the encryption worker the true owners again. */
+  e2eeTrueOwners: () => {
+    if (st.e2ee && st.session) st.e2ee.setOwners(st.session.subTracks);
+  },
+  /** Keeps the encryption worker, and every key it held, past a removal: the removed participant who will not let go. */
+  keepKeysAfterRemoval: () => {
+    keepKeysAfterRemoval = true;
   },
   /** @returns {Recording | null} the room's `recording`, as last announced */
   recording: () => (st.room.recording ? { ...st.room.recording } : null),
 };
 
 /** @type {any} */ (window).parleyTest = parleyTest;
+
+/** Set by a test: a removed page keeps its keys, as a modified client would. */
+let keepKeysAfterRemoval = false;
 
 // ---- start --------------------------------------------------------------------------
 

@@ -11,7 +11,10 @@
 /**
  * @typedef {'script' | 'streams'} TransformAPI
  * @typedef {{ready: boolean, epoch: number, encryptedFrames: number, decryptedFrames: number,
- *            decryptFailures: number, replayedFrames: number, failing: string[]}} E2EEStatus
+ *            decryptFailures: number, replayedFrames: number, misattributedFrames: number,
+ *            refusedMessages: number, keyed: string[], failing: string[]}} E2EEStatus
+ * @typedef {{kid: string, secret: string, participant: string, identity: string}} MediaKey
+ * @typedef {{mid: string, kind: string, clear: number, data: string}} TappedFrame
  */
 
 /** @returns {TransformAPI | null} the encoded-transform API this browser has, if any */
@@ -40,8 +43,10 @@ export class E2EE {
   /**
    * @param {string} room the room name, part of the key derivation
    * @param {(s: E2EEStatus) => void} onStatus
+   * @param {(to: string, data: string) => void} onSend sends a key exchange message (`to`: a
+   *   participant id, or '' for everyone) through the server
    */
-  constructor(room, onStatus) {
+  constructor(room, onStatus, onSend) {
     const api = transformAPI();
     if (!api) throw new Error('this browser cannot transform encoded media');
     /** @type {TransformAPI} */
@@ -49,7 +54,10 @@ export class E2EE {
     this.room = room;
     this.onStatus = onStatus;
     /** @type {E2EEStatus} */
-    this.status = { ready: false, epoch: 0, encryptedFrames: 0, decryptedFrames: 0, decryptFailures: 0, replayedFrames: 0, failing: [] };
+    this.onSend = onSend;
+    /** @type {E2EEStatus} */
+    this.status = { ready: false, epoch: 0, encryptedFrames: 0, decryptedFrames: 0, decryptFailures: 0, replayedFrames: 0,
+      misattributedFrames: 0, refusedMessages: 0, keyed: [], failing: [] };
     /** @type {string | null} why encryption stopped working, if it did */
     this.broken = null;
     /** @type {WeakSet<RTCRtpSender | RTCRtpReceiver>} */
@@ -65,15 +73,17 @@ export class E2EE {
       reject = rej;
     });
     this.ready.catch(() => {});
-    /** @type {Map<number, (text: string | null) => void>} chat requests waiting for the worker */
-    this.chatWaiting = new Map();
-    this.chatID = 0;
+    /** @type {Map<number, (m: any) => void>} requests waiting for the worker's answer */
+    this.waiting = new Map();
+    this.requestID = 0;
     this.worker.onmessage = (ev) => {
       const m = ev.data || {};
-      if (m.type === 'chat') {
-        const done = this.chatWaiting.get(m.id);
-        this.chatWaiting.delete(m.id);
-        if (done) done(typeof m.text === 'string' ? m.text : null);
+      if (m.type === 'chat' || m.type === 'export' || m.type === 'tap' || m.type === 'try-open') {
+        const done = this.waiting.get(m.id);
+        this.waiting.delete(m.id);
+        if (done) done(m);
+      } else if (m.type === 'send') {
+        if (typeof m.data === 'string') this.onSend(typeof m.to === 'string' ? m.to : '', m.data);
       } else if (m.type === 'ready') resolve();
       else if (m.type === 'failed') reject(new Error(`the keys could not be derived (${m.message})`));
       else if (m.type === 'status') {
@@ -84,6 +94,9 @@ export class E2EE {
           decryptedFrames: m.decryptedFrames,
           decryptFailures: m.decryptFailures,
           replayedFrames: m.replayedFrames || 0,
+          misattributedFrames: m.misattributedFrames || 0,
+          refusedMessages: m.refusedMessages || 0,
+          keyed: Array.isArray(m.keyed) ? m.keyed : [],
           failing: Array.isArray(m.failing) ? m.failing : [],
         };
         this.onStatus(this.status);
@@ -98,7 +111,7 @@ export class E2EE {
   }
 
   /**
-   * Derives the keys from the passphrase (in the worker).
+   * Derives the admission secret from the passphrase (in the worker).
    * @param {string} passphrase
    * @returns {Promise<void>}
    */
@@ -108,13 +121,50 @@ export class E2EE {
   }
 
   /**
+   * Who this page is in the room, after each welcome; the worker then asks everyone for keys.
+   * @param {string} pid
+   * @param {string} identity
+   * @param {string} ed this page's Ed25519 public key (base64url), as sent in `join`
+   * @param {CryptoKey} sign its private half (non-extractable), which signs the exchange
+   */
+  setSelf(pid, identity, ed, sign) {
+    this.worker.postMessage({ type: 'self', pid, identity, ed, sign });
+  }
+
+  /**
+   * Everyone else in the room, as the server lists them; someone gone renews every key.
+   * @param {{id: string, identity: string, key?: string, interpreter?: any}[]} others
+   */
+  setRoster(others) {
+    const members = others.map((p) => ({ id: p.id, identity: p.identity, key: p.key || '', interpreter: !!p.interpreter }));
+    this.worker.postMessage({ type: 'roster', members });
+  }
+
+  /**
+   * Who the server says sends each received mid (a `sub` offer's `tracks`).
+   * @param {Record<string, {participant: string, source: string}>} tracks
+   */
+  setOwners(tracks) {
+    this.worker.postMessage({ type: 'owners', tracks });
+  }
+
+  /**
+   * Another member's key exchange message (an `e2ee` from the server).
+   * @param {{id: string, identity: string}} from
+   * @param {string} data
+   */
+  receive(from, data) {
+    this.worker.postMessage({ type: 'recv', from: { id: String(from.id || ''), identity: String(from.identity || '') }, data });
+  }
+
+  /**
    * Seals a chat message (null if the keys are not there).
    * @param {string} text
    * @param {string} identity this participant's, bound to the message
    * @returns {Promise<string | null>}
    */
   sealChat(text, identity) {
-    return this.chatCall(true, text, identity);
+    return this.request({ type: 'chat', seal: true, text, room: this.room, identity }).then((m) => (typeof m.text === 'string' ? m.text : null));
   }
 
   /**
@@ -124,26 +174,42 @@ export class E2EE {
    * @returns {Promise<string | null>}
    */
   openChat(sealed, identity) {
-    return this.chatCall(false, sealed, identity);
+    return this.request({ type: 'chat', seal: false, text: sealed, room: this.room, identity }).then((m) => (typeof m.text === 'string' ? m.text : null));
+  }
+
+  /** @returns {Promise<MediaKey[]>} every media secret this page has held: what reading the record takes */
+  exportKeys() {
+    return this.request({ type: 'export' }).then((m) => (Array.isArray(m.keys) ? m.keys : []));
   }
 
   /**
-   * @param {boolean} seal
-   * @param {string} text
-   * @param {string} identity
-   * @returns {Promise<string | null>}
+   * Test hook: the next `count` frames received, as ciphertext.
+   * @param {number} count
+   * @returns {Promise<TappedFrame[]>}
    */
-  chatCall(seal, text, identity) {
-    const id = ++this.chatID;
-    return new Promise((resolve) => {
-      this.chatWaiting.set(id, resolve);
-      this.worker.postMessage({ type: 'chat', id, seal, text, room: this.room, identity });
-    });
+  tap(count) {
+    return this.request({ type: 'tap', count }).then((m) => (Array.isArray(m.frames) ? m.frames : []));
   }
 
-  /** Someone left the meeting: every client moves to the next key epoch. */
-  ratchet() {
-    this.worker.postMessage({ type: 'ratchet' });
+  /**
+   * Test hook: how many of some frames the secrets this page ever held open.
+   * @param {TappedFrame[]} frames
+   * @returns {Promise<number>}
+   */
+  tryOpen(frames) {
+    return this.request({ type: 'try-open', frames }).then((m) => Number(m.opened) || 0);
+  }
+
+  /**
+   * @param {Record<string, any>} msg
+   * @returns {Promise<any>}
+   */
+  request(msg) {
+    const id = ++this.requestID;
+    return new Promise((resolve) => {
+      this.waiting.set(id, resolve);
+      this.worker.postMessage({ ...msg, id });
+    });
   }
 
   /** @returns {Record<string, any>} what an RTCPeerConnection needs for this API */

@@ -199,7 +199,9 @@ const STATEMENT = /^parley checkpoint\nrecord ([^\n]+)\nentries (0|[1-9][0-9]*)\
 /**
  * Whether a checkpoint statement has the shape of docs/protocol.md and names `record` and
  * checkpoint `seq` (it covers the seq-1 entries before it). The browser signs only such
- * statements, so the key cannot be made to sign anything else (such as a key change).
+ * statements (and the encryption worker only key exchange statements, which begin
+ * "parley e2ee v2": docs/e2ee.md), so the key cannot be made to sign anything else (such as a
+ * key change).
  * @param {string} statement
  * @param {string} record
  * @param {number} seq

@@ -23,8 +23,10 @@
  * @typedef {'pub' | 'sub'} PCName
  * @typedef {{pcConfig: () => Record<string, any>,
  *            attachSender: (t: RTCRtpTransceiver, kind: 'audio' | 'video') => void,
- *            attachReceiver: (t: RTCRtpTransceiver) => void}} FrameTransforms
- *   end-to-end encryption (e2ee.js): a transform on every sender and receiver
+ *            attachReceiver: (t: RTCRtpTransceiver) => void,
+ *            setOwners: (tracks: Record<string, TrackOwner>) => void}} FrameTransforms
+ *   end-to-end encryption (e2ee.js): a transform on every sender and receiver, told who
+ *   the server says sends each received mid
  */
 
 const ANSWER_TIMEOUT_MS = 20000;
@@ -357,6 +359,7 @@ export class MediaSession {
       const pc = this.ensureSub();
       // The map applies before setRemoteDescription, so ontrack sees the new owners.
       this.subTracks = msg.tracks && typeof msg.tracks === 'object' ? msg.tracks : {};
+      if (this.transforms) this.transforms.setOwners(this.subTracks);
       await pc.setRemoteDescription({ type: 'offer', sdp: msg.sdp });
       if (this.transforms) for (const t of pc.getTransceivers()) this.transforms.attachReceiver(t);
       await this.flushCandidates('sub');

@@ -1,26 +1,32 @@
-// End-to-end media encryption, the cryptographic core: keys from the meeting passphrase,
-// the epoch ratchet, and SFrame (RFC 9605) frame protection. Pure functions over WebCrypto;
-// no DOM, no WebRTC. The worker (e2ee-worker.js) runs it on every encoded frame.
+// End-to-end media encryption, the cryptographic core: the admission secret from the meeting
+// passphrase, the key exchange's primitives, and SFrame (RFC 9605) frame protection. Pure
+// functions over WebCrypto; no DOM, no WebRTC. The worker (e2ee-worker.js) runs the exchange
+// and every encoded frame through it; docs/e2ee.md is the specification.
 //
 // Keys
-//   master    = PBKDF2-SHA-256(passphrase (NFC, trimmed), "parley e2ee v1 room " + room, 600 000 iterations, 256 bits)
-//   epoch 0   = HKDF-SHA-256(master, salt "", info "parley e2ee v1 epoch 0", 32 bytes)
-//   epoch n+1 = HKDF-SHA-256(epoch n, salt "", info "parley ratchet", 32 bytes)
-//   Every sender has a 64-bit SFrame key id KID = epoch << 40 | sender, `sender` 40 random bits
-//   chosen per page, and takes its AEAD key and salt from the epoch secret as RFC 9605 4.4.2
+//   master    = PBKDF2-SHA-256(passphrase (NFC, trimmed), "parley e2ee v2 room " + room, 600 000 iterations, 256 bits)
+//   admission = HKDF-SHA-256(master, salt "", info "parley e2ee v2 admission", 32 bytes)
+//     Known to everyone with the passphrase, never to the server: it MACs every key exchange
+//     message and salts every key wrap, so without the passphrase no one takes part.
+//   Each sender draws a random 32-byte media secret, and a new one whenever someone leaves
+//   (a generation). Its SFrame key id is KID = generation << 40 | sender, `sender` 40 random
+//   bits chosen per page, and its AEAD key and salt come from the secret as RFC 9605 4.4.2
 //   says for cipher suite AES_256_GCM_SHA512_128 (0x0005):
-//     secret = HKDF-Extract(SHA-512, "", epoch secret)
+//     secret = HKDF-Extract(SHA-512, "", media secret)
 //     key    = HKDF-Expand(secret, "SFrame 1.0 Secret key "  || u64(KID) || u16(0x0005), 32)
 //     salt   = HKDF-Expand(secret, "SFrame 1.0 Secret salt " || u64(KID) || u16(0x0005), 12)
-//   so no two senders share a key and salt, and each sender's counter makes its nonces unique.
+//   A media secret travels to each member wrapped for them alone:
+//     wrap key = HKDF-SHA-256(X25519(own, theirs), salt admission,
+//                             info "parley e2ee v2 wrap\n" || room || "\n" || from id || "\n" || to id, 32 bytes)
+//     box      = nonce (12 random bytes) || AES-256-GCM(wrap key, media secret,
+//                             additional data "parley e2ee v2 box\n" || KID (decimal))
 //
 // Chat (in an end-to-end encrypted room the text of chat is encrypted too)
-//   chat key  = HKDF-SHA-256(epoch 0, salt "", info "parley e2ee v1 chat", 32 bytes), AES-256-GCM
-//   sealed    = "e2ee1:" || base64url(nonce (12 random bytes) || ciphertext || tag)
+//   chat key  = HKDF-SHA-256(the sender's media secret, salt "", info "parley e2ee v2 chat", 32 bytes), AES-256-GCM
+//   sealed    = "e2ee2:" || base64url(KID (8 bytes) || nonce (12 random bytes) || ciphertext || tag)
 //   additional data = "parley chat\n" || room || "\n" || the sender's identity, so a server that
-//   moves a line to another participant, or to another room, makes it fail to open.
-//   It is keyed from epoch 0, not the current epoch: whoever has the passphrase reads the chat
-//   of the whole meeting, in the record too.
+//   moves a line to another participant, or to another room, makes it fail to open; and the
+//   KID must be one the named sender announced.
 //
 // A protected frame
 //   clear codec header (N bytes) || SFrame header || AES-256-GCM(payload) || 16-byte tag
@@ -34,11 +40,11 @@
 export const CIPHER_SUITE = 0x0005;
 /** PBKDF2 iterations (OWASP's 2023 figure for PBKDF2-HMAC-SHA256); about 0.2 s in a browser. */
 export const PBKDF2_ITERATIONS = 600000;
-/** Bits of the key id that name the sender; the epoch is above them. */
+/** Bits of the key id that name the sender; the generation is above them. */
 export const SENDER_BITS = 40n;
 const SENDER_MASK = (1n << SENDER_BITS) - 1n;
-/** The highest epoch a key id can carry (KIDs are at most 8 bytes). */
-export const MAX_EPOCH = 2 ** 24 - 1;
+/** The highest generation a key id can carry (KIDs are at most 8 bytes). */
+export const MAX_GENERATION = 2 ** 24 - 1;
 const NK = 32; // AES-256 key
 const NN = 12; // GCM nonce
 const NT = 16; // GCM tag
@@ -110,21 +116,21 @@ async function hkdf(ikm, info, len, hash) {
 }
 
 /**
- * The secret of epoch 0, from the meeting passphrase and the room name.
+ * The admission secret, from the meeting passphrase and the room name.
  * @param {string} passphrase
  * @param {string} room
  * @param {number} [iterations]
  * @returns {Promise<Uint8Array<ArrayBuffer>>}
  */
-export async function epochZero(passphrase, room, iterations = PBKDF2_ITERATIONS) {
+export async function admission(passphrase, room, iterations = PBKDF2_ITERATIONS) {
   const pass = utf8.encode(normalizePassphrase(passphrase));
   const base = await crypto.subtle.importKey('raw', pass, 'PBKDF2', false, ['deriveBits']);
   const master = await crypto.subtle.deriveBits(
-    { name: 'PBKDF2', hash: 'SHA-256', salt: utf8.encode(`parley e2ee v1 room ${room}`), iterations },
+    { name: 'PBKDF2', hash: 'SHA-256', salt: utf8.encode(`parley e2ee v2 room ${room}`), iterations },
     base,
     256,
   );
-  return hkdf(new Uint8Array(master), utf8.encode('parley e2ee v1 epoch 0'), 32, 'SHA-256');
+  return hkdf(new Uint8Array(master), utf8.encode('parley e2ee v2 admission'), 32, 'SHA-256');
 }
 
 /**
@@ -136,30 +142,135 @@ export function normalizePassphrase(passphrase) {
   return passphrase.normalize('NFC').trim();
 }
 
-/**
- * The next epoch's secret.
- * @param {Uint8Array<ArrayBuffer>} secret
- * @returns {Promise<Uint8Array<ArrayBuffer>>}
- */
-export function ratchet(secret) {
-  return hkdf(secret, utf8.encode('parley ratchet'), 32, 'SHA-256');
+/** @returns {Uint8Array<ArrayBuffer>} a fresh media secret */
+export function randomSecret() {
+  return crypto.getRandomValues(new Uint8Array(32));
 }
 
 /**
- * @param {number} epoch
+ * The key that MACs key exchange messages.
+ * @param {Uint8Array<ArrayBuffer>} admit the admission secret
+ * @returns {Promise<CryptoKey>}
+ */
+export function macKey(admit) {
+  return crypto.subtle.importKey('raw', admit, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify']);
+}
+
+/**
+ * @param {CryptoKey} key from macKey
+ * @param {string} text
+ * @returns {Promise<string>} base64url
+ */
+export async function mac(key, text) {
+  return b64url(new Uint8Array(await crypto.subtle.sign('HMAC', key, utf8.encode(text))));
+}
+
+/**
+ * @param {CryptoKey} key from macKey
+ * @param {string} text
+ * @param {string} tag base64url
+ * @returns {Promise<boolean>}
+ */
+export async function macOK(key, text, tag) {
+  const t = unb64url(tag);
+  return !!t && crypto.subtle.verify('HMAC', key, t, utf8.encode(text));
+}
+
+/**
+ * A page's key exchange pair: X25519, the private half never leaves the worker.
+ * @returns {Promise<{pair: CryptoKeyPair, publicKey: string}>} publicKey in base64url
+ */
+export async function exchangeKey() {
+  const pair = /** @type {CryptoKeyPair} */ (await crypto.subtle.generateKey({ name: 'X25519' }, false, ['deriveBits']));
+  return { pair, publicKey: b64url(new Uint8Array(await crypto.subtle.exportKey('raw', pair.publicKey))) };
+}
+
+/**
+ * The key that wraps media secrets from `from` to `to` (the same on both ends).
+ * @param {CryptoKey} own this page's X25519 private key
+ * @param {string} theirs the other end's X25519 public key, base64url
+ * @param {Uint8Array<ArrayBuffer>} admit
+ * @param {string} room
+ * @param {string} from the sender's participant id
+ * @param {string} to the receiver's participant id
+ * @returns {Promise<CryptoKey>}
+ */
+export async function wrapKey(own, theirs, admit, room, from, to) {
+  const raw = unb64url(theirs);
+  if (!raw || raw.length !== 32) throw new Error('not an X25519 public key');
+  const pub = await crypto.subtle.importKey('raw', raw, { name: 'X25519' }, false, []);
+  const shared = new Uint8Array(await crypto.subtle.deriveBits({ name: 'X25519', public: pub }, own, 256));
+  const k = await crypto.subtle.importKey('raw', shared, 'HKDF', false, ['deriveBits']);
+  const bits = await crypto.subtle.deriveBits(
+    { name: 'HKDF', hash: 'SHA-256', salt: admit, info: utf8.encode(`parley e2ee v2 wrap\n${room}\n${from}\n${to}`) },
+    k,
+    NK * 8,
+  );
+  return crypto.subtle.importKey('raw', bits, { name: 'AES-GCM' }, false, ['encrypt', 'decrypt']);
+}
+
+/**
+ * @param {CryptoKey} key from wrapKey
+ * @param {Uint8Array<ArrayBuffer>} secret a media secret
+ * @param {bigint} kid the key id it is for
+ * @returns {Promise<string>} the box, base64url
+ */
+export async function sealSecret(key, secret, kid) {
+  const iv = crypto.getRandomValues(new Uint8Array(NN));
+  const ct = await crypto.subtle.encrypt({ name: 'AES-GCM', iv, additionalData: utf8.encode(`parley e2ee v2 box\n${kid}`), tagLength: NT * 8 }, key, secret);
+  return b64url(concat(iv, new Uint8Array(ct)));
+}
+
+/**
+ * @param {CryptoKey} key from wrapKey
+ * @param {string} box
+ * @param {bigint} kid
+ * @returns {Promise<Uint8Array<ArrayBuffer> | null>} the media secret, or null when the box does not open
+ */
+export async function openSecret(key, box, kid) {
+  const b = unb64url(box);
+  if (!b || b.length !== NN + 32 + NT) return null;
+  try {
+    const pt = await crypto.subtle.decrypt({ name: 'AES-GCM', iv: b.slice(0, NN), additionalData: utf8.encode(`parley e2ee v2 box\n${kid}`), tagLength: NT * 8 }, key, b.slice(NN));
+    return new Uint8Array(pt);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * @typedef {{t: 'hello' | 'key', room: string, pid: string, id: string, ed: string, x: string,
+ *            to: string, gen: number, kid: string, boxes: Record<string, string>}} ExchangeBody
+ */
+
+/**
+ * The exact text a key exchange message's MAC and signature cover: one field a line, boxes
+ * sorted by addressee. It begins "parley e2ee v2", which no record statement does, so an
+ * identity key's signature on it can never pass for a checkpoint countersignature.
+ * @param {ExchangeBody} m
+ * @returns {string}
+ */
+export function exchangeStatement(m) {
+  let s = `parley e2ee v2 ${m.t}\nroom ${m.room}\nfrom ${m.pid} ${m.id}\ned ${m.ed}\nx ${m.x}\nto ${m.to}\ngen ${m.gen}\nkid ${m.kid}\n`;
+  for (const to of Object.keys(m.boxes).sort()) s += `box ${to} ${m.boxes[to]}\n`;
+  return s;
+}
+
+/**
+ * @param {number} gen
  * @param {bigint} sender
  * @returns {bigint}
  */
-export function makeKid(epoch, sender) {
-  return (BigInt(epoch) << SENDER_BITS) | (sender & SENDER_MASK);
+export function makeKid(gen, sender) {
+  return (BigInt(gen) << SENDER_BITS) | (sender & SENDER_MASK);
 }
 
 /**
  * @param {bigint} kid
- * @returns {{epoch: number, sender: bigint}}
+ * @returns {{gen: number, sender: bigint}}
  */
 export function splitKid(kid) {
-  return { epoch: Number(kid >> SENDER_BITS), sender: kid & SENDER_MASK };
+  return { gen: Number(kid >> SENDER_BITS), sender: kid & SENDER_MASK };
 }
 
 /** @returns {bigint} 40 random bits naming this page as a sender */
@@ -175,14 +286,14 @@ export function randomSender() {
  */
 
 /**
- * One sender's AEAD key and salt in an epoch (RFC 9605 4.4.2).
- * @param {Uint8Array<ArrayBuffer>} epochSecret
+ * One sender's AEAD key and salt for a key id (RFC 9605 4.4.2).
+ * @param {Uint8Array<ArrayBuffer>} mediaSecret the sender's media secret
  * @param {bigint} kid
  * @returns {Promise<SenderKey>}
  */
-export async function senderKey(epochSecret, kid) {
+export async function senderKey(mediaSecret, kid) {
   const tail = concat(bigEndian(kid, 8), bigEndian(BigInt(CIPHER_SUITE), 2));
-  const prk = await crypto.subtle.importKey('raw', epochSecret, 'HKDF', false, ['deriveBits']);
+  const prk = await crypto.subtle.importKey('raw', mediaSecret, 'HKDF', false, ['deriveBits']);
   /** @param {string} label @param {number} len */
   const expand = async (label, len) =>
     new Uint8Array(await crypto.subtle.deriveBits(
@@ -317,15 +428,15 @@ export async function open(sk, p) {
 }
 
 /** The prefix of a sealed chat message. */
-export const CHAT_PREFIX = 'e2ee1:';
+export const CHAT_PREFIX = 'e2ee2:';
 
 /**
- * The chat key of a meeting.
- * @param {Uint8Array<ArrayBuffer>} epochZeroSecret
+ * The chat key of one sender's media secret.
+ * @param {Uint8Array<ArrayBuffer>} secret
  * @returns {Promise<CryptoKey>}
  */
-export async function chatKey(epochZeroSecret) {
-  const raw = await hkdf(epochZeroSecret, utf8.encode('parley e2ee v1 chat'), NK, 'SHA-256');
+export async function chatKey(secret) {
+  const raw = await hkdf(secret, utf8.encode('parley e2ee v2 chat'), NK, 'SHA-256');
   return crypto.subtle.importKey('raw', raw, { name: 'AES-GCM' }, false, ['encrypt', 'decrypt']);
 }
 
@@ -339,7 +450,7 @@ function chatAAD(room, identity) {
 }
 
 /** @param {Uint8Array} b */
-function b64url(b) {
+export function b64url(b) {
   let bin = '';
   for (let i = 0; i < b.length; i++) bin += String.fromCharCode(b[i]);
   return btoa(bin).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
@@ -349,8 +460,8 @@ function b64url(b) {
  * @param {string} s
  * @returns {Uint8Array<ArrayBuffer> | null}
  */
-function unb64url(s) {
-  if (!/^[A-Za-z0-9_-]*$/.test(s)) return null;
+export function unb64url(s) {
+  if (typeof s !== 'string' || !/^[A-Za-z0-9_-]*$/.test(s)) return null;
   try {
     const bin = atob(s.replace(/-/g, '+').replace(/_/g, '/'));
     const out = new Uint8Array(bin.length);
@@ -363,21 +474,36 @@ function unb64url(s) {
 
 /**
  * Seals a chat message.
- * @param {CryptoKey} key
+ * @param {CryptoKey} key the sender's chat key
+ * @param {bigint} kid the key id of the media secret it comes from
  * @param {string} text
  * @param {string} room
  * @param {string} identity the sender's
  * @returns {Promise<string>}
  */
-export async function sealChat(key, text, room, identity) {
+export async function sealChat(key, kid, text, room, identity) {
   const iv = crypto.getRandomValues(new Uint8Array(NN));
   const ct = await crypto.subtle.encrypt({ name: 'AES-GCM', iv, additionalData: chatAAD(room, identity), tagLength: NT * 8 }, key, utf8.encode(text));
-  return CHAT_PREFIX + b64url(concat(iv, new Uint8Array(ct)));
+  return CHAT_PREFIX + b64url(concat(bigEndian(kid, 8), iv, new Uint8Array(ct)));
 }
 
 /**
- * Opens a sealed chat message; null when it is not one, or does not open with this key
- * for this room and sender.
+ * The key id a sealed chat message names, or null when it is not one.
+ * @param {string} sealed
+ * @returns {bigint | null}
+ */
+export function chatKid(sealed) {
+  if (!sealed.startsWith(CHAT_PREFIX)) return null;
+  const b = unb64url(sealed.slice(CHAT_PREFIX.length));
+  if (!b || b.length < 8 + NN + NT) return null;
+  let kid = 0n;
+  for (let i = 0; i < 8; i++) kid = (kid << 8n) | BigInt(b[i]);
+  return kid;
+}
+
+/**
+ * Opens a sealed chat message; null when it does not open with this key for this room
+ * and sender.
  * @param {CryptoKey} key
  * @param {string} sealed
  * @param {string} room
@@ -385,11 +511,10 @@ export async function sealChat(key, text, room, identity) {
  * @returns {Promise<string | null>}
  */
 export async function openChat(key, sealed, room, identity) {
-  if (!sealed.startsWith(CHAT_PREFIX)) return null;
   const b = unb64url(sealed.slice(CHAT_PREFIX.length));
-  if (!b || b.length < NN + NT) return null;
+  if (!sealed.startsWith(CHAT_PREFIX) || !b || b.length < 8 + NN + NT) return null;
   try {
-    const pt = await crypto.subtle.decrypt({ name: 'AES-GCM', iv: b.slice(0, NN), additionalData: chatAAD(room, identity), tagLength: NT * 8 }, key, b.slice(NN));
+    const pt = await crypto.subtle.decrypt({ name: 'AES-GCM', iv: b.slice(8, 8 + NN), additionalData: chatAAD(room, identity), tagLength: NT * 8 }, key, b.slice(8 + NN));
     return new TextDecoder('utf-8', { fatal: true }).decode(pt);
   } catch {
     return null;
