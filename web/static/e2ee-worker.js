@@ -80,9 +80,13 @@ const st = {
   ctr: 0n,
   /** @type {Map<string, Member>} the other members by participant id */
   members: new Map(),
-  /** @type {Map<string, PeerKey>} key ids that open frames, by KID (decimal) */
+  /**
+   * Keys that open frames, by KID (decimal). A list, because key ids are chosen by their
+   * senders: one member announcing another's next key id must not take it from them.
+   * @type {Map<string, PeerKey[]>}
+   */
   keys: new Map(),
-  /** @type {Map<string, {secret: Uint8Array<ArrayBuffer>, pid: string, identity: string}>} every secret seen, own too, for chat and the record */
+  /** @type {Map<string, {secret: Uint8Array<ArrayBuffer>, pid: string, identity: string}[]>} every secret seen, own too, for chat and the record */
   archive: new Map(),
   /** @type {Map<string, string>} mid -> participant id (or INTERPRETATION) */
   owners: new Map(),
@@ -195,7 +199,7 @@ async function start(passphrase, room) {
 function ownKey(gen) {
   const secret = sf.randomSecret();
   const kid = sf.makeKid(gen, st.sender);
-  st.archive.set(kid.toString(), { secret, pid: st.self ? st.self.pid : '', identity: st.self ? st.self.identity : '' });
+  st.archive.set(kid.toString(), [{ secret, pid: st.self ? st.self.pid : '', identity: st.self ? st.self.identity : '' }]);
   return { gen, kid, secret, sk: sf.senderKey(secret, kid) };
 }
 
@@ -208,10 +212,12 @@ async function setSelf(msg) {
   if (typeof msg.pid !== 'string' || !(msg.sign instanceof CryptoKey) || typeof msg.ed !== 'string') return;
   const seat = !st.self || st.self.pid !== msg.pid;
   st.self = { pid: msg.pid, identity: String(msg.identity || ''), ed: msg.ed, sign: msg.sign };
-  for (const v of st.archive.values()) {
-    if (!v.pid) {
-      v.pid = st.self.pid;
-      v.identity = st.self.identity;
+  for (const list of st.archive.values()) {
+    for (const v of list) {
+      if (!v.pid) {
+        v.pid = st.self.pid;
+        v.identity = st.self.identity;
+      }
     }
   }
   if (seat) for (const m of st.members.values()) m.given = -1;
@@ -434,15 +440,15 @@ async function signedBy(ed, text, sig) {
  */
 function adoptKey(pid, identity, gen, kid, secret) {
   const id = kid.toString();
-  const have = st.keys.get(id);
-  if (have && have.pid === pid) return;
-  if (have) return; // a key id someone else holds already: never rebound
+  const list = st.keys.get(id) || [];
+  if (list.some((k) => k.pid === pid)) return;
   const now = Date.now();
-  for (const k of st.keys.values()) {
-    if (k.pid === pid && k.gen < gen && k.until === Infinity) k.until = now + OVERLAP_MS;
+  for (const ks of st.keys.values()) {
+    for (const k of ks) if (k.pid === pid && k.gen < gen && k.until === Infinity) k.until = now + OVERLAP_MS;
   }
-  st.keys.set(id, { kid, secret, pid, identity, gen, sk: sf.senderKey(secret, kid), until: Infinity });
-  st.archive.set(id, { secret, pid, identity });
+  list.push({ kid, secret, pid, identity, gen, sk: sf.senderKey(secret, kid), until: Infinity });
+  st.keys.set(id, list);
+  st.archive.set(id, [...(st.archive.get(id) || []), { secret, pid, identity }]);
   postStatus();
 }
 
@@ -462,10 +468,12 @@ function setOwners(tracks) {
 /** Forgets key ids past their overlap (their secrets stay in the archive, for chat). */
 function prune() {
   const now = Date.now();
-  for (const [id, k] of st.keys) {
-    if (k.until < now || !st.members.has(k.pid)) {
+  for (const [id, list] of st.keys) {
+    const keep = list.filter((k) => k.until >= now && st.members.has(k.pid));
+    if (keep.length) st.keys.set(id, keep);
+    else {
       st.keys.delete(id);
-      st.replay.senders.delete(k.kid);
+      for (const k of list) st.replay.senders.delete(`${k.pid} ${k.kid}`);
     }
   }
 }
@@ -483,9 +491,9 @@ async function chat(msg) {
     } else {
       const sealed = String(msg.text);
       const kid = sf.chatKid(sealed);
-      const k = kid !== null ? st.archive.get(kid.toString()) : undefined;
       // The line must come under a key its named sender announced.
-      if (k && k.identity === String(msg.identity)) {
+      const k = kid !== null ? (st.archive.get(kid.toString()) || []).find((v) => v.identity === String(msg.identity)) : undefined;
+      if (k) {
         text = await sf.openChat(await sf.chatKey(k.secret), sealed, st.room, String(msg.identity));
       }
     }
@@ -497,7 +505,7 @@ async function chat(msg) {
 
 /** @returns {{kid: string, secret: string, participant: string, identity: string}[]} */
 function exportKeys() {
-  return [...st.archive].map(([kid, v]) => ({ kid, secret: sf.b64url(v.secret), participant: v.pid, identity: v.identity }));
+  return [...st.archive].flatMap(([kid, list]) => list.map((v) => ({ kid, secret: sf.b64url(v.secret), participant: v.pid, identity: v.identity })));
 }
 
 /**
@@ -610,12 +618,12 @@ const REPLAYED = 'replayed';
 async function openFrame(data, clear, mid) {
   const p = sf.parse(data, clear);
   if (!p) return null;
-  const k = st.keys.get(p.kid.toString());
-  if (!k || k.until < Date.now()) return null;
+  const now = Date.now();
+  const live = (st.keys.get(p.kid.toString()) || []).filter((c) => c.until >= now);
+  if (!live.length) return null;
   const owner = st.owners.get(mid);
-  const member = st.members.get(k.pid);
-  const bound = owner === INTERPRETATION ? !!member && member.interpreter : owner === k.pid;
-  if (!bound) {
+  const k = live.find((c) => (owner === INTERPRETATION ? !!st.members.get(c.pid)?.interpreter : owner === c.pid));
+  if (!k) {
     // The server presents this frame as someone else's: whoever it is, it is not shown as theirs.
     st.misattributed++;
     return null;
@@ -626,7 +634,7 @@ async function openFrame(data, clear, mid) {
   } catch {
     return null;
   }
-  if (!st.replay.accept(p.kid, p.ctr)) {
+  if (!st.replay.accept(`${k.pid} ${p.kid}`, p.ctr)) {
     st.replayed++;
     return REPLAYED;
   }
@@ -644,13 +652,14 @@ async function tryOpen(frames) {
     const data = sf.unb64url(String(f.data));
     const p = data ? sf.parse(data, Number(f.clear) || 0) : null;
     if (!p) continue;
-    const a = st.archive.get(p.kid.toString());
-    if (!a) continue;
-    try {
-      await sf.open(await sf.senderKey(a.secret, p.kid), p);
-      opened++;
-    } catch {
-      /* not under this key */
+    for (const a of st.archive.get(p.kid.toString()) || []) {
+      try {
+        await sf.open(await sf.senderKey(a.secret, p.kid), p);
+        opened++;
+        break;
+      } catch {
+        /* not under this key */
+      }
     }
   }
   return opened;
@@ -671,7 +680,9 @@ function failing() {
 function keyed() {
   /** @type {Set<string>} */
   const out = new Set();
-  for (const k of st.keys.values()) if (k.until === Infinity && st.members.has(k.pid)) out.add(k.pid);
+  for (const list of st.keys.values()) {
+    for (const k of list) if (k.until === Infinity && st.members.has(k.pid)) out.add(k.pid);
+  }
   return [...out];
 }
 

@@ -532,13 +532,13 @@ export const REPLAY_WINDOW = 1024n;
  */
 export class ReplayWindow {
   constructor() {
-    /** @type {Map<bigint, {top: bigint, seen: bigint}>} by KID: the highest counter, and a bit per counter below it */
+    /** @type {Map<bigint | string, {top: bigint, seen: bigint}>} by sender (a KID, or who holds it and the KID): the highest counter, and a bit per counter below it */
     this.senders = new Map();
   }
 
   /**
    * Records ctr for kid; false if it was seen before or is older than the window.
-   * @param {bigint} kid
+   * @param {bigint | string} kid
    * @param {bigint} ctr
    * @returns {boolean}
    */
