@@ -147,6 +147,10 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 type subjectKey struct{}
 
+// Guard lets through to next only requests with a valid admin token, answering
+// others as the API does: for the node's other operator endpoints (profiles).
+func (a *API) Guard(next http.Handler) http.Handler { return a.authenticated(next) }
+
 // authenticated lets through only requests with a valid admin token.
 func (a *API) authenticated(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -154,8 +154,10 @@ func Start(cfg config.Config, log *slog.Logger, opts ...Option) (*Server, error)
 	s.whip = whip.New(s.rooms, auth.NewVerifier(key.Public().(ed25519.PublicKey)), log)
 	s.gateway.HandleJoins("/whip/", s.whip)
 	s.gateway.HandleJoins("/whep/", s.whip)
-	s.gateway.Handle(api.Prefix, api.New(api.Options{Rooms: s.rooms, Verifier: auth.NewVerifier(key.Public().(ed25519.PublicKey)),
-		RecordsDir: filepath.Join(cfg.DataDir, RecordsDir), Logger: log}))
+	admin := api.New(api.Options{Rooms: s.rooms, Verifier: auth.NewVerifier(key.Public().(ed25519.PublicKey)),
+		RecordsDir: filepath.Join(cfg.DataDir, RecordsDir), Logger: log})
+	s.gateway.Handle(api.Prefix, admin)
+	s.gateway.Handle("/debug/pprof/", admin.Guard(profiles()))
 	if s.metrics != nil {
 		src := metrics.Sources{Rooms: s.rooms, Engine: engine, Webhooks: hooks.Stats}
 		if turnSrv != nil {
