@@ -15,7 +15,8 @@ import (
 // room calls these methods on its loop, in the order things happen, and only
 // there (media events reach a client through the loop too). None may block:
 // a client that cannot keep up must drop itself. None may call back into the
-// room synchronously.
+// room synchronously. What they are passed may be shared with other clients
+// and must not be changed.
 type Client interface {
 	// Joined welcomes the client: the room, itself, who else is there.
 	Joined(w Welcome)
