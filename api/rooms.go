@@ -73,6 +73,22 @@ func fromRecording(r room.RecordingState) recordingJSON {
 	return out
 }
 
+// viewerJSON is a WHEP viewer, as protocol.md's "viewers" message lists it.
+type viewerJSON struct {
+	ID      string `json:"id"`
+	Watcher string `json:"watcher"`
+	Watched string `json:"watched"`
+	Since   string `json:"since"` // RFC 3339
+}
+
+func fromViewers(vs []room.ViewerInfo) []viewerJSON {
+	out := make([]viewerJSON, len(vs))
+	for i, v := range vs {
+		out[i] = viewerJSON{ID: v.ID, Watcher: v.Watcher, Watched: v.Watched, Since: v.Since.UTC().Format(time.RFC3339)}
+	}
+	return out
+}
+
 type roomJSON struct {
 	Name         string        `json:"name"`
 	Participants int           `json:"participants"`
@@ -258,7 +274,7 @@ func (a *API) listViewers(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"viewers": vs})
+	writeJSON(w, http.StatusOK, map[string]any{"viewers": fromViewers(vs)})
 	return nil
 }
 

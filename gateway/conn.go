@@ -12,28 +12,37 @@ import (
 // outQueue is how many messages may wait for a slow client before it is dropped.
 const outQueue = 512
 
-// conn is one client's WebSocket, seen by the room as a Sink: Send queues and
-// never blocks; a single writer goroutine owns all writes.
+// conn is one client's WebSocket, seen by the room as its Client (wire.go):
+// every event is queued and never blocks; a single writer goroutine owns all
+// writes.
 type conn struct {
 	ws     *websocket.Conn
 	out    chan any
 	mu     sync.Mutex
-	closed bool          // no more Sends are queued
-	drain  chan struct{} // closed by Close: flush the queue, then close the socket
-	code   websocket.StatusCode
-	reason string
-	cancel context.CancelFunc
-	done   chan struct{} // closed when the writer has finished
+	closed bool // no more Sends are queued
+	// publishing: a Publish is under way, its "pub" candidates are held
+	// until its answer is queued.
+	publishing bool
+	held       []any
+	drain      chan struct{} // closed by Close: flush the queue, then close the socket
+	code       websocket.StatusCode
+	reason     string
+	cancel     context.CancelFunc
+	done       chan struct{} // closed when the writer has finished
 }
 
 func newConn(ws *websocket.Conn, cancel context.CancelFunc) *conn {
 	return &conn{ws: ws, out: make(chan any, outQueue), drain: make(chan struct{}), cancel: cancel, done: make(chan struct{})}
 }
 
-// Send implements room.Sink.
+// Send queues msg for the client.
 func (c *conn) Send(msg any) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.sendLocked(msg)
+}
+
+func (c *conn) sendLocked(msg any) {
 	if c.closed {
 		return
 	}
@@ -45,12 +54,6 @@ func (c *conn) Send(msg any) {
 		c.cancel()
 	}
 }
-
-// Close implements room.Sink: queued messages are written, then the socket closes.
-func (c *conn) Close() { c.closeWith(websocket.StatusNormalClosure, "") }
-
-// GoingAway closes like Close, with code 1001: the server is going away.
-func (c *conn) GoingAway() { c.closeWith(websocket.StatusGoingAway, "server shutting down") }
 
 // closeWith is Close with a WebSocket close code and reason.
 func (c *conn) closeWith(code websocket.StatusCode, reason string) {

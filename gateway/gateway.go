@@ -171,7 +171,7 @@ func (g *Gateway) join(ctx context.Context, c *conn) (*room.Participant, error) 
 	if err != nil {
 		return nil, tokenError(err)
 	}
-	p, err := g.rooms.Join(ctx, claims, j.Name, j.Key, j.Resume, j.E2EE, c)
+	p, err := g.rooms.Join(ctx, room.JoinRequest{Claims: claims, Name: j.Name, Key: j.Key, Resume: j.Resume, E2EE: j.E2EE, Client: c})
 	switch {
 	case errors.Is(err, room.ErrRoomFull):
 		return nil, signal.Errorf(signal.CodeRoomFull, "this room is full")
@@ -205,8 +205,8 @@ func tokenError(err error) *signal.Error {
 	}
 }
 
-// readLoop feeds the client's messages to its participant until the socket ends.
-func (g *Gateway) readLoop(ctx context.Context, c *conn, p *room.Participant) {
+// readLoop feeds the client's messages to its session until the socket ends.
+func (g *Gateway) readLoop(ctx context.Context, c *conn, p room.Session) {
 	defer p.Disconnected()
 	b := newBucket(g.limits.MessagesPerSecond, time.Now())
 	var dropped int
@@ -247,7 +247,7 @@ func (g *Gateway) readLoop(ctx context.Context, c *conn, p *room.Participant) {
 			}
 			continue
 		}
-		p.Handle(msg)
+		dispatch(ctx, c, p, msg)
 	}
 }
 

@@ -7,10 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/parleyhq/parley/auth"
-	"github.com/parleyhq/parley/signal"
 )
 
 // The operator's powers over rooms (the admin API drives these). Each runs on
@@ -39,46 +37,11 @@ const (
 
 // operatorRef names the operator to clients (in muted and removed): no
 // participant has an empty id.
-var operatorRef = signal.Ref{Name: "Operator"}
+var operatorRef = Ref{Name: "Operator"}
 
 // byOperator marks the operator in event data; parentheses are outside the
 // identity alphabet, so no participant can be mistaken for the operator.
 const byOperator = "(operator)"
-
-// RoomState is a room as the operator sees it.
-type RoomState struct {
-	Name         string
-	Participants int // seated, reconnecting ones included
-	Settings     Settings
-	Languages    []string // the channels open now: the settings' and those tokens added
-	Recording    RecordingState
-	// Persistent rooms were made by CreateRoom and stay open while empty.
-	Persistent bool
-}
-
-// RecordingState says whether a room records.
-type RecordingState struct {
-	Active bool
-	Record string // the record's id (also the one just sealed, from StopRecording)
-	Since  time.Time
-}
-
-// ParticipantInfo describes a participant to the operator.
-type ParticipantInfo struct {
-	ID       string
-	Identity string
-	Name     string
-	Grants   []auth.Grant
-	State    string // StateActive or StateReconnecting
-	Tracks   []TrackInfo
-}
-
-// TrackInfo is one published track.
-type TrackInfo struct {
-	Source string
-	Kind   string
-	Muted  bool
-}
 
 // CreateRoom opens a room with settings before anyone joins. It stays open
 // while empty, until CloseRoom (or the node shuts down).
@@ -180,10 +143,10 @@ func (m *Manager) UpdateSettings(ctx context.Context, name string, change func(*
 			r.route()
 		}
 		if s.Record && !old.Record && r.rec == nil && len(r.participants) > 0 {
-			r.startRecording(nil)
+			_ = r.startRecording(nil) // a failure is logged; the settings stand
 		}
 		r.event(EventSettings, nil, settingsData(s))
-		r.broadcast(&signal.RoomUpdated{Type: "room-updated", Room: r.roomInfo()}, nil)
+		r.roomChanged(nil)
 		st = r.state()
 		return nil
 	})
@@ -211,8 +174,8 @@ func (m *Manager) CloseRoom(ctx context.Context, name string) (removed int, err 
 	err = m.onLoop(ctx, name, func(r *Room) error {
 		r.persist = false
 		for _, p := range r.participants {
-			p.sink.Send(&signal.Removed{Type: "removed", By: operatorRef})
-			r.leave(p, signal.ReasonRemoved)
+			p.client.Removed(operatorRef)
+			r.leave(p, ReasonRemoved)
 			removed++
 		}
 		r.stopRecording(nil)
@@ -246,7 +209,7 @@ func (m *Manager) Participants(ctx context.Context, room string) ([]ParticipantI
 // identity or id. A muted participant is told "muted" by the operator; an
 // unmute only lifts the server's hold (the client unmutes itself).
 func (m *Manager) MuteParticipant(ctx context.Context, room, who, source string, muted bool) (ParticipantInfo, error) {
-	if !signal.ValidSource(source) {
+	if !ValidSource(source) {
 		return ParticipantInfo{}, fmt.Errorf("%w: %q is not one of mic, camera, screen, screen-audio", ErrInvalidSource, source)
 	}
 	var info ParticipantInfo
@@ -259,11 +222,11 @@ func (m *Manager) MuteParticipant(ctx context.Context, room, who, source string,
 			}
 		}
 		if muted {
-			p.sink.Send(&signal.Muted{Type: "muted", Source: source, By: operatorRef})
+			p.client.Muted(source, operatorRef)
 		}
 		r.event(EventMute, p, map[string]string{"source": source, "muted": strconv.FormatBool(muted), "by": byOperator})
-		r.broadcast(&signal.ParticipantEvent{Type: "participant-updated", Participant: p.info()}, nil)
-		if p.interpreter() && source == signal.SourceMic {
+		r.participantChanged(p)
+		if p.interpreter() && source == SourceMic {
 			r.channelsChanged()
 		}
 		info = p.adminInfo()
@@ -284,8 +247,8 @@ func (m *Manager) RemoveParticipant(ctx context.Context, room, who string, ban b
 			r.m.deny(r.name, p.tokenID, p.identity, p.invite == "")
 		}
 		r.endViewersOfParticipant(p, ban)
-		p.sink.Send(&signal.Removed{Type: "removed", By: operatorRef})
-		r.leave(p, signal.ReasonRemoved)
+		p.client.Removed(operatorRef)
+		r.leave(p, ReasonRemoved)
 		return nil
 	})
 }
@@ -294,10 +257,10 @@ func (m *Manager) RemoveParticipant(ctx context.Context, room, who string, ban b
 var ErrNoViewer = errors.New("no such viewer in this room")
 
 // Viewers lists the room's WHEP viewers (for operators).
-func (m *Manager) Viewers(ctx context.Context, room string) ([]signal.Viewer, error) {
-	var out []signal.Viewer
+func (m *Manager) Viewers(ctx context.Context, room string) ([]ViewerInfo, error) {
+	var out []ViewerInfo
 	err := m.onLoop(ctx, room, func(r *Room) error {
-		out = r.viewerList()
+		out = r.viewers.list()
 		return nil
 	})
 	return out, err
@@ -362,7 +325,7 @@ func (m *Manager) SetGrants(ctx context.Context, room, who string, grants []auth
 			gs[i] = string(g)
 		}
 		r.event(EventGrants, p, map[string]string{"grants": strings.Join(gs, ","), "by": byOperator})
-		r.broadcast(&signal.ParticipantEvent{Type: "participant-updated", Participant: p.info()}, nil)
+		r.participantChanged(p)
 		info = p.adminInfo()
 		return nil
 	})
@@ -386,8 +349,7 @@ func (m *Manager) StartRecording(ctx context.Context, room string) (RecordingSta
 			// covers one meeting, and an empty room ends it.
 			return ErrRoomEmpty
 		}
-		r.startRecording(nil)
-		if r.rec == nil {
+		if err := r.startRecording(nil); err != nil || r.rec == nil {
 			return ErrRecordingFailed
 		}
 		st = r.state().Recording
@@ -501,7 +463,7 @@ func (r *Room) state() RoomState {
 	st := RoomState{Name: r.name, Participants: len(r.participants), Settings: r.Settings(),
 		Languages: slices.Clone(r.languages), Persistent: r.persist}
 	if r.rec != nil {
-		st.Recording = RecordingState{Active: true, Record: r.rec.rec.ID(), Since: r.rec.since}
+		st.Recording = r.rec.state()
 	}
 	return st
 }
@@ -511,7 +473,7 @@ func (p *Participant) adminInfo() ParticipantInfo {
 	info := ParticipantInfo{ID: p.id, Identity: p.identity, Name: p.name, Grants: slices.Clone(p.grants),
 		State: p.state, Tracks: make([]TrackInfo, 0, len(p.tracks))}
 	for _, t := range p.tracks {
-		info.Tracks = append(info.Tracks, TrackInfo{Source: t.source, Kind: t.kind, Muted: t.muted})
+		info.Tracks = append(info.Tracks, TrackInfo{Mid: t.recv.Mid(), Source: t.source, Kind: t.kind, Muted: t.muted})
 	}
 	slices.SortFunc(info.Tracks, func(a, b TrackInfo) int { return strings.Compare(a.Source, b.Source) })
 	return info
@@ -520,7 +482,7 @@ func (p *Participant) adminInfo() ParticipantInfo {
 // mayPublish says whether p's grants let it send source: publish, or an
 // interpreter's microphone.
 func (p *Participant) mayPublish(source string) bool {
-	return p.can(authPublish) || (p.interpreter() && source == signal.SourceMic)
+	return p.can(authPublish) || (p.interpreter() && source == SourceMic)
 }
 
 // enforcePublish stops what p may no longer send; a track it sends again on
@@ -561,13 +523,13 @@ func (r *Room) enforceSubscribe(p *Participant) {
 		p.chanFwd = nil
 		r.info.Delete("channel:" + p.id)
 	}
-	p.listening = signal.Floor
+	r.router.listen(p.id, Floor)
 }
 
 // resubscribeAll makes who receives t match the routing rules again, after
 // its owner's role changed.
 func (r *Room) resubscribeAll(t *pubTrack) {
-	floorless := t.owner.interpreter() && t.source == signal.SourceMic
+	floorless := t.owner.interpreter() && t.source == SourceMic
 	for _, o := range r.participants {
 		if f, ok := o.subs[t.key]; ok && floorless {
 			delete(o.subs, t.key)

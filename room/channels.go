@@ -6,7 +6,6 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/parleyhq/parley/auth"
-	"github.com/parleyhq/parley/signal"
 )
 
 // Interpretation: a room declares languages; interpreters speak into one
@@ -29,59 +28,19 @@ func (p *Participant) interpreter() bool {
 // mic is p's published microphone track, if any.
 func (p *Participant) mic() *pubTrack {
 	for _, t := range p.tracks {
-		if t.source == signal.SourceMic {
+		if t.source == SourceMic {
 			return t
 		}
 	}
 	return nil
 }
 
-// speaker is one interpreter's position, for the routing rules.
-type speaker struct {
-	id      string
-	channel string // "" when not interpreting
-	since   uint64 // when they moved into the channel (room sequence)
-}
-
-// activeSpeakers picks, for each channel, the interpreter who speaks into it:
-// the one who moved into it last (a handover takes effect at once).
-func activeSpeakers(ss []speaker) map[string]string {
-	best := map[string]speaker{}
-	for _, s := range ss {
-		if s.channel == "" {
-			continue
-		}
-		if b, ok := best[s.channel]; !ok || s.since > b.since {
-			best[s.channel] = s
-		}
-	}
-	out := make(map[string]string, len(best))
-	for ch, s := range best {
-		out[ch] = s.id
-	}
-	return out
-}
-
-// channelSource says whose interpretation a listener receives: nothing on the
-// floor, the channel's active interpreter otherwise, and never themselves.
-func channelSource(listener, listening string, active map[string]string) string {
-	if listening == signal.Floor {
-		return ""
-	}
-	if id := active[listening]; id != listener {
-		return id
-	}
-	return ""
-}
-
+// active maps each channel to the interpreter speaking into it now.
 func (r *Room) active() map[string]string {
-	var ss []speaker
-	for _, p := range r.participants {
-		if p.interpreter() {
-			ss = append(ss, speaker{id: p.id, channel: p.channel, since: p.channelSince})
-		}
-	}
-	return activeSpeakers(ss)
+	return r.router.active(func(id string) bool {
+		p := r.participants[id]
+		return p != nil && p.interpreter()
+	})
 }
 
 // route points every listener's interpretation track at the right interpreter.
@@ -91,7 +50,7 @@ func (r *Room) route() {
 		if p.chanFwd == nil {
 			continue
 		}
-		id := channelSource(p.id, p.listening, active)
+		id := r.router.source(p.id, active)
 		if src := r.participants[id]; src != nil && src.mic() != nil {
 			p.chanFwd.SwitchTo(src.mic().recv)
 		} else {
@@ -101,11 +60,11 @@ func (r *Room) route() {
 }
 
 // info describes the room and its channels.
-func (r *Room) roomInfo() signal.RoomInfo {
+func (r *Room) roomInfo() RoomView {
 	active := r.active()
-	chans := make(map[string]signal.Channel, len(r.languages))
+	chans := make(map[string]ChannelView, len(r.languages))
 	for _, l := range r.languages {
-		c := signal.Channel{Interpreter: active[l]}
+		c := ChannelView{Interpreter: active[l]}
 		if p := r.participants[c.Interpreter]; p != nil {
 			m := p.mic()
 			c.Live = m != nil && !m.muted
@@ -113,7 +72,7 @@ func (r *Room) roomInfo() signal.RoomInfo {
 		chans[l] = c
 	}
 	set := r.cur()
-	return signal.RoomInfo{Name: r.name, Languages: slices.Clone(r.languages), Channels: chans, Recording: r.recordingInfo(),
+	return RoomView{Name: r.name, Languages: slices.Clone(r.languages), Channels: chans, Recording: r.recordingInfo(),
 		E2EERequired: set.E2EERequired, Codec: set.Codec}
 }
 
@@ -135,62 +94,55 @@ func (r *Room) ensureChannelTrack(p *Participant) {
 		return
 	}
 	key := "channel:" + p.id
-	r.info.Store(key, signal.SubTrack{Source: signal.SourceInterpretation})
+	r.info.Store(key, SubTrack{Source: SourceInterpretation})
 	f, err := p.peer.AddSwitchable(key, webrtc.RTPCodecTypeAudio, channelCodec, "interpretation", key)
 	if err != nil {
 		r.m.log.Warn("interpretation track", "participant", p.id, "err", err)
 		return
 	}
 	p.chanFwd = f
+	// A listener who came back to a seat on a channel hears it at once, not
+	// at the channel's next change.
+	r.route()
 }
 
 // channelsChanged re-routes and tells everyone the channels' new state.
 func (r *Room) channelsChanged() {
 	r.route()
-	r.broadcast(&signal.RoomUpdated{Type: "room-updated", Room: r.roomInfo()}, nil)
+	r.roomChanged(nil)
 }
 
-func (r *Room) listen(p *Participant, m *signal.Listen) {
+func (r *Room) listen(p *Participant, channel string) error {
 	if !p.can(authSubscribe) {
-		p.sink.Send(&signal.Error{Type: "error", Code: signal.CodeForbidden, Ref: "listen",
-			Message: "your access token does not allow receiving media"})
-		return
+		return refuse(ErrForbidden, "your access token does not allow receiving media")
 	}
-	if m.Channel != signal.Floor && !slices.Contains(r.languages, m.Channel) {
-		p.sink.Send(&signal.Error{Type: "error", Code: signal.CodeBadRequest, Ref: "listen",
-			Message: "this room has no channel " + quote(m.Channel) + "; choose floor or one of its languages"})
-		return
+	if channel != Floor && !slices.Contains(r.languages, channel) {
+		return refuse(ErrBadRequest, "this room has no channel %s; choose floor or one of its languages", quote(channel))
 	}
-	if p.listening == m.Channel {
-		return
+	if !r.router.listen(p.id, channel) {
+		return nil
 	}
-	p.listening = m.Channel
 	r.ensureChannelTrack(p)
 	r.route()
-	r.event(EventListen, p, map[string]string{"channel": m.Channel})
-	r.broadcast(&signal.ParticipantEvent{Type: "participant-updated", Participant: p.info()}, nil)
+	r.event(EventListen, p, map[string]string{"channel": channel})
+	r.participantChanged(p)
+	return nil
 }
 
-func (r *Room) interpret(p *Participant, m *signal.Interpret) {
+func (r *Room) interpret(p *Participant, channel string) error {
 	if !p.interpreter() {
-		p.sink.Send(&signal.Error{Type: "error", Code: signal.CodeForbidden, Ref: "interpret",
-			Message: "your access token does not allow interpreting"})
-		return
+		return refuse(ErrForbidden, "your access token does not allow interpreting")
 	}
-	if m.Channel != "" && !slices.Contains(p.interpTargets, m.Channel) {
-		p.sink.Send(&signal.Error{Type: "error", Code: signal.CodeForbidden, Ref: "interpret",
-			Message: "your access token does not allow interpreting into " + quote(m.Channel)})
-		return
+	if channel != "" && !slices.Contains(p.interpTargets, channel) {
+		return refuse(ErrForbidden, "your access token does not allow interpreting into %s", quote(channel))
 	}
-	if p.channel == m.Channel {
-		return
+	if !r.router.interpret(p.id, channel) {
+		return nil
 	}
-	p.channel = m.Channel
-	r.seq++
-	p.channelSince = r.seq
-	r.event(EventInterpret, p, map[string]string{"channel": m.Channel})
-	r.broadcast(&signal.ParticipantEvent{Type: "participant-updated", Participant: p.info()}, nil)
+	r.event(EventInterpret, p, map[string]string{"channel": channel})
+	r.participantChanged(p)
 	r.channelsChanged()
+	return nil
 }
 
 func quote(s string) string {

@@ -7,7 +7,6 @@ import (
 
 	"github.com/parleyhq/parley/auth"
 	"github.com/parleyhq/parley/sfu"
-	"github.com/parleyhq/parley/signal"
 )
 
 // Room is one meeting. All of its state is owned by its loop goroutine; other
@@ -28,17 +27,17 @@ type Room struct {
 	participants map[string]*Participant // by id
 	tracks       map[string]*pubTrack    // by receiver id
 	languages    []string                // language channels, in the order declared
-	seq          uint64                  // orders channel moves
+	router       router                  // who hears whose interpretation
 	eventSeq     uint64
 	speaker      speakerDetector
 	rec          *recording          // the active record, if any
 	sealing      map[string]Recorder // records sealed but still taking countersignatures
 
-	viewers map[*Viewer]struct{} // WHEP players (viewer.go); loop-owned
+	viewers viewerSet // WHEP players (viewer.go); loop-owned
 
 	// info maps a track key to its owner for sub offers; written by the loop,
 	// read from media callbacks.
-	info sync.Map // string -> signal.SubTrack
+	info sync.Map // string -> SubTrack
 }
 
 // pubTrack is a published track as the room sees it.
@@ -57,6 +56,7 @@ func newRoom(m *Manager, name string) *Room {
 		participants: map[string]*Participant{},
 		tracks:       map[string]*pubTrack{},
 		sealing:      map[string]Recorder{},
+		router:       newRouter(),
 	}
 }
 
@@ -103,13 +103,26 @@ func (r *Room) closeIfEmpty() bool {
 	return true
 }
 
-// broadcast sends msg to every participant but skip.
-func (r *Room) broadcast(msg any, skip *Participant) {
+// tell calls fn with the client of every participant but skip. What fn
+// passes is shared by all of them: clients must not change it.
+func (r *Room) tell(skip *Participant, fn func(c Client)) {
 	for _, p := range r.participants {
 		if p != skip {
-			p.sink.Send(msg)
+			fn(p.client)
 		}
 	}
+}
+
+// participantChanged tells everyone p's new state.
+func (r *Room) participantChanged(p *Participant) {
+	v := p.info()
+	r.tell(nil, func(c Client) { c.ParticipantChanged(v) })
+}
+
+// roomChanged tells everyone but skip the room's new state.
+func (r *Room) roomChanged(skip *Participant) {
+	v := r.roomInfo()
+	r.tell(skip, func(c Client) { c.RoomChanged(v) })
 }
 
 func (r *Room) join(p *Participant) error {
@@ -127,16 +140,13 @@ func (r *Room) join(p *Participant) error {
 		return ErrRoomFull
 	}
 	if old != nil {
-		if old.state != StateReconnecting {
-			old.sink.Send(signal.Errorf(signal.CodeReplaced, "you joined this room from somewhere else"))
-		}
-		r.remove(old)
+		r.remove(old, ReasonReplaced)
 		p.resumeSeat(old)
 	}
 	if r.rec == nil && r.recordsFromFirstJoin() {
-		r.startRecording(nil)
+		_ = r.startRecording(nil) // a failure is logged; the meeting goes on unrecorded
 	}
-	others := make([]signal.Participant, 0, len(r.participants))
+	others := make([]ParticipantView, 0, len(r.participants))
 	for _, o := range r.participants {
 		others = append(others, o.info())
 	}
@@ -145,23 +155,22 @@ func (r *Room) join(p *Participant) error {
 	declared := r.addLanguages(p.declares)
 	interpreted := r.addLanguages(p.interpTargets)
 	newLangs := declared || interpreted
-	var ice []signal.ICEServer
+	var ice []ICEServer
 	if r.m.cfg.ICEServers != nil {
 		ice = r.m.cfg.ICEServers(p.id, p.expires)
 	}
-	welcome := signal.NewWelcome(r.roomInfo(), p.info(), others, ice)
-	welcome.Resume = p.resume
-	p.sink.Send(welcome)
-	if len(r.viewers) > 0 && p.can(auth.GrantModerate) {
-		p.sink.Send(&signal.Viewers{Type: "viewers", Viewers: r.viewerList()})
+	self := p.info()
+	p.client.Joined(Welcome{Room: r.roomInfo(), Self: self, Others: others, ICE: ice, Resume: p.resume})
+	if r.viewers.len() > 0 && p.can(auth.GrantModerate) {
+		p.client.Viewers(r.viewers.list())
 	}
 	if old != nil {
-		r.broadcast(&signal.ParticipantEvent{Type: "participant-updated", Participant: p.info()}, p)
+		r.tell(p, func(c Client) { c.ParticipantChanged(self) })
 	} else {
-		r.broadcast(&signal.ParticipantEvent{Type: "participant-joined", Participant: p.info()}, p)
+		r.tell(p, func(c Client) { c.ParticipantJoined(self) })
 	}
 	if newLangs {
-		r.broadcast(&signal.RoomUpdated{Type: "room-updated", Room: r.roomInfo()}, p)
+		r.roomChanged(p)
 		for _, o := range r.participants {
 			r.ensureChannelTrack(o)
 		}
@@ -187,8 +196,9 @@ func (r *Room) leave(p *Participant, reason string) {
 	if r.participants[p.id] != p {
 		return
 	}
-	r.remove(p)
-	r.broadcast(&signal.ParticipantLeft{Type: "participant-left", ID: p.id, Identity: p.identity, Reason: reason}, nil)
+	r.remove(p, reason)
+	r.router.forget(p.id)
+	r.tell(nil, func(c Client) { c.ParticipantLeft(p.id, p.identity, reason) })
 	r.event(EventLeave, p, map[string]string{"reason": reason})
 	if p.interpreter() {
 		r.channelsChanged()
@@ -196,8 +206,9 @@ func (r *Room) leave(p *Participant, reason string) {
 	r.m.log.Info("participant left", "room", r.name, "participant", p.id, "reason", reason)
 }
 
-// remove takes p out of the room and tears down its media, telling no one.
-func (r *Room) remove(p *Participant) {
+// remove takes p out of the room, closes its client for reason and tears
+// down its media, telling no one else.
+func (r *Room) remove(p *Participant, reason string) {
 	delete(r.participants, p.id)
 	r.count.Store(int32(len(r.participants)))
 	r.speaker.forget(p.id)
@@ -207,7 +218,7 @@ func (r *Room) remove(p *Participant) {
 		}
 	}
 	r.info.Delete("channel:" + p.id)
-	p.sink.Close()
+	p.client.Close(reason)
 	if r.m.cfg.SessionEnded != nil {
 		r.m.cfg.SessionEnded(p.id)
 	}
@@ -242,16 +253,16 @@ func (r *Room) disconnected(p *Participant) {
 		return
 	}
 	if p.leaving || r.m.cfg.ReconnectGrace <= 0 {
-		r.leave(p, signal.ReasonDisconnected)
+		r.leave(p, ReasonDisconnected)
 		return
 	}
 	p.state = StateReconnecting
 	r.event(EventReconnecting, p, nil)
-	r.broadcast(&signal.ParticipantEvent{Type: "participant-updated", Participant: p.info()}, nil)
+	r.participantChanged(p)
 	time.AfterFunc(r.m.cfg.ReconnectGrace, func() {
 		r.box.post(func() {
 			if p.state == StateReconnecting {
-				r.leave(p, signal.ReasonDisconnected)
+				r.leave(p, ReasonDisconnected)
 			}
 		})
 	})
@@ -262,7 +273,7 @@ func (r *Room) subscribe(p *Participant, t *pubTrack) {
 	if p == t.owner || !p.can(authSubscribe) {
 		return
 	}
-	if t.owner.interpreter() && t.source == signal.SourceMic {
+	if t.owner.interpreter() && t.source == SourceMic {
 		return // an interpreter's voice reaches listeners only through channels
 	}
 	if _, ok := p.subs[t.key]; ok {
@@ -295,7 +306,7 @@ func (r *Room) dropTrack(key string) {
 	r.info.Delete(key)
 	delete(t.owner.tracks, key)
 	r.event(EventUnpublish, t.owner, map[string]string{"track": key, "source": t.source})
-	if t.owner.interpreter() && t.source == signal.SourceMic {
+	if t.owner.interpreter() && t.source == SourceMic {
 		r.channelsChanged()
 	}
 	r.viewersFollow(t.owner.identity)
@@ -315,11 +326,11 @@ func (r *Room) trackStarted(p *Participant, recv *sfu.Receiver) {
 		recv.Stop()
 		return
 	}
-	if want := signal.SourceKind(source); want != kind {
+	if want := SourceKind(source); want != kind {
 		// A "mic" that carries video would reach listeners (and the record)
 		// as what it is not.
 		r.m.log.Warn("track stopped: its kind is not its source's", "participant", p.id, "mid", recv.Mid(), "source", source, "kind", kind)
-		p.sink.Send(signal.Errorf(signal.CodeBadRequest, "the %s track carries %s; a %s track must be %s", source, kind, source, want))
+		p.client.Error(refuse(ErrBadRequest, "the %s track carries %s; a %s track must be %s", source, kind, source, want))
 		recv.Stop()
 		return
 	}
@@ -327,14 +338,14 @@ func (r *Room) trackStarted(p *Participant, recv *sfu.Receiver) {
 	recv.SetMuted(t.muted)
 	r.tracks[t.key] = t
 	p.tracks[t.key] = t
-	r.info.Store(t.key, signal.SubTrack{Participant: p.id, Identity: p.identity, Source: source})
+	r.info.Store(t.key, SubTrack{Participant: p.id, Identity: p.identity, Source: source})
 	r.recordTrack(t)
 	r.event(EventPublish, p, map[string]string{"track": t.key, "source": source, "kind": kind})
-	r.broadcast(&signal.ParticipantEvent{Type: "participant-updated", Participant: p.info()}, nil)
+	r.participantChanged(p)
 	for _, o := range r.participants {
 		r.subscribe(o, t)
 	}
-	if p.interpreter() && source == signal.SourceMic {
+	if p.interpreter() && source == SourceMic {
 		r.channelsChanged()
 	}
 	r.viewersFollow(p.identity)
@@ -347,6 +358,6 @@ func (r *Room) trackEnded(p *Participant, recv *sfu.Receiver) {
 	}
 	r.dropTrack(recv.ID())
 	if r.participants[p.id] == p {
-		r.broadcast(&signal.ParticipantEvent{Type: "participant-updated", Participant: p.info()}, nil)
+		r.participantChanged(p)
 	}
 }

@@ -1,9 +1,12 @@
 package room
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 
@@ -12,7 +15,6 @@ import (
 
 	"github.com/parleyhq/parley/auth"
 	"github.com/parleyhq/parley/sfu"
-	"github.com/parleyhq/parley/signal"
 )
 
 const (
@@ -29,8 +31,9 @@ type Participant struct {
 	identity string
 	name     string
 	grants   []auth.Grant
-	sink     Sink
+	client   Client
 	peer     *sfu.Peer
+	events   *peerEvents
 
 	// Loop-owned.
 	pubSources map[string]string         // pub mid -> source, as last declared
@@ -40,9 +43,6 @@ type Participant struct {
 
 	declares      []string       // languages this participant's token declares for the room
 	interpTargets []string       // channels this interpreter may speak into
-	channel       string         // channel this interpreter speaks into now
-	channelSince  uint64         // when they moved there (room sequence)
-	listening     string         // channel this participant hears
 	chanFwd       *sfu.Forwarder // their interpretation track, once the room has languages
 
 	key     string // Ed25519 public key (base64url) for countersigning the record
@@ -65,28 +65,28 @@ const (
 	StateReconnecting = "reconnecting"
 )
 
-// resumeSeat makes p continue old's seat: same id and identity, same channel
-// choices and mute state; its media comes anew.
+// resumeSeat makes p continue old's seat: same id and identity (so the same
+// channel choices, which the router keeps by id) and mute state; its media
+// comes anew.
 func (p *Participant) resumeSeat(old *Participant) {
 	p.id, p.identity = old.id, old.identity
 	if p.invite != "" {
 		p.name = old.name
 	}
-	p.listening = old.listening
-	p.channel, p.channelSince = old.channel, old.channelSince
 	for src, m := range old.muted {
 		p.muted[src] = m
 	}
 }
 
-func newParticipant(r *Room, c *auth.Claims, name, key, resume string, sink Sink) *Participant {
+func newParticipant(r *Room, req JoinRequest) *Participant {
+	c := req.Claims
 	p := &Participant{
 		room: r, id: newID("PA_"), identity: c.Subject, name: cleanName(c.Name),
-		grants: slices.Clone(c.Grants), sink: sink,
+		grants: slices.Clone(c.Grants), client: req.Client,
 		pubSources: map[string]string{}, tracks: map[string]*pubTrack{},
 		subs: map[string]*sfu.Forwarder{}, muted: map[string]bool{},
-		listening: signal.Floor, key: key,
-		state: StateActive, resume: newID(""), resumeAsk: resume,
+		key:   req.Key,
+		state: StateActive, resume: newID(""), resumeAsk: req.Resume,
 		expires: time.Unix(c.ExpiresAt, 0), tokenID: c.ID,
 	}
 	if c.Has(auth.GrantModerate) {
@@ -99,14 +99,15 @@ func newParticipant(r *Room, c *auth.Claims, name, key, resume string, sink Sink
 		p.invite = c.Subject
 		// One invite admits many: each guest gets an identity of their own.
 		p.identity = c.Subject + "-" + newID("")[:6]
-		if n := cleanName(name); n != "" {
+		if n := cleanName(req.Name); n != "" {
 			p.name = n
 		}
 	}
 	if p.name == "" {
 		p.name = p.identity
 	}
-	p.peer = r.m.cfg.Engine.NewPeer(p.id, &peerEvents{p})
+	p.events = &peerEvents{p: p}
+	p.peer = r.m.cfg.Engine.NewPeer(p.id, p.events)
 	return p
 }
 
@@ -141,156 +142,187 @@ func (p *Participant) Room() *Room { return p.room }
 
 func (p *Participant) can(g auth.Grant) bool { return slices.Contains(p.grants, g) }
 
-func (p *Participant) ref() signal.Ref {
-	return signal.Ref{ID: p.id, Identity: p.identity, Name: p.name}
+func (p *Participant) ref() Ref {
+	return Ref{ID: p.id, Identity: p.identity, Name: p.name}
 }
 
 // info describes p; loop only.
-func (p *Participant) info() signal.Participant {
-	gs := make([]string, len(p.grants))
-	for i, g := range p.grants {
-		gs[i] = string(g)
-	}
-	tracks := make([]signal.TrackInfo, 0, len(p.tracks))
+func (p *Participant) info() ParticipantView {
+	tracks := make([]TrackInfo, 0, len(p.tracks))
 	for _, t := range p.tracks {
-		tracks = append(tracks, signal.TrackInfo{Mid: t.recv.Mid(), Source: t.source, Kind: t.kind, Muted: t.muted})
+		tracks = append(tracks, TrackInfo{Mid: t.recv.Mid(), Source: t.source, Kind: t.kind, Muted: t.muted})
 	}
-	slices.SortFunc(tracks, func(a, b signal.TrackInfo) int { return strings.Compare(a.Mid, b.Mid) })
-	info := signal.Participant{ID: p.id, Identity: p.identity, Name: p.name, Grants: gs, Tracks: tracks, State: p.state, Listening: p.listening, Key: p.key}
+	slices.SortFunc(tracks, func(a, b TrackInfo) int { return strings.Compare(a.Mid, b.Mid) })
+	info := ParticipantView{ID: p.id, Identity: p.identity, Name: p.name, Grants: slices.Clone(p.grants), Tracks: tracks, State: p.state, Listening: p.room.router.hears(p.id), Key: p.key}
 	if p.interpreter() {
-		info.Interpreter = &signal.InterpreterInfo{Languages: slices.Clone(p.interpTargets), Channel: p.channel}
+		info.Interpreter = &InterpreterView{Languages: slices.Clone(p.interpTargets), Channel: p.room.router.speaksInto(p.id)}
 	}
 	return info
 }
 
-// Handle processes one decoded client message (from signal.Decode). It is
-// called by the participant's socket reader, never concurrently with itself.
-func (p *Participant) Handle(msg any) {
-	switch m := msg.(type) {
-	case *signal.Candidate:
-		if err := p.peer.AddCandidate(m.PC, m.Candidate); err != nil && err != sfu.ErrClosed {
-			p.sink.Send(&signal.Error{Type: "error", Code: signal.CodeBadRequest, Message: "candidate rejected: " + err.Error(), Ref: "candidate"})
-		}
-	case *signal.Answer:
-		if err := p.peer.SubAnswer(m.SDP); err != nil && err != sfu.ErrClosed {
-			p.sink.Send(&signal.Error{Type: "error", Code: signal.CodeBadRequest, Message: err.Error(), Ref: "answer"})
-		}
-	case *signal.Ping:
-		p.sink.Send(&signal.Pong{Type: "pong"})
-	case *signal.Layout:
-		// Media only: the peer re-chooses layers; the room has nothing to decide.
-		sizes := make(map[string][2]int, len(m.Tracks))
-		for mid, sz := range m.Tracks {
-			sizes[mid] = [2]int{sz.Width, sz.Height}
-		}
-		p.peer.SetViewports(sizes)
-	case *signal.Join:
-		p.sink.Send(&signal.Error{Type: "error", Code: signal.CodeAlreadyJoined, Message: "this connection has already joined", Ref: "join"})
-	default:
-		p.room.box.post(func() { p.room.handle(p, msg) })
+// The Session side of a participant: what its client asks. Media requests
+// go straight to the peer (it has its own lock); the rest run on the loop.
+
+// Publish implements Session.
+func (p *Participant) Publish(ctx context.Context, offer string, sources map[string]string) (string, error) {
+	return ask(ctx, p, func(r *Room) (string, error) { return r.publish(p, offer, sources) })
+}
+
+// AddCandidate implements Session.
+func (p *Participant) AddCandidate(role string, c webrtc.ICECandidateInit) error {
+	if err := p.peer.AddCandidate(role, c); err != nil && !errors.Is(err, sfu.ErrClosed) {
+		return refuse(ErrBadRequest, "%s", err.Error())
 	}
+	return nil
 }
 
-// Leave removes the participant.
-func (p *Participant) Leave(reason string) {
-	p.room.box.post(func() { p.room.leave(p, reason) })
+// Answer implements Session.
+func (p *Participant) Answer(sdp string) error {
+	if err := p.peer.SubAnswer(sdp); err != nil && !errors.Is(err, sfu.ErrClosed) {
+		return refuse(ErrBadRequest, "%s", err.Error())
+	}
+	return nil
 }
 
-// Disconnected reports that the participant's connection ended without a
-// leave: they keep their seat for a while, to come back.
+// Layout implements Session. Media only: the peer re-chooses layers; the
+// room has nothing to decide.
+func (p *Participant) Layout(sizes map[string]Viewport) {
+	vs := make(map[string][2]int, len(sizes))
+	for mid, sz := range sizes {
+		vs[mid] = [2]int{sz.Width, sz.Height}
+	}
+	p.peer.SetViewports(vs)
+}
+
+// SetMuted implements Session.
+func (p *Participant) SetMuted(ctx context.Context, source string, muted bool) error {
+	return do(ctx, p, func(r *Room) error {
+		if !ValidSource(source) {
+			return refuse(ErrBadRequest, "mute source %s is not one of mic, camera, screen, screen-audio", quote(source))
+		}
+		r.setMuted(p, source, muted, nil)
+		return nil
+	})
+}
+
+// Listen implements Session.
+func (p *Participant) Listen(ctx context.Context, channel string) error {
+	return do(ctx, p, func(r *Room) error { return r.listen(p, channel) })
+}
+
+// Interpret implements Session.
+func (p *Participant) Interpret(ctx context.Context, channel string) error {
+	return do(ctx, p, func(r *Room) error { return r.interpret(p, channel) })
+}
+
+// Chat implements Session.
+func (p *Participant) Chat(ctx context.Context, text string) error {
+	return do(ctx, p, func(r *Room) error {
+		r.event(EventChat, p, map[string]string{"text": text})
+		m := ChatMessage{ID: newID("CH_"), From: p.ref(), Text: text, Time: r.m.cfg.Now()}
+		r.tell(nil, func(c Client) { c.Chat(m) })
+		return nil
+	})
+}
+
+// Moderate implements Session.
+func (p *Participant) Moderate(ctx context.Context, m Moderation) error {
+	return do(ctx, p, func(r *Room) error { return r.moderate(p, m) })
+}
+
+// Record implements Session.
+func (p *Participant) Record(ctx context.Context, on bool) error {
+	return do(ctx, p, func(r *Room) error { return r.record(p, on) })
+}
+
+// Countersign implements Session.
+func (p *Participant) Countersign(ctx context.Context, record string, seq uint64, sig []byte) error {
+	return do(ctx, p, func(r *Room) error { return r.countersign(p, record, seq, sig) })
+}
+
+// SendE2EE implements Session.
+func (p *Participant) SendE2EE(ctx context.Context, to, data string) error {
+	return do(ctx, p, func(r *Room) error { return r.relayE2EE(p, to, data) })
+}
+
+// Leave implements Session.
+func (p *Participant) Leave() {
+	r := p.room
+	r.box.post(func() {
+		if r.participants[p.id] == p && !r.leaveRecorded(p) {
+			r.leave(p, ReasonLeft)
+		}
+	})
+}
+
+// Disconnected implements Session.
 func (p *Participant) Disconnected() {
 	p.room.box.post(func() { p.room.disconnected(p) })
 }
 
-// handle runs a client request on the room loop.
-func (r *Room) handle(p *Participant, msg any) {
-	if r.participants[p.id] != p {
-		return // already gone
-	}
-	switch m := msg.(type) {
-	case *signal.Offer:
-		r.pubOffer(p, m)
-	case *signal.Mute:
-		r.setMuted(p, m.Source, m.Muted, nil)
-	case *signal.Listen:
-		r.listen(p, m)
-	case *signal.Interpret:
-		r.interpret(p, m)
-	case *signal.ChatSend:
-		r.event(EventChat, p, map[string]string{"text": m.Text})
-		r.broadcast(&signal.Chat{
-			Type: "chat", ID: newID("CH_"), From: p.ref(), Text: m.Text,
-			Time: r.m.cfg.Now().UTC().Format(time.RFC3339Nano),
-		}, nil)
-	case *signal.Moderate:
-		r.moderate(p, m)
-	case *signal.Record:
-		r.record(p, m)
-	case *signal.Countersign:
-		r.countersign(p, m)
-	case *signal.E2EE:
-		r.relayE2EE(p, m)
-	case *signal.Leave:
-		if !r.leaveRecorded(p) {
-			r.leave(p, signal.ReasonLeft)
-		}
-	}
+// PubDescription returns the participant's "pub" answer once the server has
+// gathered its ICE candidates, candidates included: for clients that do not
+// trickle (WHIP answers carry them).
+func (p *Participant) PubDescription(ctx context.Context) (string, error) {
+	return p.peer.LocalDescription(ctx, sfu.RolePub)
 }
 
 // relayE2EE passes a key exchange message on, unread: to its addressee, or to
 // everyone else, among participants that encrypt end to end. A client without
 // a passphrase has no business in the exchange and gets nothing of it.
-func (r *Room) relayE2EE(p *Participant, m *signal.E2EE) {
+func (r *Room) relayE2EE(p *Participant, to, data string) error {
 	if !p.e2ee {
-		p.sink.Send(signal.Errorf(signal.CodeForbidden, "only clients that joined with \"e2ee\":true take part in the key exchange"))
-		return
+		return refuse(ErrForbidden, "only clients that joined with \"e2ee\":true take part in the key exchange")
 	}
-	out := &signal.E2EEFrom{Type: "e2ee", From: p.ref(), Data: m.Data}
-	if m.To != "" {
-		q := r.participants[m.To]
+	from := p.ref()
+	if to != "" {
+		q := r.participants[to]
 		if q == nil || q == p || !q.e2ee {
-			e := signal.Errorf(signal.CodeNotFound, "no end-to-end encrypted participant %q in the room", m.To)
-			e.Ref = "e2ee"
-			p.sink.Send(e)
-			return
+			return refuse(ErrNotFound, "no end-to-end encrypted participant %q in the room", to)
 		}
-		q.sink.Send(out)
-		return
+		q.client.E2EE(from, data)
+		return nil
 	}
 	for _, q := range r.participants {
 		if q != p && q.e2ee {
-			q.sink.Send(out)
+			q.client.E2EE(from, data)
 		}
 	}
+	return nil
 }
 
-func (r *Room) pubOffer(p *Participant, m *signal.Offer) {
-	sending, err := sendingMids(m.SDP)
-	if err != nil {
-		p.sink.Send(&signal.Error{Type: "error", Code: signal.CodeBadRequest, Message: "the offer's SDP cannot be parsed: " + err.Error(), Ref: "offer"})
-		return
+// publish applies p's offer; it returns the answer.
+func (r *Room) publish(p *Participant, offer string, sources map[string]string) (string, error) {
+	for mid, src := range sources {
+		if !ValidSource(src) {
+			return "", refuse(ErrBadRequest, "track %s: source %s is not one of mic, camera, screen, screen-audio", quote(mid), quote(src))
+		}
 	}
-	if !p.can(authPublish) && (len(m.Tracks) > 0 || len(sending) > 0) {
+	sending, err := sendingMids(offer)
+	if err != nil {
+		return "", refuse(ErrBadRequest, "the offer's SDP cannot be parsed: %v", err)
+	}
+	if !p.can(authPublish) && (len(sources) > 0 || len(sending) > 0) {
 		// An interpreter may publish a microphone (it feeds channels, never the floor).
-		onlyMic := p.interpreter() && len(sending) <= len(m.Tracks)
-		for _, src := range m.Tracks {
-			onlyMic = onlyMic && src == signal.SourceMic
+		onlyMic := p.interpreter() && len(sending) <= len(sources)
+		for _, src := range sources {
+			onlyMic = onlyMic && src == SourceMic
 		}
 		if !onlyMic {
-			p.sink.Send(&signal.Error{Type: "error", Code: signal.CodeForbidden, Message: "your access token does not allow publishing", Ref: "offer"})
-			return
+			return "", refuse(ErrForbidden, "your access token does not allow publishing")
 		}
 	}
 	// Tracks the client no longer lists are unpublished.
 	for _, t := range p.tracks {
-		if _, still := m.Tracks[t.recv.Mid()]; !still {
+		if _, still := sources[t.recv.Mid()]; !still {
 			t.recv.Stop()
 		}
 	}
-	p.pubSources = m.Tracks
-	if err := p.peer.PubOffer(m.SDP); err != nil {
-		p.sink.Send(&signal.Error{Type: "error", Code: signal.CodeBadRequest, Message: err.Error(), Ref: "offer"})
+	p.pubSources = sources
+	if err := p.peer.PubOffer(offer); err != nil {
+		return "", refuse(ErrBadRequest, "%s", err.Error())
 	}
+	return p.events.takeAnswer(), nil
 }
 
 // sendingMids lists the mids of audio/video sections the offerer sends on.
@@ -344,62 +376,97 @@ func (r *Room) setMuted(p *Participant, source string, muted bool, by *Participa
 	}
 	data := map[string]string{"source": source, "muted": fmt.Sprint(muted)}
 	if by != nil {
-		p.sink.Send(&signal.Muted{Type: "muted", Source: source, By: by.ref()})
+		p.client.Muted(source, by.ref())
 		data["by"] = by.identity
 	}
 	r.event(EventMute, p, data)
-	r.broadcast(&signal.ParticipantEvent{Type: "participant-updated", Participant: p.info()}, nil)
-	if p.interpreter() && source == signal.SourceMic {
+	r.participantChanged(p)
+	if p.interpreter() && source == SourceMic {
 		r.channelsChanged()
 	}
 }
 
-func (r *Room) moderate(p *Participant, m *signal.Moderate) {
+func (r *Room) moderate(p *Participant, m Moderation) error {
 	if !p.can(authModerate) {
-		p.sink.Send(&signal.Error{Type: "error", Code: signal.CodeForbidden, Message: "your access token does not allow moderating", Ref: "moderate"})
-		return
+		return refuse(ErrForbidden, "your access token does not allow moderating")
 	}
-	if m.Action == "remove-viewer" {
+	if m.Action == ModerateRemoveViewer {
 		if !r.removeViewer(m.Target, m.Ban) {
-			p.sink.Send(&signal.Error{Type: "error", Code: signal.CodeNotFound, Message: "no viewer " + m.Target + " in this room", Ref: "moderate"})
+			return refuse(ErrNotFound, "no viewer %s in this room", m.Target)
 		}
-		return
+		return nil
 	}
 	target := r.participants[m.Target]
 	if target == nil {
-		p.sink.Send(&signal.Error{Type: "error", Code: signal.CodeNotFound, Message: "no participant " + m.Target + " in this room", Ref: "moderate"})
-		return
+		return refuse(ErrNotFound, "no participant %s in this room", m.Target)
 	}
 	switch m.Action {
-	case "mute":
+	case ModerateMute:
+		if !ValidSource(m.Source) {
+			return refuse(ErrBadRequest, "moderate mute needs a source: mic, camera, screen or screen-audio")
+		}
 		r.setMuted(target, m.Source, true, p)
-	case "remove":
+	case ModerateRemove:
 		if m.Ban {
 			r.m.deny(r.name, target.tokenID, target.identity, target.invite == "")
 		}
 		r.endViewersOfParticipant(target, m.Ban)
-		target.sink.Send(&signal.Removed{Type: "removed", By: p.ref()})
-		r.leave(target, signal.ReasonRemoved)
+		target.client.Removed(p.ref())
+		r.leave(target, ReasonRemoved)
+	default:
+		return refuse(ErrBadRequest, "moderate action %s is not mute, remove or remove-viewer", quote(m.Action))
 	}
+	return nil
 }
 
-// peerEvents adapts the sfu's media callbacks to the room.
-type peerEvents struct{ p *Participant }
+// peerEvents adapts the sfu's media callbacks to the room. They come from
+// pion's goroutines: whatever reaches the client goes through the loop.
+type peerEvents struct {
+	p *Participant
+
+	mu     sync.Mutex
+	answer string // the last "pub" answer, until publish takes it
+}
+
+// post runs fn on the loop while p is in the room.
+func (e *peerEvents) post(fn func()) {
+	p := e.p
+	p.room.box.post(func() {
+		if p.room.participants[p.id] == p {
+			fn()
+		}
+	})
+}
 
 func (e *peerEvents) Candidate(role string, c webrtc.ICECandidateInit) {
-	e.p.sink.Send(signal.NewCandidate(role, c))
+	e.post(func() { e.p.client.Candidate(role, c) })
 }
 
-func (e *peerEvents) PubAnswer(sdp string) { e.p.sink.Send(signal.NewAnswer(sdp)) }
+// PubAnswer runs inside PubOffer, which only publish calls, on the loop.
+func (e *peerEvents) PubAnswer(sdp string) {
+	e.mu.Lock()
+	e.answer = sdp
+	e.mu.Unlock()
+}
+
+func (e *peerEvents) takeAnswer() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	a := e.answer
+	e.answer = ""
+	return a
+}
 
 func (e *peerEvents) SubOffer(sdp string, labels map[string]string) {
-	tracks := make(map[string]signal.SubTrack, len(labels))
+	// Owners are looked up now, as the offer is made: a track dropped
+	// before the loop delivers it is still named in the offer.
+	tracks := make(map[string]SubTrack, len(labels))
 	for mid, key := range labels {
 		if v, ok := e.p.room.info.Load(key); ok {
-			tracks[mid] = v.(signal.SubTrack)
+			tracks[mid] = v.(SubTrack)
 		}
 	}
-	e.p.sink.Send(&signal.SubOffer{Type: "offer", PC: signal.PCSub, SDP: sdp, Tracks: tracks})
+	e.post(func() { e.p.client.SubOffer(sdp, tracks) })
 }
 
 func (e *peerEvents) TrackStarted(r *sfu.Receiver) {
@@ -415,5 +482,5 @@ func (e *peerEvents) TrackEnded(r *sfu.Receiver) {
 func (e *peerEvents) Failed(role string) {
 	// Media is gone: end the signaling too, so the client reconnects and
 	// takes its seat back with fresh connections.
-	e.p.sink.Close()
+	e.post(func() { e.p.client.Close(ReasonDisconnected) })
 }

@@ -3,11 +3,12 @@ package room
 import (
 	"crypto/ed25519"
 	"encoding/base64"
+	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/parleyhq/parley/auth"
 	"github.com/parleyhq/parley/sfu"
-	"github.com/parleyhq/parley/signal"
 )
 
 // Recorder is the room's view of a meeting record (package record implements
@@ -71,38 +72,104 @@ func (w leaveWait) releasedBy(record string, seq uint64) bool {
 	return w.seq != 0 && record == w.record && seq >= w.seq
 }
 
-// recording is a room's active record.
+// recording is one record being made: the Recorder and the taps that feed
+// it media. It knows tracks, not participants; the room decides when it
+// starts and ends. Loop-owned.
 type recording struct {
 	rec   Recorder
-	by    *signal.Ref // who started it; nil for --record-all
+	by    *Ref // who started it; nil for --record-all and the operator
 	since time.Time
 	taps  map[string]TrackRecorder // by track key
+	log   *slog.Logger
+	wg    *sync.WaitGroup // the Manager's: closing track files outlives the loop's turn
 }
 
-func (r *Room) recordingInfo() signal.RecordingInfo {
-	if r.rec == nil {
-		return signal.RecordingInfo{}
+func (s *recording) state() RecordingState {
+	return RecordingState{Active: true, Record: s.rec.ID(), Since: s.since, By: s.by}
+}
+
+// tap records a track from now on.
+func (s *recording) tap(t *pubTrack) {
+	c := t.recv.Codec()
+	tr, err := s.rec.Track(TrackMeta{ID: t.key, Participant: t.owner.id, Identity: t.owner.identity,
+		Source: t.source, MimeType: c.MimeType, ClockRate: c.ClockRate})
+	if err != nil {
+		s.log.Warn("track not recorded", "record", s.rec.ID(), "track", t.key, "err", err)
+		return
 	}
-	return signal.RecordingInfo{Active: true, Record: r.rec.rec.ID(), Since: r.rec.since.UTC().Format(time.RFC3339), By: r.rec.by}
+	s.taps[t.key] = tr
+	t.recv.AddTap(tr)
+	t.recv.RequestKeyframe() // a file starts at a keyframe: ask for one now
+}
+
+// untap stops recording a track that ended.
+func (s *recording) untap(t *pubTrack) {
+	tr := s.taps[t.key]
+	if tr == nil {
+		return
+	}
+	delete(s.taps, t.key)
+	t.recv.RemoveTap(tr)
+	s.wg.Add(1)
+	go func() { // committing the file waits on the disk: keep it off the loop
+		defer s.wg.Done()
+		tr.Close()
+	}()
+}
+
+// seal detaches the taps from the tracks still published and, off the loop,
+// seals the record, keeps it open for late countersignatures until grace
+// ends (or closing is closed), then closes it; sealed runs last, from that
+// goroutine.
+func (s *recording) seal(tracks map[string]*pubTrack, closing <-chan struct{}, sealed func()) {
+	for key, tr := range s.taps {
+		if t := tracks[key]; t != nil {
+			t.recv.RemoveTap(tr)
+		}
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		// Seal commits the tracks itself; closing the taps first would only
+		// lengthen the wait of a leaving participant for the seal to sign.
+		if err := s.rec.Seal(); err != nil {
+			s.log.Error("sealing the record", "record", s.rec.ID(), "err", err)
+		}
+		for _, tr := range s.taps {
+			tr.Close() // a no-op after a seal; frees the tracks if it failed
+		}
+		select {
+		case <-time.After(sealGrace):
+		case <-closing:
+		}
+		sealed()
+		if err := s.rec.Close(); err != nil {
+			s.log.Error("closing the record", "record", s.rec.ID(), "err", err)
+		}
+	}()
+}
+
+func (r *Room) recordingInfo() RecordingState {
+	if r.rec == nil {
+		return RecordingState{}
+	}
+	return r.rec.state()
 }
 
 // startRecording begins a record of the meeting as it stands; by is who asked
-// (nil for --record-all).
-func (r *Room) startRecording(by *Participant) {
+// (nil for --record-all and the operator).
+func (r *Room) startRecording(by *Participant) error {
 	if r.rec != nil || r.m.cfg.StartRecorder == nil {
-		return
+		return nil
 	}
 	rec, err := r.m.cfg.StartRecorder(r.name, func(c CheckpointInfo) {
 		r.box.post(func() { r.sendCheckpoint(c) })
 	})
 	if err != nil {
 		r.m.log.Error("cannot start recording", "room", r.name, "err", err)
-		if by != nil {
-			by.sink.Send(&signal.Error{Type: "error", Code: signal.CodeInternal, Ref: "record", Message: "the server could not start recording"})
-		}
-		return
+		return refuse(ErrInternal, "the server could not start recording")
 	}
-	r.rec = &recording{rec: rec, since: r.m.cfg.Now(), taps: map[string]TrackRecorder{}}
+	r.rec = &recording{rec: rec, since: r.m.cfg.Now(), taps: map[string]TrackRecorder{}, log: r.m.log, wg: &r.m.wg}
 	if by != nil {
 		ref := by.ref()
 		r.rec.by = &ref
@@ -116,10 +183,11 @@ func (r *Room) startRecording(by *Participant) {
 		}
 	}
 	for _, t := range r.tracks {
-		r.recordTrack(t)
+		r.rec.tap(t)
 	}
 	r.m.log.Info("recording started", "room", r.name, "record", rec.ID())
-	r.broadcast(&signal.RoomUpdated{Type: "room-updated", Room: r.roomInfo()}, nil)
+	r.roomChanged(nil)
+	return nil
 }
 
 // stopRecording seals the record; late countersignatures are still taken for
@@ -130,70 +198,28 @@ func (r *Room) stopRecording(by *Participant) {
 		return
 	}
 	r.event(EventRecordStop, by, nil)
-	for key, tr := range cur.taps {
-		if t := r.tracks[key]; t != nil {
-			t.recv.RemoveTap(tr)
-		}
-	}
 	r.rec = nil
-	r.sealing[cur.rec.ID()] = cur.rec
-	r.broadcast(&signal.RoomUpdated{Type: "room-updated", Room: r.roomInfo()}, nil)
-	r.m.wg.Add(1)
-	go func() {
-		defer r.m.wg.Done()
-		// Seal commits the tracks itself; closing the taps first would only
-		// lengthen the wait of a leaving participant for the seal to sign.
-		if err := cur.rec.Seal(); err != nil {
-			r.m.log.Error("sealing the record", "record", cur.rec.ID(), "err", err)
-		}
-		for _, tr := range cur.taps {
-			tr.Close() // a no-op after a seal; frees the tracks if it failed
-		}
-		select {
-		case <-time.After(sealGrace):
-		case <-r.m.closing:
-		}
-		r.box.post(func() { delete(r.sealing, cur.rec.ID()) })
-		if err := cur.rec.Close(); err != nil {
-			r.m.log.Error("closing the record", "record", cur.rec.ID(), "err", err)
-		}
-		r.m.log.Info("record sealed", "room", r.name, "record", cur.rec.ID())
-	}()
+	id := cur.rec.ID()
+	r.sealing[id] = cur.rec
+	r.roomChanged(nil)
+	cur.seal(r.tracks, r.m.closing, func() {
+		r.box.post(func() { delete(r.sealing, id) })
+		r.m.log.Info("record sealed", "room", r.name, "record", id)
+	})
 }
 
 // recordTrack taps a track into the active record.
 func (r *Room) recordTrack(t *pubTrack) {
-	if r.rec == nil {
-		return
+	if r.rec != nil {
+		r.rec.tap(t)
 	}
-	c := t.recv.Codec()
-	tr, err := r.rec.rec.Track(TrackMeta{ID: t.key, Participant: t.owner.id, Identity: t.owner.identity,
-		Source: t.source, MimeType: c.MimeType, ClockRate: c.ClockRate})
-	if err != nil {
-		r.m.log.Warn("track not recorded", "room", r.name, "track", t.key, "err", err)
-		return
-	}
-	r.rec.taps[t.key] = tr
-	t.recv.AddTap(tr)
-	t.recv.RequestKeyframe() // a file starts at a keyframe: ask for one now
 }
 
 // unrecordTrack stops recording a track that ended.
 func (r *Room) unrecordTrack(t *pubTrack) {
-	if r.rec == nil {
-		return
+	if r.rec != nil {
+		r.rec.untap(t)
 	}
-	tr := r.rec.taps[t.key]
-	if tr == nil {
-		return
-	}
-	delete(r.rec.taps, t.key)
-	t.recv.RemoveTap(tr)
-	r.m.wg.Add(1)
-	go func() { // committing the file waits on the disk: keep it off the loop
-		defer r.m.wg.Done()
-		tr.Close()
-	}()
 }
 
 // lastKeyHolder reports whether p is the last participant still in the room
@@ -208,7 +234,6 @@ func (r *Room) lastKeyHolder(p *Participant) bool {
 }
 
 func (r *Room) sendCheckpoint(c CheckpointInfo) {
-	msg := &signal.Checkpoint{Type: "checkpoint", Record: c.Record, Seq: c.Seq, Statement: c.Statement}
 	for _, p := range r.participants {
 		if p.key == "" {
 			continue
@@ -216,49 +241,42 @@ func (r *Room) sendCheckpoint(c CheckpointInfo) {
 		if c.Final && p.leaving && p.leaveFor.record == c.Record && p.leaveFor.seq == 0 {
 			p.leaveFor.seq = c.Seq // the seal they wait for is signed at last
 		}
-		p.sink.Send(msg)
+		p.client.Checkpoint(c)
 	}
 }
 
-func (r *Room) record(p *Participant, m *signal.Record) {
+func (r *Room) record(p *Participant, on bool) error {
 	if !p.can(auth.GrantRecord) {
-		p.sink.Send(&signal.Error{Type: "error", Code: signal.CodeForbidden, Ref: "record", Message: "your access token does not allow recording"})
-		return
+		return refuse(ErrForbidden, "your access token does not allow recording")
 	}
-	if m.On {
-		r.startRecording(p)
-	} else {
-		r.stopRecording(p)
+	if on {
+		return r.startRecording(p)
 	}
+	r.stopRecording(p)
+	return nil
 }
 
-func (r *Room) countersign(p *Participant, m *signal.Countersign) {
+func (r *Room) countersign(p *Participant, record string, seq uint64, sig []byte) error {
 	var rec Recorder
-	if r.rec != nil && r.rec.rec.ID() == m.Record {
+	if r.rec != nil && r.rec.rec.ID() == record {
 		rec = r.rec.rec
 	} else {
-		rec = r.sealing[m.Record]
-	}
-	fail := func(msg string) {
-		p.sink.Send(&signal.Error{Type: "error", Code: signal.CodeBadRequest, Ref: "countersign", Message: msg})
+		rec = r.sealing[record]
 	}
 	switch {
 	case rec == nil:
-		fail("no record " + quote(m.Record) + " is open in this room")
-		return
+		return refuse(ErrBadRequest, "no record %s is open in this room", quote(record))
 	case p.key == "":
-		fail("you announced no key when joining, so your signature cannot be checked")
-		return
+		return refuse(ErrBadRequest, "you announced no key when joining, so your signature cannot be checked")
 	}
 	key, _ := base64.RawURLEncoding.DecodeString(p.key)
-	sig, _ := base64.RawURLEncoding.DecodeString(m.Sig)
-	if err := rec.Countersign(p.id, p.identity, key, m.Seq, sig); err != nil {
-		fail("countersignature rejected: " + err.Error())
-		return
+	if err := rec.Countersign(p.id, p.identity, key, seq, sig); err != nil {
+		return refuse(ErrBadRequest, "countersignature rejected: %v", err)
 	}
-	if p.leaving && p.leaveFor.releasedBy(m.Record, m.Seq) {
-		r.leave(p, signal.ReasonLeft)
+	if p.leaving && p.leaveFor.releasedBy(record, seq) {
+		r.leave(p, ReasonLeft)
 	}
+	return nil
 }
 
 // leaveRecorded lets a participant who leaves a recorded room countersign a
@@ -282,6 +300,6 @@ func (r *Room) leaveRecorded(p *Participant) bool {
 		// is countersigned, not only the record up to their leaving.
 		r.stopRecording(p)
 	}
-	time.AfterFunc(sealGrace, func() { r.box.post(func() { r.leave(p, signal.ReasonLeft) }) })
+	time.AfterFunc(sealGrace, func() { r.box.post(func() { r.leave(p, ReasonLeft) }) })
 	return true
 }

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley/auth"
-	"github.com/parleyhq/parley/signal"
 )
 
 // fakeRecorder signs checkpoints when the test says so, and its Seal waits
@@ -115,47 +114,21 @@ func (f *fakeRecorder) finalSeq() uint64 {
 // keySink is a client that holds a key; it countersigns a checkpoint when the
 // test says so, so the test chooses the order in which signatures arrive.
 type keySink struct {
+	fakeClient
 	key ed25519.PrivateKey
 	p   *Participant
-
-	mu     sync.Mutex
-	got    map[uint64]signal.Checkpoint
-	closed bool
 }
 
-func (s *keySink) Send(msg any) {
-	if c, ok := msg.(*signal.Checkpoint); ok {
-		s.mu.Lock()
-		s.got[c.Seq] = *c
-		s.mu.Unlock()
-	}
-}
-
-func (s *keySink) Close() {
-	s.mu.Lock()
-	s.closed = true
-	s.mu.Unlock()
-}
-
-func (s *keySink) isClosed() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.closed
-}
+func (s *keySink) isClosed() bool { return s.closedFor() != "" }
 
 // countersign answers checkpoint seq once it has arrived.
 func (s *keySink) countersign(t *testing.T, seq uint64) {
 	t.Helper()
-	var c signal.Checkpoint
-	waitUntil(t, fmt.Sprintf("%s is sent checkpoint %d", s.p.identity, seq), func() bool {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		var ok bool
-		c, ok = s.got[seq]
-		return ok
-	})
+	c := s.await(t, "Checkpoint", func(v any) bool { return v.(CheckpointInfo).Seq == seq }).(CheckpointInfo)
 	sig := ed25519.Sign(s.key, []byte(c.Statement))
-	s.p.Handle(&signal.Countersign{Type: "countersign", Record: c.Record, Seq: c.Seq, Sig: base64.RawURLEncoding.EncodeToString(sig)})
+	if err := s.p.Countersign(context.Background(), c.Record, c.Seq, sig); err != nil {
+		t.Fatalf("%s countersigns checkpoint %d: %v", s.p.identity, seq, err)
+	}
 }
 
 func waitUntil(t *testing.T, what string, cond func() bool) {
@@ -210,10 +183,10 @@ func recordedRoom(t *testing.T, rec *fakeRecorder) *Manager {
 func joinWithKey(t *testing.T, m *Manager, identity string) *keySink {
 	t.Helper()
 	pub, key, _ := ed25519.GenerateKey(rand.Reader)
-	s := &keySink{key: key, got: map[uint64]signal.Checkpoint{}}
+	s := &keySink{key: key}
 	claims := &auth.Claims{Subject: identity, Room: "summit", Grants: []auth.Grant{auth.GrantJoin},
 		ExpiresAt: time.Now().Add(time.Hour).Unix()}
-	p, err := m.Join(context.Background(), claims, "", base64.RawURLEncoding.EncodeToString(pub), "", false, s)
+	p, err := m.Join(context.Background(), JoinRequest{Claims: claims, Key: base64.RawURLEncoding.EncodeToString(pub), Client: s})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,7 +203,7 @@ func TestLeavingSealerWaitsForTheSeal(t *testing.T) {
 	m := recordedRoom(t, rec)
 	b := joinWithKey(t, m, "head-b")
 
-	b.p.Handle(&signal.Leave{Type: "leave"})
+	b.p.Leave()
 	select {
 	case <-rec.sealing:
 	case <-time.After(20 * time.Second):
@@ -265,7 +238,7 @@ func TestLeaverWaitsForTheCheckpointOfTheirLeave(t *testing.T) {
 	joinWithKey(t, m, "head-b")
 
 	earlier := rec.sign(false)
-	a.p.Handle(&signal.Leave{Type: "leave"})
+	a.p.Leave()
 	leaveSeq := earlier.Seq + 1 // the fake numbers checkpoints in order
 	a.countersign(t, earlier.Seq)
 	waitUntil(t, "the earlier countersignature is taken", func() bool { return rec.hasSigned("head-a", earlier.Seq) })

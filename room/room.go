@@ -1,6 +1,7 @@
 // Package room holds rooms and their participants: membership, grants,
 // who is forwarded what, moderation and chat. It drives the sfu package and
-// speaks to clients through Sinks; it knows no HTTP and no RTP.
+// speaks to every kind of client through one typed interface, Client, in its
+// own words; it knows no HTTP, no JSON wire format and no RTP.
 package room
 
 import (
@@ -15,16 +16,7 @@ import (
 
 	"github.com/parleyhq/parley/auth"
 	"github.com/parleyhq/parley/sfu"
-	"github.com/parleyhq/parley/signal"
 )
-
-// Sink carries messages to one client. Send must never block (a client that
-// cannot keep up is disconnected by the sink); Close flushes what is queued and
-// ends the connection.
-type Sink interface {
-	Send(msg any)
-	Close()
-}
 
 // Config is what a Manager needs.
 type Config struct {
@@ -32,7 +24,7 @@ type Config struct {
 	Logger *slog.Logger
 	// ICEServers gives a participant its ICE servers (TURN credentials are
 	// per participant and end with its token); nil gives none.
-	ICEServers func(participant string, until time.Time) []signal.ICEServer
+	ICEServers func(participant string, until time.Time) []ICEServer
 	// SessionEnded, when set, is told the id of a participant or viewer whose
 	// session ended (left, removed, replaced, its room closed): what
 	// ICEServers gave it must stop working. It runs on the room's loop (or
@@ -105,8 +97,8 @@ func (m *Manager) Revoke(room, tokenID string) {
 	_ = m.onLoop(context.Background(), room, func(r *Room) error {
 		for _, p := range r.participants {
 			if p.tokenID == tokenID {
-				p.sink.Send(&signal.Removed{Type: "removed", By: operatorRef})
-				r.leave(p, signal.ReasonRemoved)
+				p.client.Removed(operatorRef)
+				r.leave(p, ReasonRemoved)
 			}
 		}
 		r.endViewersOf(tokenID, "", false)
@@ -149,11 +141,11 @@ var (
 	ErrDuplicate    = errors.New("this identity is in the room already")
 )
 
-// Join admits the holder of claims to their room. name is the display name the
-// client asked for (used only with invite tokens); e2ee says the client
-// encrypts end to end. The welcome goes to sink.
-func (m *Manager) Join(ctx context.Context, claims *auth.Claims, name, key, resume string, e2ee bool, sink Sink) (*Participant, error) {
+// Join admits the holder of req.Claims to their room; the welcome and all
+// that follows go to req.Client.
+func (m *Manager) Join(ctx context.Context, req JoinRequest) (*Participant, error) {
 	start := time.Now()
+	claims := req.Claims
 	m.mu.Lock()
 	if m.done {
 		m.mu.Unlock()
@@ -177,9 +169,9 @@ func (m *Manager) Join(ctx context.Context, claims *auth.Claims, name, key, resu
 	r.joining++
 	m.mu.Unlock()
 
-	p := newParticipant(r, claims, name, key, resume, sink)
+	p := newParticipant(r, req)
 	res := make(chan error, 1)
-	r.box.post(func() { res <- r.admit(p, e2ee) })
+	r.box.post(func() { res <- r.admit(p, req.E2EE) })
 	select {
 	case err := <-res:
 		if err != nil {
@@ -192,15 +184,9 @@ func (m *Manager) Join(ctx context.Context, claims *auth.Claims, name, key, resu
 		return p, nil
 	case <-ctx.Done():
 		// The join still completes in the room; undo it there.
-		r.box.post(func() { r.leave(p, signal.ReasonDisconnected) })
+		r.box.post(func() { r.leave(p, ReasonDisconnected) })
 		return nil, ctx.Err()
 	}
-}
-
-// RoomInfo summarises a room.
-type RoomInfo struct {
-	Name         string
-	Participants int
 }
 
 // Rooms lists the open rooms.
@@ -233,12 +219,9 @@ func (m *Manager) Close() {
 	for _, r := range rooms {
 		r.box.post(func() {
 			for _, p := range r.participants {
-				// Clients hear why, so they wait for the server rather than give up.
-				p.sink.Send(signal.Errorf(signal.CodeShuttingDown, "the server is shutting down; it will be back shortly"))
-				if g, ok := p.sink.(interface{ GoingAway() }); ok {
-					g.GoingAway()
-				}
-				r.leave(p, signal.ReasonShutdown)
+				// Closed with ReasonShutdown: clients hear why, so they wait
+				// for the server rather than give up.
+				r.leave(p, ReasonShutdown)
 			}
 		})
 	}

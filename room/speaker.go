@@ -1,10 +1,6 @@
 package room
 
-import (
-	"time"
-
-	"github.com/parleyhq/parley/signal"
-)
+import "time"
 
 // Active speaker detection. Every speakerInterval the room reads each floor
 // microphone's mean audio level (RFC 6464, in -dBov: lower is louder). The
@@ -80,7 +76,7 @@ func (r *Room) scheduleSpeakerTick() {
 func (r *Room) speakerTick() {
 	levels := map[string]float64{}
 	for _, t := range r.tracks {
-		if t.source != signal.SourceMic || t.muted || t.owner.interpreter() {
+		if t.source != SourceMic || t.muted || t.owner.interpreter() {
 			continue // interpreters speak into channels, not onto the floor
 		}
 		if l, ok := t.recv.TakeLevel(); ok {
@@ -96,5 +92,5 @@ func (r *Room) speakerTick() {
 		return
 	}
 	r.event(EventSpeaker, p, nil)
-	r.broadcast(&signal.ActiveSpeaker{Type: "active-speaker", Participant: p.id, Identity: p.identity}, nil)
+	r.tell(nil, func(c Client) { c.ActiveSpeaker(p.id, p.identity) })
 }

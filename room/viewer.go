@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -13,7 +12,6 @@ import (
 
 	"github.com/parleyhq/parley/auth"
 	"github.com/parleyhq/parley/sfu"
-	"github.com/parleyhq/parley/signal"
 )
 
 // Viewers are players outside the meeting (WHEP) that watch one participant,
@@ -43,7 +41,7 @@ type Viewer struct {
 	invite  bool
 	since   time.Time
 	peer    *sfu.Peer
-	ice     []signal.ICEServer
+	ice     []ICEServer
 	fwds    []*viewerFwd // fixed once the answer is made
 
 	once sync.Once
@@ -68,7 +66,7 @@ func (v *Viewer) ID() string { return v.id }
 func (v *Viewer) Identity() string { return v.identity }
 
 // ICEServers are the viewer's ICE servers (TURN credentials end with its token).
-func (v *Viewer) ICEServers() []signal.ICEServer { return v.ice }
+func (v *Viewer) ICEServers() []ICEServer { return v.ice }
 
 // Done is closed when the viewer ends: Close, its connection failed, or its
 // room closed.
@@ -164,10 +162,7 @@ func (m *Manager) Watch(ctx context.Context, claims *auth.Claims, identity, offe
 			return errViewerFailed // its connection failed before it got here
 		default:
 		}
-		if r.viewers == nil {
-			r.viewers = map[*Viewer]struct{}{}
-		}
-		r.viewers[v] = struct{}{}
+		r.viewers.add(v)
 		r.follow(v)
 		r.event(EventViewerStart, nil, v.eventData())
 		r.viewersChanged()
@@ -208,8 +203,7 @@ func (v *Viewer) stop() bool {
 
 // dropViewer ends v; loop only.
 func (r *Room) dropViewer(v *Viewer) {
-	if _, ok := r.viewers[v]; ok {
-		delete(r.viewers, v)
+	if r.viewers.remove(v) {
 		r.event(EventViewerStop, nil, v.eventData())
 		r.viewersChanged()
 		r.m.log.Info("viewer ended", "room", r.name, "viewer", v.id)
@@ -233,19 +227,17 @@ func (r *Room) endViewersOfParticipant(p *Participant, ban bool) {
 // removeViewer ends the viewer id (with ban, its token is revoked in this
 // room too); false when there is no such viewer; loop only.
 func (r *Room) removeViewer(id string, ban bool) bool {
-	for v := range r.viewers {
-		if v.id != id {
-			continue
-		}
-		if ban {
-			r.m.deny(r.name, v.tokenID, v.watcher, !v.invite)
-			r.endViewersOf(v.tokenID, v.watcher, !v.invite)
-		}
-		r.m.log.Info("viewer removed", "room", r.name, "viewer", v.id, "ban", ban)
-		r.dropViewer(v)
-		return true
+	v := r.viewers.byID(id)
+	if v == nil {
+		return false
 	}
-	return false
+	if ban {
+		r.m.deny(r.name, v.tokenID, v.watcher, !v.invite)
+		r.endViewersOf(v.tokenID, v.watcher, !v.invite)
+	}
+	r.m.log.Info("viewer removed", "room", r.name, "viewer", v.id, "ban", ban)
+	r.dropViewer(v)
+	return true
 }
 
 func (v *Viewer) eventData() map[string]string {
@@ -255,33 +247,17 @@ func (v *Viewer) eventData() map[string]string {
 // endViewersOf ends the viewers opened with tokenID or, when personal, by
 // the holder of a personal token for identity; loop only.
 func (r *Room) endViewersOf(tokenID, identity string, personal bool) {
-	for v := range r.viewers {
-		if (tokenID != "" && v.tokenID == tokenID) || (personal && identity != "" && !v.invite && v.watcher == identity) {
-			r.dropViewer(v)
-		}
+	for _, v := range r.viewers.openedBy(tokenID, identity, personal) {
+		r.dropViewer(v)
 	}
-}
-
-func (v *Viewer) info() signal.Viewer {
-	return signal.Viewer{ID: v.id, Watcher: v.watcher, Watched: v.identity, Since: v.since.UTC().Format(time.RFC3339)}
-}
-
-// viewerList lists the room's viewers, oldest first; loop only.
-func (r *Room) viewerList() []signal.Viewer {
-	out := make([]signal.Viewer, 0, len(r.viewers))
-	for v := range r.viewers {
-		out = append(out, v.info())
-	}
-	slices.SortFunc(out, func(a, b signal.Viewer) int { return strings.Compare(a.Since+a.ID, b.Since+b.ID) })
-	return out
 }
 
 // viewersChanged tells the moderators who watches from outside; loop only.
 func (r *Room) viewersChanged() {
-	msg := &signal.Viewers{Type: "viewers", Viewers: r.viewerList()}
+	vs := r.viewers.list()
 	for _, p := range r.participants {
 		if p.can(auth.GrantModerate) {
-			p.sink.Send(msg)
+			p.client.Viewers(vs)
 		}
 	}
 }
@@ -303,8 +279,8 @@ func (r *Room) endViewer(v *Viewer) {
 
 // endViewers ends every viewer of a closing room.
 func (r *Room) endViewers() {
-	for v := range r.viewers {
-		delete(r.viewers, v)
+	for _, v := range r.viewers.all() {
+		r.viewers.remove(v)
 		r.endViewer(v)
 	}
 }
@@ -318,18 +294,18 @@ func (r *Room) watched(identity string) (video, audio *pubTrack) {
 			continue
 		}
 		switch t.source {
-		case signal.SourceCamera:
+		case SourceCamera:
 			video = t
-		case signal.SourceScreen:
-			if video == nil || video.source != signal.SourceCamera {
+		case SourceScreen:
+			if video == nil || video.source != SourceCamera {
 				video = t
 			}
-		case signal.SourceMic:
+		case SourceMic:
 			if !t.owner.interpreter() {
 				audio = t
 			}
-		case signal.SourceScreenAudio:
-			if audio == nil || audio.source != signal.SourceMic {
+		case SourceScreenAudio:
+			if audio == nil || audio.source != SourceMic {
 				audio = t
 			}
 		}
@@ -397,10 +373,8 @@ func (r *Room) follow(v *Viewer) {
 
 // viewersFollow re-points the viewers of identity after its tracks changed; loop only.
 func (r *Room) viewersFollow(identity string) {
-	for v := range r.viewers {
-		if v.identity == identity {
-			r.follow(v)
-		}
+	for _, v := range r.viewers.watching(identity) {
+		r.follow(v)
 	}
 }
 
@@ -418,12 +392,6 @@ func (e viewerEvents) Failed(string) {
 	v := e.v
 	// A room that is gone has ended its viewers already.
 	v.room.box.post(func() { v.room.dropViewer(v) })
-}
-
-// PubDescription returns the participant's "pub" answer once the server has
-// gathered its ICE candidates, candidates included: WHIP answers carry them.
-func (p *Participant) PubDescription(ctx context.Context) (string, error) {
-	return p.peer.LocalDescription(ctx, sfu.RolePub)
 }
 
 func trackID(r *sfu.Receiver) string {

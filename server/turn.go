@@ -9,7 +9,7 @@ import (
 
 	"github.com/parleyhq/parley/config"
 	"github.com/parleyhq/parley/relay"
-	"github.com/parleyhq/parley/signal"
+	"github.com/parleyhq/parley/room"
 )
 
 // maxTURNCredential bounds how long TURN credentials last, whatever the token says.
@@ -47,7 +47,7 @@ func startRelay(cfg config.Config, key ed25519.PrivateKey, mediaPort int, log *s
 }
 
 // iceServers hands a participant TURN credentials that end with its token.
-func (s *Server) iceServers(participant string, until time.Time) []signal.ICEServer {
+func (s *Server) iceServers(participant string, until time.Time) []room.ICEServer {
 	if s.relay == nil {
 		return nil
 	}
@@ -55,7 +55,7 @@ func (s *Server) iceServers(participant string, until time.Time) []signal.ICESer
 		until = limit
 	}
 	user, pass := s.relay.Credentials(participant, until)
-	return []signal.ICEServer{{URLs: s.relay.URLs(), Username: user, Credential: pass}}
+	return []room.ICEServer{{URLs: s.relay.URLs(), Username: user, Credential: pass}}
 }
 
 // sessionEnded revokes the TURN credentials of a participant or viewer whose

@@ -111,19 +111,19 @@ type resource struct {
 	etag     string
 	ufrag    string // the client's ICE ufrag: another one in a PATCH is a restart
 
-	// One of these two.
+	// A publisher (both set) or a viewer.
 	participant *room.Participant
-	sink        *sink
+	pub         *publisher
 	viewer      *room.Viewer
 
-	mu sync.Mutex // one PATCH at a time: a participant's Handle is never concurrent
+	mu sync.Mutex // one PATCH at a time: a client's requests come one by one
 }
 
 func (res *resource) done() <-chan struct{} {
 	if res.viewer != nil {
 		return res.viewer.Done()
 	}
-	return res.sink.done
+	return res.pub.done
 }
 
 // end stops the session.
@@ -132,7 +132,7 @@ func (res *resource) end() {
 		res.viewer.Close()
 		return
 	}
-	res.participant.Leave(signal.ReasonLeft)
+	res.participant.Leave()
 }
 
 // addCandidate gives the client's candidate to its connection.
@@ -140,12 +140,7 @@ func (res *resource) addCandidate(c webrtc.ICECandidateInit) error {
 	if res.viewer != nil {
 		return res.viewer.AddCandidate(c)
 	}
-	res.sink.drainErrors()
-	res.participant.Handle(&signal.Candidate{Type: "candidate", PC: signal.PCPub, Candidate: c})
-	if e := res.sink.errorFor("candidate"); e != nil {
-		return errors.New(e.Message)
-	}
-	return nil
+	return res.participant.AddCandidate(room.RolePub, c)
 }
 
 // register keeps res until its session ends, however it ends.
@@ -193,55 +188,43 @@ func (h *Handler) publish(w http.ResponseWriter, r *http.Request) {
 	c.Grants = slices.DeleteFunc(slices.Clone(claims.Grants), func(g auth.Grant) bool { return g == auth.GrantSubscribe })
 	ctx, cancel := context.WithTimeout(r.Context(), answerTimeout)
 	defer cancel()
-	s := newSink()
-	p, err := h.rooms.Join(ctx, &c, c.Name, "", "", false, s)
+	pub := newPublisher()
+	p, err := h.rooms.Join(ctx, room.JoinRequest{Claims: &c, Name: c.Name, Client: pub})
 	if err != nil {
 		writeRoomError(w, err)
 		return
 	}
-	p.Handle(&signal.Offer{Type: "offer", PC: signal.PCPub, SDP: string(body), Tracks: info.sources})
-	if e := h.awaitAnswer(ctx, s); e != nil {
-		p.Leave(signal.ReasonLeft)
-		status := http.StatusBadRequest
-		switch e.Code {
-		case signal.CodeForbidden:
-			status = http.StatusForbidden
-		case signal.CodeReplaced:
-			status = http.StatusConflict
-		case "timeout":
-			status = http.StatusGatewayTimeout
-		}
-		writeError(w, status, e.Code, e.Message)
+	// The answer Publish returns is left for the one below, which waits
+	// until it lists the server's candidates: a WHIP client may not trickle.
+	if _, err := p.Publish(ctx, string(body), info.sources); err != nil {
+		p.Leave()
+		writePublishError(w, err)
 		return
 	}
 	answer, err := p.PubDescription(ctx)
 	if err != nil {
-		p.Leave(signal.ReasonLeft)
+		p.Leave()
 		writeError(w, http.StatusInternalServerError, signal.CodeInternal, "the answer could not be completed: "+err.Error())
 		return
 	}
 	res := &resource{id: newID(), room: roomName, token: sha256.Sum256([]byte(token)), etag: newETag(),
-		ufrag: info.ufrag, participant: p, sink: s}
+		ufrag: info.ufrag, participant: p, pub: pub}
 	h.register(res)
 	h.log.Info("WHIP publisher joined", "room", roomName, "participant", p.ID(), "identity", p.Identity(), "resource", res.id)
-	h.created(w, "/whip/"+roomName+"/"+res.id, res.etag, s.iceServers(), answer)
+	h.created(w, "/whip/"+roomName+"/"+res.id, res.etag, pub.iceServers(), answer)
 }
 
-// awaitAnswer waits for the room's answer to the publisher's offer.
-func (h *Handler) awaitAnswer(ctx context.Context, s *sink) *signal.Error {
-	for {
-		select {
-		case <-s.answer:
-			return nil
-		case e := <-s.errc:
-			if e.Ref == "offer" || e.Code == signal.CodeReplaced {
-				return e
-			}
-		case <-s.done:
-			return signal.Errorf(signal.CodeReplaced, "the publisher left the room as it joined (replaced by another connection of the same identity, or removed)")
-		case <-ctx.Done():
-			return signal.Errorf("timeout", "the server did not answer the offer in time")
-		}
+// writePublishError answers a refusal of the publisher's offer.
+func writePublishError(w http.ResponseWriter, err error) {
+	switch {
+	case errors.Is(err, room.ErrForbidden):
+		writeError(w, http.StatusForbidden, signal.CodeForbidden, err.Error())
+	case errors.Is(err, room.ErrGone):
+		writeError(w, http.StatusConflict, signal.CodeReplaced, "the publisher left the room as it joined (replaced by another connection of the same identity, or removed)")
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		writeError(w, http.StatusGatewayTimeout, "timeout", "the server did not answer the offer in time")
+	default:
+		writeError(w, http.StatusBadRequest, signal.CodeBadRequest, err.Error())
 	}
 }
 
@@ -284,7 +267,7 @@ func (h *Handler) watch(w http.ResponseWriter, r *http.Request) {
 }
 
 // created writes a 201 with the answer.
-func (h *Handler) created(w http.ResponseWriter, location, etag string, ice []signal.ICEServer, answer string) {
+func (h *Handler) created(w http.ResponseWriter, location, etag string, ice []room.ICEServer, answer string) {
 	hd := w.Header()
 	hd.Set("Content-Type", typeSDP)
 	hd.Set("Location", location)
@@ -298,7 +281,7 @@ func (h *Handler) created(w http.ResponseWriter, location, etag string, ice []si
 }
 
 // iceLinks formats ICE servers as RFC 9725 Link header values.
-func iceLinks(servers []signal.ICEServer) []string {
+func iceLinks(servers []room.ICEServer) []string {
 	var out []string
 	for _, s := range servers {
 		for _, u := range s.URLs {
