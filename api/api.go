@@ -18,6 +18,7 @@ import (
 	"strings"
 
 	"github.com/parleyhq/parley/auth"
+	"github.com/parleyhq/parley/record"
 	"github.com/parleyhq/parley/room"
 )
 
@@ -37,16 +38,16 @@ func OpenAPI() []byte { return slices.Clone(openapi) }
 type Options struct {
 	Rooms    *room.Manager
 	Verifier *auth.Verifier
-	// RecordsDir is the folder of meeting records (DATA/records).
-	RecordsDir string
-	Logger     *slog.Logger
+	// Records are the node's saved meeting records.
+	Records *record.Store
+	Logger  *slog.Logger
 }
 
 // API serves the admin API; mount it at Prefix.
 type API struct {
 	rooms   *room.Manager
 	verify  *auth.Verifier
-	records string
+	records *record.Store
 	log     *slog.Logger
 	mux     *http.ServeMux
 }
@@ -88,7 +89,7 @@ func New(o Options) *API {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	a := &API{rooms: o.Rooms, verify: o.Verifier, records: o.RecordsDir, log: o.Logger, mux: http.NewServeMux()}
+	a := &API{rooms: o.Rooms, verify: o.Verifier, records: o.Records, log: o.Logger, mux: http.NewServeMux()}
 	allowed := map[string][]string{}
 	for _, rt := range routes {
 		var h http.Handler = a.serve(rt)

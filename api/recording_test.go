@@ -11,7 +11,6 @@ import (
 
 	"github.com/parleyhq/parley/config"
 	"github.com/parleyhq/parley/record"
-	"github.com/parleyhq/parley/server"
 	"github.com/parleyhq/parley/signal"
 )
 
@@ -55,7 +54,7 @@ func TestRecordingStartStop(t *testing.T) {
 	waitMsg(t, ctx, a, "room-updated", func(raw []byte) bool { return bytes.Contains(raw, []byte(id)) })
 	// Some media reaches the record before it is sealed.
 	eventually(t, "media is recorded", func() bool {
-		files, _ := os.ReadDir(filepath.Join(data, server.RecordsDir, id, record.MediaDir))
+		files, _ := os.ReadDir(filepath.Join(data, record.Dir, id, record.MediaDir))
 		return len(files) > 0
 	})
 
@@ -70,7 +69,7 @@ func TestRecordingStartStop(t *testing.T) {
 		r := n.recordingsOf("")[id]
 		return r != nil && r["sealed"] == true && r["room"] == "summit" && r["bytes"].(float64) > 0
 	})
-	rep, err := record.Verify(filepath.Join(data, server.RecordsDir, id), record.VerifyOptions{ServerKey: n.srv.Signer().PublicKey()})
+	rep, err := record.Verify(filepath.Join(data, record.Dir, id), record.VerifyOptions{ServerKey: n.srv.Signer().PublicKey()})
 	if err != nil || !rep.Sealed {
 		t.Fatalf("verify: %v (sealed %v)", err, rep != nil && rep.Sealed)
 	}
