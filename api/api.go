@@ -1,7 +1,9 @@
 // Package api is Parley's admin HTTP API under /api/v1: rooms, participants
 // and recordings for the node's operator, authenticated with an admin token
 // (auth.GrantAdmin). openapi.json, embedded and served at
-// /api/v1/openapi.json, describes it; the tests hold the two in step.
+// /api/v1/openapi.json, describes it; the tests hold the two in step. Its
+// answers are adminclient's types, which that package's tests hold to the
+// document.
 package api
 
 import (
@@ -17,6 +19,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/parleyhq/parley/adminclient"
 	"github.com/parleyhq/parley/auth"
 	"github.com/parleyhq/parley/record"
 	"github.com/parleyhq/parley/room"
@@ -135,7 +138,7 @@ func badRequest(format string, args ...any) *Error {
 }
 
 func writeError(w http.ResponseWriter, e *Error) {
-	writeJSON(w, e.Status, map[string]any{"error": map[string]string{"code": e.Code, "message": e.Message}})
+	writeJSON(w, e.Status, adminclient.ErrorBody{Error: adminclient.Error{Code: e.Code, Message: e.Message}})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -2,21 +2,10 @@ package api
 
 import (
 	"net/http"
-	"time"
 
+	"github.com/parleyhq/parley/adminclient"
 	"github.com/parleyhq/parley/record"
 )
-
-// RecordInfo is one meeting record in the records folder.
-type RecordInfo struct {
-	ID      string    `json:"id"`
-	Room    string    `json:"room"`
-	Started time.Time `json:"started"`
-	// Sealed records carry the server's final signature; an unsealed one is
-	// still being written, or its server stopped before sealing it.
-	Sealed bool  `json:"sealed"`
-	Bytes  int64 `json:"bytes"` // the folder's size: log and media
-}
 
 func (a *API) listRecordings(w http.ResponseWriter, r *http.Request) error {
 	var recs []record.Summary
@@ -29,10 +18,10 @@ func (a *API) listRecordings(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := make([]RecordInfo, len(recs))
+	out := adminclient.RecordList{Recordings: make([]adminclient.RecordInfo, len(recs))}
 	for i, s := range recs {
-		out[i] = RecordInfo{ID: s.ID, Room: s.Room, Started: s.Started, Sealed: s.Sealed, Bytes: s.Bytes}
+		out.Recordings[i] = adminclient.RecordInfo{ID: s.ID, Room: s.Room, Started: s.Started, Sealed: s.Sealed, Bytes: s.Bytes}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"recordings": out})
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
