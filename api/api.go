@@ -1,7 +1,9 @@
 // Package api is Parley's admin HTTP API under /api/v1: rooms, participants
 // and recordings for the node's operator, authenticated with an admin token
 // (auth.GrantAdmin). openapi.json, embedded and served at
-// /api/v1/openapi.json, describes it; the tests hold the two in step.
+// /api/v1/openapi.json, describes it; the tests hold the two in step. Its
+// answers are adminclient's types, which that package's tests hold to the
+// document.
 package api
 
 import (
@@ -17,7 +19,9 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/parleyhq/parley/adminclient"
 	"github.com/parleyhq/parley/auth"
+	"github.com/parleyhq/parley/record"
 	"github.com/parleyhq/parley/room"
 )
 
@@ -37,16 +41,16 @@ func OpenAPI() []byte { return slices.Clone(openapi) }
 type Options struct {
 	Rooms    *room.Manager
 	Verifier *auth.Verifier
-	// RecordsDir is the folder of meeting records (DATA/records).
-	RecordsDir string
-	Logger     *slog.Logger
+	// Records are the node's saved meeting records.
+	Records *record.Store
+	Logger  *slog.Logger
 }
 
 // API serves the admin API; mount it at Prefix.
 type API struct {
 	rooms   *room.Manager
 	verify  *auth.Verifier
-	records string
+	records *record.Store
 	log     *slog.Logger
 	mux     *http.ServeMux
 }
@@ -88,7 +92,7 @@ func New(o Options) *API {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	a := &API{rooms: o.Rooms, verify: o.Verifier, records: o.RecordsDir, log: o.Logger, mux: http.NewServeMux()}
+	a := &API{rooms: o.Rooms, verify: o.Verifier, records: o.Records, log: o.Logger, mux: http.NewServeMux()}
 	allowed := map[string][]string{}
 	for _, rt := range routes {
 		var h http.Handler = a.serve(rt)
@@ -134,7 +138,7 @@ func badRequest(format string, args ...any) *Error {
 }
 
 func writeError(w http.ResponseWriter, e *Error) {
-	writeJSON(w, e.Status, map[string]any{"error": map[string]string{"code": e.Code, "message": e.Message}})
+	writeJSON(w, e.Status, adminclient.ErrorBody{Error: adminclient.Error{Code: e.Code, Message: e.Message}})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -157,7 +157,7 @@ func TestBadRequests(t *testing.T) {
 	if s := a.body["settings"].(map[string]any); s["codec"] != "" || a.body["participants"] != 1.0 {
 		t.Fatalf("refused requests changed the room: %s", a.raw)
 	}
-	if p := n.participantsOf("summit")["head-a"]; len(p["grants"].([]any)) != 3 {
+	if p := n.participantsOf("summit")["head-a"]; len(p.Grants) != 3 {
 		t.Fatalf("refused requests changed the grants: %v", p)
 	}
 }

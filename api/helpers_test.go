@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parleyhq/parley/adminclient"
 	"github.com/parleyhq/parley/api"
 	"github.com/parleyhq/parley/auth"
 	"github.com/parleyhq/parley/client"
@@ -25,7 +26,8 @@ type testNode struct {
 	t     *testing.T
 	srv   *server.Server
 	doc   *openAPIDoc
-	admin string // an admin token
+	admin string              // an admin token
+	api   *adminclient.Client // with the admin token; its answers are checked as call's are
 
 	mu        sync.Mutex
 	validated map[string]bool // "METHOD path status" checked against the document
@@ -36,7 +38,39 @@ func startNode(t *testing.T, tweaks ...func(*config.Config)) *testNode {
 	srv := servertest.Start(t, tweaks...)
 	n := &testNode{t: t, srv: srv, doc: loadDoc(t), validated: map[string]bool{}}
 	n.admin = n.mint(auth.Claims{Subject: "operator", Room: auth.AdminRoom, Grants: []auth.Grant{auth.GrantAdmin}})
+	n.api = &adminclient.Client{URL: srv.URL(), Token: n.admin, HTTP: &http.Client{Transport: conformingTransport{n}}}
 	return n
+}
+
+// conformingTransport checks the answers of the API's Go client against the
+// document, as call checks its own.
+type conformingTransport struct{ n *testNode }
+
+func (c conformingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(raw))
+	a := answer{status: resp.StatusCode, header: resp.Header, raw: raw}
+	if ct := resp.Header.Get("Content-Type"); len(raw) > 0 && ct != "application/json" {
+		c.n.t.Errorf("%s %s: Content-Type %q, want application/json", req.Method, req.URL.Path, ct)
+	}
+	_ = json.Unmarshal(raw, &a.body)
+	c.n.conforms(req.Method, req.URL.RequestURI(), a)
+	return resp, nil
+}
+
+// ctx bounds one call of the API.
+func (n *testNode) ctx() context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	n.t.Cleanup(cancel)
+	return ctx
 }
 
 func (n *testNode) mint(c auth.Claims) string {
@@ -266,24 +300,25 @@ func waitMsg(t *testing.T, ctx context.Context, c *client.Client, typ string, pr
 }
 
 // participantsOf lists a room's participants through the API, by identity.
-func (n *testNode) participantsOf(room string) map[string]map[string]any {
+func (n *testNode) participantsOf(room string) map[string]adminclient.Participant {
 	n.t.Helper()
-	a := n.must("GET", "/api/v1/rooms/"+room+"/participants", nil, http.StatusOK)
-	out := map[string]map[string]any{}
-	for _, p := range a.body["participants"].([]any) {
-		pm := p.(map[string]any)
-		out[pm["identity"].(string)] = pm
+	ps, err := n.api.ListParticipants(n.ctx(), room)
+	if err != nil {
+		n.t.Fatalf("participants of %s: %v", room, err)
+	}
+	out := map[string]adminclient.Participant{}
+	for _, p := range ps {
+		out[p.Identity] = p
 	}
 	return out
 }
 
 // tracksOf summarises a participant's tracks as "source" or "source(muted)".
-func tracksOf(p map[string]any) []string {
+func tracksOf(p adminclient.Participant) []string {
 	var out []string
-	for _, t := range p["tracks"].([]any) {
-		tm := t.(map[string]any)
-		s := tm["source"].(string)
-		if tm["muted"].(bool) {
+	for _, t := range p.Tracks {
+		s := t.Source
+		if t.Muted {
 			s += "(muted)"
 		}
 		out = append(out, s)

@@ -9,20 +9,23 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parleyhq/parley/adminclient"
 	"github.com/parleyhq/parley/config"
 	"github.com/parleyhq/parley/record"
-	"github.com/parleyhq/parley/server"
 	"github.com/parleyhq/parley/signal"
 )
 
-// recordingsOf lists the records through the API, by id.
-func (n *testNode) recordingsOf(query string) map[string]map[string]any {
+// recordingsOf lists the records through the API, by id: room's, or all
+// for "".
+func (n *testNode) recordingsOf(room string) map[string]adminclient.RecordInfo {
 	n.t.Helper()
-	a := n.must("GET", "/api/v1/recordings"+query, nil, http.StatusOK)
-	out := map[string]map[string]any{}
-	for _, r := range a.body["recordings"].([]any) {
-		rm := r.(map[string]any)
-		out[rm["id"].(string)] = rm
+	recs, err := n.api.ListRecordings(n.ctx(), room)
+	if err != nil {
+		n.t.Fatalf("recordings: %v", err)
+	}
+	out := map[string]adminclient.RecordInfo{}
+	for _, r := range recs {
+		out[r.ID] = r
 	}
 	return out
 }
@@ -55,7 +58,7 @@ func TestRecordingStartStop(t *testing.T) {
 	waitMsg(t, ctx, a, "room-updated", func(raw []byte) bool { return bytes.Contains(raw, []byte(id)) })
 	// Some media reaches the record before it is sealed.
 	eventually(t, "media is recorded", func() bool {
-		files, _ := os.ReadDir(filepath.Join(data, server.RecordsDir, id, record.MediaDir))
+		files, _ := os.ReadDir(filepath.Join(data, record.Dir, id, record.MediaDir))
 		return len(files) > 0
 	})
 
@@ -68,16 +71,16 @@ func TestRecordingStartStop(t *testing.T) {
 	// The record is in the data folder, sealed, and verifies.
 	eventually(t, "the record is listed as sealed", func() bool {
 		r := n.recordingsOf("")[id]
-		return r != nil && r["sealed"] == true && r["room"] == "summit" && r["bytes"].(float64) > 0
+		return r.Sealed && r.Room == "summit" && r.Bytes > 0
 	})
-	rep, err := record.Verify(filepath.Join(data, server.RecordsDir, id), record.VerifyOptions{ServerKey: n.srv.Signer().PublicKey()})
+	rep, err := record.Verify(filepath.Join(data, record.Dir, id), record.VerifyOptions{ServerKey: n.srv.Signer().PublicKey()})
 	if err != nil || !rep.Sealed {
 		t.Fatalf("verify: %v (sealed %v)", err, rep != nil && rep.Sealed)
 	}
-	if got := n.recordingsOf("?room=elsewhere"); len(got) != 0 {
+	if got := n.recordingsOf("elsewhere"); len(got) != 0 {
 		t.Fatalf("room filter: %v", got)
 	}
-	if got := n.recordingsOf("?room=summit"); len(got) != 1 {
+	if got := n.recordingsOf("summit"); len(got) != 1 {
 		t.Fatalf("room filter: %v", got)
 	}
 }
@@ -97,7 +100,7 @@ func TestRecordSettingAndCloseSeal(t *testing.T) {
 		t.Fatalf("the first join found no recording: %+v", c.Welcome().Room.Recording)
 	}
 	first := c.Welcome().Room.Recording.Record
-	if r := n.recordingsOf("")[first]; r == nil || r["sealed"] != false {
+	if r, ok := n.recordingsOf("")[first]; !ok || r.Sealed {
 		t.Fatalf("the running record: %v", r)
 	}
 	// A record covers one meeting: when the room empties it is sealed, and
@@ -106,8 +109,7 @@ func TestRecordSettingAndCloseSeal(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, "the empty room's record is sealed", func() bool {
-		r := n.recordingsOf("")[first]
-		return r != nil && r["sealed"] == true
+		return n.recordingsOf("")[first].Sealed
 	})
 	n.fails("POST", "/api/v1/rooms/summit/recording", nil, http.StatusConflict, "room_empty")
 	c = n.dial(ctx, "summit", "head-b", everyone...)
@@ -118,7 +120,6 @@ func TestRecordSettingAndCloseSeal(t *testing.T) {
 	// Closing the room seals its record.
 	n.must("DELETE", "/api/v1/rooms/summit", nil, http.StatusOK)
 	eventually(t, "closing seals the record", func() bool {
-		r := n.recordingsOf("")[second]
-		return r != nil && r["sealed"] == true
+		return n.recordingsOf("")[second].Sealed
 	})
 }

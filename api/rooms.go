@@ -5,131 +5,61 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/parleyhq/parley/adminclient"
 	"github.com/parleyhq/parley/auth"
 	"github.com/parleyhq/parley/room"
 )
 
-// The wire shapes; openapi.json's components/schemas describe each.
+// The wire shapes are adminclient's, which a test holds to openapi.json: the
+// API answers with the types its client decodes.
 
-type settingsJSON struct {
-	Languages       []string `json:"languages"`
-	MaxParticipants int      `json:"max_participants"`
-	Record          bool     `json:"record"`
-	E2EERequired    bool     `json:"e2ee_required"`
-	Codec           string   `json:"codec"`
+// applySettings sets on s the settings in's fields give.
+func applySettings(in *adminclient.SettingsInput, s *room.Settings) {
+	if in.Languages != nil {
+		s.Languages = *in.Languages
+	}
+	if in.MaxParticipants != nil {
+		s.MaxParticipants = *in.MaxParticipants
+	}
+	if in.Record != nil {
+		s.Record = *in.Record
+	}
+	if in.E2EERequired != nil {
+		s.E2EERequired = *in.E2EERequired
+	}
+	if in.Codec != nil {
+		s.Codec = *in.Codec
+	}
 }
 
-func toSettings(s settingsJSON) room.Settings {
-	return room.Settings{Languages: s.Languages, MaxParticipants: s.MaxParticipants, Record: s.Record,
-		E2EERequired: s.E2EERequired, Codec: s.Codec}
-}
-
-func fromSettings(s room.Settings) settingsJSON {
+func fromSettings(s room.Settings) adminclient.Settings {
 	if s.Languages == nil {
 		s.Languages = []string{}
 	}
-	return settingsJSON{Languages: s.Languages, MaxParticipants: s.MaxParticipants, Record: s.Record,
+	return adminclient.Settings{Languages: s.Languages, MaxParticipants: s.MaxParticipants, Record: s.Record,
 		E2EERequired: s.E2EERequired, Codec: s.Codec}
 }
 
-// settingsPatch is a merge patch of settings: absent fields stay as they are.
-type settingsPatch struct {
-	Languages       *[]string `json:"languages"`
-	MaxParticipants *int      `json:"max_participants"`
-	Record          *bool     `json:"record"`
-	E2EERequired    *bool     `json:"e2ee_required"`
-	Codec           *string   `json:"codec"`
+// fromRecording keeps whole seconds: the document's date-times have none.
+func fromRecording(r room.RecordingState) adminclient.Recording {
+	return adminclient.Recording{Active: r.Active, Record: r.Record, Since: r.Since.UTC().Truncate(time.Second)}
 }
 
-func (p *settingsPatch) apply(s *room.Settings) {
-	if p.Languages != nil {
-		s.Languages = *p.Languages
-	}
-	if p.MaxParticipants != nil {
-		s.MaxParticipants = *p.MaxParticipants
-	}
-	if p.Record != nil {
-		s.Record = *p.Record
-	}
-	if p.E2EERequired != nil {
-		s.E2EERequired = *p.E2EERequired
-	}
-	if p.Codec != nil {
-		s.Codec = *p.Codec
-	}
-}
-
-type recordingJSON struct {
-	Active bool   `json:"active"`
-	Record string `json:"record,omitempty"`
-	Since  string `json:"since,omitempty"` // RFC 3339
-}
-
-func fromRecording(r room.RecordingState) recordingJSON {
-	out := recordingJSON{Active: r.Active, Record: r.Record}
-	if !r.Since.IsZero() {
-		out.Since = r.Since.UTC().Format(time.RFC3339)
-	}
-	return out
-}
-
-// viewerJSON is a WHEP viewer, as protocol.md's "viewers" message lists it.
-type viewerJSON struct {
-	ID      string `json:"id"`
-	Watcher string `json:"watcher"`
-	Watched string `json:"watched"`
-	Since   string `json:"since"` // RFC 3339
-}
-
-func fromViewers(vs []room.ViewerInfo) []viewerJSON {
-	out := make([]viewerJSON, len(vs))
-	for i, v := range vs {
-		out[i] = viewerJSON{ID: v.ID, Watcher: v.Watcher, Watched: v.Watched, Since: v.Since.UTC().Format(time.RFC3339)}
-	}
-	return out
-}
-
-type roomJSON struct {
-	Name         string        `json:"name"`
-	Participants int           `json:"participants"`
-	Persistent   bool          `json:"persistent"`
-	Languages    []string      `json:"languages"`
-	Settings     settingsJSON  `json:"settings"`
-	Recording    recordingJSON `json:"recording"`
-}
-
-func fromRoomState(s room.RoomState) roomJSON {
+func fromRoomState(s room.RoomState) adminclient.Room {
 	langs := s.Languages
 	if langs == nil {
 		langs = []string{}
 	}
-	return roomJSON{Name: s.Name, Participants: s.Participants, Persistent: s.Persistent, Languages: langs,
+	return adminclient.Room{Name: s.Name, Participants: s.Participants, Persistent: s.Persistent, Languages: langs,
 		Settings: fromSettings(s.Settings), Recording: fromRecording(s.Recording)}
 }
 
-type trackJSON struct {
-	Source string `json:"source"`
-	Kind   string `json:"kind"`
-	Muted  bool   `json:"muted"`
-}
-
-type participantJSON struct {
-	ID       string      `json:"id"`
-	Identity string      `json:"identity"`
-	Name     string      `json:"name"`
-	Grants   []string    `json:"grants"`
-	State    string      `json:"state"`
-	Tracks   []trackJSON `json:"tracks"`
-}
-
-func fromParticipant(p room.ParticipantInfo) participantJSON {
-	out := participantJSON{ID: p.ID, Identity: p.Identity, Name: p.Name, State: p.State,
-		Grants: make([]string, len(p.Grants)), Tracks: make([]trackJSON, len(p.Tracks))}
-	for i, g := range p.Grants {
-		out.Grants[i] = string(g)
-	}
+func fromParticipant(p room.ParticipantInfo) adminclient.Participant {
+	out := adminclient.Participant{ID: p.ID, Identity: p.Identity, Name: p.Name, State: p.State,
+		Grants: make([]auth.Grant, len(p.Grants)), Tracks: make([]adminclient.Track, len(p.Tracks))}
+	copy(out.Grants, p.Grants)
 	for i, t := range p.Tracks {
-		out.Tracks[i] = trackJSON{Source: t.Source, Kind: t.Kind, Muted: t.Muted}
+		out.Tracks[i] = adminclient.Track{Source: t.Source, Kind: t.Kind, Muted: t.Muted}
 	}
 	return out
 }
@@ -139,18 +69,20 @@ func (a *API) listRooms(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := make([]roomJSON, len(states))
+	out := adminclient.RoomList{Rooms: make([]adminclient.Room, len(states))}
 	for i, s := range states {
-		out[i] = fromRoomState(s)
+		out.Rooms[i] = fromRoomState(s)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"rooms": out})
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 
 func (a *API) createRoom(w http.ResponseWriter, r *http.Request) error {
+	// Pointers, to tell a field left out: adminclient.CreateRoomRequest's
+	// cannot.
 	var req struct {
-		Name     *string       `json:"name"`
-		Settings *settingsJSON `json:"settings"`
+		Name     *string                    `json:"name"`
+		Settings *adminclient.SettingsInput `json:"settings"`
 	}
 	if err := decode(w, r, &req); err != nil {
 		return err
@@ -160,7 +92,7 @@ func (a *API) createRoom(w http.ResponseWriter, r *http.Request) error {
 	}
 	var s room.Settings
 	if req.Settings != nil {
-		s = toSettings(*req.Settings)
+		applySettings(req.Settings, &s)
 	}
 	if err := a.rooms.CreateRoom(*req.Name, s); err != nil {
 		return err
@@ -184,16 +116,14 @@ func (a *API) getRoom(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) updateRoom(w http.ResponseWriter, r *http.Request) error {
-	var req struct {
-		Settings *settingsPatch `json:"settings"`
-	}
+	var req adminclient.UpdateRoomRequest
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}
 	if req.Settings == nil {
 		return badRequest("field \"settings\" is required: the settings to change")
 	}
-	st, err := a.rooms.UpdateSettings(r.Context(), r.PathValue("room"), req.Settings.apply)
+	st, err := a.rooms.UpdateSettings(r.Context(), r.PathValue("room"), func(s *room.Settings) { applySettings(req.Settings, s) })
 	if err != nil {
 		return err
 	}
@@ -206,7 +136,7 @@ func (a *API) closeRoom(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"room": r.PathValue("room"), "removed": n})
+	writeJSON(w, http.StatusOK, adminclient.Closed{Room: r.PathValue("room"), Removed: n})
 	return nil
 }
 
@@ -215,11 +145,11 @@ func (a *API) listParticipants(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := make([]participantJSON, len(ps))
+	out := adminclient.ParticipantList{Participants: make([]adminclient.Participant, len(ps))}
 	for i, p := range ps {
-		out[i] = fromParticipant(p)
+		out.Participants[i] = fromParticipant(p)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"participants": out})
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 
@@ -274,7 +204,12 @@ func (a *API) listViewers(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"viewers": fromViewers(vs)})
+	out := adminclient.ViewerList{Viewers: make([]adminclient.Viewer, len(vs))}
+	for i, v := range vs {
+		// Whole seconds, as the document's date-times.
+		out.Viewers[i] = adminclient.Viewer{ID: v.ID, Watcher: v.Watcher, Watched: v.Watched, Since: v.Since.UTC().Truncate(time.Second)}
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 

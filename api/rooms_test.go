@@ -180,15 +180,15 @@ func TestParticipantsMuteAndRemove(t *testing.T) {
 		return slices.Equal(tracksOf(n.participantsOf("summit")["head-a"]), []string{"camera", "mic"})
 	})
 	ps := n.participantsOf("summit")
-	if len(ps) != 2 || ps["head-b"]["state"] != "active" || !strings.HasPrefix(ps["head-a"]["id"].(string), "PA_") {
-		t.Fatalf("participants: %v", ps)
+	if len(ps) != 2 || ps["head-b"].State != "active" || !strings.HasPrefix(ps["head-a"].ID, "PA_") {
+		t.Fatalf("participants: %+v", ps)
 	}
 
 	// Mute: the participant hears it from the operator, everyone sees it.
 	mark := a.Mark()
-	res := n.must("POST", "/api/v1/rooms/summit/participants/head-a/mute", map[string]any{"source": "mic", "muted": true}, http.StatusOK)
-	if !slices.Equal(tracksOf(res.body), []string{"camera", "mic(muted)"}) {
-		t.Fatalf("mute answer: %s", res.raw)
+	p, err := n.api.MuteParticipant(ctx, "summit", "head-a", "mic", true)
+	if err != nil || !slices.Equal(tracksOf(p), []string{"camera", "mic(muted)"}) {
+		t.Fatalf("mute answer: %+v, %v", p, err)
 	}
 	raw := waitMsg(t, ctx, a, "muted", nil)
 	var mu signal.Muted
@@ -211,14 +211,15 @@ func TestParticipantsMuteAndRemove(t *testing.T) {
 		return false
 	})
 	// Released by the operator: the server forwards again.
-	res = n.must("POST", "/api/v1/rooms/summit/participants/head-a/mute", map[string]any{"source": "mic", "muted": false}, http.StatusOK)
-	if !slices.Equal(tracksOf(res.body), []string{"camera", "mic"}) {
-		t.Fatalf("unmute answer: %s", res.raw)
+	p, err = n.api.MuteParticipant(ctx, "summit", "head-a", "mic", false)
+	if err != nil || !slices.Equal(tracksOf(p), []string{"camera", "mic"}) {
+		t.Fatalf("unmute answer: %+v, %v", p, err)
 	}
 
 	// The session id names a participant too.
-	idB := n.participantsOf("summit")["head-b"]["id"].(string)
-	n.must("DELETE", "/api/v1/rooms/summit/participants/"+idB+"?ban=true", nil, http.StatusNoContent)
+	if err := n.api.RemoveParticipant(ctx, "summit", n.participantsOf("summit")["head-b"].ID, true); err != nil {
+		t.Fatal(err)
+	}
 	raw = waitMsg(t, ctx, b, "removed", nil)
 	var rm signal.Removed
 	if err := json.Unmarshal(raw, &rm); err != nil || rm.By.Name != "Operator" {
@@ -231,11 +232,11 @@ func TestParticipantsMuteAndRemove(t *testing.T) {
 		var pl signal.ParticipantLeft
 		return json.Unmarshal(raw, &pl) == nil && pl.Identity == "head-b" && pl.Reason == signal.ReasonRemoved
 	})
-	if ps := n.participantsOf("summit"); len(ps) != 1 || ps["head-a"] == nil {
-		t.Fatalf("participants after remove: %v", ps)
+	if ps := n.participantsOf("summit"); len(ps) != 1 || ps["head-a"].Identity != "head-a" {
+		t.Fatalf("participants after remove: %+v", ps)
 	}
 	// Banned: the same identity cannot come back.
-	_, err := client.Dial(ctx, client.Options{URL: n.srv.URL(), Room: "summit", Token: n.roomToken("summit", "head-b", everyone...)})
+	_, err = client.Dial(ctx, client.Options{URL: n.srv.URL(), Room: "summit", Token: n.roomToken("summit", "head-b", everyone...)})
 	var se *signal.Error
 	if !errors.As(err, &se) || se.Code != signal.CodeTokenRevoked {
 		t.Fatalf("banned rejoin: %v, want %s", err, signal.CodeTokenRevoked)
@@ -311,9 +312,9 @@ func TestGrantsAreEnforced(t *testing.T) {
 	eventually(t, "head-b's sub offer carries head-a's tracks again", func() bool { return forwardedFrom(b, "head-a") == 2 })
 
 	// Losing publish: head-a's tracks stop for everyone.
-	res = n.must("PATCH", "/api/v1/rooms/summit/participants/head-a", map[string]any{"grants": []string{"join", "subscribe"}}, http.StatusOK)
-	if len(tracksOf(res.body)) != 0 {
-		t.Fatalf("head-a still publishes: %s", res.raw)
+	p, err := n.api.SetGrants(ctx, "summit", "head-a", []auth.Grant{auth.GrantJoin, auth.GrantSubscribe})
+	if err != nil || len(tracksOf(p)) != 0 {
+		t.Fatalf("head-a still publishes: %+v, %v", p, err)
 	}
 	waitMsg(t, ctx, a, "participant-updated", func(raw []byte) bool {
 		var pe signal.ParticipantEvent

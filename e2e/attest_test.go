@@ -17,7 +17,6 @@ import (
 	"github.com/parleyhq/parley/auth"
 	"github.com/parleyhq/parley/config"
 	"github.com/parleyhq/parley/record"
-	"github.com/parleyhq/parley/server"
 )
 
 // downloadReceipt clicks "Download my receipt" in the record popover of tab,
@@ -125,7 +124,7 @@ func TestBrowsersAttestTheRecord(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	recs, _ := filepath.Glob(filepath.Join(dataDir, server.RecordsDir, "*"))
+	recs, _ := filepath.Glob(filepath.Join(dataDir, record.Dir, "*"))
 	if len(recs) != 1 {
 		t.Fatalf("records: %v", recs)
 	}

@@ -266,7 +266,7 @@ func TestE2EERecordHoldsOnlyCiphertext(t *testing.T) {
 		}
 	}
 
-	dir, files := sealedRecord(t, ctx, srv, filepath.Join(dataDir, server.RecordsDir), room)
+	dir, files := sealedRecord(t, ctx, srv, filepath.Join(dataDir, record.Dir), room)
 	if len(files) != 4 {
 		t.Fatalf("%d media files, want 4: %v", len(files), files)
 	}

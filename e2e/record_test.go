@@ -15,7 +15,6 @@ import (
 
 	"github.com/parleyhq/parley/auth"
 	"github.com/parleyhq/parley/record"
-	"github.com/parleyhq/parley/server"
 )
 
 // ffprobeDuration returns a file's codec and its duration from its last packet.
@@ -86,7 +85,7 @@ func TestRecordedBrowserCall(t *testing.T) {
 		leftAt[id] = time.Now()
 	}
 
-	recs, _ := filepath.Glob(filepath.Join(dataDir, server.RecordsDir, "*"))
+	recs, _ := filepath.Glob(filepath.Join(dataDir, record.Dir, "*"))
 	if len(recs) != 1 {
 		t.Fatalf("records: %v", recs)
 	}

@@ -85,7 +85,7 @@ func Start(opts Options) (*Recorder, error) {
 	}
 	var rnd [4]byte
 	_, _ = rand.Read(rnd[:])
-	id := fmt.Sprintf("%s-%s-%s", opts.Room, opts.Now().UTC().Format("20060102T150405Z"), hex.EncodeToString(rnd[:]))
+	id := fmt.Sprintf("%s-%s-%s", opts.Room, opts.Now().UTC().Format(idTime), hex.EncodeToString(rnd[:]))
 	dir := filepath.Join(opts.Root, id)
 	if err := os.MkdirAll(filepath.Join(dir, MediaDir), 0o700); err != nil {
 		return nil, err

@@ -14,6 +14,7 @@ import (
 	"github.com/parleyhq/parley/auth"
 	"github.com/parleyhq/parley/client"
 	"github.com/parleyhq/parley/config"
+	"github.com/parleyhq/parley/record"
 	"github.com/parleyhq/parley/server"
 	"github.com/parleyhq/parley/signal"
 )
@@ -104,7 +105,7 @@ func TestEveryGrantIsEnforced(t *testing.T) {
 	expectError(t, ctx, plain, &signal.Moderate{Type: "moderate", Action: "remove", Target: modID}, signal.CodeForbidden)
 	// record: refused, and no record is made.
 	expectError(t, ctx, plain, &signal.Record{Type: "record", On: true}, signal.CodeForbidden)
-	if ms, _ := filepath.Glob(filepath.Join(cfg.DataDir, server.RecordsDir, "*")); len(ms) != 0 {
+	if ms, _ := filepath.Glob(filepath.Join(cfg.DataDir, record.Dir, "*")); len(ms) != 0 {
 		t.Fatalf("a record was started without the grant: %v", ms)
 	}
 	// subscribe: choosing a channel needs it.

@@ -3,15 +3,11 @@ package server
 import (
 	"crypto/ed25519"
 	"log/slog"
-	"path/filepath"
 	"time"
 
 	"github.com/parleyhq/parley/record"
 	"github.com/parleyhq/parley/room"
 )
-
-// RecordsDir is where records live inside the data folder.
-const RecordsDir = "records"
 
 // checkpointSoon: a room event is checkpointed (and countersigned by the
 // participants' clients) within about a second, whatever the checkpoint
@@ -19,12 +15,13 @@ const RecordsDir = "records"
 // meeting resting on the server's word alone.
 const checkpointSoon = time.Second
 
-// recorders adapts package record to the room's Recorder interface. sealed,
-// when set, hears of every record sealed (from the sealing goroutine).
-func recorders(dataDir string, key ed25519.PrivateKey, every time.Duration, log *slog.Logger, sealed func(room, record string, entries uint64)) room.StartRecorder {
+// recorders adapts package record to the room's Recorder interface: records
+// go under root. sealed, when set, hears of every record sealed (from the
+// sealing goroutine).
+func recorders(root string, key ed25519.PrivateKey, every time.Duration, log *slog.Logger, sealed func(room, record string, entries uint64)) room.StartRecorder {
 	return func(roomName string, checkpoint func(room.CheckpointInfo)) (room.Recorder, error) {
 		r, err := record.Start(record.Options{
-			Root: filepath.Join(dataDir, RecordsDir), Room: roomName, Key: key, CheckpointEvery: every, CheckpointSoon: min(checkpointSoon, every), Logger: log,
+			Root: root, Room: roomName, Key: key, CheckpointEvery: every, CheckpointSoon: min(checkpointSoon, every), Logger: log,
 			OnCheckpoint: func(c record.Checkpoint) { checkpoint(checkpointInfo(c)) },
 		})
 		if err != nil {

@@ -17,7 +17,6 @@ import (
 	"github.com/parleyhq/parley/client"
 	"github.com/parleyhq/parley/config"
 	"github.com/parleyhq/parley/record"
-	"github.com/parleyhq/parley/server"
 	"github.com/parleyhq/parley/signal"
 )
 
@@ -140,7 +139,7 @@ func TestRecordedCallVerifies(t *testing.T) {
 // onlyRecord waits for the single record folder in dataDir.
 func onlyRecord(t *testing.T, dataDir string) string {
 	t.Helper()
-	ms, _ := filepath.Glob(filepath.Join(dataDir, server.RecordsDir, "*"))
+	ms, _ := filepath.Glob(filepath.Join(dataDir, record.Dir, "*"))
 	if len(ms) != 1 {
 		t.Fatalf("records: %v", ms)
 	}

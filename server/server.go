@@ -22,6 +22,7 @@ import (
 	"github.com/parleyhq/parley/config"
 	"github.com/parleyhq/parley/gateway"
 	"github.com/parleyhq/parley/metrics"
+	"github.com/parleyhq/parley/record"
 	"github.com/parleyhq/parley/relay"
 	"github.com/parleyhq/parley/room"
 	"github.com/parleyhq/parley/sfu"
@@ -91,6 +92,10 @@ func Start(cfg config.Config, log *slog.Logger, opts ...Option) (*Server, error)
 	if created {
 		log.Info("created a new signing key", "file", cfg.DataDir+"/"+auth.KeyFile)
 	}
+	records, err := record.OpenStore(filepath.Join(cfg.DataDir, record.Dir))
+	if err != nil {
+		return nil, err
+	}
 	var public []string
 	if cfg.PublicIP != "" {
 		public = []string{cfg.PublicIP}
@@ -144,18 +149,18 @@ func Start(cfg config.Config, log *slog.Logger, opts ...Option) (*Server, error)
 		MaxParticipants: cfg.MaxParticipants, MaxRooms: cfg.MaxRooms, RefuseDuplicates: cfg.RefuseDuplicates,
 		ICEServers:    s.iceServers,
 		SessionEnded:  s.sessionEnded,
-		StartRecorder: recorders(cfg.DataDir, key, cfg.CheckpointInterval, log, hooks.RecordSealed),
+		StartRecorder: recorders(records.Root(), key, cfg.CheckpointInterval, log, hooks.RecordSealed),
 		OnEvent:       hooks.RoomEvent,
 		OnJoined:      s.metrics.ObserveJoin, // nil-safe
 	})
 	s.gateway = gateway.New(s.rooms, auth.NewVerifier(key.Public().(ed25519.PublicKey)), log,
 		gateway.Limits{JoinsPerMinute: cfg.JoinsPerMinute, MessagesPerSecond: cfg.MessagesPerSecond, RequestTimeout: cfg.RequestTimeout})
-	s.gateway.ServeRecords(filepath.Join(cfg.DataDir, RecordsDir))
+	s.gateway.ServeRecords(records)
 	s.whip = whip.New(s.rooms, auth.NewVerifier(key.Public().(ed25519.PublicKey)), log)
 	s.gateway.HandleJoins("/whip/", s.whip)
 	s.gateway.HandleJoins("/whep/", s.whip)
 	admin := api.New(api.Options{Rooms: s.rooms, Verifier: auth.NewVerifier(key.Public().(ed25519.PublicKey)),
-		RecordsDir: filepath.Join(cfg.DataDir, RecordsDir), Logger: log})
+		Records: records, Logger: log})
 	s.gateway.Handle(api.Prefix, admin)
 	s.gateway.Handle("/debug/pprof/", admin.Guard(profiles()))
 	if s.metrics != nil {

@@ -16,7 +16,6 @@ import (
 	"github.com/parleyhq/parley/auth"
 	"github.com/parleyhq/parley/config"
 	"github.com/parleyhq/parley/record"
-	"github.com/parleyhq/parley/server"
 )
 
 // signerFlags collects repeated --signer IDENTITY=KEY.
@@ -267,7 +266,7 @@ func keyCmd(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// records lists the records in the data folder.
+// records lists the records in the data folder, oldest first.
 func records(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("records", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -275,29 +274,20 @@ func records(args []string, stdout, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	root := filepath.Join(*data, server.RecordsDir)
-	entries, err := os.ReadDir(root)
-	if errors.Is(err, os.ErrNotExist) {
-		fmt.Fprintln(stdout, "no records")
-		return nil
-	}
+	store, err := record.OpenStore(filepath.Join(*data, record.Dir))
 	if err != nil {
 		return err
 	}
-	for _, e := range entries {
-		if !e.IsDir() {
-			continue
-		}
-		var size int64
-		_ = filepath.WalkDir(filepath.Join(root, e.Name()), func(_ string, d os.DirEntry, err error) error {
-			if err == nil && !d.IsDir() {
-				if info, err := d.Info(); err == nil {
-					size += info.Size()
-				}
-			}
-			return nil
-		})
-		fmt.Fprintf(stdout, "%s\t%.1f MB\t%s\n", e.Name(), float64(size)/1e6, filepath.Join(root, e.Name()))
+	recs, err := store.List()
+	if err != nil {
+		return err
+	}
+	if len(recs) == 0 {
+		fmt.Fprintln(stdout, "no records")
+		return nil
+	}
+	for _, r := range recs {
+		fmt.Fprintf(stdout, "%s\t%.1f MB\t%s\n", r.ID, float64(r.Bytes)/1e6, r.Dir)
 	}
 	return nil
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,11 +8,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/parleyhq/parley/adminclient"
 	"github.com/parleyhq/parley/auth"
 	"github.com/parleyhq/parley/config"
 )
@@ -75,69 +74,6 @@ func mintAdmin(data, identity string, ttl time.Duration) (string, error) {
 	return tok, nil
 }
 
-// adminClient calls the admin API.
-type adminClient struct {
-	base  string
-	token string
-	http  *http.Client
-}
-
-// apiError is the API's error answer.
-type apiError struct {
-	Status  int
-	Code    string
-	Message string
-}
-
-func (e *apiError) Error() string {
-	return fmt.Sprintf("%s (HTTP %d, %s)", e.Message, e.Status, e.Code)
-}
-
-// call sends body (nil for none) and decodes the answer into out (nil to
-// ignore it); it returns the raw answer too, for --json.
-func (c *adminClient) call(ctx context.Context, method, path string, body, out any) ([]byte, error) {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return nil, err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode >= 300 {
-		var e struct {
-			Error struct{ Code, Message string } `json:"error"`
-		}
-		if json.Unmarshal(raw, &e) != nil || e.Error.Code == "" {
-			return nil, &apiError{Status: resp.StatusCode, Code: "http", Message: strings.TrimSpace(string(raw))}
-		}
-		return nil, &apiError{Status: resp.StatusCode, Code: e.Error.Code, Message: e.Error.Message}
-	}
-	if out != nil && len(raw) > 0 {
-		if err := json.Unmarshal(raw, out); err != nil {
-			return nil, fmt.Errorf("the server's answer is not what this parley expects: %w", err)
-		}
-	}
-	return raw, nil
-}
-
 // parseInterleaved parses flags that may come before, between or after the
 // positional arguments, which it returns. After "--" all is positional.
 func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
@@ -157,53 +93,6 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 		args = rest[1:]
 	}
 }
-
-// Wire shapes, as in api/openapi.json.
-type (
-	cliSettings struct {
-		Languages       []string `json:"languages"`
-		MaxParticipants int      `json:"max_participants"`
-		Record          bool     `json:"record"`
-		E2EERequired    bool     `json:"e2ee_required"`
-		Codec           string   `json:"codec"`
-	}
-	cliRoom struct {
-		Name         string      `json:"name"`
-		Participants int         `json:"participants"`
-		Persistent   bool        `json:"persistent"`
-		Languages    []string    `json:"languages"`
-		Settings     cliSettings `json:"settings"`
-		Recording    struct {
-			Active bool   `json:"active"`
-			Record string `json:"record"`
-			Since  string `json:"since"`
-		} `json:"recording"`
-	}
-	cliParticipant struct {
-		ID       string   `json:"id"`
-		Identity string   `json:"identity"`
-		Name     string   `json:"name"`
-		Grants   []string `json:"grants"`
-		State    string   `json:"state"`
-		Tracks   []struct {
-			Source string `json:"source"`
-			Kind   string `json:"kind"`
-			Muted  bool   `json:"muted"`
-		} `json:"tracks"`
-	}
-	cliRecording struct {
-		Active bool   `json:"active"`
-		Record string `json:"record"`
-		Since  string `json:"since"`
-	}
-	cliRecord struct {
-		ID      string    `json:"id"`
-		Room    string    `json:"room"`
-		Started time.Time `json:"started"`
-		Sealed  bool      `json:"sealed"`
-		Bytes   int64     `json:"bytes"`
-	}
-)
 
 // roomsCmd is `parley rooms ...`.
 func roomsCmd(args []string, stdout, stderr io.Writer) error {
@@ -277,140 +166,129 @@ func roomsCmd(args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("%w (or pass --token)", err)
 		}
 	}
-	c := &adminClient{base: strings.TrimRight(*base, "/") + "/api/v1", token: tok, http: &http.Client{Timeout: 30 * time.Second}}
+	c := &adminclient.Client{URL: *base, Token: tok, HTTP: &http.Client{Timeout: 30 * time.Second}}
 	ctx := context.Background()
-	esc := url.PathEscape
 
-	settings := func() map[string]any {
-		s := map[string]any{}
-		if set["languages"] {
-			s["languages"] = nonNil(splitList(*languages))
-		}
-		if set["max-participants"] {
-			s["max_participants"] = *maxParticipants
-		}
-		if set["record"] {
-			s["record"] = *record
-		}
-		if set["e2ee-required"] {
-			s["e2ee_required"] = *e2ee
-		}
-		if set["codec"] {
-			s["codec"] = *codec
-		}
-		return s
+	var settings adminclient.SettingsInput
+	if set["languages"] {
+		settings.Languages = new(nonNil(splitList(*languages)))
+	}
+	if set["max-participants"] {
+		settings.MaxParticipants = maxParticipants
+	}
+	if set["record"] {
+		settings.Record = record
+	}
+	if set["e2ee-required"] {
+		settings.E2EERequired = e2ee
+	}
+	if set["codec"] {
+		settings.Codec = codec
 	}
 
-	var raw []byte
+	// answer is what --json prints: the API's answer, as the API encodes it.
+	var answer any
 	switch sub {
 	case "list":
-		var out struct {
-			Rooms []cliRoom `json:"rooms"`
-		}
-		if raw, err = c.call(ctx, "GET", "/rooms", nil, &out); err == nil && !*asJSON {
-			if len(out.Rooms) == 0 {
+		var rooms []adminclient.Room
+		if rooms, err = c.ListRooms(ctx); err == nil && !*asJSON {
+			if len(rooms) == 0 {
 				fmt.Fprintln(stdout, "no rooms")
 				return nil
 			}
-			printRooms(stdout, out.Rooms)
+			printRooms(stdout, rooms)
 		}
+		answer = adminclient.RoomList{Rooms: rooms}
 	case "get", "create", "update":
-		var out cliRoom
+		var room adminclient.Room
 		switch sub {
 		case "get":
-			raw, err = c.call(ctx, "GET", "/rooms/"+esc(pos[0]), nil, &out)
+			room, err = c.GetRoom(ctx, pos[0])
 		case "create":
-			raw, err = c.call(ctx, "POST", "/rooms", map[string]any{"name": pos[0], "settings": settings()}, &out)
+			room, err = c.CreateRoom(ctx, pos[0], settings)
 		case "update":
-			s := settings()
-			if len(s) == 0 {
+			if settings == (adminclient.SettingsInput{}) {
 				return usageError{errors.New("update needs a settings flag: --languages, --max-participants, --record, --e2ee-required or --codec")}
 			}
-			raw, err = c.call(ctx, "PATCH", "/rooms/"+esc(pos[0]), map[string]any{"settings": s}, &out)
+			room, err = c.UpdateRoom(ctx, pos[0], settings)
 		}
 		if err == nil && !*asJSON {
-			printRooms(stdout, []cliRoom{out})
+			printRooms(stdout, []adminclient.Room{room})
 		}
+		answer = room
 	case "close":
-		var out struct {
-			Removed int `json:"removed"`
+		var closed adminclient.Closed
+		if closed, err = c.CloseRoom(ctx, pos[0]); err == nil && !*asJSON {
+			fmt.Fprintf(stdout, "room %s closed; %d participants removed\n", pos[0], closed.Removed)
 		}
-		if raw, err = c.call(ctx, "DELETE", "/rooms/"+esc(pos[0]), nil, &out); err == nil && !*asJSON {
-			fmt.Fprintf(stdout, "room %s closed; %d participants removed\n", pos[0], out.Removed)
-		}
+		answer = closed
 	case "participants":
-		var out struct {
-			Participants []cliParticipant `json:"participants"`
-		}
-		if raw, err = c.call(ctx, "GET", "/rooms/"+esc(pos[0])+"/participants", nil, &out); err == nil && !*asJSON {
-			if len(out.Participants) == 0 {
+		var ps []adminclient.Participant
+		if ps, err = c.ListParticipants(ctx, pos[0]); err == nil && !*asJSON {
+			if len(ps) == 0 {
 				fmt.Fprintln(stdout, "nobody is in", pos[0])
 				return nil
 			}
-			printParticipants(stdout, out.Participants)
+			printParticipants(stdout, ps)
 		}
-	case "mute":
-		var out cliParticipant
-		body := map[string]any{"source": *source, "muted": !*unmute}
-		if raw, err = c.call(ctx, "POST", "/rooms/"+esc(pos[0])+"/participants/"+esc(pos[1])+"/mute", body, &out); err == nil && !*asJSON {
-			printParticipants(stdout, []cliParticipant{out})
+		answer = adminclient.ParticipantList{Participants: ps}
+	case "mute", "grants":
+		var p adminclient.Participant
+		if sub == "mute" {
+			p, err = c.MuteParticipant(ctx, pos[0], pos[1], *source, !*unmute)
+		} else {
+			gs, perr := auth.ParseGrants(pos[2])
+			if perr != nil {
+				return usageError{perr}
+			}
+			p, err = c.SetGrants(ctx, pos[0], pos[1], gs)
 		}
+		if err == nil && !*asJSON {
+			printParticipants(stdout, []adminclient.Participant{p})
+		}
+		answer = p
 	case "remove":
-		path := "/rooms/" + esc(pos[0]) + "/participants/" + esc(pos[1])
-		if *ban {
-			path += "?ban=true"
-		}
-		if raw, err = c.call(ctx, "DELETE", path, nil, nil); err == nil && !*asJSON {
+		if err = c.RemoveParticipant(ctx, pos[0], pos[1], *ban); err == nil && !*asJSON {
 			fmt.Fprintf(stdout, "%s removed from %s\n", pos[1], pos[0])
 		}
-	case "grants":
-		gs, perr := auth.ParseGrants(pos[2])
-		if perr != nil {
-			return usageError{perr}
-		}
-		var out cliParticipant
-		if raw, err = c.call(ctx, "PATCH", "/rooms/"+esc(pos[0])+"/participants/"+esc(pos[1]), map[string]any{"grants": gs}, &out); err == nil && !*asJSON {
-			printParticipants(stdout, []cliParticipant{out})
-		}
 	case "record":
-		method := map[string]string{"start": "POST", "stop": "DELETE"}[pos[1]]
-		if method == "" {
+		var rec adminclient.Recording
+		switch pos[1] {
+		case "start":
+			if rec, err = c.StartRecording(ctx, pos[0]); err == nil && !*asJSON {
+				fmt.Fprintf(stdout, "recording %s: record %s\n", pos[0], rec.Record)
+			}
+		case "stop":
+			if rec, err = c.StopRecording(ctx, pos[0]); err == nil && !*asJSON {
+				fmt.Fprintf(stdout, "record %s of %s sealed\n", rec.Record, pos[0])
+			}
+		default:
 			return usageError{fmt.Errorf("record takes start or stop, not %q", pos[1])}
 		}
-		var out cliRecording
-		if raw, err = c.call(ctx, method, "/rooms/"+esc(pos[0])+"/recording", nil, &out); err == nil && !*asJSON {
-			if method == "POST" {
-				fmt.Fprintf(stdout, "recording %s: record %s\n", pos[0], out.Record)
-			} else {
-				fmt.Fprintf(stdout, "record %s of %s sealed\n", out.Record, pos[0])
-			}
-		}
+		answer = rec
 	case "recordings":
-		path := "/recordings"
-		if *roomFilter != "" {
-			path += "?room=" + url.QueryEscape(*roomFilter)
-		}
-		var out struct {
-			Recordings []cliRecord `json:"recordings"`
-		}
-		if raw, err = c.call(ctx, "GET", path, nil, &out); err == nil && !*asJSON {
-			if len(out.Recordings) == 0 {
+		var recs []adminclient.RecordInfo
+		if recs, err = c.ListRecordings(ctx, *roomFilter); err == nil && !*asJSON {
+			if len(recs) == 0 {
 				fmt.Fprintln(stdout, "no records")
 				return nil
 			}
 			tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "RECORD\tROOM\tSTARTED\tSEALED\tSIZE")
-			for _, r := range out.Recordings {
+			for _, r := range recs {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.1f MB\n", r.ID, r.Room, r.Started.Format(time.RFC3339), yesNo(r.Sealed), float64(r.Bytes)/1e6)
 			}
 			_ = tw.Flush()
 		}
+		answer = adminclient.RecordList{Recordings: recs}
 	}
 	if err != nil {
 		return err
 	}
-	if *asJSON && len(raw) > 0 {
-		_, _ = stdout.Write(raw)
+	if *asJSON && answer != nil {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(answer)
 	}
 	return nil
 }
@@ -436,7 +314,7 @@ func dash(s string) string {
 	return s
 }
 
-func printRooms(w io.Writer, rooms []cliRoom) {
+func printRooms(w io.Writer, rooms []adminclient.Room) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ROOM\tPARTICIPANTS\tLANGUAGES\tMAX\tRECORDING\tE2EE\tCODEC\tPERSISTENT")
 	for _, r := range rooms {
@@ -454,10 +332,14 @@ func printRooms(w io.Writer, rooms []cliRoom) {
 	_ = tw.Flush()
 }
 
-func printParticipants(w io.Writer, ps []cliParticipant) {
+func printParticipants(w io.Writer, ps []adminclient.Participant) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "IDENTITY\tNAME\tSTATE\tGRANTS\tTRACKS\tID")
 	for _, p := range ps {
+		grants := make([]string, len(p.Grants))
+		for i, g := range p.Grants {
+			grants[i] = string(g)
+		}
 		var tracks []string
 		for _, t := range p.Tracks {
 			s := t.Source
@@ -466,7 +348,7 @@ func printParticipants(w io.Writer, ps []cliParticipant) {
 			}
 			tracks = append(tracks, s)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", p.Identity, p.Name, p.State, strings.Join(p.Grants, ","), dash(strings.Join(tracks, ", ")), p.ID)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", p.Identity, p.Name, p.State, strings.Join(grants, ","), dash(strings.Join(tracks, ", ")), p.ID)
 	}
 	_ = tw.Flush()
 }

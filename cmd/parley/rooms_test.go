@@ -10,6 +10,7 @@ import (
 
 	"github.com/pion/webrtc/v4"
 
+	"github.com/parleyhq/parley/adminclient"
 	"github.com/parleyhq/parley/auth"
 	"github.com/parleyhq/parley/client"
 	"github.com/parleyhq/parley/config"
@@ -54,14 +55,8 @@ func TestRoomsCommand(t *testing.T) {
 	}
 	// Flags go before or after the arguments.
 	out = rooms(0, "--json", "update", "summit", "--e2ee-required=false", "--record")
-	var room struct {
-		Settings struct {
-			Record       bool   `json:"record"`
-			Codec        string `json:"codec"`
-			MaxParticips int    `json:"max_participants"`
-		} `json:"settings"`
-	}
-	if err := json.Unmarshal([]byte(out), &room); err != nil || !room.Settings.Record || room.Settings.Codec != "vp9" || room.Settings.MaxParticips != 5 {
+	var room adminclient.Room
+	if err := json.Unmarshal([]byte(out), &room); err != nil || !room.Settings.Record || room.Settings.Codec != "vp9" || room.Settings.MaxParticipants != 5 {
 		t.Fatalf("update --json: %v\n%s", err, out)
 	}
 
@@ -130,6 +125,11 @@ func TestRoomsCommand(t *testing.T) {
 			t.Fatalf("two sealed records never showed: %s", out)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+	// --json prints the API's answer, the list in its envelope.
+	var recs adminclient.RecordList
+	if err := json.Unmarshal([]byte(rooms(0, "recordings", "--room", "summit", "--json")), &recs); err != nil || len(recs.Recordings) != 2 {
+		t.Fatalf("recordings --json: %+v, %v", recs, err)
 	}
 
 	if out := rooms(0, "remove", "summit", "head-a", "--ban"); !strings.Contains(out, "removed") {

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley/record"
-	"github.com/parleyhq/parley/server"
 )
 
 // FakeRecordMedia is the path, inside the record folder (and its tar), of
@@ -22,7 +21,7 @@ const FakeRecordMedia = record.MediaDir + "/big.webm"
 func FakeRecord(t testing.TB, dataDir, room string, size int64) string {
 	t.Helper()
 	id := room + "-20261205T100000Z-0badc0de"
-	dir := filepath.Join(dataDir, server.RecordsDir, id)
+	dir := filepath.Join(dataDir, record.Dir, id)
 	if err := os.MkdirAll(filepath.Join(dir, record.MediaDir), 0o700); err != nil {
 		t.Fatal(err)
 	}

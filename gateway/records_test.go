@@ -1,0 +1,72 @@
+package gateway_test
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/parleyhq/parley/auth"
+	"github.com/parleyhq/parley/config"
+	"github.com/parleyhq/parley/server/servertest"
+)
+
+// A room may be named with 64 characters: its record's id is longer than a
+// room name may be, and is listed and downloaded all the same.
+func TestRecordsOfTheLongestRoomName(t *testing.T) {
+	var dataDir string
+	srv := startServer(t, func(c *config.Config) { dataDir = c.DataDir })
+	room := strings.Repeat("r", 64)
+	id := servertest.FakeRecord(t, dataDir, room, 1<<10)
+	servertest.FakeRecord(t, dataDir, "other", 1<<10)
+	tok := mint(t, srv, room, "clerk", auth.GrantJoin, auth.GrantRecord)
+
+	code, body := getWith(t, srv.URL()+"/records?room="+room, tok)
+	var items []struct{ ID, Room string }
+	if err := json.Unmarshal(body, &items); code != http.StatusOK || err != nil {
+		t.Fatalf("list: %d %s", code, body)
+	}
+	if len(items) != 1 || items[0].ID != id || items[0].Room != room {
+		t.Fatalf("list: %s, want only %s", body, id)
+	}
+	if code, body := getWith(t, srv.URL()+"/records/"+id, tok); code != http.StatusOK || len(body) < 1<<10 {
+		t.Fatalf("download: %d, %d bytes", code, len(body))
+	}
+}
+
+// Ids that are paths, or name no record, find nothing, whatever the token.
+// (A plain /records/.. never gets here: the mux cleans it first.)
+func TestRecordDownloadRefusesPathTricks(t *testing.T) {
+	var dataDir string
+	srv := startServer(t, func(c *config.Config) { dataDir = c.DataDir })
+	id := servertest.FakeRecord(t, dataDir, "summit", 1<<10)
+	tok := mint(t, srv, "summit", "clerk", auth.GrantJoin, auth.GrantRecord)
+	for _, path := range []string{
+		"/records/..%2F" + id, "/records/" + id + "%2Fmedia", "/records/%2E%2E",
+		"/records/..%2F..%2Fkey.pem", "/records/summit-20261205T100000Z-00000000",
+	} {
+		if code, body := getWith(t, srv.URL()+path, tok); code != http.StatusNotFound {
+			t.Errorf("GET %s: %d %.80q, want 404", path, code, body)
+		}
+	}
+}
+
+func getWith(t *testing.T, url, token string) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(testCtx(t), "GET", url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, body
+}
