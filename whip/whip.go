@@ -31,6 +31,7 @@ import (
 
 	"github.com/parleyhq/parley/auth"
 	"github.com/parleyhq/parley/room"
+	"github.com/parleyhq/parley/sdpoffer"
 	"github.com/parleyhq/parley/sfu"
 	"github.com/parleyhq/parley/signal"
 )
@@ -375,9 +376,9 @@ func (h *Handler) patch(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusPreconditionFailed, "precondition_failed", "If-Match does not name this session's current ICE session ("+res.etag+")")
 		return
 	}
-	frag, err := ParseFrag(body)
+	frag, err := sdpoffer.ParseFrag(body)
 	if err == nil && frag.Empty() {
-		err = errNoContent
+		err = sdpoffer.ErrEmptyFrag
 	}
 	if err != nil {
 		writeError(w, http.StatusBadRequest, signal.CodeBadRequest, "the fragment is malformed: "+err.Error())
