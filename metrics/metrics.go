@@ -180,26 +180,26 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 
-	t := sfu.ReadTotals()
-	counter(packetsDesc, t.PacketsIn, "in")
-	counter(packetsDesc, t.PacketsOut, "out")
-	counter(bytesDesc, t.BytesIn, "in")
-	counter(bytesDesc, t.BytesOut, "out")
-	counter(nacksDesc, t.NACKs)
-	counter(retransmitsDesc, t.Retransmits)
-	counter(plisDesc, t.PLIs)
-	counter(keyframesDesc, t.KeyframeRequests)
-	counter(switchesDesc, t.LayerSwitches)
-	counter(deferredDesc, t.KeyframesThrottled)
-	counter(candidatesDesc, t.CandidatesRefused)
-	for i, n := range t.KeyframesIn {
-		counter(keyframesInDesc, n, strconv.Itoa(i))
-	}
-	counter(unresentDesc, t.ResendsHeld, "held")
-	counter(unresentDesc, t.ResendsMissed, "missed")
-	counter(unresentDesc, t.ResendsLimited, "limited")
-
 	if c.src.Engine != nil {
+		t := c.src.Engine.Totals()
+		counter(packetsDesc, t.PacketsIn, "in")
+		counter(packetsDesc, t.PacketsOut, "out")
+		counter(bytesDesc, t.BytesIn, "in")
+		counter(bytesDesc, t.BytesOut, "out")
+		counter(nacksDesc, t.NACKs)
+		counter(retransmitsDesc, t.Retransmits)
+		counter(plisDesc, t.PLIs)
+		counter(keyframesDesc, t.KeyframeRequests)
+		counter(switchesDesc, t.LayerSwitches)
+		counter(deferredDesc, t.KeyframesThrottled)
+		counter(candidatesDesc, t.CandidatesRefused)
+		for i, n := range t.KeyframesIn {
+			counter(keyframesInDesc, n, strconv.Itoa(i))
+		}
+		counter(unresentDesc, t.ResendsHeld, "held")
+		counter(unresentDesc, t.ResendsMissed, "missed")
+		counter(unresentDesc, t.ResendsLimited, "limited")
+
 		subs := c.src.Engine.Subscribers()
 		var lossSum, lossMax float64
 		var lossy int

@@ -91,7 +91,7 @@ func (p *Peer) AnswerViewer(ctx context.Context, offer string, tracks []ViewerTr
 	p.flushCandidates(RoleSub, pc)
 	fwds := make([]*Forwarder, 0, len(tracks))
 	for _, t := range tracks {
-		f := newForwarder(t.ID, t.Kind, t.Codec, t.StreamID, t.Label)
+		f := newForwarder(t.ID, t.Kind, t.Codec, t.StreamID, t.Label, p.eng.stats)
 		// The transceivers the offer made (sendonly on our side) take the
 		// tracks; the offer's own payload types stay, as an answer must.
 		sender, err := pc.AddTrack(f)
