@@ -19,15 +19,23 @@ import (
 	"github.com/parleyhq/parley/relay"
 	"github.com/parleyhq/parley/room"
 	"github.com/parleyhq/parley/sfu"
-	"github.com/parleyhq/parley/webhook"
 )
 
 // Sources are what a node's metrics are read from. Nil fields are skipped.
 type Sources struct {
 	Rooms    *room.Manager
 	Engine   *sfu.Engine
-	Webhooks func() webhook.Stats
+	Webhooks func() WebhookStats
 	TURN     func() relay.Stats
+}
+
+// WebhookStats are the webhook deliveries' counters, all cumulative. The
+// server wires them from the webhook dispatcher, which metrics need not know.
+type WebhookStats struct {
+	Delivered uint64 // a receiver answered 2xx
+	Failed    uint64 // given up: attempts exhausted, refused, or cut by shutdown
+	Dropped   uint64 // never tried: the receiver's queue was full
+	Retries   uint64 // attempts after the first
 }
 
 // Metrics is one node's registry.

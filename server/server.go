@@ -138,7 +138,10 @@ func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
 	s.gateway.Handle(api.Prefix, api.New(api.Options{Rooms: s.rooms, Verifier: auth.NewVerifier(key.Public().(ed25519.PublicKey)),
 		RecordsDir: filepath.Join(cfg.DataDir, RecordsDir), Logger: log}))
 	if s.metrics != nil {
-		src := metrics.Sources{Rooms: s.rooms, Engine: engine, Webhooks: hooks.Stats}
+		src := metrics.Sources{Rooms: s.rooms, Engine: engine, Webhooks: func() metrics.WebhookStats {
+			h := hooks.Stats()
+			return metrics.WebhookStats{Delivered: h.Delivered, Failed: h.Failed, Dropped: h.Dropped, Retries: h.Retries}
+		}}
 		if turnSrv != nil {
 			src.TURN = turnSrv.Stats
 		}
