@@ -1,6 +1,7 @@
 package room
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -289,7 +290,7 @@ func pubOfferOnce(t testing.TB, eng *sfu.Engine, offer, again, cand string) {
 		}
 	})
 	within(t, callLimit, "Close", func() { _ = p.Close() })
-	if err := p.PubOffer(offer); err != sfu.ErrClosed {
+	if err := p.PubOffer(offer); !errors.Is(err, sfu.ErrClosed) {
 		t.Fatalf("PubOffer on a closed peer: %v", err)
 	}
 }
