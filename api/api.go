@@ -260,7 +260,7 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 	dec.DisallowUnknownFields()
 	err = dec.Decode(v)
 	if err == nil {
-		if _, extra := dec.Token(); extra != io.EOF {
+		if _, extra := dec.Token(); !errors.Is(extra, io.EOF) {
 			err = errors.New("data after the JSON object")
 		}
 	}

@@ -23,7 +23,7 @@ type mediaTrace struct {
 
 // newMediaTrace starts a trace; path is the viewer's impaired path, or nil.
 func newMediaTrace(srv *server.Server, path *impairedPath, first inbound) *mediaTrace {
-	m := &mediaTrace{srv: srv, path: path, prevIn: first, prevT: sfu.ReadTotals()}
+	m := &mediaTrace{srv: srv, path: path, prevIn: first, prevT: srv.Engine().Totals()}
 	if path != nil {
 		m.prevP = path.udp.stats()
 	}
@@ -34,10 +34,10 @@ const traceHeader = "  t | path to viewer: offered dropped | viewer: kbit/s deco
 	" | server: out NACK resent held missed limited | PLI up throttled | keyframes in q/h/f | switches layer est loss"
 
 // sample adds one row: the change since the last sample. The server's counters
-// are process wide; in a test with one server and one viewer they are that
-// viewer's (and its publisher's).
+// are its engine's; in a test with one viewer they are that viewer's (and its
+// publisher's).
 func (m *mediaTrace) sample(label string, in inbound) {
-	t := sfu.ReadTotals()
+	t := m.srv.Engine().Totals()
 	d, p := in, m.prevIn
 	layers, est, loss := "-", "-", "-"
 	for _, s := range m.srv.Engine().Subscribers() {

@@ -62,7 +62,7 @@ type bodyDeadline struct {
 
 func (b *bodyDeadline) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
-	if err == io.EOF && !b.lifted {
+	if errors.Is(err, io.EOF) && !b.lifted {
 		b.lifted = true
 		_ = b.rc.SetReadDeadline(time.Time{})
 	}

@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"archive/tar"
 	"bufio"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -61,7 +62,7 @@ func download(t *testing.T, srv *server.Server, id, token string, pause, stall t
 	var size int64
 	for {
 		h, err := tr.Next()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return size, time.Since(start), nil
 		}
 		if err != nil {

@@ -19,15 +19,23 @@ import (
 	"github.com/parleyhq/parley/relay"
 	"github.com/parleyhq/parley/room"
 	"github.com/parleyhq/parley/sfu"
-	"github.com/parleyhq/parley/webhook"
 )
 
 // Sources are what a node's metrics are read from. Nil fields are skipped.
 type Sources struct {
 	Rooms    *room.Manager
 	Engine   *sfu.Engine
-	Webhooks func() webhook.Stats
+	Webhooks func() WebhookStats
 	TURN     func() relay.Stats
+}
+
+// WebhookStats are the webhook deliveries' counters, all cumulative. The
+// server wires them from the webhook dispatcher, which metrics need not know.
+type WebhookStats struct {
+	Delivered uint64 // a receiver answered 2xx
+	Failed    uint64 // given up: attempts exhausted, refused, or cut by shutdown
+	Dropped   uint64 // never tried: the receiver's queue was full
+	Retries   uint64 // attempts after the first
 }
 
 // Metrics is one node's registry.
@@ -180,26 +188,26 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 
-	t := sfu.ReadTotals()
-	counter(packetsDesc, t.PacketsIn, "in")
-	counter(packetsDesc, t.PacketsOut, "out")
-	counter(bytesDesc, t.BytesIn, "in")
-	counter(bytesDesc, t.BytesOut, "out")
-	counter(nacksDesc, t.NACKs)
-	counter(retransmitsDesc, t.Retransmits)
-	counter(plisDesc, t.PLIs)
-	counter(keyframesDesc, t.KeyframeRequests)
-	counter(switchesDesc, t.LayerSwitches)
-	counter(deferredDesc, t.KeyframesThrottled)
-	counter(candidatesDesc, t.CandidatesRefused)
-	for i, n := range t.KeyframesIn {
-		counter(keyframesInDesc, n, strconv.Itoa(i))
-	}
-	counter(unresentDesc, t.ResendsHeld, "held")
-	counter(unresentDesc, t.ResendsMissed, "missed")
-	counter(unresentDesc, t.ResendsLimited, "limited")
-
 	if c.src.Engine != nil {
+		t := c.src.Engine.Totals()
+		counter(packetsDesc, t.PacketsIn, "in")
+		counter(packetsDesc, t.PacketsOut, "out")
+		counter(bytesDesc, t.BytesIn, "in")
+		counter(bytesDesc, t.BytesOut, "out")
+		counter(nacksDesc, t.NACKs)
+		counter(retransmitsDesc, t.Retransmits)
+		counter(plisDesc, t.PLIs)
+		counter(keyframesDesc, t.KeyframeRequests)
+		counter(switchesDesc, t.LayerSwitches)
+		counter(deferredDesc, t.KeyframesThrottled)
+		counter(candidatesDesc, t.CandidatesRefused)
+		for i, n := range t.KeyframesIn {
+			counter(keyframesInDesc, n, strconv.Itoa(i))
+		}
+		counter(unresentDesc, t.ResendsHeld, "held")
+		counter(unresentDesc, t.ResendsMissed, "missed")
+		counter(unresentDesc, t.ResendsLimited, "limited")
+
 		subs := c.src.Engine.Subscribers()
 		var lossSum, lossMax float64
 		var lossy int

@@ -105,6 +105,9 @@ func TestMetricsFollowACall(t *testing.T) {
 		c.ReconnectGrace = 0
 		c.Webhooks = []config.Webhook{{URL: hook.URL, Secret: "s"}}
 	})
+	// A second node in the process, which carries nothing: its media
+	// counters are its own, and stay at zero through the other's call.
+	idle := servertest.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 
@@ -134,6 +137,12 @@ func TestMetricsFollowACall(t *testing.T) {
 			if b, d := before.value(name, "direction", dir), during.value(name, "direction", dir); b < 0 || d <= b {
 				t.Errorf("%s{direction=%s}: %v before, %v during; want it to rise", name, dir, b, d)
 			}
+		}
+	}
+	quiet := get(t, idle)
+	for _, name := range []string{"parley_packets_total", "parley_bytes_total"} {
+		if v := quiet.value(name, "direction", "in"); v != 0 {
+			t.Errorf("the idle node's %s{direction=in} = %v, want 0", name, v)
 		}
 	}
 	if n, _ := during.histogramCount("parley_join_duration_seconds"); n != joinsBefore+2 {

@@ -293,13 +293,13 @@ func (v *verifier) run() error {
 	torn := false
 	for {
 		line, err := readLine(rd, maxLine)
-		if len(line) == 0 && err == io.EOF {
+		if len(line) == 0 && errors.Is(err, io.EOF) {
 			break
 		}
 		if errors.Is(err, errLongLine) {
 			return &Failure{Entry: seq + 1, Reason: fmt.Sprintf("longer than %d bytes: no server writes such an entry (altered)", maxLine)}
 		}
-		if err != nil && err != io.EOF {
+		if err != nil && !errors.Is(err, io.EOF) {
 			return &Failure{Entry: seq + 1, Reason: "cannot read the event log: " + err.Error()}
 		}
 		v.progress(int64(len(line)))
@@ -438,7 +438,7 @@ func readLine(rd *bufio.Reader, limit int) ([]byte, error) {
 			return nil, errLongLine
 		}
 		line = append(line, frag...)
-		if err != bufio.ErrBufferFull {
+		if !errors.Is(err, bufio.ErrBufferFull) {
 			return line, err
 		}
 	}

@@ -1,6 +1,7 @@
 package room
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -20,18 +21,11 @@ import (
 )
 
 // Fuzzers of the SDP the server accepts from clients: the offer on the "pub"
-// connection (read by sendingMids for the publish grant, then by pion) and
-// the answer on the "sub" connection. CI runs each for a bounded time, e.g.
+// connection (read by sdpoffer for the publish grant, fuzzed there by
+// FuzzSendingMids, then by pion) and the answer on the "sub" connection. CI
+// runs each for a bounded time, e.g.
 //
 //	go test ./room -run='^$' -fuzz='^FuzzPubOffer$' -fuzztime=30s -fuzzminimizetime=100x -parallel=1
-
-// knownDirectionMismatch: sendingMids once took the last direction attribute
-// of a media section and ignored session-level ones, where pion (sdp.go
-// getPeerDirection) takes the first, then the session's. Fixed: sendingMids
-// reads as pion does. While true, FuzzSendingMids would compare the two only
-// on sections that have at most one direction attribute and sessions that
-// have none. Seed: testdata/fuzz/FuzzSendingMids/two-directions.
-const knownDirectionMismatch = false
 
 // chromeOffer is a publish offer as Chrome makes it: audio (Opus, RED, level
 // extension), video with three simulcast layers (VP8, VP9, H264, AV1, each
@@ -220,113 +214,6 @@ func manySections(offer string, n int) string {
 	return strings.Replace(b.String(), "a=group:BUNDLE 0 1 2", "a=group:BUNDLE "+strings.Join(mids, " "), 1)
 }
 
-// --- sendingMids ----------------------------------------------------------
-
-// pionSends says whether pion, given md of an offer, will receive media on it:
-// the first direction attribute of the section, else of the session, else
-// sendrecv (webrtc/v4 sdp.go getPeerDirection), for audio and video sections
-// with a port.
-func pionSends(d *sdp.SessionDescription, md *sdp.MediaDescription) bool {
-	dir := "sendrecv"
-found:
-	for _, attrs := range [][]sdp.Attribute{md.Attributes, d.Attributes} {
-		for _, a := range attrs {
-			switch a.Key {
-			case "sendrecv", "sendonly", "recvonly", "inactive":
-				dir = a.Key
-				break found
-			}
-		}
-	}
-	return dir == "sendrecv" || dir == "sendonly"
-}
-
-func directions(attrs []sdp.Attribute) int {
-	n := 0
-	for _, a := range attrs {
-		switch a.Key {
-		case "sendrecv", "sendonly", "recvonly", "inactive":
-			n++
-		}
-	}
-	return n
-}
-
-// FuzzSendingMids: the parser behind the publish grant must not panic, must
-// finish in time whatever the SDP, may name only sections that carry media,
-// and must agree with pion on which of them the client sends on (see
-// knownDirectionMismatch).
-func FuzzSendingMids(f *testing.F) {
-	for _, s := range sdpEdits(chromeOffer) {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, raw string) {
-		start := time.Now()
-		mids, err := sendingMids(raw)
-		if d := time.Since(start); d > time.Second {
-			t.Fatalf("sendingMids took %v on %d bytes", d, len(raw))
-		}
-		if err != nil {
-			if mids != nil {
-				t.Fatalf("error %v with mids %q", err, mids)
-			}
-			return
-		}
-		var d sdp.SessionDescription
-		if err := d.UnmarshalString(raw); err != nil {
-			t.Fatalf("sendingMids accepted what sdp cannot parse: %v", err)
-		}
-		var want []string
-		checked := true
-		for _, md := range d.MediaDescriptions {
-			if md.MediaName.Media != "audio" && md.MediaName.Media != "video" || md.MediaName.Port.Value == 0 {
-				continue
-			}
-			if directions(md.Attributes) > 1 || directions(d.Attributes) > 0 {
-				checked = !knownDirectionMismatch
-			}
-			if pionSends(&d, md) {
-				mid, _ := md.Attribute("mid")
-				want = append(want, mid)
-			}
-		}
-		if len(mids) > len(d.MediaDescriptions) {
-			t.Fatalf("%d sending mids from %d sections", len(mids), len(d.MediaDescriptions))
-		}
-		if checked && !slices.Equal(mids, want) {
-			t.Fatalf("sendingMids says the client sends on %q, pion will receive on %q", mids, want)
-		}
-	})
-}
-
-// TestSendingMidsBoundedOnHugeSDP: the largest SDP a signaling message can
-// carry, in the shapes that cost most, is parsed quickly.
-func TestSendingMidsBoundedOnHugeSDP(t *testing.T) {
-	limit := signal.MaxMessageBytes
-	var sections, attrs strings.Builder
-	sections.WriteString("v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n")
-	attrs.WriteString(sections.String() + "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\n")
-	for i := 0; sections.Len() < limit; i++ {
-		fmt.Fprintf(&sections, "m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:%d\r\n", i)
-	}
-	for attrs.Len() < limit {
-		attrs.WriteString("a=sendonly\r\n")
-	}
-	for name, s := range map[string]string{
-		"sections":   sections.String(),
-		"attributes": attrs.String(),
-		"one-line":   "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=" + strings.Repeat("x", limit) + "\r\nt=0 0\r\n",
-		"garbage":    strings.Repeat("\x00\r\n=", limit/4),
-	} {
-		start := time.Now()
-		mids, err := sendingMids(s)
-		if d := time.Since(start); d > 500*time.Millisecond {
-			t.Errorf("%s: %v for %d bytes", name, d, len(s))
-		}
-		t.Logf("%s: %d bytes, %d mids, err %v, %v", name, len(s), len(mids), err, time.Since(start))
-	}
-}
-
 // --- pion's side: a real engine -------------------------------------------
 
 // nopHandler takes a peer's events and keeps the last answer and offer.
@@ -403,7 +290,7 @@ func pubOfferOnce(t testing.TB, eng *sfu.Engine, offer, again, cand string) {
 		}
 	})
 	within(t, callLimit, "Close", func() { _ = p.Close() })
-	if err := p.PubOffer(offer); err != sfu.ErrClosed {
+	if err := p.PubOffer(offer); !errors.Is(err, sfu.ErrClosed) {
 		t.Fatalf("PubOffer on a closed peer: %v", err)
 	}
 }

@@ -10,10 +10,10 @@ import (
 	"time"
 	"unicode"
 
-	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/parleyhq/parley/auth"
+	"github.com/parleyhq/parley/sdpoffer"
 	"github.com/parleyhq/parley/sfu"
 )
 
@@ -298,10 +298,11 @@ func (r *Room) publish(p *Participant, offer string, sources map[string]string) 
 			return "", refuse(ErrBadRequest, "track %s: source %s is not one of mic, camera, screen, screen-audio", quote(mid), quote(src))
 		}
 	}
-	sending, err := sendingMids(offer)
+	parsed, err := sdpoffer.Parse(offer)
 	if err != nil {
 		return "", refuse(ErrBadRequest, "the offer's SDP cannot be parsed: %v", err)
 	}
+	sending := parsed.SendingMids()
 	if !p.can(authPublish) && (len(sources) > 0 || len(sending) > 0) {
 		// An interpreter may publish a microphone (it feeds channels, never the floor).
 		onlyMic := p.interpreter() && len(sending) <= len(sources)
@@ -323,45 +324,6 @@ func (r *Room) publish(p *Participant, offer string, sources map[string]string) 
 		return "", refuse(ErrBadRequest, "%s", err.Error())
 	}
 	return p.events.takeAnswer(), nil
-}
-
-// sendingMids lists the mids of audio/video sections the offerer sends on.
-func sendingMids(raw string) ([]string, error) {
-	var d sdp.SessionDescription
-	if err := d.UnmarshalString(raw); err != nil {
-		return nil, err
-	}
-	var out []string
-	for _, md := range d.MediaDescriptions {
-		if md.MediaName.Media != "audio" && md.MediaName.Media != "video" {
-			continue
-		}
-		if md.MediaName.Port.Value == 0 {
-			continue // rejected section
-		}
-		// As pion reads it: the section's first direction, else the session's
-		// first, else sendrecv. Reading it otherwise would let an offer pass
-		// the publish check on one reading and publish on pion's.
-		dir := firstDirection(md.Attributes)
-		if dir == "" {
-			dir = firstDirection(d.Attributes)
-		}
-		if dir == "" || dir == "sendrecv" || dir == "sendonly" {
-			mid, _ := md.Attribute("mid")
-			out = append(out, mid)
-		}
-	}
-	return out, nil
-}
-
-func firstDirection(attrs []sdp.Attribute) string {
-	for _, a := range attrs {
-		switch a.Key {
-		case "sendrecv", "sendonly", "recvonly", "inactive":
-			return a.Key
-		}
-	}
-	return ""
 }
 
 // setMuted applies a mute change to p's source; by is the moderator, or nil

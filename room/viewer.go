@@ -11,6 +11,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/parleyhq/parley/auth"
+	"github.com/parleyhq/parley/sdpoffer"
 	"github.com/parleyhq/parley/sfu"
 )
 
@@ -23,6 +24,8 @@ import (
 // Viewer refusals.
 var (
 	ErrNoSubscribe = errors.New("the access token does not allow subscribing")
+	// ErrBadOffer wraps every reason a player's offer cannot be answered.
+	ErrBadOffer = sfu.ErrBadOffer
 	// ErrViewerCodec: the player cannot decode what the participant sends.
 	ErrViewerCodec = errors.New("the player does not accept the participant's codec")
 
@@ -80,7 +83,7 @@ func (v *Viewer) AddCandidate(c webrtc.ICECandidateInit) error {
 // Watch answers a player's offer to watch identity in the claims' room. The
 // room must be open; the identity need not be in it yet. The answer lists
 // the server's candidates.
-func (m *Manager) Watch(ctx context.Context, claims *auth.Claims, identity, offer string) (*Viewer, string, error) {
+func (m *Manager) Watch(ctx context.Context, claims *auth.Claims, identity string, offer *sdpoffer.Offer) (*Viewer, string, error) {
 	if !claims.Has(auth.GrantSubscribe) {
 		return nil, "", ErrNoSubscribe
 	}
@@ -98,17 +101,14 @@ func (m *Manager) Watch(ctx context.Context, claims *auth.Claims, identity, offe
 	m.mu.Unlock()
 	defer m.wg.Done()
 
-	offered, err := m.cfg.Engine.OfferedCodecs(offer)
-	if err != nil {
-		return nil, "", err
-	}
+	offered := m.cfg.Engine.OfferedCodecs(offer)
 	if len(offered) == 0 {
 		return nil, "", fmt.Errorf("%w: it receives neither audio nor video", sfu.ErrBadOffer)
 	}
 	v := &Viewer{id: newID("VW_"), identity: identity, tokenID: claims.ID, watcher: claims.Subject,
 		invite: claims.Invite, since: m.cfg.Now(), done: make(chan struct{})}
 	var plan []sfu.ViewerTrack
-	err = m.onLoop(ctx, claims.Room, func(r *Room) error {
+	err := m.onLoop(ctx, claims.Room, func(r *Room) error {
 		if r.e2eeRequired() {
 			// The server cannot read end-to-end encrypted media; a player could not either.
 			return ErrE2EERequired
@@ -141,7 +141,7 @@ func (m *Manager) Watch(ctx context.Context, claims *auth.Claims, identity, offe
 
 	// The answer is made off the loop: it waits for ICE gathering.
 	v.peer = m.cfg.Engine.NewPeer(v.id, viewerEvents{v})
-	answer, fwds, err := v.peer.AnswerViewer(ctx, offer, plan)
+	answer, fwds, err := v.peer.AnswerViewer(ctx, offer.SDP, plan)
 	if err != nil {
 		_ = v.peer.Close()
 		if m.cfg.SessionEnded != nil {

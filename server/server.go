@@ -164,7 +164,10 @@ func Start(cfg config.Config, log *slog.Logger, opts ...Option) (*Server, error)
 	s.gateway.Handle(api.Prefix, admin)
 	s.gateway.Handle("/debug/pprof/", admin.Guard(profiles()))
 	if s.metrics != nil {
-		src := metrics.Sources{Rooms: s.rooms, Engine: engine, Webhooks: hooks.Stats}
+		src := metrics.Sources{Rooms: s.rooms, Engine: engine, Webhooks: func() metrics.WebhookStats {
+			h := hooks.Stats()
+			return metrics.WebhookStats{Delivered: h.Delivered, Failed: h.Failed, Dropped: h.Dropped, Retries: h.Retries}
+		}}
 		if turnSrv != nil {
 			src.TURN = turnSrv.Stats
 		}

@@ -53,6 +53,8 @@ type Engine struct {
 	// subCodecs are the codecs (payload types included) the "sub" connections
 	// offer, so a forwarder can ask for exactly its source's codec and its RTX.
 	subCodecs []webrtc.RTPCodecParameters
+
+	stats *counters // shared by the engine's receivers and forwarders
 }
 
 // NewEngine binds the media port (UDP and TCP, same number) and prepares the APIs.
@@ -65,7 +67,7 @@ func NewEngine(cfg Config) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Engine{log: log, udp: udp, tcp: tcp, peers: map[*Peer]struct{}{}, candidates: cfg.Candidates}
+	e := &Engine{log: log, udp: udp, tcp: tcp, peers: map[*Peer]struct{}{}, candidates: cfg.Candidates, stats: newCounters()}
 	e.udpMux = webrtc.NewICEUDPMux(pionLogs{log}.NewLogger("udpmux"), udp)
 	e.tcpMux = webrtc.NewICETCPMux(pionLogs{log}.NewLogger("tcpmux"), tcp, 32)
 

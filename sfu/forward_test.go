@@ -33,14 +33,14 @@ var opus = webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapabili
 // path alone; keyframe requests are counted in *plis.
 func testReceiver() *Receiver {
 	var plis int
-	r := newReceiver("T1", "0", opus, webrtc.RTPCodecTypeAudio, nil, func([]rtcp.Packet) error { plis++; return nil }, nil)
+	r := newReceiver("T1", "0", opus, webrtc.RTPCodecTypeAudio, nil, func([]rtcp.Packet) error { plis++; return nil }, nil, new(counters))
 	r.addLayer(0, "", nil)
 	r.layer(0).cache = newPacketCache(1024)
 	return r
 }
 
 func newTestForwarder(w *recordWriter, ssrc uint32, pt uint8) *Forwarder {
-	f := newForwarder("F", webrtc.RTPCodecTypeAudio, opus, "S", "L")
+	f := newForwarder("F", webrtc.RTPCodecTypeAudio, opus, "S", "L", new(counters))
 	f.bound.Store(&binding{ssrc: ssrc, pt: pt, writer: w})
 	return f
 }
@@ -121,7 +121,7 @@ func TestForwardDropsGarbageAndHonoursMute(t *testing.T) {
 
 func TestUnboundAndClosedForwardersReceiveNothing(t *testing.T) {
 	r := testReceiver()
-	f := newForwarder("F", webrtc.RTPCodecTypeAudio, opus, "S", "L")
+	f := newForwarder("F", webrtc.RTPCodecTypeAudio, opus, "S", "L", new(counters))
 	f.SwitchTo(r)
 	var pkt rtp.Packet
 	r.forward(rawPacket(t, 1, 1, false), &pkt, 0) // must not panic before Bind

@@ -57,6 +57,7 @@ type Forwarder struct {
 	sent        atomic.Uint64
 	retransmits atomic.Uint64
 	lost        atomic.Uint32 // last fraction lost the subscriber reported (0-255)
+	stats       *counters     // the engine's
 
 	closed atomic.Bool
 }
@@ -92,9 +93,9 @@ type binding struct {
 
 var errNoCodec = errors.New("subscriber does not support the publisher's codec")
 
-func newForwarder(id string, kind webrtc.RTPCodecType, codec webrtc.RTPCodecParameters, streamID, label string) *Forwarder {
+func newForwarder(id string, kind webrtc.RTPCodecType, codec webrtc.RTPCodecParameters, streamID, label string, stats *counters) *Forwarder {
 	f := &Forwarder{
-		id: id, kind: kind, codec: codec, streamID: streamID, label: label,
+		id: id, kind: kind, codec: codec, streamID: streamID, label: label, stats: stats,
 		nbuf: make([]byte, maxPacket), pbuf: make([]byte, maxPacket), m: munger{clock: codec.ClockRate},
 		exts: make([]rtp.Extension, 0, 1), cur: -1, rtxBuf: make([]byte, maxPacket+2),
 	}
@@ -276,7 +277,7 @@ func (f *Forwarder) writeRTP(r *Receiver, l *layer, h *rtp.Header, payload []byt
 			return
 		}
 		if f.cur >= 0 {
-			totals.layerSwitches.Add(1)
+			f.stats.layerSwitches.Add(1)
 		}
 		f.cur = l.idx
 		f.m.switched()
@@ -307,8 +308,8 @@ func (f *Forwarder) send(h *rtp.Header, b *binding, seq uint16, ts uint32, paylo
 	}
 	count.Add(1)
 	size := f.hdr.MarshalSize() + len(payload)
-	totals.packetsOut.Add(1)
-	totals.bytesOut.Add(uint64(size))
+	f.stats.packetsOut.Add(1)
+	f.stats.bytesOut.Add(uint64(size))
 	if b.tccID != 0 && f.bwe != nil {
 		f.bwe.onSent(tseq, size, now)
 	}
@@ -351,7 +352,7 @@ func (f *Forwarder) handleRTCP(pkts []rtcp.Packet, now int64) {
 	for _, p := range pkts {
 		switch p := p.(type) {
 		case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
-			totals.plis.Add(1)
+			f.stats.plis.Add(1)
 			f.mu.Lock()
 			src, l := f.src, f.cur
 			if l < 0 {
@@ -365,7 +366,7 @@ func (f *Forwarder) handleRTCP(pkts []rtcp.Packet, now int64) {
 			// Keyframe packets first: until a keyframe is whole, nothing
 			// after it decodes.
 			for _, pair := range p.Nacks {
-				totals.nacks.Add(uint64(nackCount(pair)))
+				f.stats.nacks.Add(uint64(nackCount(pair)))
 			}
 			for _, keys := range [2]bool{true, false} {
 				for _, pair := range p.Nacks {
@@ -458,14 +459,14 @@ func (f *Forwarder) resend(b *binding, seq uint16, now int64, keys bool) (src *R
 		// Not of the current source: sent before it (which began on a
 		// keyframe, so the decoder needs nothing older), or never sent.
 		if keys {
-			totals.resendsMissed.Add(1)
+			f.stats.resendsMissed.Add(1)
 		}
 		return nil, nil, false
 	}
 	key, cached := l.cache.isKey(srcSeq)
 	if !cached {
 		if keys {
-			totals.resendsMissed.Add(1)
+			f.stats.resendsMissed.Add(1)
 			return src, l, true
 		}
 		return nil, nil, false
@@ -476,23 +477,23 @@ func (f *Forwarder) resend(b *binding, seq uint16, now int64, keys bool) (src *R
 	r := &f.resent[seq%uint16(len(f.resent))]
 	again := r.seq == seq && r.at != 0
 	if again && now-r.at < resendGap {
-		totals.resendsHeld.Add(1)
+		f.stats.resendsHeld.Add(1)
 		return nil, nil, false
 	}
 	n := l.cache.get(srcSeq, f.nbuf)
 	if n == 0 {
-		totals.resendsMissed.Add(1)
+		f.stats.resendsMissed.Add(1)
 		return src, l, true
 	}
 	if err := f.npkt.Unmarshal(f.nbuf[:n]); err != nil || f.npkt.SSRC != f.m.srcSSRC {
-		totals.resendsMissed.Add(1)
+		f.stats.resendsMissed.Add(1)
 		return nil, nil, false
 	}
 	if f.bwe != nil && !f.bwe.spendRetransmit(n+2, now) {
 		// Over the link's retransmission budget: nothing is recorded, so
 		// the subscriber's next NACK of it tries again, by when the link
 		// may have room.
-		totals.resendsLimited.Add(1)
+		f.stats.resendsLimited.Add(1)
 		return nil, nil, false
 	}
 	if again {
@@ -502,7 +503,7 @@ func (f *Forwarder) resend(b *binding, seq uint16, now int64, keys bool) (src *R
 	}
 	r.at = max(now, 1)
 	needKey = r.times == resendsBeforeKeyframe+1 && !f.congested()
-	totals.retransmits.Add(1)
+	f.stats.retransmits.Add(1)
 	payload := f.npkt.Payload
 	if b.rtxSSRC != 0 {
 		// RFC 4588: the RTX stream carries the original sequence number

@@ -149,7 +149,7 @@ func (p *Peer) onTrack(pc *webrtc.PeerConnection, t *webrtc.TrackRemote, rr *web
 		return
 	}
 	id := fmt.Sprintf("%s-T%d", p.id, receiverSeq.Add(1))
-	r := newReceiver(id, mid, t.Codec(), t.Kind(), rr, pc.WriteRTCP, p.receiverClosed)
+	r := newReceiver(id, mid, t.Codec(), t.Kind(), rr, pc.WriteRTCP, p.receiverClosed, p.eng.stats)
 	r.simulcast = rid != ""
 	for _, ext := range rr.GetParameters().HeaderExtensions {
 		if ext.URI == sdp.AudioLevelURI && t.Kind() == webrtc.RTPCodecTypeAudio {
@@ -294,7 +294,7 @@ func (p *Peer) admitLocked(role, sdp string) string {
 	out, kept, refused := cp.filterSDP(sdp, 0)
 	p.remote[role] = kept
 	if len(refused) > 0 {
-		totals.candidatesRefused.Add(uint64(len(refused)))
+		p.eng.stats.candidatesRefused.Add(uint64(len(refused)))
 		p.eng.log.Info("remote candidates refused", "peer", p.id, "role", role, "count", len(refused), "first", refused[0])
 	}
 	return out
@@ -312,7 +312,7 @@ func (p *Peer) admitCandidateLocked(role string, c webrtc.ICECandidateInit) erro
 		err = fmt.Errorf("%w: more than %d candidates", errCandidate, maxRemoteCandidates)
 	}
 	if err != nil {
-		totals.candidatesRefused.Add(1)
+		p.eng.stats.candidatesRefused.Add(1)
 		return err
 	}
 	p.remote[role]++
@@ -334,7 +334,7 @@ func (p *Peer) Subscribe(r *Receiver, streamID, label string) (*Forwarder, error
 		p.mu.Unlock()
 		return nil, ErrClosed
 	}
-	f := newForwarder(r.id, r.Kind(), r.codec, streamID, label)
+	f := newForwarder(r.id, r.Kind(), r.codec, streamID, label, p.eng.stats)
 	if err := p.addForwarderLocked(f); err != nil {
 		p.mu.Unlock()
 		return nil, err
@@ -353,7 +353,7 @@ func (p *Peer) AddSwitchable(id string, kind webrtc.RTPCodecType, codec webrtc.R
 		p.mu.Unlock()
 		return nil, ErrClosed
 	}
-	f := newForwarder(id, kind, codec, streamID, label)
+	f := newForwarder(id, kind, codec, streamID, label, p.eng.stats)
 	if err := p.addForwarderLocked(f); err != nil {
 		p.mu.Unlock()
 		return nil, err

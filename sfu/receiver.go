@@ -78,6 +78,7 @@ type Receiver struct {
 
 	packets atomic.Uint64
 	bytes   atomic.Uint64
+	stats   *counters // the engine's
 
 	// Audio level (RFC 6464) over the current interval: packets that carried
 	// a level, how many of them were voiced, and the sum of voiced levels (-dBov).
@@ -100,10 +101,10 @@ type tapFeed struct {
 	buf [maxPacket]byte
 }
 
-func newReceiver(id, mid string, codec webrtc.RTPCodecParameters, kind webrtc.RTPCodecType, recv *webrtc.RTPReceiver, writeRTCP func([]rtcp.Packet) error, onClose func(*Receiver)) *Receiver {
+func newReceiver(id, mid string, codec webrtc.RTPCodecParameters, kind webrtc.RTPCodecType, recv *webrtc.RTPReceiver, writeRTCP func([]rtcp.Packet) error, onClose func(*Receiver), stats *counters) *Receiver {
 	r := &Receiver{
 		id: id, mid: mid, kind: kind, recv: recv, codec: codec, family: codecFamily(codec.MimeType),
-		writeRTCP: writeRTCP, done: make(chan struct{}), onClose: onClose,
+		writeRTCP: writeRTCP, done: make(chan struct{}), onClose: onClose, stats: stats,
 	}
 	r.tap.cur = -1
 	r.tap.m.clock = codec.ClockRate
@@ -222,12 +223,12 @@ func (r *Receiver) requestKeyframeAt(l *layer, now int64) {
 	}
 	last := l.lastKeyframe.Load()
 	if now-last < int64(keyframeInterval) || !l.lastKeyframe.CompareAndSwap(last, now) {
-		totals.keyframesThrottled.Add(1)
+		r.stats.keyframesThrottled.Add(1)
 		l.keyWanted.Store(true)
 		return
 	}
 	l.keyWanted.Store(false)
-	totals.keyframeRequests.Add(1)
+	r.stats.keyframeRequests.Add(1)
 	_ = r.writeRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: l.ssrc}})
 }
 
@@ -240,7 +241,7 @@ func (r *Receiver) forceKeyframe(l *layer) {
 		return
 	}
 	l.lastKeyframe.Store(time.Now().UnixNano())
-	totals.keyframeRequests.Add(1)
+	r.stats.keyframeRequests.Add(1)
 	_ = r.writeRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: l.ssrc}})
 }
 
@@ -317,8 +318,8 @@ func (r *Receiver) forwardLayer(l *layer, raw []byte, pkt *rtp.Packet, now int64
 	}
 	r.packets.Add(1)
 	r.bytes.Add(uint64(len(raw)))
-	totals.packetsIn.Add(1)
-	totals.bytesIn.Add(uint64(len(raw)))
+	r.stats.packetsIn.Add(1)
+	r.stats.bytesIn.Add(uint64(len(raw)))
 	l.lastPacket.Store(now)
 	if l.winStart == 0 {
 		l.winStart = now
@@ -352,11 +353,11 @@ func (r *Receiver) forwardLayer(l *layer, raw []byte, pkt *rtp.Packet, now int64
 	// them. A retransmission of a packet lost on the way in is new here, and
 	// goes on.
 	if !l.cache.put(pkt.SequenceNumber, raw, keySeen && pkt.Timestamp == keyTS) {
-		totals.duplicatesIn.Add(1)
+		r.stats.duplicatesIn.Add(1)
 		return
 	}
 	if key {
-		totals.keyframesIn[l.idx].Add(1)
+		r.stats.keyframesIn[l.idx].Add(1)
 		l.keyTS, l.keySeen = keyTS, keySeen
 		l.keyWanted.Store(false)
 		if r.family == codecVP8 {

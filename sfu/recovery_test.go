@@ -84,7 +84,7 @@ func TestLayerSwitchKeepsPictureNumbering(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	r := simulcastReceiver()
 	w := &payloadWriter{}
-	f := newForwarder("F", webrtc.RTPCodecTypeVideo, vp8, "S", "L")
+	f := newForwarder("F", webrtc.RTPCodecTypeVideo, vp8, "S", "L", new(counters))
 	f.bound.Store(&binding{ssrc: 42, pt: 96, writer: w})
 	f.SwitchTo(r)
 	layers := []*vpxLayer{
@@ -168,11 +168,11 @@ func (p *plis) write(pkts []rtcp.Packet) error {
 // singleVP8 is a one-layer VP8 track whose keyframe requests land in p, with a
 // subscriber; the start-up keyframe request is forgotten.
 func singleVP8(p *plis) (*Receiver, *Forwarder, *payloadWriter, *vpxLayer) {
-	r := newReceiver("V1", "0", vp8, webrtc.RTPCodecTypeVideo, nil, p.write, nil)
+	r := newReceiver("V1", "0", vp8, webrtc.RTPCodecTypeVideo, nil, p.write, nil, new(counters))
 	r.addLayer(0, "", nil)
 	r.layer(0).ssrc = 5000
 	w := &payloadWriter{}
-	f := newForwarder("F", webrtc.RTPCodecTypeVideo, vp8, "S", "L")
+	f := newForwarder("F", webrtc.RTPCodecTypeVideo, vp8, "S", "L", new(counters))
 	f.bound.Store(&binding{ssrc: 42, pt: 96, writer: w})
 	f.SwitchTo(r)
 	p.ssrcs = nil
@@ -312,7 +312,7 @@ func renumbering(k int, switched bool) (*Receiver, *layer, [][]byte) {
 	bwe := newEstimator()
 	var fwds []*Forwarder
 	for i := range k {
-		f := newForwarder(fmt.Sprint(i), webrtc.RTPCodecTypeVideo, vp8, "S", "L")
+		f := newForwarder(fmt.Sprint(i), webrtc.RTPCodecTypeVideo, vp8, "S", "L", new(counters))
 		f.bound.Store(&binding{ssrc: uint32(i + 1), pt: 96, tccID: 3, writer: &recordWriter{}})
 		f.bwe = bwe
 		f.SwitchTo(r)

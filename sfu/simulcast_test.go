@@ -31,7 +31,7 @@ func (w *logWriter) Write(b []byte) (int, error) { return len(b), nil }
 
 // simulcastReceiver is a VP8 track with three layers and no network.
 func simulcastReceiver() *Receiver {
-	r := newReceiver("S1", "0", vp8, webrtc.RTPCodecTypeVideo, nil, func([]rtcp.Packet) error { return nil }, nil)
+	r := newReceiver("S1", "0", vp8, webrtc.RTPCodecTypeVideo, nil, func([]rtcp.Packet) error { return nil }, nil, new(counters))
 	r.simulcast = true
 	for i, rid := range []string{"q", "h", "f"} {
 		l, _ := r.addLayer(i, rid, nil)
@@ -118,7 +118,7 @@ func TestLayerSwitchesKeepOneStream(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	r := simulcastReceiver()
 	w := &logWriter{}
-	f := newForwarder("F", webrtc.RTPCodecTypeVideo, vp8, "S", "L")
+	f := newForwarder("F", webrtc.RTPCodecTypeVideo, vp8, "S", "L", new(counters))
 	f.bound.Store(&binding{ssrc: 42, pt: 96, writer: w})
 	f.SwitchTo(r)
 
@@ -235,8 +235,8 @@ func TestAllocationFollowsTileAndBandwidth(t *testing.T) {
 		l.height.Store(int32(180 << i))
 		l.rate.Store([]uint64{150_000, 500_000, 1_500_000}[i])
 	}
-	big := newForwarder("big", webrtc.RTPCodecTypeVideo, vp8, "S", "big")
-	thumb := newForwarder("thumb", webrtc.RTPCodecTypeVideo, vp8, "S", "thumb")
+	big := newForwarder("big", webrtc.RTPCodecTypeVideo, vp8, "S", "big", new(counters))
+	thumb := newForwarder("thumb", webrtc.RTPCodecTypeVideo, vp8, "S", "thumb", new(counters))
 	// Climbs are held back for upHold after a change; the test's clock jumps past it.
 	unhold := func() {
 		for _, f := range []*Forwarder{big, thumb} {
@@ -291,7 +291,7 @@ func TestForwardWithTWCCAllocatesNothing(t *testing.T) {
 	r := simulcastReceiver()
 	bwe := newEstimator()
 	for i := range 10 {
-		f := newForwarder(fmt.Sprint(i), webrtc.RTPCodecTypeVideo, vp8, "S", "L")
+		f := newForwarder(fmt.Sprint(i), webrtc.RTPCodecTypeVideo, vp8, "S", "L", new(counters))
 		f.bound.Store(&binding{ssrc: uint32(i + 1), pt: 96, tccID: 3, writer: &recordWriter{}})
 		f.bwe = bwe
 		f.SwitchTo(r)
@@ -322,7 +322,7 @@ func BenchmarkForwardSimulcast(b *testing.B) {
 			r := simulcastReceiver()
 			bwe := newEstimator()
 			for i := range k {
-				f := newForwarder(fmt.Sprint(i), webrtc.RTPCodecTypeVideo, vp8, "S", "L")
+				f := newForwarder(fmt.Sprint(i), webrtc.RTPCodecTypeVideo, vp8, "S", "L", new(counters))
 				f.bound.Store(&binding{ssrc: uint32(i + 1), pt: 96, tccID: 3, writer: &recordWriter{}})
 				f.bwe = bwe
 				f.SwitchTo(r)
@@ -365,7 +365,7 @@ func TestRetransmitOverRTX(t *testing.T) {
 	r := simulcastReceiver()
 	r.simulcast = false
 	w := &payloadWriter{}
-	f := newForwarder("F", webrtc.RTPCodecTypeVideo, vp8, "S", "L")
+	f := newForwarder("F", webrtc.RTPCodecTypeVideo, vp8, "S", "L", new(counters))
 	f.bound.Store(&binding{ssrc: 42, pt: 96, rtxSSRC: 43, rtxPT: 97, writer: w})
 	f.SwitchTo(r)
 	l := r.layer(0)
@@ -402,7 +402,7 @@ func TestRepeatedNACKsResendOnce(t *testing.T) {
 	r := simulcastReceiver()
 	r.simulcast = false
 	w := &payloadWriter{}
-	f := newForwarder("F", webrtc.RTPCodecTypeVideo, vp8, "S", "L")
+	f := newForwarder("F", webrtc.RTPCodecTypeVideo, vp8, "S", "L", new(counters))
 	f.bound.Store(&binding{ssrc: 42, pt: 96, writer: w})
 	f.SwitchTo(r)
 	l := r.layer(0)

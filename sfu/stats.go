@@ -1,13 +1,11 @@
 package sfu
 
-import (
-	"sync/atomic"
-)
+import "sync/atomic"
 
-// totals counts the media path's work for the whole process. They are process
-// wide, not per Engine, because what reads them (Prometheus) scrapes a
-// process, and a receiver or forwarder then needs no pointer back to its engine.
-var totals struct {
+// counters count an engine's media work. Every receiver and forwarder holds
+// its engine's, so that engines in one process (the nodes of a test) count
+// apart; Prometheus reads them through the engine a node serves.
+type counters struct {
 	packetsIn, bytesIn   atomic.Uint64
 	packetsOut, bytesOut atomic.Uint64
 	nacks, retransmits   atomic.Uint64            // NACKed packets asked for; packets resent from the cache
@@ -23,7 +21,7 @@ var totals struct {
 	candidatesRefused    atomic.Uint64            // remote ICE candidates the policy refused (candidates.go)
 }
 
-// Totals is a snapshot of the process's media counters, all cumulative.
+// Totals is a snapshot of an engine's media counters, all cumulative.
 type Totals struct {
 	PacketsIn, BytesIn   uint64            // RTP from publishers
 	PacketsOut, BytesOut uint64            // RTP to subscribers, retransmissions included
@@ -41,21 +39,25 @@ type Totals struct {
 	CandidatesRefused    uint64            // remote ICE candidates refused: addresses a client may not make the server check
 }
 
-// ReadTotals returns the process's media counters.
-func ReadTotals() Totals {
+// Totals returns the engine's media counters.
+func (e *Engine) Totals() Totals { return e.stats.read() }
+
+func newCounters() *counters { return &counters{} }
+
+func (c *counters) read() Totals {
 	t := Totals{
-		PacketsIn: totals.packetsIn.Load(), BytesIn: totals.bytesIn.Load(),
-		PacketsOut: totals.packetsOut.Load(), BytesOut: totals.bytesOut.Load(),
-		NACKs: totals.nacks.Load(), Retransmits: totals.retransmits.Load(),
-		PLIs: totals.plis.Load(), KeyframeRequests: totals.keyframeRequests.Load(),
-		KeyframesThrottled: totals.keyframesThrottled.Load(),
-		LayerSwitches:      totals.layerSwitches.Load(),
-		ResendsHeld:        totals.resendsHeld.Load(), ResendsMissed: totals.resendsMissed.Load(),
-		ResendsLimited: totals.resendsLimited.Load(), DuplicatesIn: totals.duplicatesIn.Load(),
-		CandidatesRefused: totals.candidatesRefused.Load(),
+		PacketsIn: c.packetsIn.Load(), BytesIn: c.bytesIn.Load(),
+		PacketsOut: c.packetsOut.Load(), BytesOut: c.bytesOut.Load(),
+		NACKs: c.nacks.Load(), Retransmits: c.retransmits.Load(),
+		PLIs: c.plis.Load(), KeyframeRequests: c.keyframeRequests.Load(),
+		KeyframesThrottled: c.keyframesThrottled.Load(),
+		LayerSwitches:      c.layerSwitches.Load(),
+		ResendsHeld:        c.resendsHeld.Load(), ResendsMissed: c.resendsMissed.Load(),
+		ResendsLimited: c.resendsLimited.Load(), DuplicatesIn: c.duplicatesIn.Load(),
+		CandidatesRefused: c.candidatesRefused.Load(),
 	}
 	for i := range t.KeyframesIn {
-		t.KeyframesIn[i] = totals.keyframesIn[i].Load()
+		t.KeyframesIn[i] = c.keyframesIn[i].Load()
 	}
 	return t
 }

@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
-	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
+
+	"github.com/parleyhq/parley/sdpoffer"
 )
 
 // The answering side of a "sub" connection, for players that offer (WHEP):
@@ -35,37 +35,23 @@ type ViewerTrack struct {
 // OfferedCodecs lists, by kind, the codecs this server can send that an
 // offer's first receiving section of that kind accepts, in the offer's order
 // of preference. Kinds the offerer does not receive are absent.
-func (e *Engine) OfferedCodecs(offer string) (map[webrtc.RTPCodecType][]webrtc.RTPCodecParameters, error) {
-	var d sdp.SessionDescription
-	if err := d.UnmarshalString(offer); err != nil {
-		return nil, fmt.Errorf("%w: the SDP cannot be parsed: %v", ErrBadOffer, err)
-	}
+func (e *Engine) OfferedCodecs(offer *sdpoffer.Offer) map[webrtc.RTPCodecType][]webrtc.RTPCodecParameters {
 	out := map[webrtc.RTPCodecType][]webrtc.RTPCodecParameters{}
-	for _, md := range d.MediaDescriptions {
-		kind := webrtc.NewRTPCodecType(md.MediaName.Media)
-		if kind == 0 || md.MediaName.Port.Value == 0 {
+	for _, s := range offer.Sections {
+		// Kinds as pion reads them (any case), for the section pion will
+		// pair the forwarder with.
+		kind := webrtc.NewRTPCodecType(s.Kind)
+		if kind == 0 || !s.Receiving() {
 			continue
 		}
 		if _, seen := out[kind]; seen {
 			continue // one stream per kind: later sections are left inactive
 		}
-		// As pion reads a direction: the section's, else the session's, else sendrecv.
-		dir := sectionDirection(md.Attributes)
-		if dir == "" {
-			dir = sectionDirection(d.Attributes)
-		}
-		if dir == "sendonly" || dir == "inactive" {
-			continue
-		}
 		var codecs []webrtc.RTPCodecParameters
-		for _, f := range md.MediaName.Formats {
-			name, clock, ok := rtpmap(md, f)
-			if !ok {
-				continue
-			}
-			mime := strings.ToLower(md.MediaName.Media + "/" + name)
+		for _, oc := range s.Codecs {
+			mime := strings.ToLower(s.Kind + "/" + oc.Name)
 			for _, c := range e.subCodecs {
-				if strings.EqualFold(c.MimeType, mime) && c.ClockRate == clock && !strings.EqualFold(c.MimeType, webrtc.MimeTypeRTX) {
+				if strings.EqualFold(c.MimeType, mime) && c.ClockRate == oc.ClockRate && !strings.EqualFold(c.MimeType, webrtc.MimeTypeRTX) {
 					codecs = append(codecs, c)
 					break
 				}
@@ -73,40 +59,7 @@ func (e *Engine) OfferedCodecs(offer string) (map[webrtc.RTPCodecType][]webrtc.R
 		}
 		out[kind] = codecs
 	}
-	return out, nil
-}
-
-// rtpmap reads the encoding name and clock rate of payload type pt.
-func rtpmap(md *sdp.MediaDescription, pt string) (name string, clock uint32, ok bool) {
-	for _, a := range md.Attributes {
-		if a.Key != "rtpmap" {
-			continue
-		}
-		num, enc, found := strings.Cut(a.Value, " ")
-		if !found || num != pt {
-			continue
-		}
-		parts := strings.Split(enc, "/")
-		if len(parts) < 2 {
-			return "", 0, false
-		}
-		c, err := strconv.ParseUint(parts[1], 10, 32)
-		if err != nil {
-			return "", 0, false
-		}
-		return parts[0], uint32(c), true
-	}
-	return "", 0, false
-}
-
-func sectionDirection(attrs []sdp.Attribute) string {
-	for _, a := range attrs {
-		switch a.Key {
-		case "sendrecv", "sendonly", "recvonly", "inactive":
-			return a.Key
-		}
-	}
-	return ""
+	return out
 }
 
 // AnswerViewer answers a player's offer on this peer's "sub" connection: one
@@ -138,7 +91,7 @@ func (p *Peer) AnswerViewer(ctx context.Context, offer string, tracks []ViewerTr
 	p.flushCandidates(RoleSub, pc)
 	fwds := make([]*Forwarder, 0, len(tracks))
 	for _, t := range tracks {
-		f := newForwarder(t.ID, t.Kind, t.Codec, t.StreamID, t.Label)
+		f := newForwarder(t.ID, t.Kind, t.Codec, t.StreamID, t.Label, p.eng.stats)
 		// The transceivers the offer made (sendonly on our side) take the
 		// tracks; the offer's own payload types stay, as an answer must.
 		sender, err := pc.AddTrack(f)

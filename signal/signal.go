@@ -294,7 +294,7 @@ func Decode(data []byte) (any, error) {
 	if err := dec.Decode(msg); err != nil {
 		return nil, Errorf(CodeBadRequest, "malformed %q message: %s", env.Type, cleanJSONError(err))
 	}
-	if _, err := dec.Token(); err != io.EOF {
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return nil, Errorf(CodeBadRequest, "%q message has data after the JSON object", env.Type)
 	}
 	if err := validate(msg); err != nil {

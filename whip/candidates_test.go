@@ -13,7 +13,6 @@ import (
 	"github.com/parleyhq/parley/auth"
 	"github.com/parleyhq/parley/config"
 	"github.com/parleyhq/parley/server/servertest"
-	"github.com/parleyhq/parley/sfu"
 )
 
 // listenUDP counts the datagrams that reach a loopback address.
@@ -63,7 +62,7 @@ func TestHostileCandidatesGetNothing(t *testing.T) {
 		line("127.0.0.1", srv.MediaPort()),
 		"a=candidate:9 1 tcp 2130706431 127.0.0.1 443 typ host tcptype passive\r\n",
 	}
-	refusedBefore := sfu.ReadTotals().CandidatesRefused
+	refusedBefore := srv.Engine().Totals().CandidatesRefused
 	player := newPeer(t)
 	player.receiveAV(t)
 	offer := player.offer(t, true)
@@ -91,8 +90,9 @@ func TestHostileCandidatesGetNothing(t *testing.T) {
 	if n := deniedGot.Load(); n != 0 {
 		t.Fatalf("the server sent %d datagrams to a denied candidate", n)
 	}
-	// Tests in this package share the process: count from before this one.
-	if n := sfu.ReadTotals().CandidatesRefused - refusedBefore; n < uint64(len(hostile)+1) {
+	// Counted from before the player came: the speaker's candidates went
+	// through the same policy.
+	if n := srv.Engine().Totals().CandidatesRefused - refusedBefore; n < uint64(len(hostile)+1) {
 		t.Errorf("%d candidates counted as refused, want at least %d", n, len(hostile)+1)
 	}
 	t.Logf("admitted candidate: %d datagrams; denied: 0", admittedGot.Load())

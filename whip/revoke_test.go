@@ -3,6 +3,7 @@ package whip_test
 import (
 	"bufio"
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -21,7 +22,7 @@ func slowRead(r io.Reader) (int64, error) {
 		n, err := io.CopyN(io.Discard, r, 64<<10)
 		total += n
 		if err != nil {
-			if err == io.EOF {
+			if errors.Is(err, io.EOF) {
 				err = nil
 			}
 			return total, err

@@ -31,7 +31,7 @@ import (
 
 	"github.com/parleyhq/parley/auth"
 	"github.com/parleyhq/parley/room"
-	"github.com/parleyhq/parley/sfu"
+	"github.com/parleyhq/parley/sdpoffer"
 	"github.com/parleyhq/parley/signal"
 )
 
@@ -177,7 +177,11 @@ func (h *Handler) publish(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	info, err := inspectOffer(string(body), true)
+	offer, err := readOffer(body)
+	var sources map[string]string
+	if err == nil {
+		sources, err = offer.Sources()
+	}
 	if err != nil {
 		writeError(w, http.StatusBadRequest, signal.CodeBadRequest, err.Error())
 		return
@@ -196,7 +200,7 @@ func (h *Handler) publish(w http.ResponseWriter, r *http.Request) {
 	}
 	// The answer Publish returns is left for the one below, which waits
 	// until it lists the server's candidates: a WHIP client may not trickle.
-	if _, err := p.Publish(ctx, string(body), info.sources); err != nil {
+	if _, err := p.Publish(ctx, offer.SDP, sources); err != nil {
 		p.Leave()
 		writePublishError(w, err)
 		return
@@ -208,7 +212,7 @@ func (h *Handler) publish(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res := &resource{id: newID(), room: roomName, token: sha256.Sum256([]byte(token)), etag: newETag(),
-		ufrag: info.ufrag, participant: p, pub: pub}
+		ufrag: offer.Ufrag, participant: p, pub: pub}
 	h.register(res)
 	h.log.Info("WHIP publisher joined", "room", roomName, "participant", p.ID(), "identity", p.Identity(), "resource", res.id)
 	h.created(w, "/whip/"+roomName+"/"+res.id, res.etag, pub.iceServers(), answer)
@@ -247,23 +251,36 @@ func (h *Handler) watch(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	info, err := inspectOffer(string(body), false)
+	offer, err := readOffer(body)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, signal.CodeBadRequest, err.Error())
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), answerTimeout)
 	defer cancel()
-	v, answer, err := h.rooms.Watch(ctx, claims, identity, string(body))
+	v, answer, err := h.rooms.Watch(ctx, claims, identity, offer)
 	if err != nil {
 		writeRoomError(w, err)
 		return
 	}
 	res := &resource{id: newID(), room: roomName, identity: identity, token: sha256.Sum256([]byte(token)),
-		etag: newETag(), ufrag: info.ufrag, viewer: v}
+		etag: newETag(), ufrag: offer.Ufrag, viewer: v}
 	h.register(res)
 	h.log.Info("WHEP viewer started", "room", roomName, "identity", identity, "viewer", v.ID(), "resource", res.id)
 	h.created(w, "/whep/"+roomName+"/"+identity+"/"+res.id, res.etag, v.ICEServers(), answer)
+}
+
+// readOffer parses a client's offer, which must have audio or video to
+// publish or to play.
+func readOffer(body []byte) (*sdpoffer.Offer, error) {
+	offer, err := sdpoffer.Parse(string(body))
+	if err != nil {
+		return nil, fmt.Errorf("the SDP offer cannot be parsed: %v", err)
+	}
+	if !offer.HasAudioVideo() {
+		return nil, errors.New("the SDP offer has no audio or video section")
+	}
+	return offer, nil
 }
 
 // created writes a 201 with the answer.
@@ -358,9 +375,9 @@ func (h *Handler) patch(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusPreconditionFailed, "precondition_failed", "If-Match does not name this session's current ICE session ("+res.etag+")")
 		return
 	}
-	frag, err := ParseFrag(body)
+	frag, err := sdpoffer.ParseFrag(body)
 	if err == nil && frag.Empty() {
-		err = errNoContent
+		err = sdpoffer.ErrEmptyFrag
 	}
 	if err != nil {
 		writeError(w, http.StatusBadRequest, signal.CodeBadRequest, "the fragment is malformed: "+err.Error())
@@ -488,7 +505,7 @@ func writeRoomError(w http.ResponseWriter, err error) {
 	status, code := http.StatusInternalServerError, signal.CodeInternal
 	msg := err.Error()
 	switch {
-	case errors.Is(err, sfu.ErrBadOffer), errors.Is(err, room.ErrViewerCodec):
+	case errors.Is(err, room.ErrBadOffer), errors.Is(err, room.ErrViewerCodec):
 		status, code = http.StatusBadRequest, signal.CodeBadRequest
 	case errors.Is(err, room.ErrNoRoom):
 		status, code = http.StatusNotFound, "room_not_found"

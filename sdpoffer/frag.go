@@ -1,4 +1,4 @@
-package whip
+package sdpoffer
 
 import (
 	"errors"
@@ -9,7 +9,7 @@ import (
 	"github.com/pion/webrtc/v4"
 )
 
-// Limits of one trickle ICE fragment (the body is limited to maxBody too).
+// Limits of one trickle ICE fragment (whip bounds the body's size too).
 const (
 	maxFragCandidates = 64
 	maxFragSections   = 16
@@ -136,8 +136,9 @@ func ParseFrag(body []byte) (*Frag, error) {
 	return f, nil
 }
 
-// errNoContent: a fragment with nothing in it is malformed, not a no-op.
-var errNoContent = errors.New("the fragment has neither candidates, nor end-of-candidates, nor ICE credentials")
+// ErrEmptyFrag is the answer to a fragment that is Empty: one with nothing
+// in it is malformed, not a no-op.
+var ErrEmptyFrag = errors.New("the fragment has neither candidates, nor end-of-candidates, nor ICE credentials")
 
 // Empty reports whether the fragment carries nothing at all.
 func (f *Frag) Empty() bool {

@@ -1,7 +1,9 @@
-package whip
+package sdpoffer
 
 import (
+	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -83,6 +85,64 @@ func TestParseFragErrors(t *testing.T) {
 	}
 	if f, err := ParseFrag([]byte("a=ice-options:trickle\r\n")); err != nil || !f.Empty() {
 		t.Errorf("a fragment with nothing of ICE: %v %+v", err, f)
+	}
+}
+
+// The seeds of FuzzSDPFrag are fragments clients send (and one that no
+// client should); each must read as below.
+func TestParseFragSeeds(t *testing.T) {
+	cases := map[string]struct {
+		ufrag      string
+		candidates int
+		mids       []string // of the candidates, "" for none
+		end        bool
+		bad        bool
+	}{
+		"end-only":        {end: true},
+		"garbage":         {bad: true},
+		"ipv6-tcp":        {candidates: 1, mids: []string{"1"}},
+		"loose-mdns":      {candidates: 1, mids: []string{""}},
+		"restart":         {ufrag: "new1"},
+		"rfc9725-example": {ufrag: "EsAw", candidates: 2, mids: []string{"0", "0"}, end: true},
+		"srflx-relay":     {candidates: 2, mids: []string{"1", "1"}},
+	}
+	files, err := filepath.Glob("testdata/fuzz/FuzzSDPFrag/*")
+	if err != nil || len(files) == 0 {
+		t.Fatal("no seeds", err)
+	}
+	for _, path := range files {
+		name := filepath.Base(path)
+		want, ok := cases[name]
+		if !ok {
+			t.Errorf("%s: a seed this test does not know; say what it must read as", name)
+			continue
+		}
+		delete(cases, name)
+		f, err := ParseFrag([]byte(readSeed(t, path)))
+		if want.bad {
+			if err == nil {
+				t.Errorf("%s: accepted as %+v", name, f)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		var mids []string
+		for _, c := range f.Candidates() {
+			mid := ""
+			if c.SDPMid != nil {
+				mid = *c.SDPMid
+			}
+			mids = append(mids, mid)
+		}
+		if f.Ufrag != want.ufrag || len(mids) != want.candidates || !slices.Equal(mids, want.mids) || f.EndOfCandidates != want.end || f.Empty() {
+			t.Errorf("%s: %+v, candidates in %q", name, f, mids)
+		}
+	}
+	for name := range cases {
+		t.Errorf("%s: no such seed", name)
 	}
 }
 
