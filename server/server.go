@@ -75,16 +75,20 @@ func Start(cfg config.Config, log *slog.Logger, opts ...Option) (*Server, error)
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	// One cleanup path: what has been started is stopped, last first, unless
+	// the node comes up.
+	var undo []func()
+	started := false
+	defer func() {
+		for i := len(undo) - 1; i >= 0 && !started; i-- {
+			undo[i]()
+		}
+	}()
 	hooks, err := webhook.New(webhook.Options{Hooks: cfg.Webhooks, Logger: log})
 	if err != nil {
 		return nil, err
 	}
-	started := false
-	defer func() {
-		if !started {
-			hooks.Close(context.Background()) // nothing is queued yet: returns at once
-		}
-	}()
+	undo = append(undo, func() { hooks.Close(context.Background()) }) // nothing is queued yet: returns at once
 	key, created, err := auth.LoadOrCreateKey(cfg.DataDir)
 	if err != nil {
 		return nil, fmt.Errorf("signing key: %w", err)
@@ -105,25 +109,23 @@ func Start(cfg config.Config, log *slog.Logger, opts ...Option) (*Server, error)
 	if err != nil {
 		return nil, err
 	}
+	undo = append(undo, func() { engine.Close() })
 	candidates.Ports = append(candidates.Ports, engine.Port())
 	var turnSrv *relay.Server
 	if cfg.TURN {
 		if turnSrv, err = startRelay(cfg, key, engine.Port(), log); err != nil {
-			engine.Close()
 			return nil, err
 		}
 	}
-	if turnSrv != nil {
+	if turnSrv != nil { // nil also when TURN is on but the node has no address to relay from
+		undo = append(undo, func() { turnSrv.Close() })
 		candidates.Ports = append(candidates.Ports, turnSrv.Port())
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
-		engine.Close()
-		if turnSrv != nil {
-			turnSrv.Close()
-		}
 		return nil, fmt.Errorf("listen: %w", err)
 	}
+	undo = append(undo, func() { ln.Close() })
 	addPort(candidates, ln.Addr())
 	// Under TLS, so that a connection over the cap costs no handshake.
 	ln = gateway.LimitConns(ln, cfg.MaxConnsPerIP, log)
@@ -132,8 +134,6 @@ func Start(cfg config.Config, log *slog.Logger, opts ...Option) (*Server, error)
 		host, _, _ := net.SplitHostPort(cfg.Listen)
 		tc, err := tlsConfig(cfg.DataDir, cfg.TLSCert, cfg.TLSKey, cfg.TLSSelfSigned, []string{host, cfg.PublicIP})
 		if err != nil {
-			ln.Close()
-			engine.Close()
 			return nil, fmt.Errorf("tls: %w", err)
 		}
 		ln = tls.NewListener(ln, tc)
