@@ -118,6 +118,7 @@ var (
 	switchesDesc    = desc("parley_layer_switches_total", "Simulcast layer changes made for subscribers.")
 	deferredDesc    = desc("parley_keyframe_requests_deferred_total", "Keyframe requests that came within 300 ms of the last one to the same layer, sent when that interval ended unless a keyframe answered them first.")
 	keyframesInDesc = desc("parley_keyframes_received_total", "Keyframes arriving from publishers, by simulcast layer (0 lowest).", "layer")
+	queueDropsDesc  = desc("parley_send_queue_drops_total", "Packets dropped because a subscriber's send queue was full: a connection not taking what is sent to it (video waits for its next keyframe, audio loses the packet).")
 	candidatesDesc  = desc("parley_ice_candidates_refused_total", "Remote ICE candidates refused: addresses a client may not make the server send checks to (unspecified, multicast, link-local, the node's own services, denied networks, beyond 32 a connection).")
 	unresentDesc    = desc("parley_nacks_unanswered_total", "NACKed packets not resent: resent less than 100 ms before (held), no longer in the cache (missed; a keyframe is then asked for), or over the subscriber's retransmission budget (limited).", "reason")
 
@@ -148,7 +149,7 @@ type nodeCollector struct{ src Sources }
 func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{roomsDesc, recordingDesc, participantsDesc, reconnectingDesc, tracksDesc,
 		packetsDesc, bytesDesc, nacksDesc, retransmitsDesc, plisDesc, keyframesDesc, switchesDesc,
-		deferredDesc, keyframesInDesc, unresentDesc, candidatesDesc,
+		deferredDesc, keyframesInDesc, unresentDesc, candidatesDesc, queueDropsDesc,
 		subscribersDesc, lossDesc, lossyDesc, bitrateDesc,
 		hooksDeliveredDesc, hooksFailedDesc, hooksDroppedDesc, hooksRetriesDesc,
 		turnAllocationsDesc, turnSessionsDesc, turnRefusedDesc, turnRevokedDesc, turnCappedDesc} {
@@ -201,6 +202,7 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(switchesDesc, t.LayerSwitches)
 		counter(deferredDesc, t.KeyframesThrottled)
 		counter(candidatesDesc, t.CandidatesRefused)
+		counter(queueDropsDesc, t.QueueDrops)
 		for i, n := range t.KeyframesIn {
 			counter(keyframesInDesc, n, strconv.Itoa(i))
 		}

@@ -163,7 +163,7 @@ func TestMetricsFollowACall(t *testing.T) {
 	for _, name := range []string{"parley_nacks_total", "parley_retransmits_total", "parley_plis_total",
 		"parley_keyframe_requests_total", "parley_layer_switches_total", "parley_rooms_recording",
 		"parley_keyframe_requests_deferred_total", "parley_nacks_unanswered_total", "parley_ice_candidates_refused_total",
-		"parley_participants_reconnecting", "parley_webhooks_failed_total", "parley_webhooks_dropped_total", "process_start_time_seconds",
+		"parley_send_queue_drops_total", "parley_participants_reconnecting", "parley_webhooks_failed_total", "parley_webhooks_dropped_total", "process_start_time_seconds",
 		"parley_turn_allocations", "parley_turn_sessions", "parley_turn_allocations_refused_total", "parley_turn_allocations_revoked_total",
 		"parley_turn_lifetimes_capped_total"} {
 		if during.value(name) < 0 {

@@ -48,7 +48,9 @@ type Forwarder struct {
 	rtxBuf   []byte      // original sequence number + payload of one retransmission
 
 	// Set by the peer that owns the forwarder (nil in tests): the downlink's
-	// bandwidth estimator, and a nudge to re-choose layers.
+	// bandwidth estimator, a nudge to re-choose layers, and the subscriber's
+	// send queue (nil: written from the caller's goroutine).
+	q       *sendQueue
 	bwe     *estimator
 	realloc func()
 	viewW   atomic.Int32 // how big the subscriber draws this video, device pixels; -1: not told
@@ -266,15 +268,28 @@ func (f *Forwarder) writeRTP(r *Receiver, l *layer, h *rtp.Header, payload []byt
 		return
 	}
 	f.mu.Lock()
-	defer f.mu.Unlock()
+	wantKey := f.forward(r, l, b, h, payload, now, key)
+	f.mu.Unlock()
+	if wantKey != nil {
+		r.requestKeyframe(wantKey)
+	}
+}
+
+// forward is writeRTP's work under f.mu; it returns the layer to ask a
+// keyframe of, when the subscriber's queue overflowed and video must start
+// again from one.
+func (f *Forwarder) forward(r *Receiver, l *layer, b *binding, h *rtp.Header, payload []byte, now int64, key bool) *layer {
 	if f.src != r {
-		return // a packet of the previous source, still in flight
+		return nil // a packet of the previous source, still in flight
+	}
+	if f.q != nil && f.q.full() {
+		return f.overflow(r)
 	}
 	if l.idx != f.cur {
 		// Another layer: it becomes ours only where the decoder can start, on
 		// a keyframe of the layer chosen.
 		if l.idx != f.target || !key {
-			return
+			return nil
 		}
 		if f.cur >= 0 {
 			f.stats.layerSwitches.Add(1)
@@ -285,16 +300,36 @@ func (f *Forwarder) writeRTP(r *Receiver, l *layer, h *rtp.Header, payload []byt
 	}
 	seq, ts, ok := f.m.rewrite(h, now)
 	if !ok {
-		return
+		return nil
 	}
 	if r.family == codecVP8 || r.family == codecVP9 {
 		payload = f.pics.rewrite(r.family, payload, f.pbuf)
 	}
-	f.send(h, b, seq, ts, payload, now, &f.sent)
+	if !f.send(h, b, seq, ts, payload, now, &f.sent) && f.q != nil {
+		return f.overflow(r) // the queue filled between the check and the push
+	}
+	return nil
 }
 
-// send writes one packet to the subscriber; f.mu is held.
-func (f *Forwarder) send(h *rtp.Header, b *binding, seq uint16, ts uint32, payload []byte, now int64, count *atomic.Uint64) {
+// overflow drops what the subscriber's queue has no room for. Video stops
+// until the chosen layer's next keyframe (a decoder cannot go on from a hole;
+// the numbering runs on across the gap as across a layer switch, so the
+// subscriber sees no loss to NACK); audio loses this packet only. f.mu is held.
+func (f *Forwarder) overflow(r *Receiver) *layer {
+	f.stats.queueDrops.Add(1)
+	if !r.simulcast && r.family == codecOther {
+		return nil
+	}
+	f.cur = -1
+	return r.layer(f.target)
+}
+
+// send writes one packet to the subscriber, or queues it for its writer; f.mu
+// is held. It returns false when the queue had no room.
+func (f *Forwarder) send(h *rtp.Header, b *binding, seq uint16, ts uint32, payload []byte, now int64, count *atomic.Uint64) bool {
+	if f.q != nil && f.q.full() {
+		return false // before taking a transport-wide number that would never be sent
+	}
 	f.fill(h, b, seq, ts)
 	var tseq uint16
 	if b.tccID != 0 && f.bwe != nil {
@@ -303,8 +338,16 @@ func (f *Forwarder) send(h *rtp.Header, b *binding, seq uint16, ts uint32, paylo
 		f.hdr.Extensions = f.exts[:0]
 		_ = f.hdr.SetExtension(b.tccID, f.tcc[:])
 	}
-	if _, err := b.writer.WriteRTP(&f.hdr, payload); err != nil {
-		return
+	if f.q != nil {
+		var extID uint8
+		if b.tccID != 0 && f.bwe != nil {
+			extID = b.tccID
+		}
+		if !f.q.push(b.writer, &f.hdr, extID, f.tcc[:], payload) {
+			return false
+		}
+	} else if _, err := b.writer.WriteRTP(&f.hdr, payload); err != nil {
+		return true // the connection's fault, not the queue's
 	}
 	count.Add(1)
 	size := f.hdr.MarshalSize() + len(payload)
@@ -313,6 +356,7 @@ func (f *Forwarder) send(h *rtp.Header, b *binding, seq uint16, ts uint32, paylo
 	if b.tccID != 0 && f.bwe != nil {
 		f.bwe.onSent(tseq, size, now)
 	}
+	return true
 }
 
 // fill prepares the outgoing header. Header extensions are dropped: their ids

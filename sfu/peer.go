@@ -65,6 +65,7 @@ type Peer struct {
 	forwarders  map[*Forwarder]struct{}
 
 	bwe     *estimator // the "sub" downlink
+	q       *sendQueue // the "sub" connection's writer, made with it
 	allocMu sync.Mutex
 	allocAt atomic.Int64
 }
@@ -383,10 +384,20 @@ func (p *Peer) addForwarderLocked(f *Forwarder) error {
 	}
 	f.sender = sender
 	f.bwe = p.bwe
+	f.q = p.sendQueueLocked()
 	f.realloc = p.reallocate
 	p.forwarders[f] = struct{}{}
 	go f.readRTCP() // ends when the sender stops (Unsubscribe or Close)
 	return nil
+}
+
+// sendQueueLocked is the "sub" connection's send queue, made with the first
+// forwarder; p.mu is held.
+func (p *Peer) sendQueueLocked() *sendQueue {
+	if p.q == nil {
+		p.q = newSendQueue()
+	}
+	return p.q
 }
 
 // Unsubscribe stops forwarding f and renegotiates.
@@ -468,7 +479,7 @@ func (p *Peer) Close() error {
 	p.eng.mu.Lock()
 	delete(p.eng.peers, p)
 	p.eng.mu.Unlock()
-	pub, sub := p.pub, p.sub
+	pub, sub, q := p.pub, p.sub, p.q
 	fwds := p.forwarders
 	p.forwarders = map[*Forwarder]struct{}{}
 	recvs := make([]*Receiver, 0, len(p.receivers))
@@ -480,10 +491,16 @@ func (p *Peer) Close() error {
 	for f := range fwds {
 		f.close()
 	}
+	if q != nil {
+		q.stop()
+	}
 	var errs []error
 	// Closing outside the lock: pion fires state callbacks that may reach the handler.
 	if sub != nil {
-		errs = append(errs, sub.Close())
+		errs = append(errs, sub.Close()) // a write blocked on the connection returns
+	}
+	if q != nil {
+		q.wait()
 	}
 	if pub != nil {
 		errs = append(errs, pub.Close())

@@ -19,6 +19,7 @@ type counters struct {
 	resendsLimited       atomic.Uint64            // NACKed packets not resent: over the subscriber's retransmission budget
 	duplicatesIn         atomic.Uint64            // packets a layer had already (a publisher's RTX probes), not forwarded
 	candidatesRefused    atomic.Uint64            // remote ICE candidates the policy refused (candidates.go)
+	queueDrops           atomic.Uint64            // packets dropped because a subscriber's send queue was full
 }
 
 // Totals is a snapshot of an engine's media counters, all cumulative.
@@ -37,6 +38,7 @@ type Totals struct {
 	ResendsLimited       uint64            // NACKed packets not resent because the subscriber's link has no room for them
 	DuplicatesIn         uint64            // packets a layer had already, not forwarded again
 	CandidatesRefused    uint64            // remote ICE candidates refused: addresses a client may not make the server check
+	QueueDrops           uint64            // packets dropped because a subscriber's send queue was full (a connection not taking them)
 }
 
 // Totals returns the engine's media counters.
@@ -55,6 +57,7 @@ func (c *counters) read() Totals {
 		ResendsHeld:        c.resendsHeld.Load(), ResendsMissed: c.resendsMissed.Load(),
 		ResendsLimited: c.resendsLimited.Load(), DuplicatesIn: c.duplicatesIn.Load(),
 		CandidatesRefused: c.candidatesRefused.Load(),
+		QueueDrops:        c.queueDrops.Load(),
 	}
 	for i := range t.KeyframesIn {
 		t.KeyframesIn[i] = c.keyframesIn[i].Load()

@@ -101,6 +101,7 @@ func (p *Peer) AnswerViewer(ctx context.Context, offer string, tracks []ViewerTr
 		}
 		f.sender = sender
 		f.bwe = p.bwe
+		f.q = p.sendQueueLocked()
 		f.realloc = p.reallocate
 		p.forwarders[f] = struct{}{}
 		go f.readRTCP() // ends when the sender stops (Close)

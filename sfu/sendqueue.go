@@ -1,0 +1,161 @@
+package sfu
+
+import (
+	"sync"
+
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+)
+
+// queueLen is how many packets a subscriber's queue holds: about a second of a
+// call's worth of streams. A subscriber further behind than that is not
+// keeping up, and waiting longer would only deliver stale media.
+const queueLen = 512
+
+// sendQueue writes one subscriber's packets from a goroutine of its own. The
+// publishers' read loops only copy packets in: a subscriber whose connection
+// stops taking them (an ICE-TCP socket nobody reads; pion's write then blocks)
+// stalls its own queue, never a read loop, so the publisher's other
+// subscribers go on. When the queue is full, forwarders drop: video until its
+// next keyframe, audio packet by packet (see Forwarder.writeRTP).
+type sendQueue struct {
+	mu      sync.Mutex
+	items   [queueLen]queued
+	head, n int
+	stopped bool
+	wake    chan struct{} // a packet was queued; capacity 1
+	done    chan struct{} // closed when the writer has ended
+
+	cur queued // the packet being written; the writer's alone
+}
+
+// queued is one packet: its header (its one extension, if any, held in its
+// own storage) and payload, in a buffer from packetBufs.
+type queued struct {
+	w      webrtc.TrackLocalWriter
+	hdr    rtp.Header
+	ext    [1]rtp.Extension // backing for hdr.Extensions
+	extID  uint8
+	extBuf [maxExtension]byte
+	extN   int
+	buf    *[maxPacket]byte
+	n      int
+}
+
+// maxExtension is the largest header extension a queued packet keeps: the
+// forwarder writes only the transport-wide sequence number (2 bytes).
+const maxExtension = 4
+
+// packetBufs lends payload buffers to queues; in steady state every buffer
+// comes back, so queuing allocates nothing.
+var packetBufs = sync.Pool{New: func() any { return new([maxPacket]byte) }}
+
+func newSendQueue() *sendQueue {
+	q := &sendQueue{wake: make(chan struct{}, 1), done: make(chan struct{})}
+	go q.run()
+	return q
+}
+
+// full reports whether a packet queued now would be refused.
+func (q *sendQueue) full() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.n == queueLen || q.stopped
+}
+
+// room is how many packets the queue takes now (tests and benchmarks).
+func (q *sendQueue) room() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return queueLen - q.n
+}
+
+// empty reports whether every queued packet has been handed to its writer.
+func (q *sendQueue) empty() bool { return q.room() == queueLen }
+
+// push queues a copy of a packet for w, with one header extension (extID 0:
+// none) in place of h's; false when the queue is full or stopped. h's CSRCs
+// are dropped: a slice of the publisher's read buffer, which is reused, and
+// nothing Parley forwards has any.
+func (q *sendQueue) push(w webrtc.TrackLocalWriter, h *rtp.Header, extID uint8, ext []byte, payload []byte) bool {
+	if len(payload) > maxPacket || len(ext) > maxExtension {
+		return false
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.n == queueLen || q.stopped {
+		return false
+	}
+	it := &q.items[(q.head+q.n)%queueLen]
+	q.n++
+	it.w = w
+	it.hdr = *h
+	it.hdr.CSRC = nil
+	it.hdr.Extensions = nil
+	it.extID = extID
+	it.extN = copy(it.extBuf[:], ext)
+	it.buf = packetBufs.Get().(*[maxPacket]byte)
+	it.n = copy(it.buf[:], payload)
+	// Under q.mu: stop closes wake under it too.
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// run writes queued packets in order until stop.
+func (q *sendQueue) run() {
+	defer close(q.done)
+	for range q.wake {
+		for q.next() {
+			if q.cur.extID != 0 {
+				// In q.cur's own storage, not the slot's, which push may reuse now.
+				q.cur.hdr.Extensions = q.cur.ext[:0]
+				_ = q.cur.hdr.SetExtension(q.cur.extID, q.cur.extBuf[:q.cur.extN])
+			}
+			_, _ = q.cur.w.WriteRTP(&q.cur.hdr, q.cur.buf[:q.cur.n])
+			packetBufs.Put(q.cur.buf)
+			q.cur.buf, q.cur.w = nil, nil
+		}
+	}
+}
+
+// next moves the oldest packet into q.cur; false when there is none.
+func (q *sendQueue) next() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.n == 0 {
+		return false
+	}
+	it := &q.items[q.head]
+	q.cur = *it
+	it.buf, it.w = nil, nil
+	q.head = (q.head + 1) % queueLen
+	q.n--
+	return true
+}
+
+// stop refuses further packets, drops those queued, and ends the writer once
+// its current write returns (closing the connection makes a blocked one
+// return). It does not wait: see wait.
+func (q *sendQueue) stop() {
+	q.mu.Lock()
+	if q.stopped {
+		q.mu.Unlock()
+		return
+	}
+	q.stopped = true
+	for q.n > 0 {
+		it := &q.items[q.head]
+		packetBufs.Put(it.buf)
+		it.buf, it.w = nil, nil
+		q.head = (q.head + 1) % queueLen
+		q.n--
+	}
+	q.mu.Unlock()
+	close(q.wake)
+}
+
+// wait returns when the writer has ended.
+func (q *sendQueue) wait() { <-q.done }
