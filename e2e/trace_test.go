@@ -31,7 +31,7 @@ func newMediaTrace(srv *server.Server, path *impairedPath, first inbound) *media
 }
 
 const traceHeader = "  t | path to viewer: offered dropped | viewer: kbit/s decoded dropped freezes(s) key PLI NACK lost rtx size" +
-	" | server: out NACK resent held missed limited | PLI up throttled | keyframes in q/h/f | switches layer est loss"
+	" | server: out NACK resent held missed limited qdrop | PLI up throttled | keyframes in q/h/f | switches layer est loss"
 
 // sample adds one row: the change since the last sample. The server's counters
 // are its engine's; in a test with one viewer they are that viewer's (and its
@@ -60,13 +60,14 @@ func (m *mediaTrace) sample(label string, in inbound) {
 		lane = ps.ToClient.sub(m.prevP.ToClient)
 		m.prevP = ps
 	}
-	m.rows = append(m.rows, fmt.Sprintf("%3s | %4d %4d | %4d %4d %3d %2d(%.2f) %2d %2d %3d %3d %3d %dx%d | %4dk %3d %3d %3d %3d %3d | %2d %2d %2d | %d/%d/%d | %d %s %s %s",
+	m.rows = append(m.rows, fmt.Sprintf("%3s | %4d %4d | %4d %4d %3d %2d(%.2f) %2d %2d %3d %3d %3d %dx%d | %4dk %3d %3d %3d %3d %3d %3d | %2d %2d %2d | %d/%d/%d | %d %s %s %s",
 		label, lane.Forwarded+lane.Dropped(), lane.Dropped(), (d.BytesReceived-p.BytesReceived)*8/1000,
 		d.FramesDecoded-p.FramesDecoded, d.FramesDropped-p.FramesDropped,
 		d.FreezeCount-p.FreezeCount, d.TotalFreezesDuration-p.TotalFreezesDuration,
 		d.KeyFramesDecoded-p.KeyFramesDecoded, d.PLICount-p.PLICount, d.NackCount-p.NackCount,
 		d.PacketsLost-p.PacketsLost, d.RTXReceived-p.RTXReceived, d.FrameWidth, d.FrameHeight,
 		(t.BytesOut-pt.BytesOut)*8/1000, t.NACKs-pt.NACKs, t.Retransmits-pt.Retransmits, t.ResendsHeld-pt.ResendsHeld, t.ResendsMissed-pt.ResendsMissed, t.ResendsLimited-pt.ResendsLimited,
+		t.QueueDrops-pt.QueueDrops,
 		t.PLIs-pt.PLIs, t.KeyframeRequests-pt.KeyframeRequests, t.KeyframesThrottled-pt.KeyframesThrottled,
 		t.KeyframesIn[0]-pt.KeyframesIn[0], t.KeyframesIn[1]-pt.KeyframesIn[1], t.KeyframesIn[2]-pt.KeyframesIn[2],
 		t.LayerSwitches-pt.LayerSwitches, layers, est, loss))

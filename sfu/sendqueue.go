@@ -26,8 +26,12 @@ type sendQueue struct {
 	wake    chan struct{} // a packet was queued; capacity 1
 	done    chan struct{} // closed when the writer has ended
 
-	cur queued // the packet being written; the writer's alone
+	batch [writeBatch]queued // the packets being written; the writer's alone
 }
+
+// writeBatch is how many packets the writer takes from the queue at once: one
+// lock for many packets when the queue runs ahead.
+const writeBatch = 32
 
 // queued is one packet: its header (its one extension, if any, held in its
 // own storage) and payload, in a buffer from packetBufs.
@@ -108,32 +112,36 @@ func (q *sendQueue) push(w webrtc.TrackLocalWriter, h *rtp.Header, extID uint8, 
 func (q *sendQueue) run() {
 	defer close(q.done)
 	for range q.wake {
-		for q.next() {
-			if q.cur.extID != 0 {
-				// In q.cur's own storage, not the slot's, which push may reuse now.
-				q.cur.hdr.Extensions = q.cur.ext[:0]
-				_ = q.cur.hdr.SetExtension(q.cur.extID, q.cur.extBuf[:q.cur.extN])
+		for n := q.take(); n > 0; n = q.take() {
+			for i := range q.batch[:n] {
+				it := &q.batch[i]
+				if it.extID != 0 {
+					// In the batch's own storage, not the slot's, which push may reuse now.
+					it.hdr.Extensions = it.ext[:0]
+					_ = it.hdr.SetExtension(it.extID, it.extBuf[:it.extN])
+				}
+				_, _ = it.w.WriteRTP(&it.hdr, it.buf[:it.n])
+				packetBufs.Put(it.buf)
+				it.buf, it.w = nil, nil
 			}
-			_, _ = q.cur.w.WriteRTP(&q.cur.hdr, q.cur.buf[:q.cur.n])
-			packetBufs.Put(q.cur.buf)
-			q.cur.buf, q.cur.w = nil, nil
 		}
 	}
 }
 
-// next moves the oldest packet into q.cur; false when there is none.
-func (q *sendQueue) next() bool {
+// take moves up to writeBatch of the oldest packets into q.batch and returns
+// how many.
+func (q *sendQueue) take() int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if q.n == 0 {
-		return false
+	n := min(q.n, writeBatch)
+	for i := range n {
+		it := &q.items[q.head]
+		q.batch[i] = *it
+		it.buf, it.w = nil, nil
+		q.head = (q.head + 1) % queueLen
 	}
-	it := &q.items[q.head]
-	q.cur = *it
-	it.buf, it.w = nil, nil
-	q.head = (q.head + 1) % queueLen
-	q.n--
-	return true
+	q.n -= n
+	return n
 }
 
 // stop refuses further packets, drops those queued, and ends the writer once
