@@ -7,7 +7,7 @@ import { MediaSession } from './session.js';
 import { LocalMedia, describeMediaError } from './media.js';
 import { decodeToken } from './token.js';
 import { hydrateIcons, icon, LOGO } from './icons.js';
-import { Stage, ChatLog, toast, avatar, initials, hueFor, h } from './ui.js';
+import { Stage, ChatLog, toast, avatar, initials, hueFor, h, keepOnScreen } from './ui.js';
 import { participantKey, signStatement, isCheckpointStatement, statementHead, keepReceipt, loadReceipt } from './keys.js';
 import { E2EE, transformAPI, passphraseFromFragment } from './e2ee.js';
 import { CHAT_PREFIX } from './sframe.js';
@@ -66,6 +66,26 @@ const LEAVE_DRAIN_MS = 3000;
 /** How long `join` waits for the signing key before it goes without one. */
 const KEY_WAIT_MS = 3000;
 const CANT_DECRYPT = 'Can’t decrypt — different passphrase?';
+
+/**
+ * What a failed join means, in plain words: a title, what to do, and whether trying again
+ * can work. The server's own sentence goes behind "Details".
+ * @type {Record<string, {title: string, text: string, retry: boolean}>}
+ */
+const JOIN_ERRORS = {
+  token_missing: { title: 'This link is incomplete', text: 'It has no access token. Ask the organiser for the full meeting link.', retry: false },
+  token_invalid: { title: 'This link is not valid', text: 'It may have been copied incompletely or changed. Ask the organiser for a new link.', retry: false },
+  token_expired: { title: 'This link has expired', text: 'Ask the organiser for a new link.', retry: false },
+  token_revoked: { title: 'This link was withdrawn', text: 'Ask the organiser for a new link.', retry: false },
+  wrong_room: { title: 'This link is for another meeting', text: 'Ask the organiser for the link to this meeting.', retry: false },
+  forbidden: { title: 'You are not allowed in', text: 'Your link does not let you join this meeting. Ask the organiser.', retry: false },
+  e2ee_required: { title: 'This meeting is end-to-end encrypted', text: 'Open your link again and join with end-to-end encryption on, using the meeting passphrase.', retry: false },
+  room_full: { title: 'This meeting is full', text: 'Try again when someone leaves.', retry: true },
+  server_full: { title: 'The server is busy', text: 'Try again in a minute.', retry: true },
+  rate_limited: { title: 'Too many attempts', text: 'Wait a minute, then try again.', retry: true },
+  shutting_down: { title: 'The server is restarting', text: 'Try again in a minute.', retry: true },
+  duplicate_identity: { title: 'You are already in this meeting', text: 'Your link is in use in another tab or on another device. Leave there, then try again.', retry: true },
+};
 
 /**
  * Reads the token (`?token=`) and the E2EE passphrase (`#e2ee=`) from the address, keeps them in
@@ -271,6 +291,16 @@ function displayName(p) {
 }
 
 /**
+ * Whether someone only listens: they may not speak and publish nothing.
+ * @param {Participant} p
+ * @returns {boolean}
+ */
+function isListener(p) {
+  const g = p.grants || [];
+  return !g.includes('publish') && !g.includes('interpret') && !(p.tracks || []).length;
+}
+
+/**
  * @param {Participant} p
  * @param {string} source
  * @returns {PublishedTrack | undefined}
@@ -300,6 +330,7 @@ function initLobby() {
     input.value = stored || '';
     input.addEventListener('input', () => {
       st.name = input.value.trim();
+      if (st.name) showNameError(false);
       renderLobbyName();
     });
   } else if (claims) {
@@ -309,18 +340,14 @@ function initLobby() {
   }
   st.name = invite ? input.value.trim() : (claims && claims.name) || '';
 
-  /** @type {string | null} */
-  let tokenProblem = null;
-  const now = Date.now() / 1000;
-  if (!token) tokenProblem = 'This link has no access token. Ask the organiser for the full meeting link.';
-  else if (!claims) tokenProblem = 'The access token in this link is damaged. Ask the organiser for a new link.';
-  else if (claims.exp && claims.exp < now) tokenProblem = 'This link has expired. Ask the organiser for a new one.';
-  else if (claims.room && roomName && claims.room !== roomName) {
-    tokenProblem = `This link's token is for the room “${claims.room}”, not this one.`;
-  }
-  if (tokenProblem) {
+  const problem = linkProblem();
+  if (problem) {
+    const p = JOIN_ERRORS[problem];
     $('token-notice').hidden = false;
-    $('token-notice-text').textContent = tokenProblem;
+    $('token-notice-title').textContent = p.title;
+    $('token-notice-text').textContent = p.text;
+    // Nothing here can work: offer no button that pretends otherwise.
+    for (const id of ['join-btn', 'name-field', 'e2ee-lobby', 'joining-as']) $(id).hidden = true;
   }
 
   const sub = $('lobby-sub');
@@ -339,7 +366,10 @@ function initLobby() {
   $('join-form').addEventListener('submit', (ev) => {
     ev.preventDefault();
     media.resumeAudio();
+    if (linkProblem()) return;
     if (invite && !st.name) {
+      // Say why nothing happened, where the eye and a screen reader look.
+      showNameError(true);
       input.focus();
       input.classList.add('invalid');
       setTimeout(() => input.classList.remove('invalid'), 1200);
@@ -371,6 +401,26 @@ function initLobby() {
   renderLobbyName();
   renderLobbyMedia();
   lobbyMeter();
+}
+
+/**
+ * What is wrong with this page's link that the page can tell by itself, as a JOIN_ERRORS code.
+ * @returns {string | null}
+ */
+function linkProblem() {
+  if (!token) return 'token_missing';
+  if (!claims) return 'token_invalid';
+  if (claims.exp && claims.exp < Date.now() / 1000) return 'token_expired';
+  if (claims.room && roomName && claims.room !== roomName) return 'wrong_room';
+  return null;
+}
+
+/** @param {boolean} on */
+function showNameError(on) {
+  const input = $('name-input');
+  $('name-error').hidden = !on;
+  if (on) input.setAttribute('aria-invalid', 'true');
+  else input.removeAttribute('aria-invalid');
 }
 
 // ---- end-to-end encryption ----------------------------------------------------------
@@ -572,6 +622,7 @@ function toggleE2EEPopover() {
   }
   renderE2EE();
   pop.hidden = false;
+  keepOnScreen(pop);
   $('e2ee-pill').setAttribute('aria-expanded', 'true');
 }
 
@@ -946,7 +997,7 @@ function onError(msg) {
     return;
   }
   if (msg.code === 'replaced') {
-    end('error', 'You joined from somewhere else', text);
+    end('error', 'You joined from somewhere else', 'This meeting is open in another tab or on another device. You can rejoin here.');
     return;
   }
   if (msg.ref === 'offer' && st.session) st.session.pubOfferFailed(text);
@@ -1030,14 +1081,9 @@ function scheduleReconnect() {
  * @param {string} [code]
  */
 function fail(text, code) {
-  const titles = /** @type {Record<string, string>} */ ({
-    token_expired: 'This link has expired',
-    token_invalid: 'This link is not valid',
-    token_missing: 'This link is incomplete',
-    wrong_room: 'This link is for another room',
-    forbidden: 'You are not allowed in',
-  });
-  end('error', (code && titles[code]) || 'Can’t join this meeting', text);
+  const known = code ? JOIN_ERRORS[code] : undefined;
+  if (known) end('error', known.title, known.text, { detail: text, retry: known.retry });
+  else end('error', 'Can’t join this meeting', text, { retry: true });
 }
 
 // ---- leaving ------------------------------------------------------------------------
@@ -1086,13 +1132,16 @@ function finishLeave(now = false) {
  * @param {'left' | 'removed' | 'error'} phase
  * @param {string} title
  * @param {string} text
+ * @param {{detail?: string, retry?: boolean}} [opts] the technical detail behind a toggle;
+ *   whether joining again can work (by default it can, unless removed)
  */
-function end(phase, title, text) {
+function end(phase, title, text, opts = {}) {
   clearTimeout(st.reconnectTimer);
   clearTimeout(st.leaveTimer);
   closeRecordPopover();
   closeRecordConfirm();
   closeE2EEPopover();
+  closeMoreMenu();
   setRecordPending(false);
   for (const t of document.querySelectorAll('#toasts [data-group="recording"]')) t.remove();
   st.reconnecting = false;
@@ -1118,9 +1167,14 @@ function end(phase, title, text) {
   $('end-text').textContent = text;
   $('end-icon').replaceChildren(icon(phase === 'left' ? 'wave' : phase === 'removed' ? 'removeUser' : 'alert'));
   $('end-icon').className = `end-icon end-${phase}`;
-  $('rejoin-btn').hidden = phase === 'removed';
+  const detail = opts.detail && opts.detail !== text ? opts.detail : '';
+  $('end-details').hidden = !detail;
+  $('end-detail-text').textContent = detail;
+  const retry = phase !== 'removed' && opts.retry !== false;
+  $('rejoin-btn').hidden = !retry;
   $('rejoin-text').textContent = phase === 'error' ? 'Try again' : 'Rejoin';
-  if (phase !== 'error') $('rejoin-btn').focus();
+  const first = /** @type {HTMLElement} */ (retry ? $('rejoin-btn') : $('end-home'));
+  first.focus();
 }
 
 function closeSession() {
@@ -1171,8 +1225,14 @@ function renderMedia() {
   const screens = [];
   /** @type {string[]} */
   const cams = [];
+  let listeners = canSpeak() ? 0 : 1;
   for (const p of others()) {
     const mine = byOwner.get(p.id) || [];
+    // Someone who only listens gets no tile of their own: the chip counts them.
+    if (isListener(p) && !mine.length) {
+      listeners++;
+      continue;
+    }
     const cam = mine.find((t) => t.source === 'camera');
     const camInfo = published(p, 'camera');
     const micInfo = published(p, 'mic');
@@ -1196,10 +1256,12 @@ function renderMedia() {
       screens.push(s.key);
     }
   }
-  const self = stage.tile('self:camera', { self: true });
-  self.setName(displayName(st.self), st.self.identity || 'self');
-  self.setTrack(st.camOn && media.camera ? media.camera : null);
-  self.setMicOff(!st.micOn || !media.mic);
+  if (canSpeak()) {
+    const self = stage.tile('self:camera', { self: true });
+    self.setName(displayName(st.self), st.self.identity || 'self');
+    self.setTrack(st.camOn && media.camera ? media.camera : null);
+    self.setMicOff(!st.micOn || !media.mic);
+  }
   if (st.sharing && media.screen) {
     const s = stage.tile('self:screen', { self: true, screen: true });
     s.setName(displayName(st.self), st.self.identity || 'self');
@@ -1207,8 +1269,12 @@ function renderMedia() {
     s.setMicOff(false);
     screens.push(s.key);
   }
-  const order = [...screens, ...cams, 'self:camera'];
+  const order = [...screens, ...cams, ...(canSpeak() ? ['self:camera'] : [])];
   $('alone').hidden = st.others.size > 0;
+  const chip = $('listeners-chip');
+  chip.hidden = listeners === 0 || st.others.size === 0;
+  $('listeners-text').textContent = `${listeners} listening`;
+  chip.setAttribute('aria-label', `${listeners} listening only: show participants`);
   renderLanguage();
   stage.retain((k) => order.includes(k));
   stage.setOrder(order);
@@ -1481,7 +1547,7 @@ function updateControls() {
   for (const id of ['btn-cam', 'btn-screen', 'lobby-cam']) {
     /** @type {HTMLButtonElement} */ ($(id)).disabled = !pub;
   }
-  if (!('getDisplayMedia' in (navigator.mediaDevices || {}))) /** @type {HTMLButtonElement} */ ($('btn-screen')).disabled = true;
+  $('btn-screen').hidden = !canShareScreen();
   setToggle('btn-chat', st.panel === 'chat', 'chat', 'chat', 'Hide chat', 'Show chat', false);
   setToggle('btn-people', st.panel === 'people', 'people', 'people', 'Hide participants', 'Show participants', false);
   const badge = $('chat-badge');
@@ -1917,6 +1983,7 @@ function toggleLangMenu() {
   }
   renderLanguage();
   menu.hidden = false;
+  keepOnScreen(menu);
   $('btn-lang').setAttribute('aria-expanded', 'true');
   const first = /** @type {HTMLElement | null} */ (menu.querySelector('[aria-checked="true"]'));
   if (first) first.focus();
@@ -1927,6 +1994,45 @@ function closeLangMenu() {
   if (menu.hidden) return;
   menu.hidden = true;
   $('btn-lang').setAttribute('aria-expanded', 'false');
+}
+
+// ---- more options (phones) -----------------------------------------------------------
+
+/** Whether this browser can share a screen (phones cannot). */
+function canShareScreen() {
+  return !!navigator.mediaDevices && 'getDisplayMedia' in navigator.mediaDevices;
+}
+
+/** Fills the More menu with what the toolbar has no room for on a phone. */
+function renderMoreMenu() {
+  const screen = $('more-screen');
+  screen.hidden = !canPublish() || !canShareScreen();
+  $('more-screen-text').textContent = st.sharing ? 'Stop presenting' : 'Present your screen';
+  const rec = /** @type {HTMLButtonElement} */ ($('more-record'));
+  rec.hidden = !canRecord();
+  rec.disabled = st.recordPending || st.phase !== 'joined';
+  $('more-record-text').textContent = isRecording() ? 'Stop recording' : 'Record this meeting';
+}
+
+function toggleMoreMenu() {
+  const menu = $('more-menu');
+  if (!menu.hidden) {
+    closeMoreMenu();
+    return;
+  }
+  renderMoreMenu();
+  menu.hidden = false;
+  keepOnScreen(menu);
+  $('btn-more').setAttribute('aria-expanded', 'true');
+  const first = /** @type {HTMLElement | null} */ (menu.querySelector('.menu-item:not([hidden])'));
+  if (first) first.focus();
+}
+
+function closeMoreMenu() {
+  const menu = document.getElementById('more-menu');
+  if (!menu || menu.hidden) return;
+  menu.hidden = true;
+  $('btn-more').setAttribute('aria-expanded', 'false');
 }
 
 // ---- recording ----------------------------------------------------------------------
@@ -2042,6 +2148,7 @@ function renderRecording() {
   setToggle('btn-record', recording, 'recordStop', 'record', 'Stop recording', 'Record this meeting', false);
   btn.classList.toggle('recording', recording);
   btn.disabled = st.recordPending || st.phase !== 'joined';
+  renderMoreMenu();
 }
 
 function toggleRecordPopover() {
@@ -2052,6 +2159,7 @@ function toggleRecordPopover() {
   }
   renderRecording();
   pop.hidden = false;
+  keepOnScreen(pop);
   $('rec-pill').setAttribute('aria-expanded', 'true');
 }
 
@@ -2355,6 +2463,23 @@ function start() {
   $('panel-close').addEventListener('click', () => closePanel());
   $('btn-settings').addEventListener('click', () => openSettings());
   $('btn-lang').addEventListener('click', () => toggleLangMenu());
+  $('btn-more').addEventListener('click', () => toggleMoreMenu());
+  $('more-screen').addEventListener('click', () => {
+    closeMoreMenu();
+    toggleScreen();
+  });
+  $('more-record').addEventListener('click', () => {
+    closeMoreMenu();
+    onRecordButton();
+  });
+  $('more-settings').addEventListener('click', () => {
+    closeMoreMenu();
+    openSettings();
+  });
+  $('listeners-chip').addEventListener('click', () => openPanel('people'));
+  window.addEventListener('resize', () => {
+    for (const id of ['lang-menu', 'more-menu', 'rec-pop', 'e2ee-pop']) keepOnScreen($(id));
+  });
   $('btn-record').addEventListener('click', () => onRecordButton());
   $('rec-pill').addEventListener('click', () => toggleRecordPopover());
   $('e2ee-pill').addEventListener('click', () => toggleE2EEPopover());
@@ -2369,13 +2494,16 @@ function start() {
   document.addEventListener('pointerdown', (ev) => {
     const t = /** @type {Node} */ (ev.target);
     if (!$('lang-menu').contains(t) && !$('btn-lang').contains(t)) closeLangMenu();
+    if (!$('more-menu').contains(t) && !$('btn-more').contains(t)) closeMoreMenu();
     if (!$('rec-anchor').contains(t)) closeRecordPopover();
     if (!$('e2ee-anchor').contains(t)) closeE2EEPopover();
   });
   const duck = /** @type {HTMLInputElement} */ ($('duck'));
   duck.value = String(Math.round(st.duck * 100));
+  $('duck-value').textContent = `${duck.value}%`;
   duck.addEventListener('input', () => {
     st.duck = Number(duck.value) / 100;
+    $('duck-value').textContent = `${duck.value}%`;
     try {
       localStorage.setItem(DUCK_KEY, String(st.duck));
     } catch {
@@ -2386,7 +2514,8 @@ function start() {
   $('settings-close').addEventListener('click', () => /** @type {HTMLDialogElement} */ ($('settings')).close());
   $('settings').addEventListener('close', () => {
     $('preview-col').append($('devices'));
-    $('btn-settings').focus();
+    const opener = getComputedStyle($('btn-settings')).display === 'none' ? 'btn-more' : 'btn-settings';
+    $(opener).focus();
   });
   $('rejoin-btn').addEventListener('click', () => rejoin());
   $('audio-unlock-btn').addEventListener('click', () => {
@@ -2425,6 +2554,9 @@ function start() {
     } else if (ev.key === 'Escape' && !$('lang-menu').hidden) {
       closeLangMenu();
       $('btn-lang').focus();
+    } else if (ev.key === 'Escape' && !$('more-menu').hidden) {
+      closeMoreMenu();
+      $('btn-more').focus();
     } else if (ev.key === 'Escape' && !$('rec-pop').hidden) {
       closeRecordPopover();
       $('rec-pill').focus();
@@ -2446,9 +2578,13 @@ function start() {
 
   initLobby();
   const e2eeProblem = fragmentPassphrase !== null ? startE2EE(fragmentPassphrase) : null;
-  if (autojoin && e2eeProblem) {
+  const problem = linkProblem();
+  if (autojoin && problem) {
+    const p = JOIN_ERRORS[problem];
+    end('error', p.title, p.text, { retry: false });
+  } else if (autojoin && e2eeProblem) {
     // The link asks for end-to-end encryption: never join without it.
-    fail(e2eeProblem);
+    end('error', 'Can’t join this meeting', e2eeProblem, { retry: false });
   } else if (autojoin) {
     $('connecting-text').textContent = `Joining ${roomName || 'the meeting'}…`;
     setView('connecting');
@@ -2457,7 +2593,7 @@ function start() {
   } else {
     setPhase('lobby');
     setView('lobby');
-    startLocalMedia();
+    if (!problem) startLocalMedia();
   }
 }
 
