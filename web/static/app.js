@@ -348,6 +348,7 @@ function initLobby() {
     $('token-notice-text').textContent = p.text;
     // Nothing here can work: offer no button that pretends otherwise.
     for (const id of ['join-btn', 'name-field', 'e2ee-lobby', 'joining-as']) $(id).hidden = true;
+    document.body.classList.add('dead-link');
   }
 
   const sub = $('lobby-sub');
@@ -1173,8 +1174,9 @@ function end(phase, title, text, opts = {}) {
   const retry = phase !== 'removed' && opts.retry !== false;
   $('rejoin-btn').hidden = !retry;
   $('rejoin-text').textContent = phase === 'error' ? 'Try again' : 'Rejoin';
-  const first = /** @type {HTMLElement} */ (retry ? $('rejoin-btn') : $('end-home'));
-  first.focus();
+  // Without a retry, the way home is the page's one action.
+  $('end-home').className = retry ? 'btn btn-ghost' : 'btn btn-primary';
+  (retry ? $('rejoin-btn') : $('end-home')).focus();
 }
 
 function closeSession() {
