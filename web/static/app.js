@@ -2372,7 +2372,8 @@ const parleyTest = {
   /**
    * End-to-end encryption as the worker last reported it (twice a second).
    * @returns {{enabled: boolean, api: string | null, epoch: number, decryptFailures: number,
-   *            encryptedFrames: number, decryptedFrames: number, undecryptable: string[]}}
+   *            encryptedFrames: number, decryptedFrames: number, replayedFrames: number,
+   *            misattributedFrames: number, refusedMessages: number, keyed: string[], undecryptable: string[]}}
    */
   e2ee: () => {
     const e = st.e2ee;
