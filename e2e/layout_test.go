@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/parleyhq/parley/auth"
 )
@@ -154,6 +155,34 @@ func TestMenusStayOnScreen(t *testing.T) {
 			if err := chromedp.Do(listener, chromedp.KeyEvent("\x1b")); err != nil {
 				t.Fatal(err)
 			}
+
+			// The same menu by keyboard: Escape gave the focus back to its button; Enter opens it
+			// on the current choice, an arrow moves to English and Enter picks it.
+			waitFor(t, ctx, "the language menu closed, its button focused", func() (bool, string) {
+				s, err := chromedp.Run(listener, chromedp.Evaluate[string](`document.getElementById('lang-menu').hidden + ' ' + document.activeElement.id`))
+				return err == nil && s == "true btn-lang", s
+			})
+			if err := chromedp.Do(listener, chromedp.KeyEvent("\r")); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, ctx, "the menu open on Original audio", func() (bool, string) {
+				s, err := chromedp.Run(listener, chromedp.Evaluate[string](`document.activeElement.textContent`))
+				return err == nil && strings.Contains(s, "Original audio"), s
+			})
+			if err := chromedp.Do(listener, chromedp.KeyEvent(kb.ArrowDown)); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, ctx, "English focused", func() (bool, string) {
+				s, err := chromedp.Run(listener, chromedp.Evaluate[string](`document.activeElement.textContent`))
+				return err == nil && strings.Contains(s, "English"), s
+			})
+			if err := chromedp.Do(listener, chromedp.KeyEvent("\r")); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, ctx, "listening to English", func() (bool, string) {
+				s, err := chromedp.Run(listener, chromedp.Evaluate[string](`document.getElementById('lang-code').textContent + ' ' + document.getElementById('lang-menu').hidden`))
+				return err == nil && s == "EN true", s
+			})
 
 			// The host's popovers, dialog and panels.
 			screenshot(t, host, vp.name+"-call-host")

@@ -138,6 +138,8 @@ function start() {
       $('e2ee-pill').focus();
     } else if (ev.key === 'Escape' && st.panel) {
       closePanel();
+    } else if (ev.key === 'ArrowDown' || ev.key === 'ArrowUp' || ev.key === 'Home' || ev.key === 'End') {
+      moveInMenu(ev);
     }
   });
   // Any gesture lets the level meter's AudioContext run.
@@ -168,6 +170,23 @@ function start() {
     setView('lobby');
     if (!problem) startLocalMedia();
   }
+}
+
+/**
+ * Arrow keys, Home and End move between the items of an open menu (Tab still leaves it).
+ * @param {KeyboardEvent} ev
+ */
+function moveInMenu(ev) {
+  const at = /** @type {HTMLElement | null} */ (document.activeElement);
+  const menu = at && at.closest('.menu');
+  if (!at || !menu) return;
+  const items = /** @type {HTMLElement[]} */ ([...menu.querySelectorAll('.menu-item')]).filter((b) => !b.closest('[hidden]'));
+  const i = items.indexOf(at);
+  if (i < 0 || !items.length) return;
+  ev.preventDefault();
+  const n = items.length;
+  const next = ev.key === 'Home' ? 0 : ev.key === 'End' ? n - 1 : (i + (ev.key === 'ArrowDown' ? 1 : n - 1)) % n;
+  items[next].focus();
 }
 
 start();

@@ -59,6 +59,9 @@ export function updateControls() {
   $('btn-screen').hidden = !canShareScreen();
   setToggle('btn-chat', st.panel === 'chat', 'chat', 'chat', 'Hide chat', 'Show chat', false);
   setToggle('btn-people', st.panel === 'people', 'people', 'people', 'Hide participants', 'Show participants', false);
+  // The name holds the count the button shows (what a voice user says is what they see).
+  const count = $('people-badge').textContent;
+  if (count) $('btn-people').setAttribute('aria-label', `${st.panel === 'people' ? 'Hide participants' : 'Show participants'}, ${count} in the meeting`);
   const badge = $('chat-badge');
   badge.hidden = st.unread === 0;
   badge.textContent = st.unread > 9 ? '9+' : String(st.unread);

@@ -98,7 +98,7 @@ export function renderRecording() {
   const k = st.key && st.key.key;
   $('rec-count').textContent = String(st.countersigned);
   $('rec-fingerprint').textContent = k ? k.fingerprint : '—';
-  $('rec-key-rows').hidden = !k;
+  for (const row of document.querySelectorAll('#rec-pop [data-key-row]')) /** @type {HTMLElement} */ (row).hidden = !k;
   $('rec-copy-row').hidden = !k;
   $('rec-pop-you').hidden = !k;
   const problem = $('rec-problem');
