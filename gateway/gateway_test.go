@@ -585,8 +585,12 @@ func TestRoomPage(t *testing.T) {
 		if resp.StatusCode != http.StatusNotFound {
 			t.Errorf("GET %s: %s, want 404", path, resp.Status)
 		}
-		if strings.Contains(strings.ToLower(body), "<html") {
-			t.Errorf("GET %s served a page", path)
+		// The styled "not found" page, never the meeting page, and nothing of the path.
+		if strings.Contains(body, "app.js") || !strings.Contains(body, "nothing at this address") {
+			t.Errorf("GET %s served %q, want the not-found page", path, body)
+		}
+		if strings.Contains(strings.ToLower(body), "script%3e") || strings.Contains(body, "<script>") {
+			t.Errorf("GET %s: the page repeats the path", path)
 		}
 	}
 }
@@ -596,6 +600,37 @@ func TestHealthz(t *testing.T) {
 	resp, body := get(t, srv.URL()+"/healthz")
 	if resp.StatusCode != http.StatusOK || strings.TrimSpace(body) != "ok" {
 		t.Fatalf("GET /healthz: %s %q, want 200 ok", resp.Status, body)
+	}
+}
+
+// An unknown path gets a styled page that says so and leads home, with a 404
+// and the client's security headers; other methods keep the plain 404.
+func TestUnknownPathGetsAPageWithAWayBack(t *testing.T) {
+	srv := startServer(t)
+	for _, path := range []string{"/nope", "/r/", "/r/a/b", "/records-typo"} {
+		resp, body := get(t, srv.URL()+path)
+		if resp.StatusCode != http.StatusNotFound {
+			t.Errorf("GET %s: %s, want 404", path, resp.Status)
+		}
+		if !strings.Contains(body, "nothing at this address") || !strings.Contains(body, `href="/"`) {
+			t.Errorf("GET %s: %q, want the not-found page with a link home", path, body)
+		}
+	}
+	resp, _ := get(t, srv.URL()+"/nope")
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'self'") {
+		t.Errorf("the not-found page's CSP: %q", csp)
+	}
+	if !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+		t.Errorf("Content-Type %q", resp.Header.Get("Content-Type"))
+	}
+	r, err := http.Post(srv.URL()+"/nope", "text/plain", strings.NewReader("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(r.Body)
+	r.Body.Close()
+	if r.StatusCode != http.StatusNotFound || strings.Contains(string(b), "<html") {
+		t.Errorf("POST /nope: %s %q, want a plain 404", r.Status, b)
 	}
 }
 

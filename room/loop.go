@@ -183,7 +183,11 @@ func (r *Room) join(p *Participant) error {
 	if r.rec != nil && p.key != "" {
 		r.rec.rec.Key(p.id, p.identity, p.key)
 	}
-	r.m.log.Info("participant joined", "room", r.name, "participant", p.id, "identity", p.identity)
+	if old != nil {
+		r.m.log.Info("participant resumed", "room", r.name, "participant", p.id, "identity", p.identity)
+	} else {
+		r.m.log.Info("participant joined", "room", r.name, "participant", p.id, "identity", p.identity)
+	}
 	for _, t := range r.tracks {
 		r.subscribe(p, t)
 	}

@@ -4,12 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/parleyhq/parley/auth"
 	"github.com/parleyhq/parley/client"
 	"github.com/parleyhq/parley/config"
+	"github.com/parleyhq/parley/server"
 	"github.com/parleyhq/parley/signal"
 )
 
@@ -146,4 +149,60 @@ func TestInviteGuestResumesWithTheSecret(t *testing.T) {
 		t.Fatal("a second guest took the first guest's seat")
 	}
 	_ = other
+}
+
+// A participant who takes their seat back is logged as resumed, not as a
+// second "participant joined".
+func TestResumedSeatIsLoggedAsResumed(t *testing.T) {
+	cfg := config.Default()
+	cfg.Listen, cfg.UDPPort, cfg.DataDir = "127.0.0.1:0", 0, t.TempDir()
+	var logs lockedBuffer
+	srv, err := server.Start(cfg, slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	tok := mint(t, srv, "summit", "head-a", auth.GrantJoin)
+	a, err := client.Dial(ctx, client.Options{URL: srv.URL(), Room: "summit", Token: tok})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := dial(t, ctx, srv, "summit", "head-b", auth.GrantJoin)
+	seat := a.Welcome().Self.ID
+	a.Close() // the network drops: no leave
+	if _, err := b.WaitFor(ctx, func(typ string, raw []byte) bool {
+		id, st := participantState(raw)
+		return typ == "participant-updated" && id == seat && st == "reconnecting"
+	}); err != nil {
+		t.Fatal(err)
+	}
+	a2, err := client.Dial(ctx, client.Options{URL: srv.URL(), Room: "summit", Token: tok})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a2.Close()
+	if a2.Welcome().Self.ID != seat {
+		t.Fatalf("head-a came back as %s, not in seat %s", a2.Welcome().Self.ID, seat)
+	}
+	var joined, resumed int
+	for _, line := range strings.Split(logs.String(), "\n") {
+		if !strings.Contains(line, "identity=head-a") {
+			continue
+		}
+		if strings.Contains(line, `msg="participant joined"`) {
+			joined++
+		}
+		if strings.Contains(line, `msg="participant resumed"`) {
+			resumed++
+		}
+	}
+	if joined != 1 || resumed != 1 {
+		t.Fatalf("head-a logged as joined %d times and resumed %d times, want once each:\n%s", joined, resumed, logs.String())
+	}
 }

@@ -39,7 +39,7 @@ func Register(mux *http.ServeMux) {
 	})))
 	mux.Handle("GET /r/{room}", secure(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if auth.ValidRoom(r.PathValue("room")) != nil {
-			http.Error(w, "no such room name", http.StatusNotFound)
+			notFound(w, r)
 			return
 		}
 		// The token in the query must not leak to other sites through Referer.
@@ -50,6 +50,30 @@ func Register(mux *http.ServeMux) {
 	mux.Handle("GET /{$}", secure(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.ServeFileFS(w, r, static, "index.html")
 	})))
+	// Every path no other route claims: a page that says so and leads home (the least
+	// specific pattern, so it shadows nothing).
+	mux.Handle("/", secure(http.HandlerFunc(notFound)))
+}
+
+// notFound answers 404: a styled page with a way back for browsers (GET and HEAD), the
+// plain text of net/http for every other method. The page is constant: it never repeats
+// the path it was asked for.
+func notFound(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		http.NotFound(w, r)
+		return
+	}
+	page, err := fs.ReadFile(Static(), "notfound.html")
+	if err != nil {
+		http.NotFound(w, r)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.WriteHeader(http.StatusNotFound)
+	if r.Method == http.MethodGet {
+		_, _ = w.Write(page)
+	}
 }
 
 func secure(h http.Handler) http.Handler {

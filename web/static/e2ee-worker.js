@@ -221,7 +221,9 @@ async function setSelf(msg) {
     }
   }
   if (seat) for (const m of st.members.values()) m.given = -1;
-  await sendExchange('hello', '*', []);
+  // A hello carries no boxes; its wire form has always been `"boxes":[]`, which the MAC and the
+  // signature cover, so it stays an empty array.
+  await sendExchange('hello', '*', /** @type {Record<string, string>} */ (/** @type {unknown} */ ([])));
 }
 
 /**

@@ -53,7 +53,6 @@ export class E2EE {
     this.api = api;
     this.room = room;
     this.onStatus = onStatus;
-    /** @type {E2EEStatus} */
     this.onSend = onSend;
     /** @type {E2EEStatus} */
     this.status = { ready: false, epoch: 0, encryptedFrames: 0, decryptedFrames: 0, decryptFailures: 0, replayedFrames: 0,

@@ -22,16 +22,20 @@ export function h(tag, opts = {}, children = []) {
 }
 
 /**
- * Up to two initials for an avatar.
+ * Up to two initials for an avatar, from letters and digits only: a qualifier in brackets
+ * is not part of the name ("Irina (interpreter)" is "IR", not "I("); one word gives its
+ * first two letters, several the first letters of the first and the last.
  * @param {string} name
  * @returns {string}
  */
 export function initials(name) {
-  const words = (name || '').trim().split(/\s+/).filter(Boolean);
+  const bare = (name || '').replace(/[([{][^)\]}]*[)\]}]/g, ' ');
+  let words = bare.split(/[^\p{L}\p{N}]+/u).filter(Boolean);
+  if (!words.length) words = (name || '').split(/[^\p{L}\p{N}]+/u).filter(Boolean);
   if (!words.length) return '?';
-  const first = Array.from(words[0])[0] || '';
-  const last = words.length > 1 ? Array.from(words[words.length - 1])[0] || '' : '';
-  return (first + last).toUpperCase();
+  const first = Array.from(words[0]);
+  const last = words.length > 1 ? Array.from(words[words.length - 1])[0] : first[1] || '';
+  return (first[0] + last).toUpperCase();
 }
 
 /**
@@ -247,7 +251,11 @@ export class Stage {
     const rects = new Map();
     let hidden = 0;
     const screen = tiles.find((t) => t.screen && !t.self) || tiles.find((t) => t.screen);
-    this.el.dataset.layout = screen ? 'present' : tiles.length === 2 && tiles.some((t) => t.self) && W >= 560 ? 'pip' : 'grid';
+    // A phone shows oneself small in a corner whenever someone else is on the stage.
+    const phone = W < 560;
+    const selfTile = tiles.find((t) => t.self && !t.screen);
+    const pip = !!selfTile && (phone ? tiles.length >= 2 : tiles.length === 2);
+    this.el.dataset.layout = screen ? 'present' : pip ? 'pip' : 'grid';
 
     if (screen) {
       const rest = tiles.filter((t) => t !== screen);
@@ -278,12 +286,14 @@ export class Stage {
         if (hidden) this.place(this.overflow, { x: x0 + shown * (tw + gap), y: H - th, w: tw, h: th });
       }
     } else if (this.el.dataset.layout === 'pip') {
-      const self = /** @type {Tile} */ (tiles.find((t) => t.self));
-      const other = /** @type {Tile} */ (tiles.find((t) => !t.self));
-      rects.set(other, { x: 0, y: 0, w: W, h: H });
-      const pw = Math.min(300, Math.max(170, W * 0.22));
-      const ph = (pw * 9) / 16;
-      rects.set(self, { x: W - pw - 14, y: H - ph - 14, w: pw, h: ph });
+      const self = /** @type {Tile} */ (selfTile);
+      const rest = tiles.filter((t) => t !== self);
+      gridRects(rest.length, W, H, gap).forEach((r, i) => rects.set(rest[i], r));
+      const portrait = phone && H > W;
+      const pw = phone ? Math.round(Math.max(96, W * 0.28)) : Math.min(300, Math.max(170, W * 0.22));
+      const ph = portrait ? (pw * 4) / 3 : (pw * 9) / 16;
+      const m = phone ? 8 : 14;
+      rects.set(self, { x: W - pw - m, y: H - ph - m, w: pw, h: ph });
     } else {
       gridRects(tiles.length, W, H, gap).forEach((r, i) => rects.set(tiles[i], r));
     }
@@ -487,4 +497,24 @@ export function toast(text, opts = {}) {
     }, timeout);
   }
   return el;
+}
+
+// ---- menus --------------------------------------------------------------------------
+
+/**
+ * Shifts a shown menu or popover that hangs off the viewport sideways, to 8 px from its
+ * edges (a menu anchored near an edge of a narrow screen would hang off it).
+ * @param {HTMLElement} el
+ */
+export function keepOnScreen(el) {
+  el.style.translate = '';
+  if (el.hidden) return;
+  const r = el.getBoundingClientRect();
+  const W = document.documentElement.clientWidth;
+  const m = 8;
+  let dx = 0;
+  // Only what hangs off the screen moves (a bottom sheet spans it edge to edge).
+  if (r.right > W) dx = Math.max(W - m - r.right, m - r.left);
+  if (r.left + dx < 0) dx = m - r.left;
+  if (dx) el.style.translate = `${Math.round(dx)}px 0`;
 }

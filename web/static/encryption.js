@@ -1,0 +1,220 @@
+// End-to-end encryption as the page uses it: the lobby's switch and passphrase, the worker's key
+// exchange through the server (syncE2EERoster, startE2EEExchange, sendE2EE), its status, and the
+// meeting bar's badge. The cryptography is in e2ee.js, e2ee-worker.js and sframe.js.
+
+import { icon } from './icons.js';
+import { toast, keepOnScreen } from './ui.js';
+import { E2EE, transformAPI } from './e2ee.js';
+import { roomName, fragmentPassphrase, $, st, keyReady, errText } from './store.js';
+import { join, fail } from './call.js';
+import { renderMedia } from './layout.js';
+import { renderPeople } from './people.js';
+
+
+/**
+ * Starts end-to-end encryption with a passphrase: the key derivation begins in the worker now.
+ * @param {string} passphrase
+ * @returns {string | null} why it cannot start, or null
+ */
+export function startE2EE(passphrase) {
+  if (st.e2ee && st.e2eePass === passphrase) return null;
+  stopE2EE();
+  try {
+    st.e2ee = new E2EE(roomName, onE2EEStatus, sendE2EE);
+  } catch (err) {
+    return `This browser cannot encrypt media end to end (${errText(err)}). Use a current Chrome, Edge, Firefox or Safari.`;
+  }
+  st.e2eePass = passphrase;
+  st.e2ee.start(passphrase).catch(() => {});
+  return null;
+}
+
+/**
+ * Sends one key exchange message of the worker's through the server.
+ * @param {string} to a participant id, or '' for everyone else
+ * @param {string} data
+ */
+export function sendE2EE(to, data) {
+  if (!st.sig || st.phase !== 'joined') return;
+  /** @type {Record<string, string>} */
+  const msg = { type: 'e2ee', data };
+  if (to) msg.to = to;
+  st.sig.send(msg);
+}
+
+/** Tells the worker who else is in the room: its key exchange follows the roster. */
+export function syncE2EERoster() {
+  if (st.e2ee) st.e2ee.setRoster([...st.others.values()]);
+}
+
+/** Tells the worker who this page is, with the identity key that signs its key exchange. */
+export function startE2EEExchange() {
+  const e2ee = st.e2ee;
+  const self = st.self;
+  if (!e2ee || !self) return;
+  keyReady.then((k) => {
+    if (st.e2ee === e2ee && st.self === self && k.key) e2ee.setSelf(self.id, self.identity, k.key.publicKey, k.key.pair.privateKey);
+  });
+}
+
+export function stopE2EE() {
+  if (st.e2ee) st.e2ee.close();
+  st.e2ee = null;
+  st.e2eePass = '';
+  st.undecryptable = new Set();
+}
+
+/** The lobby's "End-to-end encryption" switch and passphrase field. */
+export function initLobbyE2EE() {
+  const toggle = /** @type {HTMLInputElement} */ ($('e2ee-toggle'));
+  const pass = /** @type {HTMLInputElement} */ ($('e2ee-pass'));
+  const show = $('e2ee-show');
+  const supported = !!transformAPI();
+  if (!supported) {
+    toggle.disabled = true;
+    $('e2ee-sub').textContent = 'This browser cannot encrypt media end to end.';
+  }
+  if (fragmentPassphrase !== null) {
+    toggle.checked = supported;
+    pass.value = fragmentPassphrase;
+    $('e2ee-from-link').hidden = !supported;
+    if (!supported) {
+      $('token-notice').hidden = false;
+      $('token-notice-text').textContent =
+        'This link is for an end-to-end encrypted meeting, but this browser cannot encrypt media end to end. Use a current Chrome, Edge, Firefox or Safari.';
+    }
+  }
+  const sync = () => {
+    $('e2ee-pass-field').hidden = !toggle.checked;
+    $('e2ee-lobby').classList.toggle('on', toggle.checked);
+    $('fineprint-text').textContent = toggle.checked
+      ? 'Media is encrypted end to end with the meeting passphrase: the server forwards and records only ciphertext.'
+      : 'Media is encrypted in transit. Nothing is recorded unless the room says so.';
+  };
+  toggle.addEventListener('change', () => {
+    sync();
+    if (toggle.checked && !pass.value) pass.focus();
+  });
+  pass.addEventListener('input', () => {
+    $('e2ee-from-link').hidden = true;
+    pass.classList.remove('invalid');
+  });
+  show.addEventListener('click', () => {
+    const visible = pass.type === 'password';
+    pass.type = visible ? 'text' : 'password';
+    show.setAttribute('aria-pressed', String(visible));
+    const label = visible ? 'Hide passphrase' : 'Show passphrase';
+    show.setAttribute('aria-label', label);
+    show.title = label;
+    const holder = /** @type {HTMLElement} */ (show.querySelector('[data-icon]'));
+    holder.dataset.icon = visible ? 'eyeOff' : 'eye';
+    holder.replaceChildren(icon(holder.dataset.icon));
+  });
+  sync();
+}
+
+/**
+ * Applies the lobby's encryption choice before joining.
+ * @returns {boolean} whether to go on and join
+ */
+export function applyLobbyE2EE() {
+  const toggle = /** @type {HTMLInputElement} */ ($('e2ee-toggle'));
+  const pass = /** @type {HTMLInputElement} */ ($('e2ee-pass'));
+  // The link is for an encrypted meeting and this browser cannot encrypt (the notice says so).
+  if (fragmentPassphrase !== null && !transformAPI()) return false;
+  if (!toggle.checked) {
+    stopE2EE();
+    return true;
+  }
+  if (!pass.value.trim()) {
+    pass.focus();
+    pass.classList.add('invalid');
+    setTimeout(() => pass.classList.remove('invalid'), 1200);
+    return false;
+  }
+  const problem = startE2EE(pass.value);
+  if (problem) {
+    toast(problem, { kind: 'error' });
+    return false;
+  }
+  return true;
+}
+
+/** Joins once the encryption keys are ready (at once without end-to-end encryption). */
+export async function joinWhenKeysReady() {
+  const e2ee = st.e2ee;
+  if (e2ee) {
+    try {
+      await e2ee.ready;
+    } catch (err) {
+      fail(`End-to-end encryption could not start: ${errText(err)}. Nothing was sent.`);
+      return;
+    }
+    if (st.e2ee !== e2ee) return;
+    // The identity key signs this browser's media keys: without it no one could tell them apart.
+    const k = await keyReady;
+    if (!k.key) {
+      fail(`End-to-end encryption needs a signing key, and this browser has none: ${k.problem}. Nothing was sent.`);
+      return;
+    }
+    if (st.e2ee !== e2ee) return;
+  }
+  join();
+}
+
+/** The members whose signed keys the worker held at its last report. */
+export let lastKeyed = '';
+
+/**
+ * What the encryption worker reports, twice a second.
+ * @param {import('./e2ee.js').E2EEStatus} s
+ */
+export function onE2EEStatus(s) {
+  /** @type {Set<string>} */
+  const ids = new Set();
+  const session = st.session;
+  if (session) {
+    for (const mid of s.failing) {
+      const owner = session.subTracks[mid];
+      if (owner && owner.participant) ids.add(owner.participant);
+    }
+  }
+  const epoch = document.getElementById('e2ee-epoch');
+  if (epoch) epoch.textContent = String(s.epoch);
+  const keyed = s.keyed.slice().sort().join(' ');
+  if (ids.size !== st.undecryptable.size || [...ids].some((id) => !st.undecryptable.has(id))) {
+    st.undecryptable = ids;
+    renderMedia();
+    renderPeople();
+  } else if (keyed !== lastKeyed) {
+    renderPeople();
+  }
+  lastKeyed = keyed;
+}
+
+/** The meeting bar's "End-to-end encrypted" badge. */
+export function renderE2EE() {
+  const on = !!st.e2ee && (st.phase === 'joined' || st.phase === 'joining');
+  $('e2ee-anchor').hidden = !on;
+  if (!on) closeE2EEPopover();
+  if (st.e2ee) $('e2ee-epoch').textContent = String(st.e2ee.status.epoch);
+}
+
+export function toggleE2EEPopover() {
+  const pop = $('e2ee-pop');
+  if (!pop.hidden) {
+    closeE2EEPopover();
+    return;
+  }
+  renderE2EE();
+  pop.hidden = false;
+  keepOnScreen(pop);
+  $('e2ee-pill').setAttribute('aria-expanded', 'true');
+}
+
+export function closeE2EEPopover() {
+  const pop = document.getElementById('e2ee-pop');
+  if (!pop || pop.hidden) return;
+  pop.hidden = true;
+  $('e2ee-pill').setAttribute('aria-expanded', 'false');
+}

@@ -1,0 +1,219 @@
+// The record: the Record button, the pill and its popover, countersigning checkpoints with this
+// browser's key, and the receipt.
+
+import { Signaling } from './signaling.js';
+import { toast, keepOnScreen } from './ui.js';
+import { signStatement, isCheckpointStatement, statementHead, keepReceipt, loadReceipt } from './keys.js';
+import { $, st, displayName, errText, isRecording, canRecord } from './store.js';
+import { setToggle, renderMoreMenu } from './controls.js';
+
+/**
+ * @typedef {import('./store.js').Recording} Recording
+ */
+
+/**
+ * Toasts a change of the room's recording.
+ * @param {Recording | null} before
+ * @param {Recording | null} after
+ * @param {boolean} [joining] the room was just entered (welcome)
+ */
+export function announceRecording(before, after, joining = false) {
+  const was = !!(before && before.active);
+  const is = !!(after && after.active);
+  const sameRecord = was && is && before && after && before.record === after.record;
+  if (is && !sameRecord) setRecordPending(false);
+  if (!is && was) setRecordPending(false);
+  if (is && !sameRecord) {
+    const by = after && after.by;
+    const name = by && typeof by === 'object' ? displayName(by) : typeof by === 'string' ? by : '';
+    const text = joining && !was ? 'This meeting is being recorded' : name ? `Recording started by ${name}` : 'Recording started';
+    toast(text, { iconName: 'record', timeout: 6000, group: 'recording', kind: 'recording' });
+  } else if (was && !is) {
+    toast('Recording stopped. The record is sealed.', { iconName: 'recordStop', timeout: 6000, group: 'recording' });
+  }
+  renderRecording();
+}
+
+/**
+ * @param {boolean} on
+ */
+export function setRecordPending(on) {
+  st.recordPending = on;
+  clearTimeout(st.recordPendingTimer);
+  if (on) st.recordPendingTimer = window.setTimeout(() => setRecordPending(false), 8000);
+  renderRecording();
+}
+
+/**
+ * Asks the server to start or stop (and seal) the room's record.
+ * @param {boolean} on
+ * @returns {boolean} whether the request went out
+ */
+export function sendRecord(on) {
+  if (!st.sig || st.phase !== 'joined') return false;
+  const sent = st.sig.send({ type: 'record', on });
+  if (sent) setRecordPending(true);
+  return sent;
+}
+
+/** The Record button: starts at once; stopping asks first, since it seals the record. */
+export function onRecordButton() {
+  if (st.recordPending) return;
+  if (!isRecording()) {
+    sendRecord(true);
+    return;
+  }
+  const dlg = /** @type {HTMLDialogElement} */ ($('rec-confirm'));
+  if (!dlg.open) dlg.showModal();
+  $('rec-confirm-cancel').focus();
+}
+
+export function closeRecordConfirm() {
+  const dlg = document.getElementById('rec-confirm');
+  if (dlg instanceof HTMLDialogElement && dlg.open) dlg.close();
+}
+
+/** What the pill and its popover say about this browser's countersignatures. */
+export function countersignText() {
+  const k = st.key;
+  if (!k) return 'Your browser is still preparing its signing key.';
+  if (!k.key) return `Your browser does not countersign it: ${k.problem}.`;
+  const n = st.countersigned;
+  return `Your browser has countersigned ${n} checkpoint${n === 1 ? '' : 's'}; your key fingerprint: ${k.key.fingerprint}`;
+}
+
+/** The recording pill, its popover and the Record button. */
+export function renderRecording() {
+  const pill = document.getElementById('rec-pill');
+  if (!pill) return;
+  const on = isRecording() && (st.phase === 'joined' || st.phase === 'joining');
+  $('rec-anchor').hidden = !on;
+  if (!on) closeRecordPopover();
+  pill.title = `This meeting is recorded. ${countersignText()}`;
+  const rec = st.room.recording;
+  const since = rec && rec.since ? new Date(rec.since) : null;
+  $('rec-since').textContent = since && !isNaN(since.getTime())
+    ? `Since ${since.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })}`
+    : '';
+  const k = st.key && st.key.key;
+  $('rec-count').textContent = String(st.countersigned);
+  $('rec-fingerprint').textContent = k ? k.fingerprint : '—';
+  for (const row of document.querySelectorAll('#rec-pop [data-key-row]')) /** @type {HTMLElement} */ (row).hidden = !k;
+  $('rec-copy-row').hidden = !k;
+  $('rec-pop-you').hidden = !k;
+  const problem = $('rec-problem');
+  problem.hidden = !!k;
+  problem.textContent = k ? '' : countersignText();
+  $('rec-record-id').textContent = rec && rec.record ? rec.record : '';
+  $('rec-record-row').hidden = !(rec && rec.record);
+
+  const btn = /** @type {HTMLButtonElement} */ ($('btn-record'));
+  btn.hidden = !canRecord();
+  const recording = isRecording();
+  setToggle('btn-record', recording, 'recordStop', 'record', 'Stop recording', 'Record this meeting', false);
+  btn.classList.toggle('recording', recording);
+  btn.disabled = st.recordPending || st.phase !== 'joined';
+  renderMoreMenu();
+}
+
+export function toggleRecordPopover() {
+  const pop = $('rec-pop');
+  if (!pop.hidden) {
+    closeRecordPopover();
+    return;
+  }
+  renderRecording();
+  pop.hidden = false;
+  keepOnScreen(pop);
+  $('rec-pill').setAttribute('aria-expanded', 'true');
+}
+
+export function closeRecordPopover() {
+  const pop = document.getElementById('rec-pop');
+  if (!pop || pop.hidden) return;
+  pop.hidden = true;
+  $('rec-pill').setAttribute('aria-expanded', 'false');
+  $('rec-copy-status').textContent = '';
+  $('rec-key-full').hidden = true;
+}
+
+/** Copies the public key; where the clipboard is closed, shows it selected instead. */
+export async function copyPublicKey() {
+  const k = st.key && st.key.key;
+  if (!k) return;
+  const status = $('rec-copy-status');
+  try {
+    await navigator.clipboard.writeText(k.publicKey);
+    status.textContent = 'Copied';
+    toast('Your public key is on the clipboard', { iconName: 'check', timeout: 2500, group: 'copy' });
+  } catch {
+    const full = /** @type {HTMLInputElement} */ ($('rec-key-full'));
+    full.value = k.publicKey;
+    full.hidden = false;
+    full.focus();
+    full.select();
+    status.textContent = 'Press Ctrl+C to copy';
+  }
+}
+
+/**
+ * Countersigns a checkpoint of the record with this browser's key, on the socket it came on.
+ * @param {Signaling} sig
+ * @param {any} msg
+ */
+export async function countersign(sig, msg) {
+  const k = st.key && st.key.key;
+  if (!k) return;
+  const { record, seq, statement } = msg;
+  if (typeof record !== 'string' || typeof seq !== 'number' || typeof statement !== 'string') return;
+  if (!isCheckpointStatement(statement, record, seq)) {
+    console.warn('parley: not countersigning a checkpoint statement of an unexpected shape');
+    return;
+  }
+  let signature;
+  try {
+    signature = await signStatement(k.pair.privateKey, statement);
+  } catch (err) {
+    console.warn('parley: countersigning failed:', errText(err));
+    return;
+  }
+  // Kept before it is sent: a receipt that lacks a signature the record has is harmless, one
+  // that lacks what the server got is the evidence lost.
+  const identity = st.self ? st.self.identity : '';
+  try {
+    st.receipt = await keepReceipt(record, identity, k.publicKey, { seq, head: statementHead(statement), sig: signature });
+  } catch (err) {
+    console.warn('parley: the receipt could not be kept:', errText(err));
+  }
+  if (sig.send({ type: 'countersign', record, seq, sig: signature })) {
+    st.countersigned++;
+    renderRecording();
+  }
+}
+
+/** Saves this browser's receipt of the current (or last) record as a file. */
+export async function downloadReceipt() {
+  const rec = st.room && st.room.recording && st.room.recording.record;
+  const identity = st.receipt ? st.receipt.identity : st.self ? st.self.identity : '';
+  const record = rec || (st.receipt && st.receipt.record);
+  let receipt = st.receipt && st.receipt.record === record ? st.receipt : null;
+  if (!receipt && record) {
+    try {
+      receipt = await loadReceipt(record, identity);
+    } catch (err) {
+      console.warn('parley: the receipt could not be read:', errText(err));
+    }
+  }
+  if (!receipt || receipt.checkpoints.length === 0) {
+    toast('Your browser has not countersigned this record yet', { iconName: 'alert', timeout: 3000, group: 'receipt' });
+    return;
+  }
+  const blob = new Blob([JSON.stringify(receipt, null, 2) + '\n'], { type: 'application/json' });
+  const a = document.createElement('a');
+  a.href = URL.createObjectURL(blob);
+  a.download = `receipt-${receipt.record}-${receipt.identity}.json`;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+}
