@@ -164,9 +164,10 @@ func (s *Service) Stats() Stats {
 
 // job is a segment waiting for the engine.
 type job struct {
-	seg  *Segment
-	res  Result // all but the text and latency
-	emit func(Result)
+	seg    *Segment
+	res    Result // all but the text and latency
+	emit   func(Result)
+	queued time.Time
 }
 
 // enqueue adds j, dropping the oldest waiting segment when the queue is full:
@@ -245,6 +246,8 @@ func (s *Service) do(j *job) {
 			r := j.res
 			r.Text = text
 			r.Latency = time.Since(j.seg.End)
+			s.log.Debug("transcribed", "track", r.Track, "channel", r.Channel, "engine_time", time.Since(t0),
+				"since_speech_ended", r.Latency, "waited", t0.Sub(j.queued))
 			j.emit(r)
 			return
 		}
@@ -385,7 +388,7 @@ func (t *Track) hand(seg *Segment) {
 	if channel == "" {
 		return
 	}
-	t.s.enqueue(&job{seg: seg, emit: t.emit, res: Result{
+	t.s.enqueue(&job{seg: seg, emit: t.emit, queued: time.Now(), res: Result{
 		Source: t.src, Channel: channel, Language: language,
 		Start: seg.Start, End: seg.End, RTPStart: seg.RTPStart, RTPEnd: seg.RTPEnd,
 		Engine: t.s.engine, Model: t.s.cfg.Model,

@@ -83,6 +83,7 @@ class Handler(BaseHTTPRequestHandler):
             return
         n = int(self.headers.get("Content-Length", "0"))
         body = self.rfile.read(n)
+        t0 = time.time()
         try:
             fields = parse_multipart(self.headers.get("Content-Type", ""), body)
             if "file" not in fields:
@@ -91,6 +92,7 @@ class Handler(BaseHTTPRequestHandler):
         except Exception as e:  # a bad request, not a crash
             self.answer(400, {"error": {"message": str(e)}})
             return
+        t1 = time.time()
         if self.server.delay > 0:
             time.sleep(self.server.delay)
         with self.server.lock:  # one decoder, one utterance at a time
@@ -101,7 +103,8 @@ class Handler(BaseHTTPRequestHandler):
             hyp = d.hyp()
         text = hyp.hypstr if hyp is not None else ""
         lang = fields.get("language", b"").decode(errors="replace")
-        sys.stderr.write("adapter: %.1f s of audio (%s): %r\n" % (len(pcm) / 32000, lang or "-", text))
+        sys.stderr.write("adapter: %.1f s of audio (%s): %r (decoding %.2f s, recognising %.2f s)\n" % (
+            len(pcm) / 32000, lang or "-", text, t1 - t0, time.time() - t1))
         self.answer(200, {"text": text, "language": lang, "duration": len(pcm) / 32000})
 
 
