@@ -67,6 +67,17 @@ type Config struct {
 	Metrics bool
 	// Webhooks receive room events as JSON signed with HMAC-SHA256.
 	Webhooks []Webhook
+
+	// ASRURL is an OpenAI-compatible speech-to-text endpoint
+	// (.../v1/audio/transcriptions); empty: no transcription (the default).
+	ASRURL string
+	// ASRModel is sent as the request's model.
+	ASRModel string
+	// ASRAPIKey, when set, is sent as a bearer token; printed redacted.
+	ASRAPIKey string
+	// ASRLanguage is the hint for floor speech ("en"); empty lets the
+	// engine detect it. Interpretation channels are hinted with their own.
+	ASRLanguage string
 }
 
 // Webhook is one receiver of room events.
@@ -192,6 +203,18 @@ func (c Config) Validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		return keyErr("log_level", "%q is not debug, info, warn or error", c.LogLevel)
+	}
+	if c.ASRURL != "" {
+		if strings.Contains(c.ASRURL, Redacted) {
+			return keyErr("asr_url", "holds %q, the placeholder that parley config print writes for credentials; give the real URL", Redacted)
+		}
+		u, err := url.Parse(c.ASRURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return keyErr("asr_url", "%q is not an http:// or https:// URL", c.ASRURL)
+		}
+	}
+	if c.ASRAPIKey == Redacted {
+		return keyErr("asr_api_key", "%q is the placeholder that parley config print writes; give the real key", Redacted)
 	}
 	for i, h := range c.Webhooks {
 		at := fmt.Sprintf("webhooks[%d]", i)

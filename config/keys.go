@@ -19,6 +19,8 @@ type Key struct {
 	Usage string
 	// Secret keys are printed redacted.
 	Secret bool
+	// URL keys have the credentials they may carry redacted when printed.
+	URL bool
 	// field points into a Config at *string, *int, *bool or *time.Duration.
 	field func(*Config) any
 }
@@ -98,6 +100,14 @@ var keys = []Key{
 		field: func(c *Config) any { return &c.CheckpointInterval }},
 	{Name: "metrics", Usage: "serve Prometheus metrics at /metrics",
 		field: func(c *Config) any { return &c.Metrics }},
+	{Name: "asr_url", Usage: "OpenAI-compatible speech-to-text `URL` (.../v1/audio/transcriptions) to transcribe meetings with; empty: none", URL: true,
+		field: func(c *Config) any { return &c.ASRURL }},
+	{Name: "asr_model", Usage: "`model` name sent to the speech-to-text engine",
+		field: func(c *Config) any { return &c.ASRModel }},
+	{Name: "asr_api_key", Usage: "`key` sent as a bearer token to the speech-to-text engine", Secret: true,
+		field: func(c *Config) any { return &c.ASRAPIKey }},
+	{Name: "asr_language", Usage: "`language` hint for floor speech (e.g. en); empty lets the engine detect it",
+		field: func(c *Config) any { return &c.ASRLanguage }},
 }
 
 // Keys lists every scalar setting in the order they are documented and printed.

@@ -37,6 +37,9 @@ func Marshal(c Config, src Sources) ([]byte, error) {
 		if k.Secret && v.Value != "" {
 			v = str(Redacted)
 		}
+		if k.URL && v.Value != "" {
+			v = str(RedactURL(v.Value))
+		}
 		add(k.Name, v)
 	}
 	hooks := &yaml.Node{Kind: yaml.SequenceNode}

@@ -24,6 +24,9 @@ func TestPrintRoundTrips(t *testing.T) {
 		for i := range c.Webhooks {
 			c.Webhooks[i].Secret = config.Redacted
 		}
+		if c.ASRAPIKey != "" {
+			c.ASRAPIKey = config.Redacted
+		}
 		if !reflect.DeepEqual(got, c) {
 			t.Errorf("round trip\n got %+v\nwant %+v\nvia\n%s", got, c, out)
 		}
@@ -120,5 +123,32 @@ func TestPrintRedactsCredentialsInURLs(t *testing.T) {
 	got.Webhooks[0].Secret = "s"
 	if err := got.Validate(); err == nil || !strings.HasPrefix(err.Error(), "webhooks[0].url: holds \"<redacted>\"") {
 		t.Errorf("Validate() = %v, want the placeholder in the URL refused", err)
+	}
+}
+
+// TestPrintRedactsASRKey: the speech engine's key and the credentials in its
+// URL are not printed, and the printed file reused is refused until the key
+// is put back.
+func TestPrintRedactsASRKey(t *testing.T) {
+	c := config.Default()
+	c.ASRURL = "https://user:hunter2@asr.example.org/v1/audio/transcriptions"
+	c.ASRAPIKey = "sk-correct-horse"
+	out, err := config.Marshal(c, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := string(out); strings.Contains(s, "horse") || strings.Contains(s, "hunter2") || !strings.Contains(s, "asr_api_key: "+config.Redacted) {
+		t.Fatalf("printed:\n%s", s)
+	}
+	got := config.Default()
+	if err := config.ApplyYAML(&got, "printed", out); err != nil {
+		t.Fatal(err)
+	}
+	if err := got.Validate(); err == nil || !strings.HasPrefix(err.Error(), "asr_url:") {
+		t.Errorf("Validate() = %v, want the placeholder in the URL refused", err)
+	}
+	got.ASRURL = "https://asr.example.org/v1/audio/transcriptions"
+	if err := got.Validate(); err == nil || !strings.HasPrefix(err.Error(), "asr_api_key:") {
+		t.Errorf("Validate() = %v, want the placeholder key refused", err)
 	}
 }

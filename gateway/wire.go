@@ -274,5 +274,13 @@ func roomJSON(r room.RoomView) signal.RoomInfo {
 		}
 	}
 	return signal.RoomInfo{Name: r.Name, Languages: r.Languages, Channels: chans, Recording: rec,
-		E2EERequired: r.E2EERequired, Codec: r.Codec}
+		E2EERequired: r.E2EERequired, Codec: r.Codec, Transcription: transcription(r.Transcription)}
+}
+
+// transcription leaves the state out when the server has no recogniser.
+func transcription(s string) string {
+	if s == room.TranscriptionOff {
+		return ""
+	}
+	return s
 }

@@ -27,6 +27,24 @@ type Sources struct {
 	Engine   *sfu.Engine
 	Webhooks func() WebhookStats
 	TURN     func() relay.Stats
+	ASR      func() ASRStats
+}
+
+// ASRStats are the speech recogniser client's counters, all cumulative, and
+// its engine latency histogram (cumulative counts per upper bound, seconds).
+// The server wires them from package transcribe, which metrics need not know.
+type ASRStats struct {
+	Segments   uint64 // answered by the engine
+	Empty      uint64 // answered with no text
+	Errors     uint64 // given up after retries, or refused
+	Retries    uint64
+	Dropped    uint64 // segments dropped unsent: the queue was full
+	TapDropped uint64 // packets dropped before segmenting: a track's goroutine lagged
+
+	LatencyBuckets []float64
+	LatencyCounts  []uint64
+	LatencySum     float64
+	LatencyCount   uint64
 }
 
 // WebhookStats are the webhook deliveries' counters, all cumulative. The
@@ -136,6 +154,11 @@ var (
 	turnSessionsDesc    = desc("parley_turn_sessions", "Sessions (participants and viewers) whose TURN credentials are live.")
 	turnRefusedDesc     = desc("parley_turn_allocations_refused_total", "TURN allocations refused: the session held its quota (quota), the node held its maximum (node_cap), credentials of a session that ended or that the node minted before a restart (revoked), expired credentials (expired).", "reason")
 	turnRevokedDesc     = desc("parley_turn_allocations_revoked_total", "TURN allocations closed because their session ended.")
+	asrSegmentsDesc     = desc("parley_asr_segments_total", "Speech segments the recogniser answered (empty: with no text).", "result")
+	asrErrorsDesc       = desc("parley_asr_errors_total", "Speech segments given up: the engine failed after the retries, or refused them.")
+	asrRetriesDesc      = desc("parley_asr_retries_total", "Requests to the recogniser tried again.")
+	asrDroppedDesc      = desc("parley_asr_dropped_total", "Speech dropped before the recogniser: whole segments when its queue was full (queue), packets when a track's segmenter lagged (tap).", "stage")
+	asrLatencyDesc      = desc("parley_asr_latency_seconds", "Time the recogniser took to answer a segment.")
 	turnCappedDesc      = desc("parley_turn_lifetimes_capped_total", "TURN Allocate and Refresh requests whose asked lifetime was cut to the relay's maximum.")
 )
 
@@ -152,7 +175,8 @@ func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
 		deferredDesc, keyframesInDesc, unresentDesc, candidatesDesc, queueDropsDesc,
 		subscribersDesc, lossDesc, lossyDesc, bitrateDesc,
 		hooksDeliveredDesc, hooksFailedDesc, hooksDroppedDesc, hooksRetriesDesc,
-		turnAllocationsDesc, turnSessionsDesc, turnRefusedDesc, turnRevokedDesc, turnCappedDesc} {
+		turnAllocationsDesc, turnSessionsDesc, turnRefusedDesc, turnRevokedDesc, turnCappedDesc,
+		asrSegmentsDesc, asrErrorsDesc, asrRetriesDesc, asrDroppedDesc, asrLatencyDesc} {
 		ch <- d
 	}
 }
@@ -250,6 +274,21 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(hooksFailedDesc, h.Failed)
 		counter(hooksDroppedDesc, h.Dropped)
 		counter(hooksRetriesDesc, h.Retries)
+	}
+
+	if c.src.ASR != nil {
+		a := c.src.ASR()
+		counter(asrSegmentsDesc, a.Segments-a.Empty, "text")
+		counter(asrSegmentsDesc, a.Empty, "empty")
+		counter(asrErrorsDesc, a.Errors)
+		counter(asrRetriesDesc, a.Retries)
+		counter(asrDroppedDesc, a.Dropped, "queue")
+		counter(asrDroppedDesc, a.TapDropped, "tap")
+		buckets := make(map[float64]uint64, len(a.LatencyBuckets))
+		for i, b := range a.LatencyBuckets {
+			buckets[b] = a.LatencyCounts[i]
+		}
+		ch <- prometheus.MustNewConstHistogram(asrLatencyDesc, a.LatencyCount, a.LatencySum, buckets)
 	}
 
 	if c.src.TURN != nil {

@@ -73,7 +73,7 @@ func (r *Room) roomInfo() RoomView {
 	}
 	set := r.cur()
 	return RoomView{Name: r.name, Languages: slices.Clone(r.languages), Channels: chans, Recording: r.recordingInfo(),
-		E2EERequired: set.E2EERequired, Codec: set.Codec}
+		E2EERequired: set.E2EERequired, Codec: set.Codec, Transcription: r.transcription()}
 }
 
 // addLanguages extends the room's languages; it reports whether any was new.
@@ -109,6 +109,7 @@ func (r *Room) ensureChannelTrack(p *Participant) {
 // channelsChanged re-routes and tells everyone the channels' new state.
 func (r *Room) channelsChanged() {
 	r.route()
+	r.relabelScribes()
 	r.roomChanged(nil)
 }
 

@@ -25,6 +25,7 @@ const (
 	EventListen       = "listen"       // a participant chose a channel
 	EventInterpret    = "interpret"    // an interpreter moved into (or out of) a channel
 	EventSpeaker      = "speaker"      // the floor's active speaker changed
+	EventTranscript   = "transcript"   // a speech recogniser's text of a segment of someone's speech
 	EventReconnecting = "reconnecting" // a participant's connection dropped; their seat waits
 	EventRecordStart  = "recording-start"
 	// EventViewerStart and EventViewerStop bracket a WHEP viewer: outside

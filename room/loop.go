@@ -30,8 +30,9 @@ type Room struct {
 	router       router                  // who hears whose interpretation
 	eventSeq     uint64
 	speaker      speakerDetector
-	rec          *recording          // the active record, if any
-	sealing      map[string]Recorder // records sealed but still taking countersignatures
+	rec          *recording                  // the active record, if any
+	scribes      map[string]TrackTranscriber // by track key: microphones being transcribed
+	sealing      map[string]Recorder         // records sealed but still taking countersignatures
 
 	viewers viewerSet // WHEP players (viewer.go); loop-owned
 
@@ -57,6 +58,7 @@ func newRoom(m *Manager, name string) *Room {
 		tracks:       map[string]*pubTrack{},
 		sealing:      map[string]Recorder{},
 		router:       newRouter(),
+		scribes:      map[string]TrackTranscriber{},
 	}
 }
 
@@ -299,6 +301,7 @@ func (r *Room) dropTrack(key string) {
 	}
 	delete(r.tracks, key)
 	r.unrecordTrack(t)
+	r.untranscribe(t)
 	for _, p := range r.participants {
 		if f, ok := p.subs[key]; ok {
 			delete(p.subs, key)
@@ -344,6 +347,7 @@ func (r *Room) trackStarted(p *Participant, recv *sfu.Receiver) {
 	p.tracks[t.key] = t
 	r.info.Store(t.key, SubTrack{Participant: p.id, Identity: p.identity, Source: source})
 	r.recordTrack(t)
+	r.transcribe(t)
 	r.event(EventPublish, p, map[string]string{"track": t.key, "source": source, "kind": kind})
 	r.participantChanged(p)
 	for _, o := range r.participants {

@@ -43,6 +43,8 @@ type Config struct {
 	StartRecorder StartRecorder
 	// RecordAll records every room from its first join.
 	RecordAll bool
+	// Transcriber turns speech into transcript events; nil disables it.
+	Transcriber Transcriber
 	// ReconnectGrace is how long a participant whose connection dropped keeps
 	// their seat; 0 ends it at once.
 	ReconnectGrace time.Duration

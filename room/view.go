@@ -88,7 +88,17 @@ type RoomView struct {
 	// E2EERequired: the room admits only clients that encrypt end to end.
 	E2EERequired bool
 	Codec        string // the preferred video codec; "" for the default
+	// Transcription is TranscriptionOn, TranscriptionOff (no engine) or
+	// TranscriptionE2EE (the server cannot hear an encrypted room).
+	Transcription string
 }
+
+// Transcription states of a room.
+const (
+	TranscriptionOff  = "off"
+	TranscriptionOn   = "on"
+	TranscriptionE2EE = "e2ee"
+)
 
 // ChannelView is the state of one language channel.
 type ChannelView struct {

@@ -26,6 +26,7 @@ import (
 	"github.com/parleyhq/parley/relay"
 	"github.com/parleyhq/parley/room"
 	"github.com/parleyhq/parley/sfu"
+	"github.com/parleyhq/parley/transcribe"
 	"github.com/parleyhq/parley/webhook"
 	"github.com/parleyhq/parley/whip"
 )
@@ -45,6 +46,7 @@ type Server struct {
 	metrics *metrics.Metrics    // nil when metrics are off
 	hooks   *webhook.Dispatcher // always set; without receivers it does nothing
 	whip    *whip.Handler       // WHIP ingest and WHEP playback
+	asr     *transcribe.Service // nil without a speech recogniser
 
 	keyCreated bool
 
@@ -141,6 +143,15 @@ func Start(cfg config.Config, log *slog.Logger, opts ...Option) (*Server, error)
 	}
 	s := &Server{cfg: cfg, log: log, key: key, keyCreated: created, engine: engine, ln: ln, scheme: scheme, relay: turnSrv, served: make(chan error, 1)}
 	s.hooks = hooks
+	if s.asr, err = startTranscriber(cfg, log); err != nil { // Validate checked the URL: this does not fail
+		ln.Close()
+		engine.Close()
+		return nil, err
+	}
+	var scribe room.Transcriber
+	if s.asr != nil {
+		scribe = transcriber{s.asr}
+	}
 	if cfg.Metrics {
 		s.metrics = metrics.New(log)
 	}
@@ -150,6 +161,7 @@ func Start(cfg config.Config, log *slog.Logger, opts ...Option) (*Server, error)
 		ICEServers:    s.iceServers,
 		SessionEnded:  s.sessionEnded,
 		StartRecorder: recorders(records.Root(), key, cfg.CheckpointInterval, log, hooks.RecordSealed),
+		Transcriber:   scribe,
 		OnEvent:       hooks.RoomEvent,
 		OnJoined:      s.metrics.ObserveJoin, // nil-safe
 	})
@@ -170,6 +182,9 @@ func Start(cfg config.Config, log *slog.Logger, opts ...Option) (*Server, error)
 		}}
 		if turnSrv != nil {
 			src.TURN = turnSrv.Stats
+		}
+		if s.asr != nil {
+			src.ASR = asrStats(s.asr)
 		}
 		s.metrics.Watch(src)
 		s.gateway.Handle("GET /metrics", s.metrics.Handler())
@@ -226,6 +241,9 @@ func (s *Server) doShutdown(ctx context.Context) error {
 	s.gateway.Drain()
 	err := s.http.Shutdown(ctx)
 	s.rooms.Close()
+	if s.asr != nil {
+		s.asr.Close() // after the rooms, which fed it: what is still queued has no room left to record it
+	}
 	s.whip.Close() // its sessions ended with the rooms
 	// After the rooms: their last events (room_finished, recording_sealed) are queued by now.
 	hctx, cancel := context.WithTimeout(ctx, webhook.DrainTimeout)

@@ -280,6 +280,11 @@ func (r *Receiver) TakeLevel() (level float64, ok bool) {
 	return 127 - (127-mean)*float64(voiced)/float64(n), true
 }
 
+// AudioLevelID is the RTP header extension id of the audio level (RFC 6464)
+// the publisher sends, or 0 when it sends none: taps that read levels (the
+// transcriber's voice activity) find them under it.
+func (r *Receiver) AudioLevelID() uint8 { return r.levelID }
+
 // Forwarders returns the current number of subscribers.
 func (r *Receiver) Forwarders() int { return len(*r.fwds.Load()) }
 

@@ -67,6 +67,10 @@ type RoomInfo struct {
 	// Codec is the room's preferred video codec ("vp8", "vp9", "h264",
 	// "av1"); absent for the server's default.
 	Codec string `json:"codec,omitempty"`
+	// Transcription is "on" when the server transcribes the room's speech,
+	// "e2ee" when it cannot (the room is encrypted end to end); absent when
+	// the server has no speech recogniser.
+	Transcription string `json:"transcription,omitempty"`
 }
 
 // RecordingInfo says whether, and since when, the room records.
