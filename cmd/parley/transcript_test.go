@@ -1,0 +1,57 @@
+package main
+
+import (
+	"crypto/ed25519"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/parleyhq/parley/record"
+)
+
+// TestTranscriptCommand: parley transcript reads a record folder alone, in
+// each format, one channel or all; a folder that is not a record, or a format
+// it does not know, is a usage error.
+func TestTranscriptCommand(t *testing.T) {
+	_, key, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	began := time.Now().UTC()
+	rec, err := record.Start(record.Options{Root: t.TempDir(), Room: "summit", Key: key, CheckpointEvery: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []struct{ who, ch, text string }{{"head-a", "floor", "go forward ten meters"}, {"irina", "ru", "вперёд"}} {
+		rec.Event(record.TypeTranscript, "PA_"+u.who, u.who, map[string]string{"channel": u.ch, "language": u.ch, "text": u.text,
+			"start": began.Add(time.Second).Format(time.RFC3339Nano), "end": began.Add(3 * time.Second).Format(time.RFC3339Nano)}, time.Now())
+	}
+	if _, err := rec.Seal(); err != nil {
+		t.Fatal(err)
+	}
+	if err := rec.Close(); err != nil {
+		t.Fatal(err)
+	}
+	dir := rec.Dir()
+
+	code, out, errOut := runCLI("transcript", dir)
+	if code != 0 || !strings.Contains(out, "head-a (floor): go forward ten meters") || !strings.Contains(out, "irina (ru): вперёд") {
+		t.Fatalf("txt: exit %d\n%s%s", code, out, errOut)
+	}
+	code, out, errOut = runCLI("transcript", dir, "--format", "vtt", "--channel", "ru")
+	if code != 0 || !strings.HasPrefix(out, "WEBVTT") || !strings.Contains(out, "<v irina>вперёд") || strings.Contains(out, "forward") {
+		t.Fatalf("vtt of the ru channel: exit %d\n%s%s", code, out, errOut)
+	}
+	code, out, errOut = runCLI("transcript", "--format", "json", dir)
+	var tr record.Transcript
+	if code != 0 || json.Unmarshal([]byte(out), &tr) != nil || len(tr.Utterance) != 2 || tr.Room != "summit" {
+		t.Fatalf("json: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, _, _ := runCLI("transcript", dir, "--format", "srt"); code != 2 {
+		t.Errorf("an unknown format: exit %d, want 2", code)
+	}
+	if code, _, _ := runCLI("transcript", t.TempDir()+"/none"); code != 2 {
+		t.Errorf("a missing folder: exit %d, want 2", code)
+	}
+}

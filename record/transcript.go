@@ -1,0 +1,179 @@
+package record
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// TypeTranscript is the event type of a speech recogniser's text.
+const TypeTranscript = "transcript"
+
+// Utterance is one transcript event of a record: who spoke, on which channel
+// and in which language, when, and what the recogniser made of it.
+type Utterance struct {
+	Seq         uint64    `json:"seq"` // the event's place in the log, for citing it
+	Start       time.Time `json:"start"`
+	End         time.Time `json:"end"`
+	Participant string    `json:"participant"`
+	Identity    string    `json:"identity"`
+	Channel     string    `json:"channel"`  // "floor", or the interpretation channel
+	Language    string    `json:"language"` // what the recogniser was told to expect
+	Text        string    `json:"text"`
+	Engine      string    `json:"engine"`
+	Model       string    `json:"model"`
+}
+
+// Transcript is a record's transcript: its utterances in log order, and when
+// the record began (the zero of subtitle times).
+type Transcript struct {
+	Record    string      `json:"record"`
+	Room      string      `json:"room"`
+	Began     time.Time   `json:"began"`
+	Utterance []Utterance `json:"utterances"`
+}
+
+// ReadTranscript reads the transcript events of the record in dir. It checks
+// that the log's lines chain (each names the hash of the one before), so a
+// line edited, removed or inserted makes it fail; it does not check
+// signatures: that is Verify's work, and the transcript says so.
+func ReadTranscript(dir string) (*Transcript, error) {
+	f, err := os.Open(filepath.Join(dir, LogFile))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), maxLine)
+	t := &Transcript{Utterance: []Utterance{}}
+	prev := zeroHash
+	for n := 1; sc.Scan(); n++ {
+		line := sc.Bytes()
+		var e Entry
+		if err := json.Unmarshal(line, &e); err != nil {
+			return nil, fmt.Errorf("line %d of %s is not an event: %w", n, LogFile, err)
+		}
+		if e.Prev != prev {
+			return nil, fmt.Errorf("line %d of %s does not follow the line before it: the log was changed (parley verify says how)", n, LogFile)
+		}
+		sum := sha256.Sum256(line)
+		prev = hex.EncodeToString(sum[:])
+		switch e.Type {
+		case TypeStart:
+			t.Record, t.Room, t.Began = e.Record, e.Room, e.Time
+		case TypeTranscript:
+			u := Utterance{Seq: e.Seq, Participant: e.Participant, Identity: e.Identity,
+				Channel: e.Data["channel"], Language: e.Data["language"], Text: e.Data["text"],
+				Engine: e.Data["engine"], Model: e.Data["model"]}
+			u.Start, _ = time.Parse(time.RFC3339Nano, e.Data["start"])
+			u.End, _ = time.Parse(time.RFC3339Nano, e.Data["end"])
+			t.Utterance = append(t.Utterance, u)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("reading %s: %w", LogFile, err)
+	}
+	if t.Record == "" {
+		return nil, errors.New(LogFile + " does not begin with a record-start event")
+	}
+	return t, nil
+}
+
+// Channel keeps only the utterances of one channel ("" keeps all).
+func (t *Transcript) Channel(ch string) *Transcript {
+	if ch == "" {
+		return t
+	}
+	out := *t
+	out.Utterance = []Utterance{}
+	for _, u := range t.Utterance {
+		if u.Channel == ch {
+			out.Utterance = append(out.Utterance, u)
+		}
+	}
+	return &out
+}
+
+// WriteVTT writes the transcript as WebVTT: a cue per utterance, timed from
+// the record's beginning, with its speaker as the voice and its channel and
+// language in the cue's text when the transcript mixes channels.
+func (t *Transcript) WriteVTT(w io.Writer) error {
+	bw := bufio.NewWriter(w)
+	fmt.Fprintf(bw, "WEBVTT - %s\n\n", oneLine(t.Record))
+	mixed := t.mixed()
+	for _, u := range t.Utterance {
+		end := u.End
+		if end.Before(u.Start) {
+			end = u.Start
+		}
+		fmt.Fprintf(bw, "%d\n%s --> %s\n<v %s>", u.Seq, vttTime(u.Start.Sub(t.Began)), vttTime(end.Sub(t.Began)), vttEscape(u.Identity))
+		if mixed {
+			fmt.Fprintf(bw, "[%s] ", vttEscape(u.label()))
+		}
+		fmt.Fprintf(bw, "%s\n\n", vttEscape(oneLine(u.Text)))
+	}
+	return bw.Flush()
+}
+
+// WriteText writes the transcript for people to read: a line per utterance,
+// with the time since the record began, the speaker, channel and language.
+func (t *Transcript) WriteText(w io.Writer) error {
+	bw := bufio.NewWriter(w)
+	fmt.Fprintf(bw, "Transcript of %s (room %s), begun %s. Machine transcription: check quotes against the media.\n",
+		oneLine(t.Record), oneLine(t.Room), t.Began.UTC().Format(time.RFC3339))
+	fmt.Fprintln(bw, "The log's lines chain; its signatures are checked by parley verify.")
+	fmt.Fprintln(bw)
+	for _, u := range t.Utterance {
+		fmt.Fprintf(bw, "%s  %s (%s): %s\n", clock(u.Start.Sub(t.Began)), oneLine(u.Identity), u.label(), oneLine(u.Text))
+	}
+	return bw.Flush()
+}
+
+func (u Utterance) label() string {
+	if u.Language == "" || u.Language == u.Channel {
+		return oneLine(u.Channel)
+	}
+	return oneLine(u.Channel) + ", " + oneLine(u.Language)
+}
+
+// mixed reports whether the utterances come from more than one channel.
+func (t *Transcript) mixed() bool {
+	for _, u := range t.Utterance {
+		if u.Channel != t.Utterance[0].Channel {
+			return true
+		}
+	}
+	return false
+}
+
+// oneLine keeps text on its line: a recogniser's (or a forger's) line breaks
+// would start new cues or lines of their own.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
+
+// vttEscape escapes what WebVTT cue text reads as markup.
+func vttEscape(s string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", "-->", "--&gt;").Replace(s)
+}
+
+// vttTime is d as WebVTT's hh:mm:ss.ttt (never negative).
+func vttTime(d time.Duration) string {
+	d = max(d, 0)
+	ms := d.Milliseconds()
+	return fmt.Sprintf("%02d:%02d:%02d.%03d", ms/3600000, ms/60000%60, ms/1000%60, ms%1000)
+}
+
+// clock is d as h:mm:ss.
+func clock(d time.Duration) string {
+	s := int64(max(d, 0) / time.Second)
+	return fmt.Sprintf("%d:%02d:%02d", s/3600, s/60%60, s%60)
+}
