@@ -3,6 +3,8 @@ package gateway
 import (
 	"archive/tar"
 	"encoding/json"
+	"fmt"
+	"html/template"
 	"net/http"
 	"os"
 	"strings"
@@ -73,7 +75,70 @@ func (g *Gateway) ServeRecords(records *record.Store) {
 			g.log.Warn("record download", "record", id, "err", err)
 		}
 	})
+	g.mux.HandleFunc("GET /records/{id}/transcript", func(w http.ResponseWriter, r *http.Request) {
+		rec, err := records.Summary(r.PathValue("id"))
+		if err != nil {
+			http.Error(w, "no such record", http.StatusNotFound)
+			return
+		}
+		if g.recordGrant(w, r, rec.Room) == nil {
+			return
+		}
+		serveTranscript(w, r, rec.Dir)
+	})
 }
+
+// serveTranscript answers with a record's transcript: ?format=json (the
+// default), vtt (WebVTT) or html (a page to read), of every channel or of
+// ?channel= alone.
+func serveTranscript(w http.ResponseWriter, r *http.Request, dir string) {
+	t, err := record.ReadTranscript(dir)
+	if err != nil {
+		http.Error(w, "the record's transcript cannot be read: "+err.Error(), http.StatusConflict)
+		return
+	}
+	t = t.Channel(r.URL.Query().Get("channel"))
+	w.Header().Set("Cache-Control", "no-store")
+	switch f := r.URL.Query().Get("format"); f {
+	case "", "json":
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(t)
+	case "vtt":
+		w.Header().Set("Content-Type", "text/vtt; charset=utf-8")
+		_ = t.WriteVTT(w)
+	case "html":
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
+		if err := transcriptPage.Execute(w, t); err != nil {
+			return
+		}
+	default:
+		http.Error(w, "format must be json, vtt or html", http.StatusBadRequest)
+	}
+}
+
+// transcriptPage shows a transcript to read: html/template escapes what the
+// recogniser (or anyone who spoke) said.
+var transcriptPage = template.Must(template.New("transcript").Funcs(template.FuncMap{
+	"since": func(t *record.Transcript, at time.Time) string {
+		s := int64(max(at.Sub(t.Began), 0) / time.Second)
+		return fmt.Sprintf("%d:%02d:%02d", s/3600, s/60%60, s%60)
+	},
+}).Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Transcript of {{.Room}}</title>
+<style>
+body{font:16px/1.5 system-ui,sans-serif;margin:2rem auto;max-width:60rem;padding:0 1rem;color:#1f1f1f}
+table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.4rem .6rem;border-bottom:1px solid #ddd;vertical-align:top}
+th{font-weight:600}.time{font-variant-numeric:tabular-nums;white-space:nowrap;color:#444}.note{color:#444}
+</style></head><body>
+<h1>Transcript of {{.Room}}</h1>
+<p class="note">Record {{.Record}}, begun {{.Began.UTC.Format "2006-01-02 15:04:05 UTC"}}. Machine transcription: check quotes against the media, and the record with parley verify.</p>
+<table><thead><tr><th>Time</th><th>Speaker</th><th>Channel</th><th>Said</th></tr></thead><tbody>
+{{range .Utterance}}<tr id="e{{.Seq}}"><td class="time">{{since $ .Start}}</td><td>{{.Identity}}</td><td>{{.Channel}}{{if and .Language (ne .Language .Channel)}} ({{.Language}}){{end}}</td><td>{{.Text}}</td></tr>
+{{else}}<tr><td colspan="4">Nothing was transcribed.</td></tr>
+{{end}}</tbody></table></body></html>
+`))
 
 // recordGrant returns the bearer token's claims if it admits room with the
 // record grant and was not revoked there; else it answers and returns nil.

@@ -1,14 +1,18 @@
 package gateway_test
 
 import (
+	"crypto/ed25519"
 	"encoding/json"
 	"io"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/parleyhq/parley/auth"
 	"github.com/parleyhq/parley/config"
+	"github.com/parleyhq/parley/record"
 	"github.com/parleyhq/parley/server/servertest"
 )
 
@@ -69,4 +73,56 @@ func getWith(t *testing.T, url, token string) (int, []byte) {
 		t.Fatal(err)
 	}
 	return resp.StatusCode, body
+}
+
+// TestRecordTranscript: GET /records/ID/transcript serves the record's
+// transcript to the record grant of its room, as JSON, WebVTT of one channel,
+// and a page in which what was said is text, never markup.
+func TestRecordTranscript(t *testing.T) {
+	var dataDir string
+	srv := startServer(t, func(c *config.Config) { dataDir = c.DataDir })
+	_, key, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := record.Start(record.Options{Root: filepath.Join(dataDir, record.Dir), Room: "summit", Key: key, CheckpointEvery: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Now().UTC()
+	for _, u := range []struct{ who, ch, text string }{{"head-a", "floor", "go forward <script>alert(1)</script>"}, {"irina", "ru", "вперёд"}} {
+		rec.Event(record.TypeTranscript, "PA_"+u.who, u.who, map[string]string{"channel": u.ch, "language": u.ch, "text": u.text,
+			"start": at.Format(time.RFC3339Nano), "end": at.Add(2 * time.Second).Format(time.RFC3339Nano)}, time.Now())
+	}
+	if _, err := rec.Seal(); err != nil {
+		t.Fatal(err)
+	}
+	if err := rec.Close(); err != nil {
+		t.Fatal(err)
+	}
+	url := srv.URL() + "/records/" + rec.ID() + "/transcript"
+	tok := mint(t, srv, "summit", "clerk", auth.GrantJoin, auth.GrantRecord)
+
+	code, body := getWith(t, url, tok)
+	var tr record.Transcript
+	if code != http.StatusOK || json.Unmarshal(body, &tr) != nil || len(tr.Utterance) != 2 {
+		t.Fatalf("json: %d %s", code, body)
+	}
+	if code, body := getWith(t, url+"?format=vtt&channel=ru", tok); code != http.StatusOK ||
+		!strings.HasPrefix(string(body), "WEBVTT") || !strings.Contains(string(body), "<v irina>вперёд") || strings.Contains(string(body), "forward") {
+		t.Fatalf("vtt of ru: %d %s", code, body)
+	}
+	code, body = getWith(t, url+"?format=html", tok)
+	if code != http.StatusOK || !strings.Contains(string(body), "go forward &lt;script&gt;") || strings.Contains(string(body), "<script>") {
+		t.Fatalf("html: %d %s", code, body)
+	}
+	// Without the record grant, or for another room, nothing.
+	for _, other := range []string{
+		mint(t, srv, "summit", "guest", auth.GrantJoin, auth.GrantSubscribe),
+		mint(t, srv, "other", "clerk", auth.GrantJoin, auth.GrantRecord),
+	} {
+		if code, body := getWith(t, url, other); code != http.StatusForbidden && code != http.StatusUnauthorized {
+			t.Errorf("another token: %d %.80q", code, body)
+		}
+	}
 }
