@@ -12,6 +12,11 @@ import (
 // keeping up, and waiting longer would only deliver stale media.
 const queueLen = 512
 
+// queueStart is the room a queue starts with; it doubles when a backlog needs
+// more, up to queueLen, so that hundreds of subscribers who keep up (nearly
+// all of them) hold a few kilobytes each, not queueLen packets' worth.
+const queueStart = 32
+
 // sendQueue writes one subscriber's packets from a goroutine of its own. The
 // publishers' read loops only copy packets in: a subscriber whose connection
 // stops taking them (an ICE-TCP socket nobody reads; pion's write then blocks)
@@ -20,7 +25,7 @@ const queueLen = 512
 // next keyframe, audio packet by packet (see Forwarder.writeRTP).
 type sendQueue struct {
 	mu      sync.Mutex
-	items   [queueLen]queued
+	items   []queued // a ring; its length grows from queueStart to queueLen
 	head, n int
 	stopped bool
 	wake    chan struct{} // a packet was queued; capacity 1
@@ -55,7 +60,7 @@ const maxExtension = 4
 var packetBufs = sync.Pool{New: func() any { return new([maxPacket]byte) }}
 
 func newSendQueue() *sendQueue {
-	q := &sendQueue{wake: make(chan struct{}, 1), done: make(chan struct{})}
+	q := &sendQueue{items: make([]queued, queueStart), wake: make(chan struct{}, 1), done: make(chan struct{})}
 	go q.run()
 	return q
 }
@@ -90,7 +95,10 @@ func (q *sendQueue) push(w webrtc.TrackLocalWriter, h *rtp.Header, extID uint8, 
 	if q.n == queueLen || q.stopped {
 		return false
 	}
-	it := &q.items[(q.head+q.n)%queueLen]
+	if q.n == len(q.items) {
+		q.grow()
+	}
+	it := &q.items[(q.head+q.n)%len(q.items)]
 	q.n++
 	it.w = w
 	it.hdr = *h
@@ -106,6 +114,17 @@ func (q *sendQueue) push(w webrtc.TrackLocalWriter, h *rtp.Header, extID uint8, 
 	default:
 	}
 	return true
+}
+
+// grow doubles the ring, keeping its packets in order from index 0; q.mu is
+// held. It allocates, but only while a subscriber's backlog is deeper than it
+// ever was.
+func (q *sendQueue) grow() {
+	bigger := make([]queued, min(2*len(q.items), queueLen))
+	for i := range q.n {
+		bigger[i] = q.items[(q.head+i)%len(q.items)]
+	}
+	q.items, q.head = bigger, 0
 }
 
 // run writes queued packets in order until stop.
@@ -138,7 +157,7 @@ func (q *sendQueue) take() int {
 		it := &q.items[q.head]
 		q.batch[i] = *it
 		it.buf, it.w = nil, nil
-		q.head = (q.head + 1) % queueLen
+		q.head = (q.head + 1) % len(q.items)
 	}
 	q.n -= n
 	return n
@@ -158,7 +177,7 @@ func (q *sendQueue) stop() {
 		it := &q.items[q.head]
 		packetBufs.Put(it.buf)
 		it.buf, it.w = nil, nil
-		q.head = (q.head + 1) % queueLen
+		q.head = (q.head + 1) % len(q.items)
 		q.n--
 	}
 	q.mu.Unlock()
