@@ -190,6 +190,10 @@ func TestResumedSeatIsLoggedAsResumed(t *testing.T) {
 	if a2.Welcome().Self.ID != seat {
 		t.Fatalf("head-a came back as %s, not in seat %s", a2.Welcome().Self.ID, seat)
 	}
+	// The room logs the seat after it has welcomed its holder back: wait for the line.
+	for !strings.Contains(logs.String(), `msg="participant resumed"`) && ctx.Err() == nil {
+		time.Sleep(10 * time.Millisecond)
+	}
 	var joined, resumed int
 	for _, line := range strings.Split(logs.String(), "\n") {
 		if !strings.Contains(line, "identity=head-a") {
