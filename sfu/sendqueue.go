@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
@@ -25,7 +26,8 @@ const queueStart = 32
 // next keyframe, audio packet by packet (see Forwarder.writeRTP).
 type sendQueue struct {
 	mu      sync.Mutex
-	items   []queued // a ring; its length grows from queueStart to queueLen
+	held    atomic.Int32 // n, or queueLen once stopped: read without mu on every packet
+	items   []queued     // a ring; its length grows from queueStart to queueLen
 	head, n int
 	stopped bool
 	wake    chan struct{} // a packet was queued; capacity 1
@@ -65,12 +67,10 @@ func newSendQueue() *sendQueue {
 	return q
 }
 
-// full reports whether a packet queued now would be refused.
-func (q *sendQueue) full() bool {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return q.n == queueLen || q.stopped
-}
+// full reports whether a packet queued now would be refused. It takes no
+// lock: forwarders ask before every packet, and a packet that finds the queue
+// full after all is refused by push.
+func (q *sendQueue) full() bool { return q.held.Load() >= queueLen }
 
 // room is how many packets the queue takes now (tests and benchmarks).
 func (q *sendQueue) room() int {
@@ -108,6 +108,7 @@ func (q *sendQueue) push(w webrtc.TrackLocalWriter, h *rtp.Header, extID uint8, 
 	it.extN = copy(it.extBuf[:], ext)
 	it.buf = packetBufs.Get().(*[maxPacket]byte)
 	it.n = copy(it.buf[:], payload)
+	q.held.Store(int32(q.n))
 	// Under q.mu: stop closes wake under it too.
 	select {
 	case q.wake <- struct{}{}:
@@ -160,6 +161,7 @@ func (q *sendQueue) take() int {
 		q.head = (q.head + 1) % len(q.items)
 	}
 	q.n -= n
+	q.held.Store(int32(q.n))
 	return n
 }
 
@@ -173,6 +175,7 @@ func (q *sendQueue) stop() {
 		return
 	}
 	q.stopped = true
+	q.held.Store(queueLen)
 	for q.n > 0 {
 		it := &q.items[q.head]
 		packetBufs.Put(it.buf)
