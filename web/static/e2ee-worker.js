@@ -40,6 +40,8 @@ const RENEW_COALESCE_MS = 250;
 const FAILING_AFTER_MS = 2000;
 /** Boxes per key message: keeps each under the server's 4096-byte limit. */
 const BOXES_PER_MESSAGE = 24;
+/** The least time between two answers to one member's hellos. */
+const HELLO_GAP_MS = 2000;
 /** Messages from participants not in the roster yet, kept for when they are. */
 const MAX_EARLY = 64;
 /** The owner of the interpretation track: frames there come from interpreters. */
@@ -54,6 +56,7 @@ const INTERPRETATION = '@interpretation';
  * @typedef {{kid: bigint, secret: Uint8Array<ArrayBuffer>, pid: string, identity: string, gen: number,
  *            sk: Promise<sf.SenderKey>, until: number}} PeerKey
  * @typedef {{identity: string, ed: string, interpreter: boolean, x: string, given: number,
+ *            answeredAt: number, answerDue: boolean,
  *            wrap: Map<string, Promise<CryptoKey>>}} Member
  */
 
@@ -242,7 +245,7 @@ async function setRoster(list) {
       old.interpreter = !!p.interpreter;
       next.set(p.id, old);
     } else {
-      next.set(p.id, { identity: String(p.identity || ''), ed, interpreter: !!p.interpreter, x: '', given: -1, wrap: new Map() });
+      next.set(p.id, { identity: String(p.identity || ''), ed, interpreter: !!p.interpreter, x: '', given: -1, answeredAt: 0, answerDue: false, wrap: new Map() });
     }
   }
   let gone = false;
@@ -409,8 +412,34 @@ async function receive(from, data) {
     }
     adoptKey(m.pid, member.identity, m.gen, kid, secret);
   }
-  // A hello asks for our secret; a key from someone we have not given ours to gets it back.
-  if (m.t === 'hello' || (st.own && member.given < st.own.gen)) await give([m.pid]);
+  // A key from someone we have not given ours to gets it back; a hello asks for it again.
+  if (st.own && member.given < st.own.gen) await give([m.pid]);
+  else if (m.t === 'hello') answerHello(m.pid, member);
+}
+
+/**
+ * Answers a member's hello with this page's secret, once per HELLO_GAP_MS at most: each hello
+ * costs every member a message, and a member who sent hellos in a loop would otherwise make
+ * everyone else exceed the server's message rate and be disconnected. A hello within the gap
+ * is answered when it ends.
+ * @param {string} pid
+ * @param {Member} member
+ */
+async function answerHello(pid, member) {
+  const wait = member.answeredAt + HELLO_GAP_MS - Date.now();
+  if (wait <= 0) {
+    member.answeredAt = Date.now();
+    await give([pid]);
+    return;
+  }
+  if (member.answerDue) return;
+  member.answerDue = true;
+  setTimeout(() => after(async () => {
+    member.answerDue = false;
+    if (st.members.get(pid) !== member) return; // gone, or another page behind the seat
+    member.answeredAt = Date.now();
+    await give([pid]);
+  }), wait);
 }
 
 /**
