@@ -3,7 +3,6 @@ package gateway
 import (
 	"archive/tar"
 	"encoding/json"
-	"fmt"
 	"html/template"
 	"net/http"
 	"os"
@@ -119,12 +118,7 @@ func serveTranscript(w http.ResponseWriter, r *http.Request, dir string) {
 
 // transcriptPage shows a transcript to read: html/template escapes what the
 // recogniser (or anyone who spoke) said.
-var transcriptPage = template.Must(template.New("transcript").Funcs(template.FuncMap{
-	"since": func(t *record.Transcript, at time.Time) string {
-		s := int64(max(at.Sub(t.Began), 0) / time.Second)
-		return fmt.Sprintf("%d:%02d:%02d", s/3600, s/60%60, s%60)
-	},
-}).Parse(`<!doctype html>
+var transcriptPage = template.Must(template.New("transcript").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Transcript of {{.Room}}</title>
 <style>
@@ -135,7 +129,7 @@ th{font-weight:600}.time{font-variant-numeric:tabular-nums;white-space:nowrap;co
 <h1>Transcript of {{.Room}}</h1>
 <p class="note">Record {{.Record}}, begun {{.Began.UTC.Format "2006-01-02 15:04:05 UTC"}}. Machine transcription: check quotes against the media, and the record with parley verify.</p>
 <table><thead><tr><th>Time</th><th>Speaker</th><th>Channel</th><th>Said</th></tr></thead><tbody>
-{{range .Utterance}}<tr id="e{{.Seq}}"><td class="time">{{since $ .Start}}</td><td>{{.Identity}}</td><td>{{.Channel}}{{if and .Language (ne .Language .Channel)}} ({{.Language}}){{end}}</td><td>{{.Text}}</td></tr>
+{{range .Utterance}}<tr id="e{{.Seq}}"><td class="time">{{$.Clock .Start}}</td><td>{{.Identity}}</td><td>{{.Channel}}{{if and .Language (ne .Language .Channel)}} ({{.Language}}){{end}}</td><td>{{.Text}}</td></tr>
 {{else}}<tr><td colspan="4">Nothing was transcribed.</td></tr>
 {{end}}</tbody></table></body></html>
 `))

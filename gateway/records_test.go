@@ -113,7 +113,8 @@ func TestRecordTranscript(t *testing.T) {
 		t.Fatalf("vtt of ru: %d %s", code, body)
 	}
 	code, body = getWith(t, url+"?format=html", tok)
-	if code != http.StatusOK || !strings.Contains(string(body), "go forward &lt;script&gt;") || strings.Contains(string(body), "<script>") {
+	if code != http.StatusOK || !strings.Contains(string(body), "go forward &lt;script&gt;") || strings.Contains(string(body), "<script>") ||
+		!strings.Contains(string(body), `<td class="time">0:00:0`) {
 		t.Fatalf("html: %d %s", code, body)
 	}
 	// Without the record grant, or for another room, nothing.

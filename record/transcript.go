@@ -132,7 +132,7 @@ func (t *Transcript) WriteText(w io.Writer) error {
 	fmt.Fprintln(bw, "The log's lines chain; its signatures are checked by parley verify.")
 	fmt.Fprintln(bw)
 	for _, u := range t.Utterance {
-		fmt.Fprintf(bw, "%s  %s (%s): %s\n", clock(u.Start.Sub(t.Began)), oneLine(u.Identity), u.label(), oneLine(u.Text))
+		fmt.Fprintf(bw, "%s  %s (%s): %s\n", t.Clock(u.Start), oneLine(u.Identity), u.label(), oneLine(u.Text))
 	}
 	return bw.Flush()
 }
@@ -172,8 +172,8 @@ func vttTime(d time.Duration) string {
 	return fmt.Sprintf("%02d:%02d:%02d.%03d", ms/3600000, ms/60000%60, ms/1000%60, ms%1000)
 }
 
-// clock is d as h:mm:ss.
-func clock(d time.Duration) string {
-	s := int64(max(d, 0) / time.Second)
+// Clock is the time since the record began at at, as h:mm:ss.
+func (t *Transcript) Clock(at time.Time) string {
+	s := int64(max(at.Sub(t.Began), 0) / time.Second)
 	return fmt.Sprintf("%d:%02d:%02d", s/3600, s/60%60, s%60)
 }
