@@ -403,22 +403,30 @@ func sealedRecord(t *testing.T, ctx context.Context, srv *server.Server, records
 	if len(dirs) != 1 {
 		t.Fatalf("records of %s: %v", room, dirs)
 	}
+	rep := waitSealed(t, ctx, srv, dirs[0])
+	var files []string
+	for f := range rep.Files {
+		files = append(files, f)
+	}
+	sort.Strings(files)
+	return dirs[0], files
+}
+
+// waitSealed waits until the record in dir is sealed (the room emptied), and
+// fails the test if it does not verify on the way.
+func waitSealed(t *testing.T, ctx context.Context, srv *server.Server, dir string) *record.Report {
+	t.Helper()
 	for {
-		rep, err := record.Verify(dirs[0], record.VerifyOptions{ServerKey: srv.Signer().PublicKey()})
+		rep, err := record.Verify(dir, record.VerifyOptions{ServerKey: srv.Signer().PublicKey()})
 		if err != nil {
-			t.Fatalf("the record of %s does not verify: %v", room, err)
+			t.Fatalf("the record %s does not verify: %v", filepath.Base(dir), err)
 		}
 		if rep.Sealed {
-			var files []string
-			for f := range rep.Files {
-				files = append(files, f)
-			}
-			sort.Strings(files)
-			return dirs[0], files
+			return rep
 		}
 		select {
 		case <-ctx.Done():
-			t.Fatalf("the record of %s was never sealed", room)
+			t.Fatalf("the record %s was never sealed", filepath.Base(dir))
 		case <-time.After(200 * time.Millisecond):
 		}
 	}

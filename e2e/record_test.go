@@ -89,22 +89,7 @@ func TestRecordedBrowserCall(t *testing.T) {
 	if len(recs) != 1 {
 		t.Fatalf("records: %v", recs)
 	}
-	var rep *record.Report
-	var err error
-	for { // sealed once the room is empty
-		rep, err = record.Verify(recs[0], record.VerifyOptions{ServerKey: srv.Signer().PublicKey()})
-		if err != nil {
-			t.Fatalf("the record does not verify: %v", err)
-		}
-		if rep.Sealed {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatal("the record was never sealed")
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
+	rep := waitSealed(t, ctx, srv, recs[0])
 	// The server heard who spoke (RFC 6464 levels from Chromium) and logged it.
 	logText, err := os.ReadFile(filepath.Join(recs[0], record.LogFile))
 	if err != nil {

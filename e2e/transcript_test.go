@@ -126,21 +126,7 @@ func TestTranscribedBrowserCall(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	var rep *record.Report
-	for {
-		rep, err = record.Verify(recs[0], record.VerifyOptions{ServerKey: srv.Signer().PublicKey()})
-		if err != nil {
-			t.Fatalf("the record does not verify: %v", err)
-		}
-		if rep.Sealed {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatal("the record was never sealed")
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
+	rep := waitSealed(t, ctx, srv, recs[0])
 	if heard.Seq >= rep.LastSigned {
 		t.Errorf("transcript %d is not covered by the last signature (%d)", heard.Seq, rep.LastSigned)
 	}
