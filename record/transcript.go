@@ -2,14 +2,8 @@ package record
 
 import (
 	"bufio"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 )
@@ -46,45 +40,31 @@ type Transcript struct {
 // line edited, removed or inserted makes it fail; it does not check
 // signatures: that is Verify's work, and the transcript says so.
 func ReadTranscript(dir string) (*Transcript, error) {
-	f, err := os.Open(filepath.Join(dir, LogFile))
+	l, err := ReadLog(dir)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), maxLine)
-	t := &Transcript{Utterance: []Utterance{}}
-	prev := zeroHash
-	for n := 1; sc.Scan(); n++ {
-		line := sc.Bytes()
-		var e Entry
-		if err := json.Unmarshal(line, &e); err != nil {
-			return nil, fmt.Errorf("line %d of %s is not an event: %w", n, LogFile, err)
-		}
-		if e.Prev != prev {
-			return nil, fmt.Errorf("line %d of %s does not follow the line before it: the log was changed (parley verify says how)", n, LogFile)
-		}
-		sum := sha256.Sum256(line)
-		prev = hex.EncodeToString(sum[:])
-		switch e.Type {
-		case TypeStart:
-			t.Record, t.Room, t.Began = e.Record, e.Room, e.Time
-		case TypeTranscript:
-			u := Utterance{Seq: e.Seq, Participant: e.Participant, Identity: e.Identity,
-				Channel: e.Data["channel"], Language: e.Data["language"], Text: e.Data["text"],
-				Engine: e.Data["engine"], Model: e.Data["model"]}
-			u.Start, _ = time.Parse(time.RFC3339Nano, e.Data["start"])
-			u.End, _ = time.Parse(time.RFC3339Nano, e.Data["end"])
-			t.Utterance = append(t.Utterance, u)
+	return l.Transcript(), nil
+}
+
+// Transcript is the log's transcript events.
+func (l *Log) Transcript() *Transcript {
+	t := &Transcript{Record: l.Record, Room: l.Room, Began: l.Began, Utterance: []Utterance{}}
+	for _, ln := range l.Lines {
+		if ln.Type == TypeTranscript {
+			t.Utterance = append(t.Utterance, utterance(ln.Entry))
 		}
 	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("reading %s: %w", LogFile, err)
-	}
-	if t.Record == "" {
-		return nil, errors.New(LogFile + " does not begin with a record-start event")
-	}
-	return t, nil
+	return t
+}
+
+func utterance(e Entry) Utterance {
+	u := Utterance{Seq: e.Seq, Participant: e.Participant, Identity: e.Identity,
+		Channel: e.Data["channel"], Language: e.Data["language"], Text: e.Data["text"],
+		Engine: e.Data["engine"], Model: e.Data["model"]}
+	u.Start, _ = time.Parse(time.RFC3339Nano, e.Data["start"])
+	u.End, _ = time.Parse(time.RFC3339Nano, e.Data["end"])
+	return u
 }
 
 // Channel keeps only the utterances of one channel ("" keeps all).

@@ -701,7 +701,9 @@ func (v *verifier) finishFiles() error {
 	}
 	if top, err := os.ReadDir(v.dir); err == nil {
 		for _, e := range top {
-			if n := e.Name(); n != LogFile && n != MediaDir {
+			// Readouts cite the record from beside it; they are signed
+			// documents of their own, checked by parley readout verify.
+			if n := e.Name(); n != LogFile && n != MediaDir && !(n == ReadoutsDir && e.IsDir()) {
 				v.rep.Warnings = append(v.rep.Warnings, fmt.Sprintf("%s is in the record's folder but not part of the record: nothing signs it", n))
 			}
 		}
