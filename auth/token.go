@@ -30,6 +30,9 @@ const (
 	GrantModerate  Grant = "moderate"
 	GrantInterpret Grant = "interpret"
 	GrantRecord    Grant = "record"
+	// GrantReadout lets a participant publish a signed readout of a record
+	// of their room: an account of the meeting whose claims cite it.
+	GrantReadout Grant = "readout"
 	// GrantAdmin is for the operator's admin API. It is not in AllGrants:
 	// an admin token carries it alone, with Room AdminRoom, and joins no room.
 	GrantAdmin Grant = "admin"
@@ -39,7 +42,7 @@ const (
 const AdminRoom = "*"
 
 // AllGrants lists every grant of room tokens in a stable order.
-var AllGrants = []Grant{GrantJoin, GrantPublish, GrantSubscribe, GrantModerate, GrantInterpret, GrantRecord}
+var AllGrants = []Grant{GrantJoin, GrantPublish, GrantSubscribe, GrantModerate, GrantInterpret, GrantRecord, GrantReadout}
 
 // ParseGrants turns "join,publish" into grants, rejecting unknown names.
 func ParseGrants(s string) ([]Grant, error) {
@@ -51,7 +54,7 @@ func ParseGrants(s string) ([]Grant, error) {
 		}
 		g := Grant(f)
 		if !slices.Contains(AllGrants, g) {
-			return nil, fmt.Errorf("unknown grant %q (known: join, publish, subscribe, moderate, interpret, record)", f)
+			return nil, fmt.Errorf("unknown grant %q (known: join, publish, subscribe, moderate, interpret, record, readout)", f)
 		}
 		if !slices.Contains(out, g) {
 			out = append(out, g)

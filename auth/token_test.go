@@ -490,7 +490,7 @@ func TestParseGrants(t *testing.T) {
 		{"join,publish", []auth.Grant{auth.GrantJoin, auth.GrantPublish}},
 		{" join , subscribe ,", []auth.Grant{auth.GrantJoin, auth.GrantSubscribe}},
 		{"join,join,publish,join", []auth.Grant{auth.GrantJoin, auth.GrantPublish}},
-		{"join,publish,subscribe,moderate,interpret,record", auth.AllGrants},
+		{"join,publish,subscribe,moderate,interpret,record,readout", auth.AllGrants},
 		{"record,join", []auth.Grant{auth.GrantRecord, auth.GrantJoin}},
 		{"", nil},
 		{" , ,", nil},

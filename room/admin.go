@@ -282,7 +282,7 @@ func (m *Manager) RemoveViewer(ctx context.Context, room, id string, ban bool) e
 func ValidGrants(grants []auth.Grant) error {
 	for i, g := range grants {
 		if !slices.Contains(auth.AllGrants, g) {
-			return fmt.Errorf("%w: %q is not one of join, publish, subscribe, moderate, interpret, record", ErrInvalidGrants, g)
+			return fmt.Errorf("%w: %q is not one of join, publish, subscribe, moderate, interpret, record, readout", ErrInvalidGrants, g)
 		}
 		if slices.Index(grants, g) != i {
 			return fmt.Errorf("%w: %q is listed twice", ErrInvalidGrants, g)

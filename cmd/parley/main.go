@@ -217,7 +217,7 @@ func token(args []string, stdout, stderr io.Writer) error {
 	roomName := fs.String("room", "", "room the token admits to (required)")
 	identity := fs.String("identity", "", "participant identity (required); with --invite, a prefix")
 	name := fs.String("name", "", "display name")
-	grants := fs.String("grants", "join,publish,subscribe", "comma-separated grants: join, publish, subscribe, moderate, interpret, record")
+	grants := fs.String("grants", "join,publish,subscribe", "comma-separated grants: join, publish, subscribe, moderate, interpret, record, readout")
 	ttl := fs.Duration("ttl", 2*time.Hour, "how long the token is valid")
 	languages := fs.String("languages", "", "with moderate: the room's language channels, e.g. en,ru")
 	interpret := fs.String("interpret", "", "with interpret: directions the interpreter works in, e.g. ru>en,en>ru")
