@@ -30,6 +30,8 @@ Usage:
   parley token [flags]        mint an access token for a room
   parley bench SCENARIO [flags]  load-test a server on this machine (meeting, webinar)
   parley verify DIR [flags]   check a meeting record; exit 0 intact, 1 altered or incomplete, 2 usage
+  parley readout verify FILE --record DIR  check a readout's signature, citations and quotes against the record
+  parley readout export FILE --record DIR [--format md|html]  a readout with footnotes naming record times
   parley records [--data D]   list the meeting records
   parley transcript DIR [flags]  print a record's transcript (txt, vtt or json; --channel LANG)
   parley rooms COMMAND [flags] manage rooms through the admin API (list, create, close, participants, mute, remove, grants, record)
@@ -61,6 +63,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = records(args, stdout, stderr)
 	case "transcript":
 		err = transcriptCmd(args, stdout, stderr)
+	case "readout":
+		err = readoutCmd(args, stdout, stderr)
 	case "key":
 		err = keyCmd(args, stdout, stderr)
 	case "bench":

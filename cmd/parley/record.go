@@ -88,7 +88,7 @@ func verify(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: parley verify RECORD_DIR [--server-key KEY] [--signer IDENTITY=KEY ...] [--receipt FILE ...] [--allow-unsealed] [--allow-gaps]")
+		fmt.Fprintln(stderr, "usage: parley verify RECORD_DIR [--server-key KEY] [--signer IDENTITY=KEY ...] [--receipt FILE ...] [--readout FILE ...] [--allow-unsealed] [--allow-gaps]")
 		fs.PrintDefaults()
 	}
 	serverKey := fs.String("server-key", "", "the server's public key (from parley key export), obtained independently of the record")
@@ -98,6 +98,8 @@ func verify(args []string, stdout, stderr io.Writer) error {
 	var receipts receiptFlags
 	fs.Var(&receipts, "receipt", "FILE: a participant's receipt (the checkpoints they countersigned, kept by their client); the record must match it (repeatable)")
 	allowGaps := fs.Bool("allow-gaps", false, "accept a signer whose countersignatures stop short of their leave (a crash, a killed tab): the events that rest on the server's word alone are reported, not failed")
+	var readouts readoutFlags
+	fs.Var(&readouts, "readout", "FILE: a readout of this record; its author's signature, its binding to the record's end and every citation and quote are checked (repeatable)")
 	pos, flags := positional(args, "allow-unsealed", "allow-gaps")
 	if err := fs.Parse(flags); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -128,7 +130,7 @@ func verify(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return exitError{1}
 	}
-	return nil
+	return checkReadouts(stdout, dir, readouts, signers)
 }
 
 type exitError struct{ code int }
