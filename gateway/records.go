@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -85,6 +86,7 @@ func (g *Gateway) ServeRecords(records *record.Store) {
 		}
 		serveTranscript(w, r, rec.Dir)
 	})
+	g.serveReadouts(records)
 }
 
 // serveTranscript answers with a record's transcript: ?format=json (the
@@ -134,12 +136,16 @@ th{font-weight:600}.time{font-variant-numeric:tabular-nums;white-space:nowrap;co
 {{end}}</tbody></table></body></html>
 `))
 
-// recordGrant returns the bearer token's claims if it admits room with the
-// record grant and was not revoked there; else it answers and returns nil.
-func (g *Gateway) recordGrant(w http.ResponseWriter, r *http.Request, roomName string) *auth.Claims {
+// recordGrant returns the bearer token's claims if it admits room with one
+// of grants (the record grant when none are named) and was not revoked
+// there; else it answers and returns nil.
+func (g *Gateway) recordGrant(w http.ResponseWriter, r *http.Request, roomName string, grants ...auth.Grant) *auth.Claims {
+	if len(grants) == 0 {
+		grants = []auth.Grant{auth.GrantRecord}
+	}
 	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok {
-		http.Error(w, "an Authorization: Bearer token with the record grant is required", http.StatusUnauthorized)
+		http.Error(w, "an Authorization: Bearer token with the "+string(grants[0])+" grant is required", http.StatusUnauthorized)
 		return nil
 	}
 	claims, err := g.verifier.Verify(tok, roomName)
@@ -147,8 +153,12 @@ func (g *Gateway) recordGrant(w http.ResponseWriter, r *http.Request, roomName s
 		http.Error(w, tokenError(err).Message, http.StatusUnauthorized)
 		return nil
 	}
-	if !claims.Has(auth.GrantRecord) {
-		http.Error(w, "this access token does not allow downloading records", http.StatusForbidden)
+	if !slices.ContainsFunc(grants, claims.Has) {
+		msg := "this access token does not allow downloading records"
+		if grants[0] != auth.GrantRecord {
+			msg = "this access token does not allow publishing readouts"
+		}
+		http.Error(w, msg, http.StatusForbidden)
 		return nil
 	}
 	if g.rooms.Denied(claims) {
