@@ -313,7 +313,7 @@ export class Readouts {
     const r = this.root;
     r.replaceChildren(h('h2', { class: 'ro-heading', text: 'Readouts' }));
     if (this.canWrite) {
-      const write = h('button', { class: 'btn primary', text: 'Write a readout', attrs: { type: 'button', 'data-action': 'write' } });
+      const write = h('button', { class: 'btn btn-primary', text: 'Write a readout', attrs: { type: 'button', 'data-action': 'write' } });
       write.addEventListener('click', () => this.showEditor());
       r.append(write);
     }
@@ -371,7 +371,7 @@ export class Readouts {
     this.textArea = text;
     const cites = h('ol', { class: 'ro-cites', attrs: { 'aria-label': 'Citations' } });
     const status = h('p', { class: 'ro-status', attrs: { role: 'status' } });
-    const publishBtn = h('button', { class: 'btn primary', text: 'Sign and publish', attrs: { type: 'button', 'data-action': 'publish' } });
+    const publishBtn = h('button', { class: 'btn btn-primary', text: 'Sign and publish', attrs: { type: 'button', 'data-action': 'publish' } });
     const cancel = h('button', { class: 'btn', text: 'Cancel', attrs: { type: 'button' } });
     cancel.addEventListener('click', () => {
       this.textArea = null;
