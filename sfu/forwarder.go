@@ -32,11 +32,7 @@ type Forwarder struct {
 	// during a switch, and retransmissions come from the RTCP goroutine.
 	mu       sync.Mutex
 	src      *Receiver // nil: paused
-	cur      int       // layer of src being sent; -1 waits for target's keyframe
-	target   int       // layer chosen for this subscriber
-	targetAt int64     // when target last changed (ns)
-	m        munger
-	pics     pictureMunger // VP8/VP9 picture numbering, kept continuous like m's
+	selector           // the layer sent and chosen, and the outgoing numbering
 	hdr      rtp.Header
 	nbuf     []byte
 	pbuf     []byte // a forwarded payload whose picture numbering was rewritten
@@ -98,8 +94,9 @@ var errNoCodec = errors.New("subscriber does not support the publisher's codec")
 func newForwarder(id string, kind webrtc.RTPCodecType, codec webrtc.RTPCodecParameters, streamID, label string, stats *counters) *Forwarder {
 	f := &Forwarder{
 		id: id, kind: kind, codec: codec, streamID: streamID, label: label, stats: stats,
-		nbuf: make([]byte, maxPacket), pbuf: make([]byte, maxPacket), m: munger{clock: codec.ClockRate},
-		exts: make([]rtp.Extension, 0, 1), cur: -1, rtxBuf: make([]byte, maxPacket+2),
+		nbuf: make([]byte, maxPacket), pbuf: make([]byte, maxPacket),
+		selector: selector{cur: -1, m: munger{clock: codec.ClockRate}},
+		exts:     make([]rtp.Extension, 0, 1), rtxBuf: make([]byte, maxPacket+2),
 	}
 	f.viewW.Store(-1)
 	f.viewH.Store(-1)
@@ -197,16 +194,9 @@ func (f *Forwarder) SwitchTo(r *Receiver) {
 		return
 	}
 	f.src = r
-	f.m.switched()
-	f.pics.switched()
-	// Audio: send from the next packet. Video starts on a keyframe, or the
-	// decoder would apply the new source's frames to the old one's pictures;
-	// simulcast starts on the lowest layer, which arrives soonest, and the
-	// peer's allocation climbs from there.
-	f.cur, f.target = 0, 0
-	if r != nil && (r.simulcast || r.family != codecOther) {
-		f.cur = -1
-	}
+	// Video starts on a keyframe, or the decoder would apply the new
+	// source's frames to the old one's pictures.
+	f.sourceChanged(r != nil && r.startsOnKey())
 	f.mu.Unlock()
 	if old != nil {
 		old.removeForwarder(f)
@@ -275,52 +265,42 @@ func (f *Forwarder) writeRTP(r *Receiver, l *layer, h *rtp.Header, payload []byt
 	}
 }
 
-// forward is writeRTP's work under f.mu; it returns the layer to ask a
+// forward is writeRTP's work under f.mu: the decision (translate), then the
+// payload's picture numbering and the send. It returns the layer to ask a
 // keyframe of, when the subscriber's queue overflowed and video must start
 // again from one.
 func (f *Forwarder) forward(r *Receiver, l *layer, b *binding, h *rtp.Header, payload []byte, now int64, key bool) *layer {
 	if f.src != r {
 		return nil // a packet of the previous source, still in flight
 	}
-	if f.q != nil && f.q.full() {
-		return f.overflow(r)
+	t := f.translate(h, l.idx, key, r.startsOnKey(), f.q != nil && f.q.full(), now)
+	if t.layerSwitch {
+		f.stats.layerSwitches.Add(1)
 	}
-	if l.idx != f.cur {
-		// Another layer: it becomes ours only where the decoder can start, on
-		// a keyframe of the layer chosen.
-		if l.idx != f.target || !key {
-			return nil
-		}
-		if f.cur >= 0 {
-			f.stats.layerSwitches.Add(1)
-		}
-		f.cur = l.idx
-		f.m.switched()
-		f.pics.switched()
-	}
-	seq, ts, ok := f.m.rewrite(h, now)
-	if !ok {
+	switch t.verdict {
+	case send:
+	case overflowed:
+		return f.overflowed(r, t)
+	default:
 		return nil
 	}
 	if r.family == codecVP8 || r.family == codecVP9 {
 		payload = f.pics.rewrite(r.family, payload, f.pbuf)
 	}
-	if !f.send(h, b, seq, ts, payload, now, &f.sent) && f.q != nil {
-		return f.overflow(r) // the queue filled between the check and the push
+	if !f.send(h, b, t.seq, t.ts, payload, now, &f.sent) && f.q != nil {
+		// The queue filled between the decision and the push.
+		return f.overflowed(r, f.translate(h, l.idx, key, r.startsOnKey(), true, now))
 	}
 	return nil
 }
 
-// overflow drops what the subscriber's queue has no room for. Video stops
-// until the chosen layer's next keyframe (a decoder cannot go on from a hole;
-// the numbering runs on across the gap as across a layer switch, so the
-// subscriber sees no loss to NACK); audio loses this packet only. f.mu is held.
-func (f *Forwarder) overflow(r *Receiver) *layer {
+// overflowed counts a packet the subscriber's queue had no room for and
+// returns the layer whose keyframe restarts video; f.mu is held.
+func (f *Forwarder) overflowed(r *Receiver, t translation) *layer {
 	f.stats.queueDrops.Add(1)
-	if !r.simulcast && r.family == codecOther {
+	if !t.restart {
 		return nil
 	}
-	f.cur = -1
 	return r.layer(f.target)
 }
 

@@ -131,6 +131,11 @@ func (r *Receiver) addLayer(idx int, rid string, track *webrtc.TrackRemote) (*la
 	return l, true
 }
 
+// startsOnKey reports whether a subscriber's stream of this track must begin
+// on a keyframe: simulcast layers and video codecs whose keyframes the
+// receiver can tell; audio and unknown codecs begin anywhere.
+func (r *Receiver) startsOnKey() bool { return r.simulcast || r.family != codecOther }
+
 // layer returns layer i, or nil.
 func (r *Receiver) layer(i int) *layer {
 	if i < 0 || i >= maxLayers {
