@@ -37,7 +37,8 @@
  * @property {boolean} interpreter spoke into an interpretation channel
  * @property {Span[]} present
  * @property {Span[]} muted the microphone muted
- * @property {Array<Span & {channel: string, language: string}>} speaking
+ * @property {Array<Span & {channel: string, language: string}>} speaking what the speaking time counts (see speakingSource)
+ * @property {Span[]} floor when they held the floor, by the active-speaker changes
  */
 
 /**
@@ -169,7 +170,7 @@ export function buildModel(log) {
   const person = (identity) => {
     let p = people.get(identity);
     if (!p) {
-      p = { identity, name: identity, index: people.size, interpreter: false, present: [], muted: [], speaking: [] };
+      p = { identity, name: identity, index: people.size, interpreter: false, present: [], muted: [], speaking: [], floor: [] };
       people.set(identity, p);
     }
     return p;
@@ -346,9 +347,20 @@ export function buildModel(log) {
   }
 
   // Who spoke when. The transcript's segments are measured speech (voice activity, with
-  // channel and language), so they are used when the record has them; without a transcript,
-  // the active-speaker changes say who held the floor from one change to the next (cut by
-  // their leaving or muting), which counts their pauses too and knows no interpreters.
+  // channel and language, interpreters included), so speaking time counts them when the record
+  // has them. The active-speaker changes say who held the floor from one change to the next
+  // (cut by their leaving or muting): pauses included, interpreters never; the timeline shows
+  // them always, and speaking time counts them when there is no transcript. (A transcript
+  // holds only what its engine recognised: a segment it dropped or heard as nothing is absent.)
+  for (let i = 0; i < speakerChanges.length; i++) {
+    const c = speakerChanges[i];
+    const p = person(c.identity);
+    let to = i + 1 < speakerChanges.length ? speakerChanges[i + 1].t : duration;
+    // The floor is theirs until they leave or mute, if that comes first.
+    for (const s of p.present) if (s.to > c.t && s.to < to) to = s.to;
+    for (const s of p.muted) if (s.from > c.t && s.from < to) to = s.from;
+    if (to > c.t) p.floor.push({ from: c.t, to });
+  }
   const speech = utterances.filter((u) => !u.chat);
   /** @type {Model['speakingSource']} */
   let speakingSource = 'none';
@@ -357,17 +369,7 @@ export function buildModel(log) {
     for (const u of speech) person(u.identity).speaking.push({ from: u.from, to: Math.max(u.to, u.from), channel: u.channel, language: u.language });
   } else if (speakerChanges.length) {
     speakingSource = 'speaker';
-    for (let i = 0; i < speakerChanges.length; i++) {
-      const c = speakerChanges[i];
-      const p = person(c.identity);
-      let to = i + 1 < speakerChanges.length ? speakerChanges[i + 1].t : duration;
-      for (const s of [...p.present, ...p.muted]) {
-        // The floor is theirs until they leave or mute, if that comes first.
-        const cut = p.present.includes(s) ? s.to : s.from;
-        if (cut > c.t && cut < to) to = cut;
-      }
-      if (to > c.t) p.speaking.push({ from: c.t, to, channel: 'floor', language: '' });
-    }
+    for (const p of people.values()) p.speaking = p.floor.map((s) => ({ ...s, channel: 'floor', language: '' }));
   }
   utterances.sort((a, b) => a.from - b.from || a.seq - b.seq);
 

@@ -23,7 +23,7 @@ const MARKS = /** @type {Record<string, string>} */ ({
 });
 
 /** The legend's entries: a mark and what it means. */
-const LEGEND = [['speaking', 'Speaking'], ['muted', 'Microphone muted'], ['chat', 'Chat'], ['join', 'Joins, leaves'], ['channel', 'Channel switch'],
+const LEGEND = [['speaking', 'Speaking'], ['floor', 'Holds the floor'], ['muted', 'Microphone muted'], ['chat', 'Chat'], ['join', 'Joins, leaves'], ['channel', 'Channel switch'],
   ['sign', 'Countersignature'], ['tick', 'Server checkpoint'], ['attested', 'Attested by them']];
 
 /**
@@ -64,6 +64,7 @@ export class Timeline {
     this.heads = [];
     this.lastAria = -1;
     for (const [kind, text] of LEGEND) {
+      if (kind === 'floor' && model.speakingSource !== 'transcript') continue;
       const item = el('span', 'pl-legend-item');
       item.append(el('span', `pl-legend-mark tl-mark-${kind}`), el('span', '', text));
       legend.append(item);
@@ -106,6 +107,9 @@ export class Timeline {
       for (const s of m.interpreting.filter((x) => x.identity === p.identity)) {
         const b = this.band(tr, 'tl-air', s.from, s.to, `${p.name} interprets into ${s.channel.toUpperCase()}, ${clock(s.from)}–${clock(s.to)}`);
         b.textContent = s.channel.toUpperCase();
+      }
+      if (m.speakingSource === 'transcript') {
+        for (const s of p.floor) this.band(tr, 'tl-floor', s.from, s.to, `${p.name} holds the floor, ${clock(s.from)}–${clock(s.to)}`, true);
       }
       for (const s of p.speaking) {
         const what = s.channel === 'floor' ? '' : ` into ${s.channel.toUpperCase()}`;

@@ -152,9 +152,10 @@ export function renderVerification(badge, panel, v, m, seek) {
       const to = m.seqTime(a.needed);
       const gap = el('div', 'pl-attest-gap');
       const n = a.gap.length;
+      const when = clock(upTo) === clock(to) ? `at ${clock(to)}` : `${clock(upTo)}–${clock(to)}`;
       gap.textContent = n
-        ? `Events ${a.upTo + 1}–${a.needed} (${clock(upTo)}–${clock(to)}) rest on the server’s word alone, among them ${n} room event${n === 1 ? '' : 's'}${a.gap.slice(0, 3).map((g) => ` ${g.type}${g.identity ? ' of ' + g.identity : ''}`).join(',')}${n > 3 ? ', …' : ''}.`
-        : `Events ${a.upTo + 1}–${a.needed}, their own departure, rest on the server’s word alone.`;
+        ? `Events ${a.upTo + 1}–${a.needed} (${when}) rest on the server’s word alone, among them ${n} room event${n === 1 ? '' : 's'}:${a.gap.slice(0, 3).map((g) => ` ${g.type}${g.identity ? ' of ' + g.identity : ''}`).join(',')}${n > 3 ? ', …' : ''}.`
+        : `Events ${a.upTo + 1}–${a.needed} (${when}), their own departure, rest on the server’s word alone.`;
       const go = /** @type {HTMLButtonElement} */ (el('button', 'btn btn-small btn-ghost', `Go to ${clock(upTo)}`));
       go.type = 'button';
       go.addEventListener('click', () => seek(upTo));
