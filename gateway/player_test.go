@@ -348,12 +348,12 @@ func TestOpenRecord(t *testing.T) {
 		t.Errorf("config: %d %s", resp.StatusCode, body)
 	}
 	for path, want := range map[string]string{
-		"/records/" + id:                          "player/main.js",
-		"/records/" + id + "/log?without=chunk":   `"type":"chat"`,
-		"/records/" + id + "/transcript":          `"utterances":[]`,
-		"/records/" + id + "/verify":              `"keySource":"record"`,
-		"/assets/player/main.js":                  "parleyPlayer",
-		"/records/" + id + "/" + file + "#ignored": "",
+		"/records/" + id:                        "player/main.js",
+		"/records/" + id + "/log?without=chunk": `"type":"chat"`,
+		"/records/" + id + "/transcript":        `"utterances":[]`,
+		"/records/" + id + "/verify":            `"keySource":"record"`,
+		"/assets/player/main.js":                "parleyPlayer",
+		"/records/" + id + "/" + file:           "",
 	} {
 		resp, body := request(t, "GET", srv.URL+path)
 		if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), want) {
