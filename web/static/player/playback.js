@@ -75,12 +75,16 @@ export class Clock {
     this.changed();
   }
 
-  /** @param {boolean} on */
+  /**
+   * Holds or releases time while media load. Listeners are not told: Sync, which calls this,
+   * pauses and resumes its elements on its next tick, within its drift tolerance (a forced
+   * re-seek of every element here would make them wait for data again).
+   * @param {boolean} on
+   */
   setStalled(on) {
     if (on === this.stalled) return;
     this.mark();
     this.stalled = on;
-    this.changed();
   }
 
   /** @param {() => void} fn */
