@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"archive/tar"
+	"crypto/ed25519"
 	"encoding/json"
 	"html/template"
 	"net/http"
@@ -18,11 +19,15 @@ import (
 
 // ServeRecords lets holders of the record grant list and download the records
 // of their room: GET /records?room=ROOM and GET /records/{id} (a tar of the
-// record folder), with the token in an Authorization: Bearer header.
-func (g *Gateway) ServeRecords(records *record.Store) {
+// record folder), with the token in an Authorization: Bearer header. A
+// browser navigating to /records/{id} gets the record player instead, whose
+// data routes (player.go) admit the record or the readout grant. serverKey
+// is this node's public key, which the player's verification uses.
+func (g *Gateway) ServeRecords(records *record.Store, serverKey ed25519.PublicKey) {
+	g.servePlayerData(records, serverKey)
 	g.mux.HandleFunc("GET /records", func(w http.ResponseWriter, r *http.Request) {
 		roomName := r.URL.Query().Get("room")
-		if g.recordGrant(w, r, roomName) == nil {
+		if g.recordGrant(w, r, roomName, auth.GrantRecord) == nil {
 			return
 		}
 		recs, err := records.ListRoom(roomName)
@@ -43,6 +48,10 @@ func (g *Gateway) ServeRecords(records *record.Store) {
 		_ = json.NewEncoder(w).Encode(items)
 	})
 	g.mux.HandleFunc("GET /records/{id}", func(w http.ResponseWriter, r *http.Request) {
+		if wantsPage(r) {
+			servePlayer(w, r)
+			return
+		}
 		id := r.PathValue("id")
 		// The store takes only plain record ids: no path tricks, and the id
 		// is safe in the header below.
@@ -51,7 +60,7 @@ func (g *Gateway) ServeRecords(records *record.Store) {
 			http.Error(w, "no such record", http.StatusNotFound)
 			return
 		}
-		claims := g.recordGrant(w, r, rec.Room)
+		claims := g.recordGrant(w, r, rec.Room, auth.GrantRecord)
 		if claims == nil {
 			return
 		}
@@ -81,7 +90,7 @@ func (g *Gateway) ServeRecords(records *record.Store) {
 			http.Error(w, "no such record", http.StatusNotFound)
 			return
 		}
-		if g.recordGrant(w, r, rec.Room) == nil {
+		if g.recordGrant(w, r, rec.Room, auth.GrantRecord, auth.GrantReadout) == nil {
 			return
 		}
 		serveTranscript(w, r, rec.Dir)
@@ -137,15 +146,27 @@ th{font-weight:600}.time{font-variant-numeric:tabular-nums;white-space:nowrap;co
 `))
 
 // recordGrant returns the bearer token's claims if it admits room with one
-// of grants (the record grant when none are named) and was not revoked
-// there; else it answers and returns nil.
-func (g *Gateway) recordGrant(w http.ResponseWriter, r *http.Request, roomName string, grants ...auth.Grant) *auth.Claims {
-	if len(grants) == 0 {
-		grants = []auth.Grant{auth.GrantRecord}
+// of the grants accept (the record grant downloads a record; the record or
+// the readout grant reads it in the player) and was not revoked there; else
+// it answers and returns nil.
+func (g *Gateway) recordGrant(w http.ResponseWriter, r *http.Request, roomName string, accept ...auth.Grant) *auth.Claims {
+	if len(accept) == 0 {
+		accept = []auth.Grant{auth.GrantRecord}
 	}
-	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok {
-		http.Error(w, "an Authorization: Bearer token with the "+string(grants[0])+" grant is required", http.StatusUnauthorized)
+	return g.grantOf(w, r, roomName, bearer(r), accept)
+}
+
+// bearer is the token of an Authorization: Bearer header, or "".
+func bearer(r *http.Request) string {
+	tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	return tok
+}
+
+// grantOf is recordGrant for a token that may have come another way (the
+// player's media cookie).
+func (g *Gateway) grantOf(w http.ResponseWriter, r *http.Request, roomName, tok string, accept []auth.Grant) *auth.Claims {
+	if tok == "" {
+		http.Error(w, "an Authorization: Bearer token with the "+grantNames(accept)+" grant is required", http.StatusUnauthorized)
 		return nil
 	}
 	claims, err := g.verifier.Verify(tok, roomName)
@@ -153,12 +174,15 @@ func (g *Gateway) recordGrant(w http.ResponseWriter, r *http.Request, roomName s
 		http.Error(w, tokenError(err).Message, http.StatusUnauthorized)
 		return nil
 	}
-	if !slices.ContainsFunc(grants, claims.Has) {
-		msg := "this access token does not allow downloading records"
-		if grants[0] != auth.GrantRecord {
-			msg = "this access token does not allow publishing readouts"
+	if !slices.ContainsFunc(accept, claims.Has) {
+		what := "reading records"
+		switch {
+		case len(accept) == 1 && accept[0] == auth.GrantRecord:
+			what = "downloading records"
+		case len(accept) == 1 && accept[0] == auth.GrantReadout:
+			what = "publishing readouts"
 		}
-		http.Error(w, msg, http.StatusForbidden)
+		http.Error(w, "this access token does not allow "+what, http.StatusForbidden)
 		return nil
 	}
 	if g.rooms.Denied(claims) {

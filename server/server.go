@@ -167,7 +167,7 @@ func Start(cfg config.Config, log *slog.Logger, opts ...Option) (*Server, error)
 	})
 	s.gateway = gateway.New(s.rooms, auth.NewVerifier(key.Public().(ed25519.PublicKey)), log,
 		gateway.Limits{JoinsPerMinute: cfg.JoinsPerMinute, MessagesPerSecond: cfg.MessagesPerSecond, RequestTimeout: cfg.RequestTimeout})
-	s.gateway.ServeRecords(records)
+	s.gateway.ServeRecords(records, key.Public().(ed25519.PublicKey))
 	s.whip = whip.New(s.rooms, auth.NewVerifier(key.Public().(ed25519.PublicKey)), log)
 	s.gateway.HandleJoins("/whip/", s.whip)
 	s.gateway.HandleJoins("/whep/", s.whip)

@@ -32,11 +32,7 @@ const csp = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inl
 // (the meeting page) and "/assets/" (modules, styles, icons).
 func Register(mux *http.ServeMux) {
 	static := Static()
-	assets := http.StripPrefix("/assets/", http.FileServerFS(static))
-	mux.Handle("GET /assets/", secure(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "no-cache")
-		assets.ServeHTTP(w, r)
-	})))
+	RegisterAssets(mux)
 	mux.Handle("GET /r/{room}", secure(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if auth.ValidRoom(r.PathValue("room")) != nil {
 			notFound(w, r)
@@ -53,6 +49,25 @@ func Register(mux *http.ServeMux) {
 	// Every path no other route claims: a page that says so and leads home (the least
 	// specific pattern, so it shadows nothing).
 	mux.Handle("/", secure(http.HandlerFunc(notFound)))
+}
+
+// RegisterAssets adds "/assets/" (modules, styles, icons) alone to mux: for
+// `parley open`, which serves the record player and no meeting.
+func RegisterAssets(mux *http.ServeMux) {
+	assets := http.StripPrefix("/assets/", http.FileServerFS(Static()))
+	mux.Handle("GET /assets/", secure(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-cache")
+		assets.ServeHTTP(w, r)
+	})))
+}
+
+// ServePage answers with one of the client's pages (player.html) under the
+// client's security headers. Pages hold no data: their scripts fetch it.
+func ServePage(w http.ResponseWriter, r *http.Request, name string) {
+	secure(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-cache")
+		http.ServeFileFS(w, r, Static(), name)
+	})).ServeHTTP(w, r)
 }
 
 // notFound answers 404: a styled page with a way back for browsers (GET and HEAD), the

@@ -4,7 +4,7 @@
 import { Signaling } from './signaling.js';
 import { toast, keepOnScreen } from './ui.js';
 import { signStatement, isCheckpointStatement, statementHead, keepReceipt, loadReceipt } from './keys.js';
-import { $, st, displayName, errText, isRecording, canRecord } from './store.js';
+import { $, st, token, displayName, errText, isRecording, canRecord } from './store.js';
 import { setToggle, renderMoreMenu } from './controls.js';
 
 /**
@@ -82,6 +82,33 @@ export function countersignText() {
   return `Your browser has countersigned ${n} checkpoint${n === 1 ? '' : 's'}; your key fingerprint: ${k.key.fingerprint}`;
 }
 
+/** The record this meeting made last (or is making): its player stays a click away after it stops. */
+let lastRecord = '';
+
+/**
+ * The record player's address for a record, with this call's token in the fragment: the
+ * browser never sends a fragment to the server, and the player moves it to the tab's storage.
+ * @param {string} record
+ */
+export function recordPlayerURL(record) {
+  return `/records/${encodeURIComponent(record)}#token=${encodeURIComponent(token)}`;
+}
+
+/** "Open the record", for holders of the record grant, in the popover and the More menu. */
+function renderRecordLink() {
+  const show = canRecord() && !!lastRecord;
+  for (const id of ['rec-open', 'more-open-record']) {
+    const a = /** @type {HTMLAnchorElement | null} */ (document.getElementById(id));
+    if (!a) continue;
+    if (show) a.href = recordPlayerURL(lastRecord);
+    else a.removeAttribute('href');
+  }
+  const row = document.getElementById('rec-open-row');
+  if (row) row.hidden = !show;
+  const item = document.getElementById('more-open-record');
+  if (item) item.hidden = !show;
+}
+
 /** The recording pill, its popover and the Record button. */
 export function renderRecording() {
   const pill = document.getElementById('rec-pill');
@@ -106,6 +133,8 @@ export function renderRecording() {
   problem.textContent = k ? '' : countersignText();
   $('rec-record-id').textContent = rec && rec.record ? rec.record : '';
   $('rec-record-row').hidden = !(rec && rec.record);
+  if (rec && rec.record) lastRecord = rec.record;
+  renderRecordLink();
 
   const btn = /** @type {HTMLButtonElement} */ ($('btn-record'));
   btn.hidden = !canRecord();
