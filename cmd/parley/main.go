@@ -32,6 +32,7 @@ Usage:
   parley verify DIR [flags]   check a meeting record; exit 0 intact, 1 altered or incomplete, 2 usage
   parley records [--data D]   list the meeting records
   parley transcript DIR [flags]  print a record's transcript (txt, vtt or json; --channel LANG)
+  parley record decrypt DIR --keys FILE --out OUT  playable copies of an end-to-end encrypted record's media
   parley rooms COMMAND [flags] manage rooms through the admin API (list, create, close, participants, mute, remove, grants, record)
   parley key export           print the server's public key (for verifiers)
   parley config print [flags] print the effective configuration (file, PARLEY_* env, flags), secrets redacted
@@ -61,6 +62,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = records(args, stdout, stderr)
 	case "transcript":
 		err = transcriptCmd(args, stdout, stderr)
+	case "record":
+		err = recordCmd(args, stdout, stderr)
 	case "key":
 		err = keyCmd(args, stdout, stderr)
 	case "bench":
