@@ -170,7 +170,7 @@ func decryptFile(src, dst string, ring *recordcrypt.Ring) (recordcrypt.Stats, er
 	if err != nil {
 		return recordcrypt.Stats{}, err
 	}
-	defer os.Remove(tmp.Name()) // gone once renamed; removes what is left otherwise
+	defer os.Remove(tmp.Name())                   // gone once renamed; removes what is left otherwise
 	st, err := recordcrypt.Decrypt(tmp, in, ring) // closes tmp
 	if err != nil || st.Decrypted == 0 {
 		return st, err
