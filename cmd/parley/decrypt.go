@@ -170,7 +170,8 @@ func decryptFile(src, dst string, ring *recordcrypt.Ring) (recordcrypt.Stats, er
 	if err != nil {
 		return recordcrypt.Stats{}, err
 	}
-	defer os.Remove(tmp.Name())                   // gone once renamed; removes what is left otherwise
+	// Once renamed the name is gone; otherwise this removes what is left.
+	defer os.Remove(tmp.Name())
 	st, err := recordcrypt.Decrypt(tmp, in, ring) // closes tmp
 	if err != nil || st.Decrypted == 0 {
 		return st, err
