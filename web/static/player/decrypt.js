@@ -15,9 +15,11 @@ import { loadMediaKeys, MEDIA_KEYS_FORMAT } from '../keys.js';
 
 /**
  * @typedef {import('../keys.js').MediaKeys} MediaKeys
- * @typedef {{data: ArrayBuffer, decrypted: number, missing: number, failed: number}} Decrypted
+ * @typedef {{data: ArrayBuffer, decrypted: number, missing: number, failed: number, replayed: number}} Decrypted
  *   decrypted: frames that opened; missing: frames under a key id no key was given for;
- *   failed: frames that did not authenticate with the key of their key id (or are not SFrame)
+ *   failed: frames that did not authenticate with the key of their key id (or are not SFrame);
+ *   replayed: frames that opened but whose key id and counter came before (a copy written
+ *   into the file): left out, as the live call drops them
  */
 
 // EBML and Matroska element ids (with their length marker bits, as written).
@@ -237,6 +239,9 @@ export async function decryptWebM(buf, keys) {
   let decrypted = 0;
   let missing = 0;
   let failed = 0;
+  let replayed = 0;
+  /** @type {Set<string>} "kid ctr" of the frames opened */
+  const seen = new Set();
 
   const top = children(b, 0, b.length);
   if (!top.length || top[0].id !== ID.EBML) throw new FormatError('not a WebM file (no EBML header)');
@@ -286,6 +291,11 @@ export async function decryptWebM(buf, keys) {
     for (const s of secrets) {
       try {
         const out = await sf.open(await senderKey(s, p.kid), p);
+        if (seen.has(`${p.kid} ${p.ctr}`)) {
+          replayed++;
+          return null;
+        }
+        seen.add(`${p.kid} ${p.ctr}`);
         decrypted++;
         return out;
       } catch {
@@ -366,7 +376,7 @@ export async function decryptWebM(buf, keys) {
     data.set(p, off);
     off += p.length;
   }
-  return { data: data.buffer, decrypted, missing, failed };
+  return { data: data.buffer, decrypted, missing, failed, replayed };
 }
 
 /**
