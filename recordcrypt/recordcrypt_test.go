@@ -307,13 +307,20 @@ func TestDecryptRefusesOtherCodecs(t *testing.T) {
 
 // Truncated and garbage input: an error or a shorter copy, never a panic or a hang.
 func TestDecryptTruncatedAndGarbage(t *testing.T) {
-	in, _ := record(t, true, recorded{alice0.KID, alice0.Secret, 30})
+	in, plain := record(t, true, recorded{alice0.KID, alice0.Secret, 30})
 	for n := 0; n < len(in); n += max(1, len(in)/200) {
 		st, _, err := decrypt(t, in[:n], alice0)
-		if st.Decrypted > 30 {
-			t.Fatalf("cut at %d: %+v", n, st)
+		// A cut between elements looks like a shorter file; any other is an error or Truncated.
+		if st.Decrypted > 30 || st.Frames != st.Decrypted {
+			t.Fatalf("cut at %d: %+v %v", n, st, err)
 		}
-		_ = err
+	}
+	// A record whose writing stopped mid-frame (a crash): the frames before the
+	// cut are in the copy, and the stats say the file was cut.
+	st, out, err := decrypt(t, in[:len(in)*2/3], alice0)
+	got, _, _ := frames(t, out)
+	if err != nil || !st.Truncated || st.Decrypted < 15 || len(got) != st.Decrypted || !bytes.Equal(got[len(got)-1], plain[len(got)-1]) {
+		t.Errorf("cut at two thirds: %+v, %d frames in the copy, %v", st, len(got), err)
 	}
 	for _, garbage := range [][]byte{nil, []byte("not a webm file at all"), bytes.Repeat([]byte{0xff}, 4096), bytes.Repeat([]byte{0x1a, 0x45, 0xdf, 0xa3, 0x01}, 100)} {
 		_, _, err := decrypt(t, garbage, alice0)

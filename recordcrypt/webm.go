@@ -23,29 +23,34 @@ type Stats struct {
 	// Senders are the participants whose secrets opened frames, in order of
 	// first appearance. A recorded track is one participant's.
 	Senders []Sender
+	// Truncated: the file ends inside an element, as a record whose writing
+	// stopped (a crash) does; the copy holds the frames before the cut.
+	Truncated bool
 }
 
 // maxFrame bounds one element of the input: no encoded frame is near it.
 const maxFrame = 16 << 20
 
-// document is a recorded WebM file as ebml-go reads it; clusters arrive one at
-// a time on the channel, so a file of any length is read in bounded memory.
+// document is a recorded WebM file as ebml-go reads it. Each cluster's
+// timecode and blocks arrive on channels as they are read, so a file of any
+// length is read in bounded memory, and a file cut short loses only the block
+// it ends in.
 type document struct {
 	Header  webm.EBMLHeader `ebml:"EBML"`
 	Segment struct {
-		Info    webm.Info    `ebml:"Info"`
-		Tracks  webm.Tracks  `ebml:"Tracks"`
-		Cluster chan cluster `ebml:"Cluster"`
+		Info    webm.Info   `ebml:"Info"`
+		Tracks  webm.Tracks `ebml:"Tracks"`
+		Cluster struct {
+			Timecode    chan uint64     `ebml:"Timecode"`
+			SimpleBlock chan ebml.Block `ebml:"SimpleBlock"`
+			BlockGroup  chan blockGroup `ebml:"BlockGroup"`
+		} `ebml:"Cluster"`
 	} `ebml:"Segment"`
 }
 
-type cluster struct {
-	Timecode    uint64       `ebml:"Timecode"`
-	SimpleBlock []ebml.Block `ebml:"SimpleBlock"`
-	BlockGroup  []struct {
-		ReferenceBlock []int64    `ebml:"ReferenceBlock"`
-		Block          ebml.Block `ebml:"Block"`
-	} `ebml:"BlockGroup"`
+type blockGroup struct {
+	ReferenceBlock []int64    `ebml:"ReferenceBlock"`
+	Block          ebml.Block `ebml:"Block"`
 }
 
 // stoppable fails reads once stop is closed, which ends an Unmarshal the
@@ -81,37 +86,59 @@ type track struct {
 // structure) gives an error, with the stats of what was read before.
 func Decrypt(dst io.WriteCloser, src io.Reader, ring *Ring) (st Stats, err error) {
 	var (
-		d        document
-		clusters = make(chan cluster)
-		done     = make(chan error, 1)
-		stop     = make(chan struct{})
-		readErr  error
-		read     bool // readErr holds what the reading goroutine returned
+		d       document
+		timing  = make(chan uint64)
+		simple  = make(chan ebml.Block)
+		grouped = make(chan blockGroup)
+		done    = make(chan error, 1)
+		stop    = make(chan struct{})
+		read    bool // the reading goroutine has returned
 	)
-	d.Segment.Cluster = clusters
+	d.Segment.Cluster.Timecode, d.Segment.Cluster.SimpleBlock, d.Segment.Cluster.BlockGroup = timing, simple, grouped
 	// The reading goroutine is this call's: it ends when the input does, or
 	// (stop) at its next read once this call gives up; the drain below
-	// unblocks a send it is in.
+	// unblocks a send it is in. It sends one value at a time, so the order of
+	// what is received on the three channels is the file's.
 	go func() {
-		defer close(clusters)
+		defer func() {
+			close(timing)
+			close(simple)
+			close(grouped)
+		}()
 		done <- ebml.Unmarshal(stoppable{src, stop}, &d, ebml.WithMaxLeafElementSize(maxFrame))
 	}()
 	defer func() {
-		if !read {
-			close(stop)
-			for range clusters {
-			}
-			<-done
+		if read {
+			return
 		}
+		close(stop)
+		for timing != nil || simple != nil || grouped != nil {
+			select {
+			case _, ok := <-timing:
+				if !ok {
+					timing = nil
+				}
+			case _, ok := <-simple:
+				if !ok {
+					simple = nil
+				}
+			case _, ok := <-grouped:
+				if !ok {
+					grouped = nil
+				}
+			}
+		}
+		<-done
 	}()
 
 	var (
-		tracks  map[uint64]*track
-		closeW  func() error
-		scale   float64
-		seen    = map[[2]uint64]struct{}{}
-		fatal   error
-		fatalMu sync.Mutex
+		tracks   map[uint64]*track
+		closeW   func() error
+		scale    float64
+		seen     = map[[2]uint64]struct{}{}
+		fatal    error
+		fatalMu  sync.Mutex
+		timecode uint64
 	)
 	closeDst := true
 	defer func() {
@@ -185,70 +212,83 @@ func Decrypt(dst io.WriteCloser, src io.Reader, ring *Ring) (st Stats, err error
 		}
 		return nil
 	}
-
-	for c := range clusters {
+	frame := func(b ebml.Block, key bool) error {
 		if tracks == nil {
-			// Info and Tracks precede the first cluster: the reader wrote them
-			// before it sent it, and this is the last time they are read here.
+			// Info and Tracks precede the clusters: the reader wrote them
+			// before it sent this, and this is the last time they are read here.
 			if err := start(slices.Clone(d.Segment.Tracks.TrackEntry), d.Segment.Info); err != nil {
-				return st, err
+				return err
 			}
 		}
-		type frame struct {
-			b   ebml.Block
-			key bool
+		t := tracks[b.TrackNumber]
+		if t == nil {
+			return fmt.Errorf("not a recorded WebM file: a block of track %d, which it does not declare", b.TrackNumber)
 		}
-		frames := make([]frame, 0, len(c.SimpleBlock)+len(c.BlockGroup))
-		for _, b := range c.SimpleBlock {
-			frames = append(frames, frame{b, b.Keyframe})
+		if b.Lacing != ebml.LacingNo || len(b.Data) != 1 {
+			return errors.New("not a recorded WebM file: a laced block (Parley's recorder writes one frame a block)")
 		}
-		for _, g := range c.BlockGroup {
-			frames = append(frames, frame{g.Block, len(g.ReferenceBlock) == 0})
+		st.Frames++
+		plain, kid, ctr, who, o := ring.open(b.Data[0], t.video)
+		switch o {
+		case missing:
+			st.Missing++
+			return nil
+		case failed:
+			st.Failed++
+			return nil
 		}
-		if len(c.BlockGroup) > 0 {
-			slices.SortStableFunc(frames, func(a, b frame) int { return cmp.Compare(a.b.Timecode, b.b.Timecode) })
+		if _, dup := seen[[2]uint64{kid, ctr}]; dup {
+			st.Replayed++
+			return nil
 		}
-		for _, f := range frames {
-			t := tracks[f.b.TrackNumber]
-			if t == nil {
-				return st, fmt.Errorf("not a recorded WebM file: a block of track %d, which it does not declare", f.b.TrackNumber)
-			}
-			if f.b.Lacing != ebml.LacingNo || len(f.b.Data) != 1 {
-				return st, errors.New("not a recorded WebM file: a laced block (Parley's recorder writes one frame a block)")
-			}
-			st.Frames++
-			plain, kid, ctr, who, o := ring.open(f.b.Data[0], t.video)
-			switch o {
-			case missing:
-				st.Missing++
+		seen[[2]uint64{kid, ctr}] = struct{}{}
+		st.Decrypted++
+		if !slices.Contains(st.Senders, who) {
+			st.Senders = append(st.Senders, who)
+		}
+		ms := int64(float64(int64(timecode)+int64(b.Timecode)) * scale)
+		ms = max(ms, t.last, 0)
+		t.last = ms
+		_, err := t.w.Write(key, ms, plain)
+		return err
+	}
+
+	for open := 3; open > 0; {
+		var err error
+		select {
+		case tc, ok := <-timing:
+			if !ok {
+				timing, open = nil, open-1
 				continue
-			case failed:
-				st.Failed++
+			}
+			timecode = tc
+		case b, ok := <-simple:
+			if !ok {
+				simple, open = nil, open-1
 				continue
 			}
-			if _, dup := seen[[2]uint64{kid, ctr}]; dup {
-				st.Replayed++
+			err = frame(b, b.Keyframe)
+		case g, ok := <-grouped:
+			if !ok {
+				grouped, open = nil, open-1
 				continue
 			}
-			seen[[2]uint64{kid, ctr}] = struct{}{}
-			st.Decrypted++
-			if !slices.Contains(st.Senders, who) {
-				st.Senders = append(st.Senders, who)
-			}
-			ms := int64(float64(int64(c.Timecode)+int64(f.b.Timecode)) * scale)
-			ms = max(ms, t.last, 0)
-			t.last = ms
-			if _, err := t.w.Write(f.key, ms, plain); err != nil {
-				return st, err
-			}
+			err = frame(g.Block, len(g.ReferenceBlock) == 0)
+		}
+		if err != nil {
+			return st, err
 		}
 	}
-	readErr, read = <-done, true
-	if readErr != nil {
+	readErr := <-done
+	read = true
+	switch {
+	case errors.Is(readErr, io.ErrUnexpectedEOF) && tracks != nil:
+		st.Truncated = true
+	case readErr != nil:
 		return st, fmt.Errorf("not a readable WebM file: %w", readErr)
 	}
 	if tracks == nil {
-		// No cluster at all: the copy still says what the file held.
+		// No frame at all: the copy still says what the file held.
 		if err := start(d.Segment.Tracks.TrackEntry, d.Segment.Info); err != nil {
 			return st, err
 		}

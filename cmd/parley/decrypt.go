@@ -121,6 +121,9 @@ func decryptCmd(args []string, stdout, stderr io.Writer) error {
 		if st.Replayed > 0 {
 			line += fmt.Sprintf(", %d repeated (dropped)", st.Replayed)
 		}
+		if st.Truncated {
+			line += "; the file ends mid-frame (its writing stopped): the copy holds what came before"
+		}
 		var who []string
 		for _, s := range st.Senders {
 			who = append(who, s.Identity)

@@ -15,11 +15,12 @@ import { loadMediaKeys, MEDIA_KEYS_FORMAT } from '../keys.js';
 
 /**
  * @typedef {import('../keys.js').MediaKeys} MediaKeys
- * @typedef {{data: ArrayBuffer, decrypted: number, missing: number, failed: number, replayed: number}} Decrypted
+ * @typedef {{data: ArrayBuffer, decrypted: number, missing: number, failed: number, replayed: number, truncated: boolean}} Decrypted
  *   decrypted: frames that opened; missing: frames under a key id no key was given for;
  *   failed: frames that did not authenticate with the key of their key id (or are not SFrame);
  *   replayed: frames that opened but whose key id and counter came before (a copy written
- *   into the file): left out, as the live call drops them
+ *   into the file): left out, as the live call drops them; truncated: the file ends inside an
+ *   element (a record whose writing stopped), and the copy holds what came before
  */
 
 // EBML and Matroska element ids (with their length marker bits, as written).
@@ -52,12 +53,18 @@ const TOP = new Set([ID.SeekHead, ID.Info, ID.Tracks, ID.Cluster, ID.Cues, ID.Ta
 const UNKNOWN = -1;
 
 /** Refuses what is not a WebM file as a recorder writes it. */
-class FormatError extends Error {}
+class FormatError extends Error {
+  /** @param {string} why */
+  constructor(why) {
+    super(`not a recorded WebM file: ${why}`);
+  }
+}
 
 /**
- * @typedef {{id: number, start: number, data: number, end: number, unknown: boolean}} Element
+ * @typedef {{id: number, start: number, data: number, end: number, unknown: boolean, cut?: boolean}} Element
  *   start: its first byte; data: its content's; end: one past its last (for an unknown size,
- *   the end of its parent, until the caller finds where it stops)
+ *   the end of its parent, until the caller finds where it stops); cut: it runs past the end
+ *   of the file, which ends it
  */
 
 /**
@@ -65,9 +72,11 @@ class FormatError extends Error {}
  * @param {Uint8Array} b
  * @param {number} pos
  * @param {number} limit the end of the parent
+ * @param {boolean} [atEnd] limit is the end of the file: an element running past it is cut
+ *   short (a recording the server stopped writing mid-frame), not malformed
  * @returns {Element}
  */
-function header(b, pos, limit) {
+function header(b, pos, limit, atEnd = false) {
   if (pos >= limit) throw new FormatError('the file ends inside an element');
   const first = b[pos];
   const idLen = first >= 0x80 ? 1 : first >= 0x40 ? 2 : first >= 0x20 ? 3 : first >= 0x10 ? 4 : 0;
@@ -89,35 +98,59 @@ function header(b, pos, limit) {
   }
   p += len;
   if (allOnes) return { id, start: pos, data: p, end: limit, unknown: true };
+  if (atEnd && Number.isSafeInteger(size) && p + size > limit) return { id, start: pos, data: p, end: limit, unknown: false, cut: true };
   if (!Number.isSafeInteger(size) || p + size > limit) throw new FormatError(`an element at byte ${pos} runs past its parent`);
   return { id, start: pos, data: p, end: p + size, unknown: false };
 }
 
 /**
  * The children of an element, in order; a child of unknown size ends where an element that
- * cannot be its child begins (RFC 8794 6.2), here a top-level one.
+ * cannot be its child begins (RFC 8794 6.2), here a top-level one. Where `to` is the end of
+ * the file, a file cut short ends the list: a Segment or Cluster cut short is kept (its
+ * whole children are good), anything else cut short is left out, and tail.cut says so.
  * @param {Uint8Array} b
  * @param {number} from
  * @param {number} to
+ * @param {{cut: boolean}} [tail]
  * @returns {Element[]}
  */
-function children(b, from, to) {
+function children(b, from, to, tail) {
+  const atEnd = !!tail && to === b.length;
   /** @type {Element[]} */
   const out = [];
   let pos = from;
   while (pos < to) {
-    const e = header(b, pos, to);
+    /** @type {Element} */
+    let e;
+    try {
+      e = header(b, pos, to, atEnd);
+    } catch (err) {
+      if (!atEnd || !tail) throw err;
+      tail.cut = true; // the file ends inside an element's header
+      break;
+    }
     if (e.unknown && e.id !== ID.Segment) {
       // A live recording's Segment runs to the end of the file; its clusters to the next one.
       if (e.id !== ID.Cluster) throw new FormatError(`an element of unknown size at byte ${pos}`);
       let q = e.data;
       while (q < to) {
-        const c = header(b, q, to);
-        if (e.id === ID.Cluster && TOP.has(c.id)) break;
+        /** @type {Element} */
+        let c;
+        try {
+          c = header(b, q, to, atEnd);
+        } catch (err) {
+          if (!atEnd) throw err;
+          break;
+        }
+        if (c.cut || TOP.has(c.id)) break;
         if (c.unknown) throw new FormatError(`an element of unknown size at byte ${q}`);
         q = c.end;
       }
       e.end = q;
+    }
+    if (e.cut && tail) {
+      tail.cut = true;
+      if (e.id !== ID.Cluster && e.id !== ID.Segment) break;
     }
     out.push(e);
     pos = e.end;
@@ -243,11 +276,13 @@ export async function decryptWebM(buf, keys) {
   /** @type {Set<string>} "kid ctr" of the frames opened */
   const seen = new Set();
 
-  const top = children(b, 0, b.length);
-  if (!top.length || top[0].id !== ID.EBML) throw new FormatError('not a WebM file (no EBML header)');
+  /** whether the file is cut short: what follows its last whole frame is lost */
+  const tail = { cut: false };
+  const top = children(b, 0, b.length, tail);
+  if (!top.length || top[0].id !== ID.EBML) throw new FormatError('no EBML header');
   const seg = top.find((e) => e.id === ID.Segment);
-  if (!seg) throw new FormatError('not a WebM file (no Segment)');
-  const parts = children(b, seg.data, seg.end);
+  if (!seg) throw new FormatError('no Segment');
+  const parts = children(b, seg.data, seg.end, tail);
 
   // The tracks first: how many bytes of each track's frames are in clear.
   /** @type {Map<number, 'audio' | 'video'>} */
@@ -319,7 +354,7 @@ export async function decryptWebM(buf, keys) {
     const kept = [];
     let timecode = 0;
     let blocks = 0;
-    for (const c of children(b, e.data, e.end)) {
+    for (const c of children(b, e.data, e.end, tail)) {
       if (c.id === ID.Timecode) {
         timecode = uint(b, c);
         kept.push(b.subarray(c.start, c.end));
@@ -376,7 +411,7 @@ export async function decryptWebM(buf, keys) {
     data.set(p, off);
     off += p.length;
   }
-  return { data: data.buffer, decrypted, missing, failed, replayed };
+  return { data: data.buffer, decrypted, missing, failed, replayed, truncated: tail.cut };
 }
 
 /**
