@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/at-wat/ebml-go"
 	"github.com/at-wat/ebml-go/webm"
@@ -267,6 +268,9 @@ func TestDecryptUnknownKID(t *testing.T) {
 	got, _, _ := frames(t, out)
 	if len(got) != 8 || !bytes.Equal(got[0], plain[12]) {
 		t.Errorf("the copy holds %d frames", len(got))
+	}
+	if st.Offset != 12*33*time.Millisecond {
+		t.Errorf("the copy begins %v into the recording, want %v", st.Offset, 12*33*time.Millisecond)
 	}
 	st, _, err = decrypt(t, in)
 	if err != nil || st.Missing != 20 || st.Decrypted != 0 {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/at-wat/ebml-go"
 	"github.com/at-wat/ebml-go/mkvcore"
@@ -26,6 +27,10 @@ type Stats struct {
 	// Truncated: the file ends inside an element, as a record whose writing
 	// stopped (a crash) does; the copy holds the frames before the cut.
 	Truncated bool
+	// Offset is how far into the recorded file the copy's first frame is: the
+	// writer starts every file at 0, so a copy whose first frames had no key
+	// begins this much later than the recorded track does.
+	Offset time.Duration
 }
 
 // maxFrame bounds one element of the input: no encoded frame is near it.
@@ -139,6 +144,7 @@ func Decrypt(dst io.WriteCloser, src io.Reader, ring *Ring) (st Stats, err error
 		fatal    error
 		fatalMu  sync.Mutex
 		timecode uint64
+		first    = int64(-1) // ms of the file's first frame, written or not
 	)
 	closeDst := true
 	defer func() {
@@ -228,6 +234,10 @@ func Decrypt(dst io.WriteCloser, src io.Reader, ring *Ring) (st Stats, err error
 			return errors.New("not a recorded WebM file: a laced block (Parley's recorder writes one frame a block)")
 		}
 		st.Frames++
+		ms := int64(float64(int64(timecode)+int64(b.Timecode)) * scale)
+		if first < 0 {
+			first = max(ms, 0)
+		}
 		plain, kid, ctr, who, o := ring.open(b.Data[0], t.video)
 		switch o {
 		case missing:
@@ -246,8 +256,10 @@ func Decrypt(dst io.WriteCloser, src io.Reader, ring *Ring) (st Stats, err error
 		if !slices.Contains(st.Senders, who) {
 			st.Senders = append(st.Senders, who)
 		}
-		ms := int64(float64(int64(timecode)+int64(b.Timecode)) * scale)
 		ms = max(ms, t.last, 0)
+		if st.Decrypted == 1 {
+			st.Offset = time.Duration(ms-first) * time.Millisecond
+		}
 		t.last = ms
 		_, err := t.w.Write(key, ms, plain)
 		return err

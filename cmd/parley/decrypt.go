@@ -121,6 +121,9 @@ func decryptCmd(args []string, stdout, stderr io.Writer) error {
 		if st.Replayed > 0 {
 			line += fmt.Sprintf(", %d repeated (dropped)", st.Replayed)
 		}
+		if st.Offset > 0 {
+			line += fmt.Sprintf("; the copy begins %.1f s into the recorded track (the frames before had no key): delay it by as much to keep it in step", st.Offset.Seconds())
+		}
 		if st.Truncated {
 			line += "; the file ends mid-frame (its writing stopped): the copy holds what came before"
 		}
