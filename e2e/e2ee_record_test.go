@@ -190,7 +190,7 @@ func TestE2EERecordDecrypts(t *testing.T) {
 	srv, dataDir := startRecordingServer(t)
 	const toneHz = 440
 	browserCtx := newBrowser(t, chromedp.Flag("use-file-for-fake-audio-capture", toneWAV(t, toneHz)))
-	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 240*time.Second) // three tabs and a renewal: generous on a loaded machine
 	defer cancel()
 
 	const room = "summit"
