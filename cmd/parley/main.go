@@ -35,6 +35,7 @@ Usage:
   parley records [--data D]   list the meeting records
   parley transcript DIR [flags]  print a record's transcript (txt, vtt or json; --channel LANG)
   parley open DIR [flags]     play a record folder in the browser: serves it read-only on this computer
+  parley record decrypt DIR --keys FILE --out OUT  playable copies of an end-to-end encrypted record's media
   parley rooms COMMAND [flags] manage rooms through the admin API (list, create, close, participants, mute, remove, grants, record)
   parley key export           print the server's public key (for verifiers)
   parley config print [flags] print the effective configuration (file, PARLEY_* env, flags), secrets redacted
@@ -68,6 +69,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = readoutCmd(args, stdout, stderr)
 	case "open":
 		err = openCmd(args, stdout, stderr)
+	case "record":
+		err = recordCmd(args, stdout, stderr)
 	case "key":
 		err = keyCmd(args, stdout, stderr)
 	case "bench":

@@ -17,7 +17,7 @@ import { scheduleLayoutReport } from './layout.js';
 import { openSettings, toggleMic, toggleCam, toggleScreen, stopScreen, toggleMoreMenu, closeMoreMenu, tickClock } from './controls.js';
 import { togglePanel, openPanel, closePanel, sendChat, autosize, updateChatCount } from './chat.js';
 import { applyVolumes, toggleLangMenu, closeLangMenu } from './interpretation.js';
-import { sendRecord, onRecordButton, closeRecordConfirm, toggleRecordPopover, closeRecordPopover, copyPublicKey, downloadReceipt } from './recording.js';
+import { sendRecord, onRecordButton, closeRecordConfirm, toggleRecordPopover, closeRecordPopover, copyPublicKey, downloadReceipt, saveMediaKeys } from './recording.js';
 
 
 function start() {
@@ -58,6 +58,7 @@ function start() {
   $('e2ee-pill').addEventListener('click', () => toggleE2EEPopover());
   $('rec-copy').addEventListener('click', () => copyPublicKey());
   $('rec-receipt').addEventListener('click', () => downloadReceipt());
+  $('rec-media-keys').addEventListener('click', () => saveMediaKeys());
   $('rec-confirm-cancel').addEventListener('click', () => closeRecordConfirm());
   $('rec-confirm-stop').addEventListener('click', () => {
     closeRecordConfirm();

@@ -14,6 +14,9 @@
 //   {type: 'streams', options, readable, writable}   the createEncodedStreams() fallback
 //   {type: 'chat', id, seal, text, room, identity}   seal or open a chat line
 //   {type: 'export', id}                  the media secrets known (for reading the record later)
+//   {type: 'record', record}              the room's record now running ('' for none): while one
+//                                         runs, every media secret this page holds or gets is kept
+//                                         in IndexedDB for it (keys.js), to read the record later
 //   {type: 'tap', id, count}, {type: 'try-open', id, frames}   test hooks: ciphertext as received,
 //                                         and how much of some ciphertext these keys open
 // To the page: {type: 'send', to, data} (a key exchange message for the server to relay), and
@@ -29,6 +32,7 @@
 // those still present: whoever left, passphrase or not, opens nothing sent after that.
 
 import * as sf from './sframe.js';
+import { keepMediaKeys } from './keys.js';
 
 /** How long superseded key ids still open frames: packets in flight, late keyframes. */
 const OVERLAP_MS = 10000;
@@ -112,6 +116,12 @@ const st = {
   videoSenders: new Set(),
   /** @type {{id: number, count: number, frames: {mid: string, kind: string, clear: number, data: string}[]} | null} */
   tap: null,
+  /** the record running in the room, '' when none: the secrets that open it are kept for it */
+  record: '',
+  /** @type {Set<string>} "record kid secret" already handed to IndexedDB */
+  kept: new Set(),
+  /** keeping runs one write at a time, in order */
+  keeping: Promise.resolve(),
 };
 
 const scope = /** @type {any} */ (self);
@@ -143,6 +153,9 @@ scope.onmessage = (/** @type {MessageEvent} */ ev) => {
       break;
     case 'export':
       scope.postMessage({ type: 'export', id: msg.id, keys: exportKeys() });
+      break;
+    case 'record':
+      after(() => setRecord(typeof msg.record === 'string' ? msg.record : ''));
       break;
     case 'tap':
       st.tap = { id: msg.id, count: Math.max(1, Math.min(500, Number(msg.count) || 1)), frames: [] };
@@ -203,6 +216,7 @@ function ownKey(gen) {
   const secret = sf.randomSecret();
   const kid = sf.makeKid(gen, st.sender);
   st.archive.set(kid.toString(), [{ secret, pid: st.self ? st.self.pid : '', identity: st.self ? st.self.identity : '' }]);
+  keepForRecord([{ kid, secret, pid: st.self ? st.self.pid : '', identity: st.self ? st.self.identity : '' }]);
   return { gen, kid, secret, sk: sf.senderKey(secret, kid) };
 }
 
@@ -224,6 +238,7 @@ async function setSelf(msg) {
     }
   }
   if (seat) for (const m of st.members.values()) m.given = -1;
+  keepForRecord(liveKeys());
   // A hello carries no boxes; its wire form has always been `"boxes":[]`, which the MAC and the
   // signature cover, so it stays an empty array.
   await sendExchange('hello', '*', /** @type {Record<string, string>} */ (/** @type {unknown} */ ([])));
@@ -480,6 +495,7 @@ function adoptKey(pid, identity, gen, kid, secret) {
   list.push({ kid, secret, pid, identity, gen, sk: sf.senderKey(secret, kid), until: Infinity });
   st.keys.set(id, list);
   st.archive.set(id, [...(st.archive.get(id) || []), { secret, pid, identity }]);
+  keepForRecord([{ kid, secret, pid, identity }]);
   postStatus();
 }
 
@@ -532,6 +548,62 @@ async function chat(msg) {
     text = null;
   }
   scope.postMessage({ type: 'chat', id: msg.id, text });
+}
+
+/**
+ * The record now running in the room: from now on the secrets that open its frames are kept.
+ * @param {string} record
+ */
+function setRecord(record) {
+  if (record === st.record) return;
+  st.record = record;
+  keepForRecord(liveKeys());
+}
+
+/**
+ * The secrets that may open frames from now on: this page's (the one it sends with, and the
+ * one it is switching from) and every member's still in use. Older ones opened only frames
+ * sent before, which a record starting now does not hold.
+ * @returns {{kid: bigint, secret: Uint8Array<ArrayBuffer>, pid: string, identity: string}[]}
+ */
+function liveKeys() {
+  const self = st.self;
+  /** @type {{kid: bigint, secret: Uint8Array<ArrayBuffer>, pid: string, identity: string}[]} */
+  const out = [];
+  for (const k of [st.own, st.prev]) {
+    if (k && self) out.push({ kid: k.kid, secret: k.secret, pid: self.pid, identity: self.identity });
+  }
+  for (const list of st.keys.values()) for (const k of list) out.push(k);
+  return out;
+}
+
+/**
+ * Keeps secrets for the running record, in IndexedDB beside the receipt (keys.js): appended,
+ * never replacing one kept before. Nothing is kept before this page knows who it is, nor
+ * without a record; a secret that cannot be kept costs the record's reading, never the call.
+ * @param {{kid: bigint, secret: Uint8Array<ArrayBuffer>, pid: string, identity: string}[]} keys
+ */
+function keepForRecord(keys) {
+  const record = st.record;
+  const self = st.self;
+  if (!record || !self || !self.identity) return;
+  /** @type {import('./keys.js').MediaKeyEntry[]} */
+  const fresh = [];
+  for (const k of keys) {
+    if (!k.pid) continue; // this page's own, before it knew its seat: kept again from setSelf
+    const entry = { kid: k.kid.toString(), sender: { participant: k.pid, identity: k.identity }, secret: sf.b64url(k.secret) };
+    const tag = `${record} ${entry.kid} ${entry.secret}`;
+    if (st.kept.has(tag)) continue;
+    st.kept.add(tag);
+    fresh.push(entry);
+  }
+  if (!fresh.length) return;
+  st.keeping = st.keeping
+    .then(() => keepMediaKeys(record, self.identity, fresh))
+    .then(() => {}, () => {
+      // Not kept (no IndexedDB, storage full): let a later attempt try these again.
+      for (const e of fresh) st.kept.delete(`${record} ${e.kid} ${e.secret}`);
+    });
 }
 
 /** @returns {{kid: string, secret: string, participant: string, identity: string}[]} */

@@ -176,6 +176,15 @@ export class E2EE {
     return this.request({ type: 'chat', seal: false, text: sealed, room: this.room, identity }).then((m) => (typeof m.text === 'string' ? m.text : null));
   }
 
+  /**
+   * The room's record now running ('' for none): while one runs, the worker keeps the media
+   * secrets that open it in IndexedDB (keys.js), never handing them to the page.
+   * @param {string} record
+   */
+  setRecord(record) {
+    this.worker.postMessage({ type: 'record', record });
+  }
+
   /** @returns {Promise<MediaKey[]>} every media secret this page has held: what reading the record takes */
   exportKeys() {
     return this.request({ type: 'export' }).then((m) => (Array.isArray(m.keys) ? m.keys : []));

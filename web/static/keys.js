@@ -3,12 +3,20 @@
 // identity across meetings. Its public half travels as `key` in `join`; with it the browser
 // countersigns the checkpoints of a recorded meeting (docs/protocol.md, "Recording"), so the
 // participant's side can later prove the record was not rewritten.
+//
+// Beside them, in an end-to-end encrypted meeting that is recorded, the media secrets this
+// browser held (its own and those sent to it) while the record ran: what opens the record's
+// media afterwards (docs/e2ee.md, "Reading the record"). The encryption worker writes them;
+// they leave the browser only when the participant saves them.
 
 const DB_NAME = 'parley';
-const DB_VERSION = 2;
+// 1: keys, meta; 2: receipts; 3: media-keys. An upgrade only adds the stores it lacks:
+// every store of an older version, and what it holds, survives.
+const DB_VERSION = 3;
 const KEYS = 'keys';
 const META = 'meta';
 const RECEIPTS = 'receipts';
+const MEDIA_KEYS = 'media-keys';
 const BROWSER_ID = 'browser-id';
 
 /**
@@ -48,8 +56,13 @@ function openDB() {
       if (!db.objectStoreNames.contains(KEYS)) db.createObjectStore(KEYS);
       if (!db.objectStoreNames.contains(META)) db.createObjectStore(META);
       if (!db.objectStoreNames.contains(RECEIPTS)) db.createObjectStore(RECEIPTS);
+      if (!db.objectStoreNames.contains(MEDIA_KEYS)) db.createObjectStore(MEDIA_KEYS);
     };
-    req.onsuccess = () => resolve(req.result);
+    req.onsuccess = () => {
+      // Connections are short; one left open must not hold up another tab's upgrade.
+      req.result.onversionchange = () => req.result.close();
+      resolve(req.result);
+    };
     req.onerror = () => reject(req.error || new Error('IndexedDB could not be opened'));
     req.onblocked = () => reject(new Error('IndexedDB is blocked by another tab'));
   });
@@ -290,6 +303,110 @@ export async function loadReceipt(record, identity) {
   try {
     const r = await get(db, RECEIPTS, `${record} ${identity}`);
     return r && Array.isArray(r.checkpoints) ? r : null;
+  } finally {
+    db.close();
+  }
+}
+
+/** The format name of a media keys file (docs/e2ee.md, "Reading the record"). */
+export const MEDIA_KEYS_FORMAT = 'parley-media-keys-v1';
+
+/**
+ * @typedef {{participant: string, identity: string}} KeySender
+ * @typedef {{kid: string, sender: KeySender, secret: string}} MediaKeyEntry
+ *   kid: the SFrame key id in decimal; secret: the 32-byte media secret, base64url
+ * @typedef {{format: string, record: string, identity: string, keys: MediaKeyEntry[]}} MediaKeys
+ */
+
+/** The most media secrets kept for one record and identity: a renewal per departure, per sender. */
+export const MAX_MEDIA_KEYS = 4096;
+
+/**
+ * @param {any} k
+ * @returns {k is MediaKeyEntry}
+ */
+function isMediaKey(k) {
+  return !!k && typeof k.kid === 'string' && /^[0-9]{1,20}$/.test(k.kid) && typeof k.secret === 'string' &&
+    /^[A-Za-z0-9_-]{43}$/.test(k.secret) && !!k.sender && typeof k.sender.participant === 'string' &&
+    typeof k.sender.identity === 'string';
+}
+
+/**
+ * Adds media secrets to what this browser keeps for a record and identity. It only ever
+ * appends: a renewal, a reconnection or a late key never takes away one kept before.
+ * @param {string} record
+ * @param {string} identity this browser's in the meeting
+ * @param {MediaKeyEntry[]} keys
+ * @returns {Promise<number>} how many were new
+ */
+export async function keepMediaKeys(record, identity, keys) {
+  if (!record || !identity) throw new Error('media keys are kept for a record and an identity');
+  const db = await openDB();
+  const key = `${record} ${identity}`;
+  try {
+    return await new Promise((resolve, reject) => {
+      const tx = db.transaction(MEDIA_KEYS, 'readwrite');
+      const store = tx.objectStore(MEDIA_KEYS);
+      let added = 0;
+      const req = store.get(key);
+      req.onsuccess = () => {
+        const have = req.result;
+        /** @type {MediaKeys} */
+        const doc = have && have.format === MEDIA_KEYS_FORMAT && Array.isArray(have.keys)
+          ? have
+          : { format: MEDIA_KEYS_FORMAT, record, identity, keys: [] };
+        const seen = new Set(doc.keys.map((k) => `${k.kid} ${k.secret}`));
+        for (const k of keys) {
+          if (!isMediaKey(k) || seen.has(`${k.kid} ${k.secret}`) || doc.keys.length >= MAX_MEDIA_KEYS) continue;
+          seen.add(`${k.kid} ${k.secret}`);
+          doc.keys.push({ kid: k.kid, sender: { participant: k.sender.participant, identity: k.sender.identity }, secret: k.secret });
+          added++;
+        }
+        if (added) store.put(doc, key);
+      };
+      tx.oncomplete = () => resolve(added);
+      tx.onabort = () => reject(tx.error || new Error('IndexedDB write failed'));
+      tx.onerror = () => reject(tx.error || new Error('IndexedDB write failed'));
+    });
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * The media secrets this browser kept for a record: for one identity, or (identity omitted)
+ * for every identity it was in that record, merged. Null when it kept none.
+ * @param {string} record
+ * @param {string} [identity]
+ * @returns {Promise<MediaKeys | null>}
+ */
+export async function loadMediaKeys(record, identity) {
+  const db = await openDB();
+  try {
+    /** @type {any[]} */
+    const docs = await new Promise((resolve, reject) => {
+      const store = db.transaction(MEDIA_KEYS, 'readonly').objectStore(MEDIA_KEYS);
+      // Keys are "RECORD IDENTITY"; identities have no space, so this range is one record's.
+      const req = identity !== undefined
+        ? store.getAll(`${record} ${identity}`)
+        : store.getAll(IDBKeyRange.bound(`${record} `, `${record} \uffff`));
+      req.onsuccess = () => resolve(req.result || []);
+      req.onerror = () => reject(req.error);
+    });
+    const mine = docs.filter((d) => d && d.format === MEDIA_KEYS_FORMAT && d.record === record && Array.isArray(d.keys));
+    if (!mine.length) return null;
+    if (mine.length === 1) return mine[0];
+    /** @type {MediaKeys} */
+    const merged = { format: MEDIA_KEYS_FORMAT, record, identity: mine.map((d) => d.identity).join(' '), keys: [] };
+    const seen = new Set();
+    for (const d of mine) {
+      for (const k of d.keys) {
+        if (seen.has(`${k.kid} ${k.secret}`)) continue;
+        seen.add(`${k.kid} ${k.secret}`);
+        merged.keys.push(k);
+      }
+    }
+    return merged;
   } finally {
     db.close();
   }

@@ -3,7 +3,7 @@
 
 import { Signaling } from './signaling.js';
 import { toast, keepOnScreen } from './ui.js';
-import { signStatement, isCheckpointStatement, statementHead, keepReceipt, loadReceipt } from './keys.js';
+import { signStatement, isCheckpointStatement, statementHead, keepReceipt, loadReceipt, loadMediaKeys } from './keys.js';
 import { $, st, token, displayName, errText, isRecording, canRecord } from './store.js';
 import { setToggle, renderMoreMenu } from './controls.js';
 
@@ -21,6 +21,9 @@ export function announceRecording(before, after, joining = false) {
   const was = !!(before && before.active);
   const is = !!(after && after.active);
   const sameRecord = was && is && before && after && before.record === after.record;
+  // The encryption worker keeps the media secrets of the running record (docs/e2ee.md).
+  if (st.e2ee) st.e2ee.setRecord(is && after && typeof after.record === 'string' ? after.record : '');
+  if (is && after && after.record) st.lastRecord = after.record;
   if (is && !sameRecord) setRecordPending(false);
   if (!is && was) setRecordPending(false);
   if (is && !sameRecord) {
@@ -127,6 +130,8 @@ export function renderRecording() {
   $('rec-fingerprint').textContent = k ? k.fingerprint : '—';
   for (const row of document.querySelectorAll('#rec-pop [data-key-row]')) /** @type {HTMLElement} */ (row).hidden = !k;
   $('rec-copy-row').hidden = !k;
+  $('rec-media-keys').hidden = !st.e2ee;
+  $('rec-pop-e2ee').hidden = !st.e2ee;
   $('rec-pop-you').hidden = !k;
   const problem = $('rec-problem');
   problem.hidden = !!k;
@@ -245,4 +250,32 @@ export async function downloadReceipt() {
   a.click();
   a.remove();
   setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+}
+
+/** Saves the media keys this browser kept for the current (or last) record as a file (parley-media-keys-v1). */
+export async function saveMediaKeys() {
+  const rec = st.room && st.room.recording && st.room.recording.record;
+  const record = rec || st.lastRecord;
+  const identity = st.self ? st.self.identity : '';
+  let keys = null;
+  if (record && identity) {
+    try {
+      keys = await loadMediaKeys(record, identity);
+    } catch (err) {
+      console.warn('parley: the media keys could not be read:', errText(err));
+    }
+  }
+  if (!keys || keys.keys.length === 0) {
+    toast('Your browser has kept no media keys for this record yet', { iconName: 'alert', timeout: 3000, group: 'media-keys' });
+    return;
+  }
+  const blob = new Blob([JSON.stringify(keys, null, 2) + '\n'], { type: 'application/json' });
+  const a = document.createElement('a');
+  a.href = URL.createObjectURL(blob);
+  a.download = `media-keys-${keys.record}-${keys.identity}.json`;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+  toast('Media keys saved. Whoever has this file can play the record: keep it as safe as the meeting.', { iconName: 'key', timeout: 5000, group: 'media-keys' });
 }

@@ -165,6 +165,8 @@ export const st = {
   self: null,
   /** @type {import('./keys.js').Receipt | null} this browser's receipt of the latest record it countersigned */
   receipt: null,
+  /** the latest record this page saw running: its media keys can still be saved once it stops */
+  lastRecord: '',
   /** @type {Map<string, Participant>} everyone else, in join order */
   others: new Map(),
   micOn: true,
