@@ -5,7 +5,7 @@
 import { hydrateIcons, LOGO } from '../icons.js';
 import { takeToken, setToken, currentToken, authFetch, getJSON, playerConfig, mediaAccess, HTTPError } from './api.js';
 import { buildModel, clock, onAir } from './model.js';
-import { configureMedia, loadMedia, EncryptedMediaError } from './media.js';
+import { configureMedia, loadMedia, EncryptedMediaError, mediaKeys, useMediaKeys } from './media.js';
 import { Clock, Sync, SPEEDS } from './playback.js';
 import { Timeline, colour } from './timeline.js';
 import { renderChart } from './chart.js';
@@ -139,6 +139,8 @@ class Player {
     this.muted = false;
     /** @type {boolean | null} the play state the controls show */
     this.shownPlaying = null;
+    /** whether an encrypted record's media decrypt in this page */
+    this.decrypting = false;
     /** @type {import('./verify.js').VerifyAnswer | null} */
     this.verified = null;
     const seek = (/** @type {number} */ t) => this.seek(t);
@@ -192,7 +194,7 @@ class Player {
       const play = $('pl-play');
       setIcon(play, playing ? 'pause' : 'play');
       play.setAttribute('aria-label', playing ? 'Pause' : 'Play');
-      $('pl-bigplay').hidden = playing || this.m.encrypted;
+      $('pl-bigplay').hidden = playing || (this.m.encrypted && !this.decrypting);
     }
     $('pl-stage').classList.toggle('pl-waiting', this.clock.stalled && playing);
   }
@@ -201,11 +203,24 @@ class Player {
   stage() {
     const m = this.m;
     const grid = $('pl-grid');
+    configureMedia({ record: m.record, encrypted: m.encrypted });
     if (m.encrypted) {
       $('pl-encrypted').hidden = false;
       $('pl-encrypted-why').textContent = m.encryptedWhy ? `The log says ${m.encryptedWhy}.` : '';
+      mediaKeys().then((k) => this.keysReady(!!k));
+      const pick = /** @type {HTMLInputElement} */ ($('pl-keys-file'));
+      pick.addEventListener('change', async () => {
+        const f = pick.files && pick.files[0];
+        if (!f) return;
+        try {
+          useMediaKeys(JSON.parse(await f.text()));
+          this.keysReady(true);
+          for (const { file, el, f: follower } of this.media) this.load(file, el, follower);
+        } catch (err) {
+          $('pl-encrypted-why').textContent = `That file cannot open this record: ${err instanceof Error ? err.message : err}.`;
+        }
+      });
     }
-    configureMedia({ record: m.record, encrypted: m.encrypted });
     /** @type {Map<string, {tile: HTMLElement, placeholder: HTMLElement, files: number}>} */
     const tiles = new Map();
     const people = new Map(m.people.map((p) => [p.identity, p]));
@@ -285,6 +300,16 @@ class Player {
     const f = { el, offset: file.offset, duration: file.duration, volume, shown };
     this.sync.add(f);
     this.media.push({ file, el, f });
+    this.load(file, el, f);
+  }
+
+  /**
+   * Loads one file into its element (again, once keys arrive).
+   * @param {MediaFile} file
+   * @param {HTMLMediaElement} el
+   * @param {Follower} f
+   */
+  load(file, el, f) {
     loadMedia(file.file).then((url) => {
       el.src = url;
       f.ready = true;
@@ -292,6 +317,22 @@ class Player {
     }, (err) => {
       if (!(err instanceof EncryptedMediaError)) console.warn('parley player:', file.file, err);
     });
+  }
+
+  /**
+   * Says whether an encrypted record plays here: decrypted in this page with the media keys
+   * this browser kept (or a keys file), or not at all.
+   * @param {boolean} have
+   */
+  keysReady(have) {
+    this.decrypting = have;
+    $('pl-encrypted').classList.toggle('pl-decrypted', have);
+    $('pl-encrypted-what').textContent = have
+      ? 'It plays decrypted in this page with the media keys your browser kept during the meeting; the server never sees them.'
+      : 'The server holds only ciphertext, so nothing plays here without the media keys a participant’s browser kept. The timeline, transcript and verification below come from the log.';
+    $('pl-keys-pick').hidden = have;
+    this.shownPlaying = null;
+    this.render();
   }
 
   transport() {

@@ -1,6 +1,9 @@
 // Where the player's media come from: every file of a record is loaded through loadMedia, so
-// that one place decides how (a URL the browser streams in ranges, or bytes turned into an
-// object URL: the place for decrypting an end-to-end encrypted record in the browser).
+// that one place decides how: a URL the browser streams in ranges, or, for an end-to-end
+// encrypted record, its bytes decrypted here with the media keys this browser kept (or a keys
+// file its user brings) and handed over as an object URL. Keys never leave the page.
+
+import { decryptWebM, storedMediaKeys } from './decrypt.js';
 
 /**
  * @typedef {Object} MediaConfig
@@ -10,6 +13,29 @@
 
 /** @type {MediaConfig} */
 const cfg = { record: '', encrypted: false };
+
+/** @type {Promise<any> | null} the media keys of the record, once asked for */
+let keys = null;
+
+/**
+ * The media keys this page decrypts with: those this browser kept for the record, or null.
+ * @returns {Promise<any>}
+ */
+export function mediaKeys() {
+  if (!keys) keys = storedMediaKeys(cfg.record);
+  return keys;
+}
+
+/**
+ * Uses a parley-media-keys-v1 file its user brought (a participant's saved keys) instead.
+ * @param {any} k
+ */
+export function useMediaKeys(k) {
+  if (!k || k.format !== 'parley-media-keys-v1' || k.record !== cfg.record || !Array.isArray(k.keys)) {
+    throw new Error('this is not a media keys file of this record');
+  }
+  keys = Promise.resolve(k);
+}
 
 /** The media of an end-to-end encrypted record cannot be played as the server has them. */
 export class EncryptedMediaError extends Error {
@@ -49,10 +75,14 @@ export function mediaURL(file) {
  *   page cannot decrypt: playing the ciphertext would be noise
  */
 export async function loadMedia(file) {
-  if (cfg.encrypted) {
-    // The server holds only ciphertext. Decrypting with the media keys this browser kept
-    // (fetch the bytes, decrypt, return URL.createObjectURL of the result) belongs here.
-    throw new EncryptedMediaError(file);
-  }
-  return mediaURL(file);
+  if (!cfg.encrypted) return mediaURL(file);
+  // The server holds only ciphertext: without keys nothing plays (never noise).
+  const k = await mediaKeys();
+  if (!k) throw new EncryptedMediaError(file);
+  const resp = await fetch(mediaURL(file), { credentials: 'same-origin' });
+  if (!resp.ok) throw new Error(`${file}: the server answered ${resp.status}`);
+  const out = await decryptWebM(await resp.arrayBuffer(), k);
+  if (!out.decrypted) throw new EncryptedMediaError(file);
+  const type = /audio|mic/.test(file) ? 'audio/webm' : 'video/webm';
+  return URL.createObjectURL(new Blob([out.data], { type }));
 }
