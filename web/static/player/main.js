@@ -161,11 +161,11 @@ class Player {
     this.keyboard();
     this.stage();
     this.verify(seek);
-    mountReadouts($('pl-readouts'), {
+    this.readouts = mountReadouts($('pl-readouts'), {
       record: model.record, log, model, mode: cfg.mode, token: currentToken, fetch: authFetch, seek, now: () => this.clock.now(),
-      readout: readout || undefined,
+      play: () => this.clock.play(), channel: () => this.channel, readout: readout || undefined,
     });
-    if (readout) this.selectTab('pl-tab-readouts');
+    if (readout || new URLSearchParams(location.search).has('compare')) this.selectTab('pl-tab-readouts');
 
     this.clock.onChange(() => this.render());
     this.sync.start();

@@ -24,7 +24,9 @@ import { participantKey, signStatement } from '../keys.js';
  * @property {(path: string, init?: RequestInit) => Promise<Response>} api  fetch under /records/ID, with the token
  * @property {(seconds: number, play?: boolean) => void} seek  moves playback (and plays)
  * @property {{sub?: string, invite: boolean, grants: string[]} | null} claims  null where nothing may be written
- * @property {(path: string) => void} navigate    shows another view of the player (pushState)
+ * @property {(path: string) => void} navigate    shows another view of the player
+ * @property {(editing: boolean) => void} [editing] told when the editor opens and closes (the
+ *   player then offers its transcript and chat lines to cite)
  */
 
 export const FORMAT = 'parley-readout-v1';
@@ -375,6 +377,7 @@ export class Readouts {
     const cancel = h('button', { class: 'btn', text: 'Cancel', attrs: { type: 'button' } });
     cancel.addEventListener('click', () => {
       this.textArea = null;
+      if (this.ctx.editing) this.ctx.editing(false);
       this.showList();
     });
     publishBtn.addEventListener('click', async () => {
@@ -386,6 +389,7 @@ export class Readouts {
         const made = await publish(this.ctx, { title: title.value, text: text.value, citations });
         this.citations = [];
         this.textArea = null;
+        if (this.ctx.editing) this.ctx.editing(false);
         this.ctx.navigate(made.url);
       } catch (err) {
         status.textContent = '';
@@ -404,6 +408,7 @@ export class Readouts {
     r.replaceChildren(h('h2', { class: 'ro-heading', text: 'Write a readout' }), title, text,
       h('h3', { class: 'ro-sub', text: 'Citations' }), cites, h('div', { class: 'ro-actions' }, [publishBtn, cancel]), status,
       h('p', { class: 'ro-note', text: 'Publishing signs the text and its citations with the key your browser countersigned the record with. Anyone holding the record can check every citation with parley readout verify.' }));
+    if (this.ctx.editing) this.ctx.editing(true);
     title.focus();
   }
 
