@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,6 +22,7 @@ import (
 	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
 
+	"github.com/parleyhq/parley/auth"
 	"github.com/parleyhq/parley/record"
 )
 
@@ -375,6 +377,36 @@ func TestE2EERecordDecrypts(t *testing.T) {
 	}
 	camera = filepath.Join(dir, camera)
 	playDecrypted(t, ctx, tabs["head-a"], recordID, camera)
+
+	// The record player, in head-a's browser (whose IndexedDB kept the keys), plays the
+	// record decrypted in the page; a browser without keys says it is encrypted and
+	// plays nothing.
+	tok, err := srv.Signer().Mint(auth.Claims{Subject: "head-a", Room: room, Name: "head-a", Grants: []auth.Grant{auth.GrantJoin, auth.GrantRecord},
+		IssuedAt: time.Now().Unix(), ExpiresAt: time.Now().Add(time.Hour).Unix()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	link := srv.URL() + "/records/" + recordID + "#token=" + url.QueryEscape(tok)
+	player := openPlayer(t, ctx, browserCtx, link)
+	waitFor(t, ctx, "the player to decrypt with the kept keys", func() (bool, string) {
+		s, err := chromedp.Run(player, chromedp.Evaluate[string](`document.getElementById('pl-encrypted').className`))
+		return strings.Contains(s, "pl-decrypted"), s + fmt.Sprint(err)
+	})
+	checkPlays(t, ctx, player)
+	screenshot(t, player, "player-e2ee-decrypted")
+	stranger := openPlayer(t, ctx, newBrowser(t), link)
+	time.Sleep(2 * time.Second)
+	_ = evalVoid(stranger, `window.parleyPlayer.play()`)
+	time.Sleep(2 * time.Second)
+	for _, m := range playerMediaOf(t, stranger) {
+		if m.Frames > 0 {
+			t.Errorf("a browser without keys decoded %d frames of %s", m.Frames, m.File)
+		}
+	}
+	if s, err := chromedp.Run(stranger, chromedp.Evaluate[string](`(document.getElementById('pl-encrypted').hidden ? 'hidden ' : '') + document.getElementById('pl-encrypted').className`)); err != nil ||
+		strings.Contains(s, "hidden") || strings.Contains(s, "pl-decrypted") {
+		t.Errorf("without keys, the player's notice: %q %v", s, err)
+	}
 }
 
 // playDecrypted decrypts a recorded camera file in the page with decryptWebM and

@@ -47,6 +47,9 @@ type recordedCall struct {
 	id     string
 	speech bool   // the record has transcript events
 	link   string // "Open the record" as head-a's call offered it
+	// browser is the call's: its profile holds the participants' keys (the ones
+	// that countersigned the record, and that sign their readouts).
+	browser context.Context
 }
 
 // recordPlayerCall records a meeting with the things a player shows: head-a
@@ -161,7 +164,7 @@ func recordPlayerCall(t *testing.T) recordedCall {
 			t.Logf("keeping the record: %v %s", err, out)
 		}
 	}
-	return recordedCall{srv: srv, dir: recs[0], id: rep.Record, speech: speech && len(transcripts(t, recs[0])) > 0, link: link}
+	return recordedCall{srv: srv, dir: recs[0], id: rep.Record, speech: speech && len(transcripts(t, recs[0])) > 0, link: link, browser: browser}
 }
 
 // playerMedia is one entry of window.parleyPlayer.media().
@@ -251,6 +254,8 @@ func checkPlays(t *testing.T, ctx, tab context.Context) {
 // timeline puts playback there; the speaking-time chart names every
 // participant; the badge says the record is intact. Then a copy of the
 // folder, served by parley open's handler with no node behind it, plays too.
+// And readouts are written on it, published, verified and compared
+// (checkReadouts).
 func TestRecordPlayer(t *testing.T) {
 	call := recordPlayerCall(t)
 	browser := newBrowser(t)
@@ -393,4 +398,6 @@ func TestRecordPlayer(t *testing.T) {
 		return s == "intact", s + fmt.Sprint(err)
 	})
 	screenshot(t, off, "player-offline")
+
+	checkReadouts(t, call)
 }

@@ -367,7 +367,7 @@ export class Readouts {
     const text = h('textarea', {
       class: 'ro-text', attrs: {
         rows: '10', 'aria-label': 'Readout text (Markdown)',
-        placeholder: 'What was said, in your words. Select a line of the transcript or chat, or a range on the timeline, and press Cite: a marker like [^1] goes where the cursor is.',
+        placeholder: 'What was said, in your words. To cite, press Cite beside a line in the Transcript tab (select words in it to quote only those), or mark a span of the timeline below: a marker like [^1] goes where the cursor is.',
       },
     });
     this.textArea = text;

@@ -42,7 +42,10 @@ export function mountReadouts(root, ctx) {
     claims: claims ? { sub: claims.sub, invite: claims.invite, grants: claims.grants } : null,
     navigate: (path) => location.assign(path),
     editing: (on) => {
-      if (transcript) transcript.classList.toggle('pl-citing', on);
+      if (transcript) {
+        transcript.classList.toggle('pl-citing', on);
+        for (const b of transcript.querySelectorAll('.pl-cite')) b.textContent = 'Cite';
+      }
       range.hidden = !on;
     },
   });
@@ -63,11 +66,11 @@ export function mountReadouts(root, ctx) {
       b.addEventListener('click', () => {
         const sel = document.getSelection();
         const picked = sel && !sel.isCollapsed && li.contains(sel.anchorNode) ? sel.toString() : '';
-        if (line.type === 'chat') {
-          panel.cite(citeChat(log, line));
-          return;
-        }
-        panel.cite(citeUtterance(log, line, picked || (line.data && line.data.text) || '', interpretationFor(line)));
+        const id = line.type === 'chat'
+          ? panel.cite(citeChat(log, line))
+          : panel.cite(citeUtterance(log, line, picked || (line.data && line.data.text) || '', interpretationFor(line)));
+        // The editor is in another tab: say here what happened.
+        if (id) b.textContent = `Cited [${id}]`;
       });
       li.append(b);
     }
