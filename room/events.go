@@ -16,18 +16,21 @@ type Event struct {
 
 // Event types.
 const (
-	EventJoin         = "join"
-	EventLeave        = "leave"
-	EventPublish      = "publish"
-	EventUnpublish    = "unpublish"
-	EventMute         = "mute"
-	EventChat         = "chat"
-	EventListen       = "listen"       // a participant chose a channel
-	EventInterpret    = "interpret"    // an interpreter moved into (or out of) a channel
-	EventSpeaker      = "speaker"      // the floor's active speaker changed
-	EventTranscript   = "transcript"   // a speech recogniser's text of a segment of someone's speech
-	EventReconnecting = "reconnecting" // a participant's connection dropped; their seat waits
-	EventRecordStart  = "recording-start"
+	EventJoin       = "join"
+	EventLeave      = "leave"
+	EventPublish    = "publish"
+	EventUnpublish  = "unpublish"
+	EventMute       = "mute"
+	EventChat       = "chat"
+	EventListen     = "listen"     // a participant chose a channel
+	EventInterpret  = "interpret"  // an interpreter moved into (or out of) a channel
+	EventSpeaker    = "speaker"    // the floor's active speaker changed
+	EventTranscript = "transcript" // a speech recogniser's text of a segment of someone's speech
+	// EventTranscription: transcription paused (the engine stopped
+	// answering) or went on again; data "state" is "paused" or "on".
+	EventTranscription = "transcription"
+	EventReconnecting  = "reconnecting" // a participant's connection dropped; their seat waits
+	EventRecordStart   = "recording-start"
 	// EventViewerStart and EventViewerStop bracket a WHEP viewer: outside
 	// the meeting, but it watches someone in it.
 	EventViewerStart = "viewer-start"

@@ -10,13 +10,14 @@ import (
 )
 
 // startTranscriber makes the node's speech recogniser client, or nil when no
-// engine is configured (transcription is off by default).
-func startTranscriber(cfg config.Config, log *slog.Logger) (*transcribe.Service, error) {
+// engine is configured (transcription is off by default). onHealth is told
+// when the engine stops or starts answering.
+func startTranscriber(cfg config.Config, log *slog.Logger, onHealth func(bool)) (*transcribe.Service, error) {
 	if cfg.ASRURL == "" {
 		return nil, nil
 	}
 	svc, err := transcribe.New(transcribe.Config{URL: cfg.ASRURL, Model: cfg.ASRModel, APIKey: cfg.ASRAPIKey,
-		Language: cfg.ASRLanguage, Logger: log.With("part", "transcribe")})
+		Language: cfg.ASRLanguage, Queue: cfg.ASRQueue, OnHealth: onHealth, Logger: log.With("part", "transcribe")})
 	if err != nil {
 		return nil, err
 	}
@@ -34,6 +35,8 @@ func (t transcriber) Transcribe(m room.TranscribeMeta, emit func(room.Transcript
 			RTPStart: r.RTPStart, RTPEnd: r.RTPEnd, Text: r.Text, Engine: r.Engine, Model: r.Model})
 	})
 }
+
+func (t transcriber) Answering() bool { return t.svc.Answering() }
 
 // asrStats reads the recogniser's counters for metrics.
 func asrStats(svc *transcribe.Service) func() metrics.ASRStats {
