@@ -46,6 +46,9 @@ type Transcript struct {
 	RTPStart, RTPEnd  uint32
 	Text              string
 	Engine, Model     string
+	// Late: the speech waited for an engine that was not answering; it goes
+	// into the record but is too late to caption.
+	Late bool
 }
 
 // transcription says whether the room's speech is transcribed.
@@ -95,15 +98,11 @@ func (r *Room) transcriptionChanged() {
 	r.roomChanged(nil)
 }
 
-// captionMaxAge is how old speech may be and still be captioned: an engine
-// that comes back works through what waited for it, which goes into the
-// record but is too late to caption.
-const captionMaxAge = 20 * time.Second
-
 // caption sends tr to every participant who follows its channel and may hear
-// the room; p spoke it.
+// the room; p spoke it. An engine that comes back works through what waited
+// for it: that goes into the record, but is too late for captions.
 func (r *Room) caption(p *Participant, tr Transcript) {
-	if r.m.cfg.Now().Sub(tr.End) > captionMaxAge {
+	if tr.Late {
 		return
 	}
 	c := Caption{From: p.ref(), Channel: tr.Channel, Language: tr.Language, Text: tr.Text, Start: tr.Start, End: tr.End}

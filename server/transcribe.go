@@ -17,7 +17,7 @@ func startTranscriber(cfg config.Config, log *slog.Logger, onHealth func(bool)) 
 		return nil, nil
 	}
 	svc, err := transcribe.New(transcribe.Config{URL: cfg.ASRURL, Model: cfg.ASRModel, APIKey: cfg.ASRAPIKey,
-		Language: cfg.ASRLanguage, Queue: cfg.ASRQueue, OnHealth: onHealth, Logger: log.With("part", "transcribe")})
+		Language: cfg.ASRLanguage, Queue: cfg.ASRQueue, Stall: cfg.ASRStall, OnHealth: onHealth, Logger: log.With("part", "transcribe")})
 	if err != nil {
 		return nil, err
 	}
@@ -32,7 +32,7 @@ func (t transcriber) Transcribe(m room.TranscribeMeta, emit func(room.Transcript
 	return t.svc.Track(transcribe.Source{Track: m.Track, Participant: m.Participant, Identity: m.Identity,
 		LevelID: m.LevelID, ClockRate: m.ClockRate}, m.Channel, m.Language, func(r transcribe.Result) {
 		emit(room.Transcript{Channel: r.Channel, Language: r.Language, Start: r.Start, End: r.End,
-			RTPStart: r.RTPStart, RTPEnd: r.RTPEnd, Text: r.Text, Engine: r.Engine, Model: r.Model})
+			RTPStart: r.RTPStart, RTPEnd: r.RTPEnd, Text: r.Text, Engine: r.Engine, Model: r.Model, Late: r.Late})
 	})
 }
 

@@ -76,7 +76,7 @@ type Service struct {
 	wake  chan struct{}
 
 	// The engine's health: see Answering. healthMu orders the changes and
-	// their OnHealth calls.
+	// their OnHealth calls; it is taken before mu, never after.
 	healthMu  sync.Mutex
 	answering bool
 	failures  int           // requests failed in a row, to space out the probes
@@ -168,6 +168,9 @@ type Result struct {
 	Engine, Model    string
 	// Latency is from the end of the segment to the engine's answer.
 	Latency time.Duration
+	// Late: the segment waited for an engine that was not answering; its
+	// text is for the record, too late for a caption.
+	Late bool
 }
 
 // Stats are the service's counters since it started.
@@ -207,6 +210,13 @@ func (s *Service) setAnsweringLocked(ok bool, why string) {
 		return
 	}
 	s.answering = ok
+	if !ok { // what waits now will be late
+		s.mu.Lock()
+		for _, j := range s.queue {
+			j.late = true
+		}
+		s.mu.Unlock()
+	}
 	if ok {
 		s.log.Info("the speech engine answers again")
 	} else {
@@ -236,6 +246,7 @@ type job struct {
 	seg    *Segment // until audio is made from it
 	audio  []byte   // the segment as Ogg/Opus
 	tries  int      // requests sent for it so far
+	late   bool     // it waited for the engine while it was not answering
 	res    Result   // all but the text and latency
 	emit   func(Result)
 	queued time.Time
@@ -248,6 +259,7 @@ func (s *Service) maxTries() int { return 2 * (s.cfg.Retries + 1) }
 // enqueue adds j, dropping the oldest waiting segment when the queue is full:
 // the newest speech matters most to captions, and the count tells.
 func (s *Service) enqueue(j *job) {
+	j.late = j.late || !s.Answering() // before s.mu: healthMu is taken first
 	s.mu.Lock()
 	if len(s.queue) >= s.cfg.Queue {
 		s.dropLocked(s.queue[0])
@@ -261,6 +273,7 @@ func (s *Service) enqueue(j *job) {
 // requeue puts back, first in line, a segment the engine did not answer: it
 // waits for the engine to return, unless the queue filled meanwhile.
 func (s *Service) requeue(j *job) {
+	j.late = true
 	s.mu.Lock()
 	if len(s.queue) >= s.cfg.Queue {
 		s.dropLocked(j)
@@ -393,6 +406,7 @@ func (s *Service) do(j *job) {
 			r := j.res
 			r.Text = text
 			r.Latency = time.Since(r.End)
+			r.Late = j.late
 			s.log.Debug("transcribed", "track", r.Track, "channel", r.Channel, "engine_time", took,
 				"since_speech_ended", r.Latency, "waited", time.Since(j.queued)-took)
 			j.emit(r)

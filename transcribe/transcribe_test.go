@@ -303,7 +303,14 @@ func TestEngineDownSlowAndBack(t *testing.T) {
 	}
 	defer s.Close()
 	texts := make(chan string, 10)
-	emit := func(r Result) { texts <- r.Text }
+	late := map[string]bool{}
+	var lateMu sync.Mutex
+	emit := func(r Result) {
+		lateMu.Lock()
+		late[r.Text] = r.Late
+		lateMu.Unlock()
+		texts <- r.Text
+	}
 	send := func(lang string) { s.enqueue(&job{seg: testSegment(10), emit: emit, res: Result{Language: lang}}) }
 
 	send("a")
@@ -333,6 +340,11 @@ func TestEngineDownSlowAndBack(t *testing.T) {
 	if !got["e"] {
 		t.Errorf("the newest segment was not transcribed: %v", got)
 	}
+	lateMu.Lock()
+	if late["a"] || !late["e"] {
+		t.Errorf("late: %v; want what waited out the engine's absence (e), not what it answered at once (a)", late)
+	}
+	lateMu.Unlock()
 
 	set("ok", time.Second) // slow: beyond Stall
 	send("f")
