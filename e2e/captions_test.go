@@ -18,6 +18,7 @@ import (
 
 	"github.com/parleyhq/parley/auth"
 	"github.com/parleyhq/parley/config"
+	"github.com/parleyhq/parley/room"
 	"github.com/parleyhq/parley/server"
 	"github.com/parleyhq/parley/transcribe/testengine"
 )
@@ -407,4 +408,40 @@ func TestCaptionLatency(t *testing.T) {
 	t.Logf("end of speech to caption on screen over %d captions: median %v, worst %v (segment end to screen: median %v, worst %v); all:%s",
 		len(ds), (ds[len(ds)/2] + hangover).Round(time.Millisecond), (ds[len(ds)-1] + hangover).Round(time.Millisecond),
 		ds[len(ds)/2].Round(time.Millisecond), ds[len(ds)-1].Round(time.Millisecond), b.String())
+}
+
+// TestNoCaptionsInEncryptedRooms: in a room that requires end-to-end
+// encryption the server cannot hear the speech, so there are no captions,
+// and the captions menu says why rather than offer a switch that does nothing.
+func TestNoCaptionsInEncryptedRooms(t *testing.T) {
+	// Nothing is ever sent to the engine here: it need not run.
+	srv := startServer(t, func(c *config.Config) {
+		c.ASRURL = "http://127.0.0.1:9/v1/audio/transcriptions"
+	})
+	if err := srv.Rooms().CreateRoom("sealed", room.Settings{E2EERequired: true}); err != nil {
+		t.Fatal(err)
+	}
+	browser := newBrowser(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	tab := joinTab(t, ctx, browser, e2eeURL(t, srv, "sealed", "head-a", e2eeRight))
+	click(t, tab, "#btn-cc")
+	waitOnScreen(t, ctx, tab, "#cc-menu")
+	type menu struct {
+		Note     string `json:"note"`
+		Disabled bool   `json:"disabled"`
+		Label    string `json:"label"`
+	}
+	m, err := chromedp.Run(tab, chromedp.Evaluate[menu](`({
+	  note: document.getElementById('cc-note').hidden ? '' : document.getElementById('cc-note').textContent,
+	  disabled: document.getElementById('cc-toggle').disabled,
+	  label: document.getElementById('btn-cc').getAttribute('aria-label'),
+	})`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(m.Note, "end-to-end encrypted") || !m.Disabled || m.Label != "Captions: off" {
+		t.Errorf("the captions menu of an encrypted room: %+v", m)
+	}
+	screenshot(t, tab, "captions-e2ee")
 }
