@@ -258,7 +258,7 @@ func TestInterpretationCaptions(t *testing.T) {
 	t.Logf("asked for the floor's, the en listener reads %q from %s (%q)", c.Text, c.Who, c.Lang)
 }
 
-// asrCounter reads one counter from the node's /metrics.
+// asrCounter reads one counter (or gauge) from the node's /metrics.
 func asrCounter(t *testing.T, srv *server.Server, series string) float64 {
 	t.Helper()
 	resp, err := http.Get(srv.URL() + "/metrics")
@@ -330,6 +330,9 @@ func TestCaptionsPauseWhenTheEngineFails(t *testing.T) {
 		t.Errorf("captions still on screen while paused: %+v (%v)", lines, err)
 	}
 	screenshot(t, listener, "captions-paused")
+	if v := asrCounter(t, srv, "parley_asr_answering"); v != 0 {
+		t.Errorf("parley_asr_answering %v while captions are paused", v)
+	}
 	const dropped = `parley_asr_dropped_total{stage="queue"}`
 	waitFor(t, ctx, "segments dropped from the full queue", func() (bool, string) {
 		n := asrCounter(t, srv, dropped)
@@ -346,6 +349,9 @@ func TestCaptionsPauseWhenTheEngineFails(t *testing.T) {
 		note, err := captionNote(listener)
 		return err == nil && note == "", fmt.Sprintf("note %q (%v)", note, err)
 	})
+	if v := asrCounter(t, srv, "parley_asr_answering"); v != 1 {
+		t.Errorf("parley_asr_answering %v once captions are back", v)
+	}
 	// Captions of speech said after the engine's return, not only what waited for it.
 	c := waitCaption(t, ctx, listener, "the listener", "head-a", func(l captionLine) bool {
 		end, err := time.Parse(time.RFC3339Nano, l.End)

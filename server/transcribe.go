@@ -43,7 +43,7 @@ func asrStats(svc *transcribe.Service) func() metrics.ASRStats {
 	return func() metrics.ASRStats {
 		st := svc.Stats()
 		return metrics.ASRStats{Segments: st.Segments, Empty: st.Empty, Errors: st.Errors, Retries: st.Retries,
-			Dropped: st.Dropped, TapDropped: st.TapDropped,
+			Dropped: st.Dropped, TapDropped: st.TapDropped, Answering: svc.Answering(),
 			LatencyBuckets: st.Latency.Buckets, LatencyCounts: st.Latency.Counts, LatencySum: st.Latency.Sum, LatencyCount: st.Latency.Count}
 	}
 }
