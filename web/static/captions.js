@@ -142,7 +142,7 @@ export function renderStrip() {
     const parts = [h('span', { class: 'caption-who', text: speakerName(c.from) })];
     if (c.language) parts.push(h('span', { class: 'caption-lang', text: c.language.toUpperCase(), attrs: { title: langName(c.language) } }));
     parts.push(h('span', { class: 'caption-text', text: c.text }));
-    c.el = h('li', { class: 'caption' }, parts);
+    c.el = h('div', { class: 'caption' }, parts);
     c.el.dataset.end = c.end; // when the speech reached the server, and when it was shown:
     c.el.dataset.shown = String(Date.now()); // the latency the benchmark reports
     // It fades out over the last second of its time.
