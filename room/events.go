@@ -16,21 +16,18 @@ type Event struct {
 
 // Event types.
 const (
-	EventJoin       = "join"
-	EventLeave      = "leave"
-	EventPublish    = "publish"
-	EventUnpublish  = "unpublish"
-	EventMute       = "mute"
-	EventChat       = "chat"
-	EventListen     = "listen"     // a participant chose a channel
-	EventInterpret  = "interpret"  // an interpreter moved into (or out of) a channel
-	EventSpeaker    = "speaker"    // the floor's active speaker changed
-	EventTranscript = "transcript" // a speech recogniser's text of a segment of someone's speech
-	// EventTranscription: transcription paused (the engine stopped
-	// answering) or went on again; data "state" is "paused" or "on".
-	EventTranscription = "transcription"
-	EventReconnecting  = "reconnecting" // a participant's connection dropped; their seat waits
-	EventRecordStart   = "recording-start"
+	EventJoin         = "join"
+	EventLeave        = "leave"
+	EventPublish      = "publish"
+	EventUnpublish    = "unpublish"
+	EventMute         = "mute"
+	EventChat         = "chat"
+	EventListen       = "listen"       // a participant chose a channel
+	EventInterpret    = "interpret"    // an interpreter moved into (or out of) a channel
+	EventSpeaker      = "speaker"      // the floor's active speaker changed
+	EventTranscript   = "transcript"   // a speech recogniser's text of a segment of someone's speech
+	EventReconnecting = "reconnecting" // a participant's connection dropped; their seat waits
+	EventRecordStart  = "recording-start"
 	// EventViewerStart and EventViewerStop bracket a WHEP viewer: outside
 	// the meeting, but it watches someone in it.
 	EventViewerStart = "viewer-start"
@@ -40,6 +37,9 @@ const (
 	// record sees them (a record starts after the first and seals before the last).
 	EventRoomStart = "room-start"
 	EventRoomEnd   = "room-end"
+	// EventTranscription: transcription paused (the speech engine stopped
+	// answering) or went on again; data "state" is "paused" or "on".
+	EventTranscription = "transcription"
 )
 
 // event records e for the room's observers; loop only.
