@@ -78,6 +78,12 @@ type Config struct {
 	// ASRLanguage is the hint for floor speech ("en"); empty lets the
 	// engine detect it. Interpretation channels are hinted with their own.
 	ASRLanguage string
+	// ASRQueue is how many speech segments may wait for the engine; when
+	// full, the oldest is dropped (and counted).
+	ASRQueue int
+	// ASRStall is how long the engine may take to answer before it counts
+	// as not answering: captions pause until it answers in time again.
+	ASRStall time.Duration
 }
 
 // Webhook is one receiver of room events.
@@ -107,6 +113,8 @@ func Default() Config {
 
 		MaxParticipants:   200,
 		MaxRooms:          1000,
+		ASRQueue:          32,
+		ASRStall:          20 * time.Second,
 		JoinsPerMinute:    120,
 		MessagesPerSecond: 50,
 		// Per participant: one WebSocket, and while the page loads up to six
@@ -180,6 +188,12 @@ func (c Config) Validate() error {
 		if l.v < 0 {
 			return keyErr(l.key, "%d is negative (0 means no limit)", l.v)
 		}
+	}
+	if c.ASRQueue < 1 || c.ASRQueue > 4096 {
+		return keyErr("asr_queue", "%d is not between 1 and 4096", c.ASRQueue)
+	}
+	if c.ASRStall < time.Second || c.ASRStall > 10*time.Minute {
+		return keyErr("asr_stall", "%s is not between 1s and 10m", c.ASRStall)
 	}
 	if c.RequestTimeout < 100*time.Millisecond || c.RequestTimeout > 10*time.Minute {
 		return keyErr("request_timeout", "%s is not between 100ms and 10m", c.RequestTimeout)

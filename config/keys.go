@@ -108,6 +108,10 @@ var keys = []Key{
 		field: func(c *Config) any { return &c.ASRAPIKey }},
 	{Name: "asr_language", Usage: "`language` hint for floor speech (e.g. en); empty lets the engine detect it",
 		field: func(c *Config) any { return &c.ASRLanguage }},
+	{Name: "asr_stall", Usage: "`time` the speech-to-text engine may take to answer before captions pause",
+		field: func(c *Config) any { return &c.ASRStall }},
+	{Name: "asr_queue", Usage: "speech `segments` that may wait for the speech-to-text engine; when full the oldest is dropped",
+		field: func(c *Config) any { return &c.ASRQueue }},
 }
 
 // Keys lists every scalar setting in the order they are documented and printed.

@@ -140,7 +140,7 @@ func allDifferent(t *testing.T) config.Config {
 		RefuseDuplicates: true, MaxParticipants: 12, MaxRooms: 0, JoinsPerMinute: 7, MessagesPerSecond: 9,
 		MaxConnsPerIP: 5, RequestTimeout: 45 * time.Second,
 		ReconnectGrace: 90 * time.Second, CheckpointInterval: 2500 * time.Millisecond, Metrics: false,
-		ASRURL: "http://127.0.0.1:8000/v1/audio/transcriptions", ASRModel: "whisper-1", ASRAPIKey: "sk-test", ASRLanguage: "en",
+		ASRURL: "http://127.0.0.1:8000/v1/audio/transcriptions", ASRModel: "whisper-1", ASRAPIKey: "sk-test", ASRLanguage: "en", ASRQueue: 5, ASRStall: 45 * time.Second,
 	}
 	def := config.Default()
 	for _, k := range config.Keys() {

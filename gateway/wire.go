@@ -75,6 +75,12 @@ func (c *conn) Chat(m room.ChatMessage) {
 		Time: m.Time.UTC().Format(time.RFC3339Nano)})
 }
 
+// Caption implements room.Client.
+func (c *conn) Caption(cp room.Caption) {
+	c.Send(&signal.Caption{Type: "caption", From: refJSON(cp.From), Channel: cp.Channel, Language: cp.Language,
+		Text: cp.Text, Start: cp.Start.UTC().Format(time.RFC3339Nano), End: cp.End.UTC().Format(time.RFC3339Nano)})
+}
+
 // E2EE implements room.Client.
 func (c *conn) E2EE(from room.Ref, data string) {
 	c.Send(&signal.E2EEFrom{Type: "e2ee", From: refJSON(from), Data: data})
@@ -196,6 +202,9 @@ func dispatch(ctx context.Context, c *conn, s room.Session, msg any) {
 	case *signal.Interpret:
 		ref = "interpret"
 		err = s.Interpret(ctx, m.Channel)
+	case *signal.Captions:
+		ref = "captions"
+		err = s.Captions(ctx, m.Channel)
 	case *signal.ChatSend:
 		ref = "chat"
 		err = s.Chat(ctx, m.Text)

@@ -40,6 +40,8 @@ type ASRStats struct {
 	Retries    uint64
 	Dropped    uint64 // segments dropped unsent: the queue was full
 	TapDropped uint64 // packets dropped before segmenting: a track's goroutine lagged
+	// Answering: the engine answers in time (false while captions are paused).
+	Answering bool
 
 	LatencyBuckets []float64
 	LatencyCounts  []uint64
@@ -159,6 +161,7 @@ var (
 	asrRetriesDesc      = desc("parley_asr_retries_total", "Requests to the recogniser tried again.")
 	asrDroppedDesc      = desc("parley_asr_dropped_total", "Speech dropped before the recogniser: whole segments when its queue was full (queue), packets when a track's segmenter lagged (tap).", "stage")
 	asrLatencyDesc      = desc("parley_asr_latency_seconds", "Time the recogniser took to answer a segment.")
+	asrAnsweringDesc    = desc("parley_asr_answering", "1 while the recogniser answers in time, 0 while it does not (transcription and captions are paused).")
 	turnCappedDesc      = desc("parley_turn_lifetimes_capped_total", "TURN Allocate and Refresh requests whose asked lifetime was cut to the relay's maximum.")
 )
 
@@ -176,7 +179,7 @@ func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
 		subscribersDesc, lossDesc, lossyDesc, bitrateDesc,
 		hooksDeliveredDesc, hooksFailedDesc, hooksDroppedDesc, hooksRetriesDesc,
 		turnAllocationsDesc, turnSessionsDesc, turnRefusedDesc, turnRevokedDesc, turnCappedDesc,
-		asrSegmentsDesc, asrErrorsDesc, asrRetriesDesc, asrDroppedDesc, asrLatencyDesc} {
+		asrSegmentsDesc, asrErrorsDesc, asrRetriesDesc, asrDroppedDesc, asrLatencyDesc, asrAnsweringDesc} {
 		ch <- d
 	}
 }
@@ -284,6 +287,11 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(asrRetriesDesc, a.Retries)
 		counter(asrDroppedDesc, a.Dropped, "queue")
 		counter(asrDroppedDesc, a.TapDropped, "tap")
+		answering := 0.0
+		if a.Answering {
+			answering = 1
+		}
+		gauge(asrAnsweringDesc, answering)
 		buckets := make(map[float64]uint64, len(a.LatencyBuckets))
 		for i, b := range a.LatencyBuckets {
 			buckets[b] = a.LatencyCounts[i]

@@ -33,6 +33,9 @@ type Client interface {
 	// moderators are told, at their join and when it changes.
 	Viewers(vs []ViewerInfo)
 	Chat(m ChatMessage)
+	// Caption is live text of what was said on a channel the client follows
+	// (Session.Captions).
+	Caption(c Caption)
 	// E2EE relays one message of the clients' key exchange, unread.
 	E2EE(from Ref, data string)
 	// Muted: someone else muted one of the client's sources.
@@ -81,6 +84,10 @@ type Session interface {
 	// Interpret points an interpreter's microphone at a language channel;
 	// "" stops interpreting.
 	Interpret(ctx context.Context, channel string) error
+	// Captions chooses the channel whose captions the client gets:
+	// CaptionsAuto (what it listens to; the default), Floor, a language, or
+	// CaptionsOff.
+	Captions(ctx context.Context, channel string) error
 	Chat(ctx context.Context, text string) error
 	Moderate(ctx context.Context, m Moderation) error
 	// Record starts or stops the room's record.

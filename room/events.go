@@ -37,6 +37,9 @@ const (
 	// record sees them (a record starts after the first and seals before the last).
 	EventRoomStart = "room-start"
 	EventRoomEnd   = "room-end"
+	// EventTranscription: transcription paused (the speech engine stopped
+	// answering) or went on again; data "state" is "paused" or "on".
+	EventTranscription = "transcription"
 )
 
 // event records e for the room's observers; loop only.

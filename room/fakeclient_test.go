@@ -44,6 +44,7 @@ func (c *fakeClient) RoomChanged(r RoomView)            { c.add("RoomChanged", r
 func (c *fakeClient) ActiveSpeaker(id, identity string) { c.add("ActiveSpeaker", []any{id, identity}) }
 func (c *fakeClient) Viewers(vs []ViewerInfo)           { c.add("Viewers", vs) }
 func (c *fakeClient) Chat(m ChatMessage)                { c.add("Chat", m) }
+func (c *fakeClient) Caption(cp Caption)                { c.add("Caption", cp) }
 func (c *fakeClient) E2EE(from Ref, data string)        { c.add("E2EE", []any{from, data}) }
 func (c *fakeClient) Muted(source string, by Ref)       { c.add("Muted", []any{source, by}) }
 func (c *fakeClient) Removed(by Ref)                    { c.add("Removed", by) }

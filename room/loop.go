@@ -32,7 +32,10 @@ type Room struct {
 	speaker      speakerDetector
 	rec          *recording                  // the active record, if any
 	scribes      map[string]TrackTranscriber // by track key: microphones being transcribed
-	sealing      map[string]Recorder         // records sealed but still taking countersignatures
+	// transcriptionTold is the transcription state the participants last
+	// heard of (in a welcome or room-updated).
+	transcriptionTold string
+	sealing           map[string]Recorder // records sealed but still taking countersignatures
 
 	viewers viewerSet // WHEP players (viewer.go); loop-owned
 
@@ -69,6 +72,7 @@ func (r *Room) Name() string { return r.name }
 func (r *Room) run() {
 	defer r.m.wg.Done()
 	r.event(EventRoomStart, nil, nil)
+	r.transcriptionChanged()
 	r.scheduleSpeakerTick()
 	for range r.box.wake {
 		for _, fn := range r.box.take() {

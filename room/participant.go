@@ -215,6 +215,11 @@ func (p *Participant) Interpret(ctx context.Context, channel string) error {
 	return do(ctx, p, func(r *Room) error { return r.interpret(p, channel) })
 }
 
+// Captions implements Session.
+func (p *Participant) Captions(ctx context.Context, channel string) error {
+	return do(ctx, p, func(r *Room) error { return r.setCaptions(p, channel) })
+}
+
 // Chat implements Session.
 func (p *Participant) Chat(ctx context.Context, text string) error {
 	return do(ctx, p, func(r *Room) error {

@@ -14,6 +14,7 @@ type router struct {
 	seq       uint64            // orders moves into channels
 	listening map[string]string // participant id -> channel; absent is the floor
 	speaking  map[string]turn   // interpreter id -> where they speak; absent when not interpreting
+	captions  map[string]string // participant id -> the captions they chose; absent is CaptionsAuto
 }
 
 // turn is an interpreter's place: a channel, taken at a moment.
@@ -23,7 +24,7 @@ type turn struct {
 }
 
 func newRouter() router {
-	return router{listening: map[string]string{}, speaking: map[string]turn{}}
+	return router{listening: map[string]string{}, speaking: map[string]turn{}, captions: map[string]string{}}
 }
 
 // hears is the channel id listens to.
@@ -69,6 +70,37 @@ func (rt *router) interpret(id, channel string) bool {
 func (rt *router) forget(id string) {
 	delete(rt.listening, id)
 	delete(rt.speaking, id)
+	delete(rt.captions, id)
+}
+
+// setCaptions records what id asked captions of; false when it was that already.
+func (rt *router) setCaptions(id, choice string) bool {
+	old, ok := rt.captions[id]
+	if !ok {
+		old = CaptionsAuto
+	}
+	if old == choice {
+		return false
+	}
+	if choice == CaptionsAuto {
+		delete(rt.captions, id)
+	} else {
+		rt.captions[id] = choice
+	}
+	return true
+}
+
+// captionsOf is the channel whose captions id gets: the one they chose, or
+// the one they hear; "" for none.
+func (rt *router) captionsOf(id string) string {
+	switch ch, ok := rt.captions[id]; {
+	case !ok:
+		return rt.hears(id)
+	case ch == CaptionsOff:
+		return ""
+	default:
+		return ch
+	}
 }
 
 // active maps each channel to the interpreter who speaks into it now, among

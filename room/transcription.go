@@ -1,6 +1,7 @@
 package room
 
 import (
+	"slices"
 	"strconv"
 	"time"
 
@@ -11,9 +12,13 @@ import (
 // transcribe implements it; the server wires them). The room taps each
 // microphone into it and says which channel and language the speech is in;
 // results come back from any goroutine and become transcript events on the
-// loop, so they join the record's hash chain like everything else.
+// loop, so they join the record's hash chain like everything else, and
+// captions to the participants who follow the channel.
 type Transcriber interface {
 	Transcribe(TranscribeMeta, func(Transcript)) TrackTranscriber
+	// Answering reports whether the engine answers; whoever wires the
+	// transcriber calls Manager.TranscriberChanged when that changes.
+	Answering() bool
 }
 
 // TranscribeMeta describes a microphone to transcribe.
@@ -41,6 +46,9 @@ type Transcript struct {
 	RTPStart, RTPEnd  uint32
 	Text              string
 	Engine, Model     string
+	// Late: the speech waited for an engine that was not answering; it goes
+	// into the record but is too late to caption.
+	Late bool
 }
 
 // transcription says whether the room's speech is transcribed.
@@ -50,8 +58,71 @@ func (r *Room) transcription() string {
 		return TranscriptionOff
 	case r.e2eeRequired():
 		return TranscriptionE2EE
+	case !r.m.cfg.Transcriber.Answering():
+		return TranscriptionPaused
 	}
 	return TranscriptionOn
+}
+
+// TranscriberChanged tells every room that the transcriber's engine stopped
+// or started answering: their participants see captions paused, or back.
+// Any goroutine; it does not wait for the rooms.
+func (m *Manager) TranscriberChanged() {
+	m.mu.Lock()
+	rooms := make([]*Room, 0, len(m.rooms))
+	for _, r := range m.rooms {
+		rooms = append(rooms, r)
+	}
+	m.mu.Unlock()
+	for _, r := range rooms {
+		r.box.post(r.transcriptionChanged)
+	}
+}
+
+// transcriptionChanged tells the participants, and the record, a new
+// transcription state (the engine's, or the room's encryption setting).
+func (r *Room) transcriptionChanged() {
+	now := r.transcription()
+	if now == r.transcriptionTold {
+		return
+	}
+	was := r.transcriptionTold
+	r.transcriptionTold = now
+	if was == "" { // the room's first look
+		return
+	}
+	// The record says why transcripts stop and start again.
+	if was == TranscriptionPaused || now == TranscriptionPaused {
+		r.event(EventTranscription, nil, map[string]string{"state": now})
+	}
+	r.roomChanged(nil)
+}
+
+// caption sends tr to every participant who follows its channel and may hear
+// the room; p spoke it. An engine that comes back works through what waited
+// for it: that goes into the record, but is too late for captions.
+func (r *Room) caption(p *Participant, tr Transcript) {
+	if tr.Late {
+		return
+	}
+	c := Caption{From: p.ref(), Channel: tr.Channel, Language: tr.Language, Text: tr.Text, Start: tr.Start, End: tr.End}
+	for _, q := range r.participants {
+		if q.can(authSubscribe) && r.router.captionsOf(q.id) == tr.Channel {
+			q.client.Caption(c)
+		}
+	}
+}
+
+// setCaptions records the channel whose captions p gets.
+func (r *Room) setCaptions(p *Participant, channel string) error {
+	if !p.can(authSubscribe) {
+		return refuse(ErrForbidden, "your access token does not allow receiving media, nor its captions")
+	}
+	if channel != CaptionsAuto && channel != CaptionsOff && channel != Floor && !slices.Contains(r.languages, channel) {
+		return refuse(ErrBadRequest, "this room has no channel %s; ask captions of auto, off, floor or one of its languages", quote(channel))
+	}
+	r.router.setCaptions(p.id, channel)
+	return nil
 }
 
 // scribeChannel is the channel and language of t's speech: an interpreter's
@@ -109,4 +180,5 @@ func (r *Room) transcript(p *Participant, track string, tr Transcript) {
 		"rtp_start": strconv.FormatUint(uint64(tr.RTPStart), 10), "rtp_end": strconv.FormatUint(uint64(tr.RTPEnd), 10),
 		"engine": tr.Engine, "model": tr.Model,
 	})
+	r.caption(p, tr)
 }

@@ -88,16 +88,38 @@ type RoomView struct {
 	// E2EERequired: the room admits only clients that encrypt end to end.
 	E2EERequired bool
 	Codec        string // the preferred video codec; "" for the default
-	// Transcription is TranscriptionOn, TranscriptionOff (no engine) or
-	// TranscriptionE2EE (the server cannot hear an encrypted room).
+	// Transcription is TranscriptionOn, TranscriptionPaused (the engine is
+	// not answering), TranscriptionOff (no engine) or TranscriptionE2EE (the
+	// server cannot hear an encrypted room).
 	Transcription string
 }
 
 // Transcription states of a room.
 const (
-	TranscriptionOff  = "off"
-	TranscriptionOn   = "on"
-	TranscriptionE2EE = "e2ee"
+	TranscriptionOff    = "off"
+	TranscriptionOn     = "on"
+	TranscriptionPaused = "paused"
+	TranscriptionE2EE   = "e2ee"
+)
+
+// Caption is the text of a stretch of speech, live, to the participants who
+// follow its channel.
+type Caption struct {
+	From Ref // the speaker
+	// Channel is Floor or the interpretation channel the speech is in;
+	// Language the language it was transcribed as ("" when the engine was
+	// left to detect it).
+	Channel, Language string
+	Text              string
+	// Start and End are when the speech reached the server.
+	Start, End time.Time
+}
+
+// What a participant asks captions of, besides Floor and a language.
+const (
+	// CaptionsAuto follows what the participant listens to (the default).
+	CaptionsAuto = "auto"
+	CaptionsOff  = "off"
 )
 
 // ChannelView is the state of one language channel.

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/interceptor"
@@ -143,7 +144,15 @@ func Start(cfg config.Config, log *slog.Logger, opts ...Option) (*Server, error)
 	}
 	s := &Server{cfg: cfg, log: log, key: key, keyCreated: created, engine: engine, ln: ln, scheme: scheme, relay: turnSrv, served: make(chan error, 1)}
 	s.hooks = hooks
-	if s.asr, err = startTranscriber(cfg, log); err != nil { // Validate checked the URL: this does not fail
+	// The engine's health reaches the rooms once there are rooms to tell;
+	// no request (so no change) can happen before.
+	var healthTo atomic.Pointer[room.Manager]
+	onHealth := func(bool) {
+		if m := healthTo.Load(); m != nil {
+			m.TranscriberChanged()
+		}
+	}
+	if s.asr, err = startTranscriber(cfg, log, onHealth); err != nil { // Validate checked the URL: this does not fail
 		ln.Close()
 		engine.Close()
 		return nil, err
@@ -165,6 +174,7 @@ func Start(cfg config.Config, log *slog.Logger, opts ...Option) (*Server, error)
 		OnEvent:       hooks.RoomEvent,
 		OnJoined:      s.metrics.ObserveJoin, // nil-safe
 	})
+	healthTo.Store(s.rooms)
 	s.gateway = gateway.New(s.rooms, auth.NewVerifier(key.Public().(ed25519.PublicKey)), log,
 		gateway.Limits{JoinsPerMinute: cfg.JoinsPerMinute, MessagesPerSecond: cfg.MessagesPerSecond, RequestTimeout: cfg.RequestTimeout})
 	s.gateway.ServeRecords(records, key.Public().(ed25519.PublicKey))

@@ -10,13 +10,14 @@ import (
 )
 
 // startTranscriber makes the node's speech recogniser client, or nil when no
-// engine is configured (transcription is off by default).
-func startTranscriber(cfg config.Config, log *slog.Logger) (*transcribe.Service, error) {
+// engine is configured (transcription is off by default). onHealth is told
+// when the engine stops or starts answering.
+func startTranscriber(cfg config.Config, log *slog.Logger, onHealth func(bool)) (*transcribe.Service, error) {
 	if cfg.ASRURL == "" {
 		return nil, nil
 	}
 	svc, err := transcribe.New(transcribe.Config{URL: cfg.ASRURL, Model: cfg.ASRModel, APIKey: cfg.ASRAPIKey,
-		Language: cfg.ASRLanguage, Logger: log.With("part", "transcribe")})
+		Language: cfg.ASRLanguage, Queue: cfg.ASRQueue, Stall: cfg.ASRStall, OnHealth: onHealth, Logger: log.With("part", "transcribe")})
 	if err != nil {
 		return nil, err
 	}
@@ -31,16 +32,18 @@ func (t transcriber) Transcribe(m room.TranscribeMeta, emit func(room.Transcript
 	return t.svc.Track(transcribe.Source{Track: m.Track, Participant: m.Participant, Identity: m.Identity,
 		LevelID: m.LevelID, ClockRate: m.ClockRate}, m.Channel, m.Language, func(r transcribe.Result) {
 		emit(room.Transcript{Channel: r.Channel, Language: r.Language, Start: r.Start, End: r.End,
-			RTPStart: r.RTPStart, RTPEnd: r.RTPEnd, Text: r.Text, Engine: r.Engine, Model: r.Model})
+			RTPStart: r.RTPStart, RTPEnd: r.RTPEnd, Text: r.Text, Engine: r.Engine, Model: r.Model, Late: r.Late})
 	})
 }
+
+func (t transcriber) Answering() bool { return t.svc.Answering() }
 
 // asrStats reads the recogniser's counters for metrics.
 func asrStats(svc *transcribe.Service) func() metrics.ASRStats {
 	return func() metrics.ASRStats {
 		st := svc.Stats()
 		return metrics.ASRStats{Segments: st.Segments, Empty: st.Empty, Errors: st.Errors, Retries: st.Retries,
-			Dropped: st.Dropped, TapDropped: st.TapDropped,
+			Dropped: st.Dropped, TapDropped: st.TapDropped, Answering: svc.Answering(),
 			LatencyBuckets: st.Latency.Buckets, LatencyCounts: st.Latency.Counts, LatencySum: st.Latency.Sum, LatencyCount: st.Latency.Count}
 	}
 }

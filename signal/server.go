@@ -68,8 +68,9 @@ type RoomInfo struct {
 	// "av1"); absent for the server's default.
 	Codec string `json:"codec,omitempty"`
 	// Transcription is "on" when the server transcribes the room's speech,
-	// "e2ee" when it cannot (the room is encrypted end to end); absent when
-	// the server has no speech recogniser.
+	// "paused" while its speech engine is not answering, "e2ee" when it
+	// cannot (the room is encrypted end to end); absent when the server has
+	// no speech recogniser.
 	Transcription string `json:"transcription,omitempty"`
 }
 
@@ -186,6 +187,19 @@ type Chat struct {
 	From Ref    `json:"from"`
 	Text string `json:"text"`
 	Time string `json:"time"`
+}
+
+// Caption is live text of what someone said on a channel the client follows
+// (see Captions). Later versions may add fields (a machine translation will
+// carry "translated":true and its "source"); clients ignore what they do not know.
+type Caption struct {
+	Type     string `json:"type"` // "caption"
+	From     Ref    `json:"from"` // the speaker
+	Channel  string `json:"channel"`
+	Language string `json:"language,omitempty"` // absent when the engine detected it
+	Text     string `json:"text"`
+	Start    string `json:"start"` // RFC 3339, when the speech reached the server
+	End      string `json:"end"`
 }
 
 // E2EEFrom relays a client's e2ee message, naming its sender as the server

@@ -173,6 +173,13 @@ type Listen struct {
 	Channel string `json:"channel"`
 }
 
+// Captions chooses the channel whose captions the sender gets: "auto" (what
+// it listens to, the default), "floor", one of the room's languages, or "off".
+type Captions struct {
+	Type    string `json:"type"`
+	Channel string `json:"channel"`
+}
+
 // Layout tells the server how large the client draws each video it receives:
 // tracks maps a "sub" mid to the tile's size in device pixels (0x0: not
 // shown). The server picks simulcast layers to match; a thumbnail never pulls
@@ -278,6 +285,8 @@ func Decode(data []byte) (any, error) {
 		msg = &Listen{}
 	case "interpret":
 		msg = &Interpret{}
+	case "captions":
+		msg = &Captions{}
 	case "layout":
 		msg = &Layout{}
 	case "leave":
@@ -375,6 +384,10 @@ func validate(msg any) *Error {
 	case *Listen:
 		if m.Channel == "" || len(m.Channel) > 16 {
 			return Errorf(CodeBadRequest, "listen needs a channel: \"floor\" or a language of the room")
+		}
+	case *Captions:
+		if m.Channel == "" || len(m.Channel) > 16 {
+			return Errorf(CodeBadRequest, "captions needs a channel: \"auto\", \"off\", \"floor\" or a language of the room")
 		}
 	case *Interpret:
 		if len(m.Channel) > 16 || m.Channel == Floor {

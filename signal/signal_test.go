@@ -59,6 +59,7 @@ func TestDecodeValidMessages(t *testing.T) {
 			&signal.Moderate{Type: "moderate", Action: "remove", Target: "PA_x1"}},
 		{`{"type":"listen","channel":"floor"}`, &signal.Listen{Type: "listen", Channel: "floor"}},
 		{`{"type":"listen","channel":"pt-BR"}`, &signal.Listen{Type: "listen", Channel: "pt-BR"}},
+		{`{"type":"captions","channel":"off"}`, &signal.Captions{Type: "captions", Channel: "off"}},
 		{`{"type":"interpret","channel":"en"}`, &signal.Interpret{Type: "interpret", Channel: "en"}},
 		{`{"type":"interpret","channel":""}`, &signal.Interpret{Type: "interpret"}},
 		{`{"type":"record","on":true}`, &signal.Record{Type: "record", On: true}},
@@ -254,6 +255,8 @@ func malformedCases() []badCase {
 		// Channels, record, countersign.
 		{"listen without channel", `{"type":"listen"}`, bad, "listen"},
 		{"listen channel too long", `{"type":"listen","channel":"` + strings.Repeat("x", 17) + `"}`, bad, "listen"},
+		{"captions without channel", `{"type":"captions"}`, bad, "captions"},
+		{"captions channel too long", `{"type":"captions","channel":"` + strings.Repeat("x", 17) + `"}`, bad, "captions"},
 		{"interpret into floor", `{"type":"interpret","channel":"floor"}`, bad, "interpret"},
 		{"interpret channel too long", `{"type":"interpret","channel":"` + strings.Repeat("x", 17) + `"}`, bad, "interpret"},
 		{"countersign seq 0", `{"type":"countersign","record":"r","seq":0,"sig":"` + sig64 + `"}`, bad, "countersign"},

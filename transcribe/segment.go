@@ -1,6 +1,9 @@
 package transcribe
 
-import "time"
+import (
+	"sync"
+	"time"
+)
 
 // Voice activity: a packet is voiced when its RFC 6464 level (in -dBov, lower
 // is louder) is below voicedLevel. A segment starts at the first voiced packet
@@ -17,7 +20,9 @@ const (
 	minVoiced = 200 * time.Millisecond
 )
 
-// packet is one Opus packet of a track as the segmenter sees it.
+// packet is one Opus packet of a track as the segmenter sees it. Its payload
+// is lent for the length of a push: the segmenter copies what it keeps, so
+// the caller can reuse the memory for the next packet.
 type packet struct {
 	ts      uint32    // RTP timestamp
 	level   int       // -dBov, or -1 when the packet carried none
@@ -33,15 +38,60 @@ type Segment struct {
 	// place the segment in the track's recorded file.
 	RTPStart, RTPEnd uint32
 	// Payloads are the Opus packets in order; Timestamps their RTP times.
+	// While the segmenter gathers a segment, Payloads is empty and the bytes
+	// are in data (ends marks where each packet ends): data grows by append,
+	// so slices of it taken before the last growth would hold stale copies.
 	Payloads   [][]byte
 	Timestamps []uint32
 	// Cut: the speech went on past maxSegment; the next segment continues it.
 	Cut bool
+
+	data []byte
+	ends []int
+}
+
+// segments keeps segments' memory for the next ones, so that a track's speech
+// goes through the same few buffers: the tap and its segmenter allocate
+// nothing per packet once a meeting has warmed up.
+var segments = sync.Pool{New: func() any { return new(Segment) }}
+
+func newSegment() *Segment { return segments.Get().(*Segment) }
+
+// release gives the segment's memory back; s must not be used after.
+func (s *Segment) release() {
+	clear(s.Payloads) // no references into data from the pool
+	*s = Segment{Payloads: s.Payloads[:0], Timestamps: s.Timestamps[:0], data: s.data[:0], ends: s.ends[:0]}
+	segments.Put(s)
+}
+
+// append adds one packet's copy.
+func (s *Segment) append(ts uint32, payload []byte) {
+	s.data = append(s.data, payload...)
+	s.ends = append(s.ends, len(s.data))
+	s.Timestamps = append(s.Timestamps, ts)
+}
+
+// seal points Payloads at the packets, once data grows no more.
+func (s *Segment) seal() {
+	s.Payloads = s.Payloads[:0]
+	from := 0
+	for _, end := range s.ends {
+		s.Payloads = append(s.Payloads, s.data[from:end:end])
+		from = end
+	}
 }
 
 // Duration is the media time the segment spans.
 func (s *Segment) Duration(clock uint32) time.Duration {
 	return time.Duration(uint64(s.RTPEnd-s.RTPStart)) * time.Second / time.Duration(clock)
+}
+
+// held is a packet of the pre-roll: its bytes are in segmenter.preData.
+type held struct {
+	ts    uint32
+	level int
+	at    time.Time
+	n     int
 }
 
 // segmenter cuts one track's packets into segments. It is fed by one
@@ -50,7 +100,12 @@ type segmenter struct {
 	clock      uint32 // RTP clock rate
 	haveLevels bool   // the track carries levels; without them every packet counts as voiced
 
-	pre    []packet // idle: the last preRoll of packets
+	// Idle: the last preRoll of packets, their bytes end to end in preData.
+	// Both are trimmed from the front by copying down, which reuses their
+	// memory: the pre-roll is a few hundred milliseconds, a few kilobytes.
+	pre     []held
+	preData []byte
+
 	cur    *Segment // the segment being gathered, or nil
 	voiced uint32   // RTP time voiced in cur
 	lastV  uint32   // RTP timestamp of cur's last voiced packet
@@ -89,10 +144,7 @@ func (g *segmenter) push(p packet) *Segment {
 	g.lastTS, g.lastAt = p.ts, p.at
 	if g.cur == nil {
 		if !voiced {
-			g.pre = append(g.pre, p)
-			for len(g.pre) > 0 && p.ts-g.pre[0].ts > g.ticks(preRoll) {
-				g.pre = g.pre[1:]
-			}
+			g.hold(p)
 			return done
 		}
 		g.begin(p, true)
@@ -102,35 +154,51 @@ func (g *segmenter) push(p packet) *Segment {
 	return done
 }
 
+// hold keeps p in the pre-roll and forgets what is older than preRoll.
+func (g *segmenter) hold(p packet) {
+	g.pre = append(g.pre, held{ts: p.ts, level: p.level, at: p.at, n: len(p.payload)})
+	g.preData = append(g.preData, p.payload...)
+	drop, bytes := 0, 0
+	for drop < len(g.pre) && p.ts-g.pre[drop].ts > g.ticks(preRoll) {
+		bytes += g.pre[drop].n
+		drop++
+	}
+	if drop > 0 {
+		g.pre = g.pre[:copy(g.pre, g.pre[drop:])]
+		g.preData = g.preData[:copy(g.preData, g.preData[bytes:])]
+	}
+}
+
 // begin opens a segment with the pre-roll and p.
 func (g *segmenter) begin(p packet, voiced bool) {
-	g.cur = &Segment{}
+	g.cur = newSegment()
+	from := 0
 	for _, q := range g.pre {
-		g.add(q, false)
+		g.add(packet{ts: q.ts, level: q.level, at: q.at, payload: g.preData[from : from+q.n]}, false)
+		from += q.n
 	}
-	g.pre = g.pre[:0]
+	g.pre, g.preData = g.pre[:0], g.preData[:0]
 	g.add(p, voiced)
 	g.lastTS, g.lastAt = p.ts, p.at
 }
 
 func (g *segmenter) add(p packet, voiced bool) {
 	s := g.cur
-	if len(s.Payloads) == 0 {
+	if len(s.Timestamps) == 0 {
 		s.Start, s.RTPStart = p.at, p.ts
 		g.voiced = 0
 	}
 	if voiced {
-		if len(s.Payloads) > 0 {
+		if n := len(s.Timestamps); n > 0 {
 			// A packet voices the time since the one before it, up to 20 ms.
-			g.voiced += min(p.ts-s.Timestamps[len(s.Timestamps)-1], g.ticks(20*time.Millisecond))
+			g.voiced += min(p.ts-s.Timestamps[n-1], g.ticks(20*time.Millisecond))
 		} else {
 			g.voiced += g.ticks(20 * time.Millisecond)
 		}
 		g.lastV = p.ts
 	}
 	s.End, s.RTPEnd = p.at, p.ts
-	s.Payloads = append(s.Payloads, p.payload)
-	s.Timestamps = append(s.Timestamps, p.ts)
+	s.append(p.ts, p.payload)
 }
 
 // tick is called now and then with the time: a segment whose track fell
@@ -150,10 +218,15 @@ func (g *segmenter) flush() *Segment { return g.end(false) }
 func (g *segmenter) end(cut bool) *Segment {
 	s := g.cur
 	g.cur = nil
-	g.pre = g.pre[:0]
-	if s == nil || g.voiced < g.ticks(minVoiced) {
+	g.pre, g.preData = g.pre[:0], g.preData[:0]
+	if s == nil {
+		return nil
+	}
+	if g.voiced < g.ticks(minVoiced) {
+		s.release()
 		return nil
 	}
 	s.Cut = cut
+	s.seal()
 	return s
 }

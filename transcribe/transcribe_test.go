@@ -213,8 +213,10 @@ func TestQueueDropsOldest(t *testing.T) {
 	}
 }
 
-// TestFailingEngineRetriesBounded: a 5xx is tried again Retries times, then
-// counted as an error; a 4xx is not tried again.
+// TestFailingEngineRetriesBounded: a 5xx is tried again Retries times; when
+// the engine answered nobody meanwhile, the segment waits in the queue for it
+// and a probe sends it again, at most maxTries requests in all before it is
+// counted as an error. A 4xx is not tried again.
 func TestFailingEngineRetriesBounded(t *testing.T) {
 	var mu sync.Mutex
 	calls := 0
@@ -227,31 +229,144 @@ func TestFailingEngineRetriesBounded(t *testing.T) {
 		http.Error(w, "down", c)
 	}))
 	defer engine.Close()
-	s, err := New(Config{URL: engine.URL, Retries: 2, Workers: 1})
+	health := make(chan bool, 10)
+	s, err := New(Config{URL: engine.URL, Retries: 2, Workers: 1, probeBase: time.Millisecond,
+		OnHealth: func(ok bool) { health <- ok }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	s.do(&job{seg: testSegment(10), emit: func(Result) { t.Error("emitted") }})
+	s.enqueue(&job{seg: testSegment(10), emit: func(Result) { t.Error("emitted") }})
+	if ok := <-health; ok {
+		t.Fatal("the engine answers 503 and counts as answering")
+	}
+	for s.Stats().Errors == 0 {
+		time.Sleep(5 * time.Millisecond)
+	}
 	mu.Lock()
-	if calls != 3 {
-		t.Errorf("%d requests for a 503, want 3", calls)
+	if calls != s.maxTries() {
+		t.Errorf("%d requests for a 503, want %d", calls, s.maxTries())
 	}
 	calls, code = 0, http.StatusBadRequest
 	mu.Unlock()
+	if st := s.Stats(); st.Errors != 1 || st.Retries != 2 || st.Dropped != 0 {
+		t.Errorf("stats %+v", st)
+	}
 	s.do(&job{seg: testSegment(10), emit: func(Result) { t.Error("emitted") }})
 	mu.Lock()
 	if calls != 1 {
 		t.Errorf("%d requests for a 400, want 1", calls)
 	}
 	mu.Unlock()
-	if st := s.Stats(); st.Errors != 2 || st.Retries != 2 {
+	if st := s.Stats(); st.Errors != 2 {
 		t.Errorf("stats %+v", st)
 	}
 	var se *statusError
 	_, err = s.client.transcribe(t.Context(), []byte("x"), "en")
 	if !errors.As(err, &se) || se.code != http.StatusBadRequest {
 		t.Errorf("err %v", err)
+	}
+}
+
+// TestEngineDownSlowAndBack: an engine that stops answering is reported at
+// its first failure; the segments wait in the bounded queue (the oldest
+// dropped and counted) while one probe at a time tries it; when it answers
+// again that is reported, and what waited is transcribed. A request that
+// waits longer than Stall reports the engine as not answering before its
+// answer comes.
+func TestEngineDownSlowAndBack(t *testing.T) {
+	var mu sync.Mutex
+	mode := "ok"
+	release := make(chan struct{}) // a "slow" answer waits for it
+	engine := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		m := mode
+		mu.Unlock()
+		if m == "slow" {
+			<-release
+		}
+		if m == "down" {
+			http.Error(w, "down", http.StatusBadGateway)
+			return
+		}
+		_, _ = io.WriteString(w, `{"text":"`+r.FormValue("language")+`"}`)
+	}))
+	defer engine.Close()
+	set := func(m string) {
+		mu.Lock()
+		mode = m
+		mu.Unlock()
+	}
+	health := make(chan bool, 10)
+	// Stall is long enough for a prompt answer on a loaded machine; the slow
+	// answer waits until the stall has been reported.
+	// One worker: what waited comes back in order, the newest last.
+	s, err := New(Config{URL: engine.URL, Queue: 2, Workers: 1, Retries: 1, Stall: 3 * time.Second,
+		probeBase: time.Millisecond, OnHealth: func(ok bool) { health <- ok }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	texts := make(chan string, 10)
+	late := map[string]bool{}
+	var lateMu sync.Mutex
+	emit := func(r Result) {
+		lateMu.Lock()
+		late[r.Text] = r.Late
+		lateMu.Unlock()
+		texts <- r.Text
+	}
+	send := func(lang string) { s.enqueue(&job{seg: testSegment(10), emit: emit, res: Result{Language: lang}}) }
+
+	send("a")
+	if got := <-texts; got != "a" || !s.Answering() {
+		t.Fatalf("text %q, answering %v", got, s.Answering())
+	}
+	set("down")
+	send("b")
+	if ok := <-health; ok {
+		t.Fatal("reported answering")
+	}
+	// While it is down nothing is lost but what the queue of 2 cannot hold.
+	for _, l := range []string{"c", "d", "e"} {
+		send(l)
+	}
+	if st := s.Stats(); st.Dropped < 1 {
+		t.Errorf("nothing dropped from a queue of 2 with 4 waiting: %+v", st)
+	}
+	set("ok")
+	if ok := <-health; !ok {
+		t.Fatal("not reported back")
+	}
+	var got []string
+	for len(got) == 0 || got[len(got)-1] != "e" { // the newest is transcribed, last
+		got = append(got, <-texts)
+	}
+	if len(got) > 3 {
+		t.Errorf("transcribed %v after the engine came back; the queue holds 2, the worker 1", got)
+	}
+	lateMu.Lock()
+	if late["a"] || !late["e"] {
+		t.Errorf("late: %v; want what waited out the engine's absence (e), not what it answered at once (a)", late)
+	}
+	lateMu.Unlock()
+
+	set("slow")
+	send("f")
+	if ok := <-health; ok {
+		t.Fatal("a stalled request reported answering")
+	}
+	set("ok")
+	close(release)
+	if got := <-texts; got != "f" {
+		t.Errorf("text %q", got)
+	}
+	send("g")
+	if ok := <-health; !ok {
+		t.Fatal("not reported back after the slow spell")
+	}
+	if got := <-texts; got != "g" {
+		t.Errorf("text %q", got)
 	}
 }
 

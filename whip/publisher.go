@@ -52,6 +52,7 @@ func (*publisher) E2EE(room.Ref, string)                     {}
 func (*publisher) Muted(string, room.Ref)                    {}
 func (*publisher) Removed(room.Ref)                          {}
 func (*publisher) Checkpoint(room.CheckpointInfo)            {}
+func (*publisher) Caption(room.Caption)                      {}
 func (*publisher) Candidate(string, webrtc.ICECandidateInit) {}
 func (*publisher) SubOffer(string, map[string]room.SubTrack) {}
 func (*publisher) Error(error)                               {}

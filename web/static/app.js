@@ -17,6 +17,7 @@ import { scheduleLayoutReport } from './layout.js';
 import { openSettings, toggleMic, toggleCam, toggleScreen, stopScreen, toggleMoreMenu, closeMoreMenu, tickClock } from './controls.js';
 import { togglePanel, openPanel, closePanel, sendChat, autosize, updateChatCount } from './chat.js';
 import { applyVolumes, toggleLangMenu, closeLangMenu } from './interpretation.js';
+import { toggleCaptionsMenu, closeCaptionsMenu, setCaptionsOn, captions } from './captions.js';
 import { sendRecord, onRecordButton, closeRecordConfirm, toggleRecordPopover, closeRecordPopover, copyPublicKey, downloadReceipt, saveMediaKeys } from './recording.js';
 
 
@@ -36,6 +37,12 @@ function start() {
   $('panel-close').addEventListener('click', () => closePanel());
   $('btn-settings').addEventListener('click', () => openSettings());
   $('btn-lang').addEventListener('click', () => toggleLangMenu());
+  $('btn-cc').addEventListener('click', () => toggleCaptionsMenu());
+  $('cc-toggle').addEventListener('click', () => setCaptionsOn(!captions.on));
+  $('more-cc').addEventListener('click', () => {
+    closeMoreMenu();
+    toggleCaptionsMenu();
+  });
   $('btn-more').addEventListener('click', () => toggleMoreMenu());
   $('more-screen').addEventListener('click', () => {
     closeMoreMenu();
@@ -51,7 +58,7 @@ function start() {
   });
   $('listeners-chip').addEventListener('click', () => openPanel('people'));
   window.addEventListener('resize', () => {
-    for (const id of ['lang-menu', 'more-menu', 'rec-pop', 'e2ee-pop']) keepOnScreen($(id));
+    for (const id of ['lang-menu', 'cc-menu', 'more-menu', 'rec-pop', 'e2ee-pop']) keepOnScreen($(id));
   });
   $('btn-record').addEventListener('click', () => onRecordButton());
   $('rec-pill').addEventListener('click', () => toggleRecordPopover());
@@ -68,6 +75,7 @@ function start() {
   document.addEventListener('pointerdown', (ev) => {
     const t = /** @type {Node} */ (ev.target);
     if (!$('lang-menu').contains(t) && !$('btn-lang').contains(t)) closeLangMenu();
+    if (!$('cc-menu').contains(t) && !$('btn-cc').contains(t) && !$('more-cc').contains(t)) closeCaptionsMenu();
     if (!$('more-menu').contains(t) && !$('btn-more').contains(t)) closeMoreMenu();
     if (!$('rec-anchor').contains(t)) closeRecordPopover();
     if (!$('e2ee-anchor').contains(t)) closeE2EEPopover();
@@ -128,6 +136,9 @@ function start() {
     } else if (ev.key === 'Escape' && !$('lang-menu').hidden) {
       closeLangMenu();
       $('btn-lang').focus();
+    } else if (ev.key === 'Escape' && !$('cc-menu').hidden) {
+      closeCaptionsMenu();
+      $(getComputedStyle($('btn-cc')).display === 'none' ? 'btn-more' : 'btn-cc').focus();
     } else if (ev.key === 'Escape' && !$('more-menu').hidden) {
       closeMoreMenu();
       $('btn-more').focus();

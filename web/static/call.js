@@ -15,6 +15,7 @@ import { renderPeople } from './people.js';
 import { normalizeRoom, applyVolumes, renderLanguage } from './interpretation.js';
 import { announceRecording, setRecordPending, closeRecordConfirm, closeRecordPopover, countersign } from './recording.js';
 import { parleyTest } from './testhooks.js';
+import { onCaption, renderCaptions, sendCaptions, clearCaptions } from './captions.js';
 
 /**
  * @typedef {import('./store.js').Participant} Participant
@@ -111,6 +112,7 @@ export function wire(sig) {
     announceRecording(before, st.room.recording);
     applyVolumes();
     renderLanguage();
+    renderCaptions();
     renderPeople();
   });
   on('participant-left', (msg) => {
@@ -128,6 +130,7 @@ export function wire(sig) {
     renderAll();
   });
   on('chat', onChat);
+  on('caption', onCaption);
   on('e2ee', (msg) => {
     if (st.e2ee && msg.from && typeof msg.data === 'string') st.e2ee.receive(msg.from, msg.data);
   });
@@ -192,6 +195,9 @@ export function onWelcome(msg) {
   setPhase('joined');
   setView('meeting');
   chatLog.system(wasReconnecting ? 'Reconnected' : `You joined ${roomName || 'the meeting'}`);
+  clearCaptions();
+  sendCaptions();
+  renderCaptions();
   renderAll();
   startSpeakingLoop();
   publishLocal();

@@ -29,6 +29,7 @@ const PATHS = {
   home: '<path d="M3.5 11 12 4l8.5 7"/><path d="M5.5 9.5V20h13V9.5"/>',
   translate: '<path d="M3.5 5.5h10M8.5 3.5v2M6 5.5c.9 3.2 3 5.8 6 7.5M11 5.5c-1 3.3-3.4 6.2-7 8"/><path d="M12.5 20.5l4-9.5 4 9.5M14 17h5"/>',
   check: '<path d="M5 12.5l4.5 4.5L19 7.5"/>',
+  captions: '<rect x="2.5" y="5" width="19" height="14" rx="2.5"/><path d="M10.6 10.1a2.3 2.3 0 1 0 0 3.8M17.1 10.1a2.3 2.3 0 1 0 0 3.8"/>',
   more: '<circle cx="12" cy="5.5" r="1.3" fill="currentColor"/><circle cx="12" cy="12" r="1.3" fill="currentColor"/><circle cx="12" cy="18.5" r="1.3" fill="currentColor"/>',
   record: '<circle cx="12" cy="12" r="8.5"/><circle cx="12" cy="12" r="4" fill="currentColor" stroke="none"/>',
   recordStop: '<circle cx="12" cy="12" r="8.5"/><rect x="8.6" y="8.6" width="6.8" height="6.8" rx="1.3" fill="currentColor" stroke="none"/>',

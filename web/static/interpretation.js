@@ -5,6 +5,7 @@ import { icon } from './icons.js';
 import { h, keepOnScreen } from './ui.js';
 import { roomName, $, st, audioEls } from './store.js';
 import { renderPeople } from './people.js';
+import { renderCaptions } from './captions.js';
 
 /**
  * @typedef {import('./store.js').RoomInfo} RoomInfo
@@ -21,6 +22,8 @@ export function normalizeRoom(r) {
     languages: Array.isArray(room.languages) ? room.languages.filter((/** @type {unknown} */ l) => typeof l === 'string') : [],
     channels: room.channels && typeof room.channels === 'object' ? room.channels : {},
     recording: room.recording && typeof room.recording === 'object' ? { ...room.recording, active: room.recording.active === true } : null,
+    // 'on', 'paused' (the speech engine does not answer) or 'e2ee'; absent without an engine.
+    transcription: ['on', 'paused', 'e2ee'].includes(room.transcription) ? room.transcription : '',
   };
 }
 
@@ -50,6 +53,7 @@ export function setListening(channel) {
   st.sig.send({ type: 'listen', channel });
   applyVolumes();
   renderLanguage();
+  renderCaptions();
   return true;
 }
 

@@ -20,7 +20,7 @@ import { renderRecording } from './recording.js';
  * @typedef {{active: boolean, record?: string, since?: string, by?: Who, [key: string]: any}} Recording
  * @typedef {{name: string, languages: string[],
  *            channels: Record<string, {interpreter: string, live: boolean}>,
- *            recording: Recording | null}} RoomInfo
+ *            recording: Recording | null, transcription?: string}} RoomInfo
  * @typedef {{id: string, identity: string, name: string}} Who
  * @typedef {import('./session.js').RemoteTrack} RemoteTrack
  * @typedef {import('./session.js').Source} Source
@@ -297,6 +297,11 @@ export function canSpeak() {
 export function applyGrantClasses() {
   document.body.classList.toggle('listen-only', !canSpeak());
   document.body.classList.toggle('audio-only', canSpeak() && !canPublish());
+}
+
+/** Receiving media, and its captions, needs `subscribe`. */
+export function canSubscribe() {
+  return grants().includes('subscribe');
 }
 
 export function canModerate() {

@@ -4,6 +4,7 @@ import { $, st, keyReady, others, who } from './store.js';
 import { leave, keepKeysOnRemoval } from './call.js';
 import { sendChat } from './chat.js';
 import { setListening, setInterpreting } from './interpretation.js';
+import { setCaptionChannel, setCaptionsOn, received } from './captions.js';
 import { sendRecord } from './recording.js';
 
 /**
@@ -49,6 +50,25 @@ export const parleyTest = {
   listen: (channel) => setListening(channel),
   /** @param {string} channel a language the token may interpret into, or '' */
   interpret: (channel) => setInterpreting(channel),
+  /** @param {string} channel whose captions to show: `auto`, `floor` or a room language */
+  captionsOf: (channel) => setCaptionChannel(channel),
+  /** @param {boolean} on show captions or not */
+  captionsOn: (on) => setCaptionsOn(!!on),
+  /**
+   * @returns {{who: string, lang: string, text: string, end: string, shown: number}[]} the captions on
+   *   screen, oldest first: `end` is when the speech reached the server, `shown` when it was drawn (ms)
+   */
+  captionLines: () => Array.from(document.querySelectorAll('#captions-lines .caption')).map((li) => ({
+    who: (li.querySelector('.caption-who') || {}).textContent || '',
+    lang: (li.querySelector('.caption-lang') || {}).textContent || '',
+    text: (li.querySelector('.caption-text') || {}).textContent || '',
+    end: /** @type {HTMLElement} */ (li).dataset.end || '',
+    shown: Number(/** @type {HTMLElement} */ (li).dataset.shown || 0),
+  })),
+  /** @returns {{identity: string, channel: string, language: string, text: string}[]} every caption received */
+  captionsReceived: () => received.map((c) => ({ identity: c.from.identity, channel: c.channel, language: c.language, text: c.text })),
+  /** @returns {string} the note over the captions ('' when none shows) */
+  captionNote: () => ($('captions-note').hidden ? '' : $('captions-note').textContent || ''),
   /** @type {any[]} every `error` message received */
   errors: [],
   /** @returns {Promise<string | null>} this browser's public key (base64url), null without one */

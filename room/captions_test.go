@@ -1,0 +1,130 @@
+package room
+
+import (
+	"errors"
+	"io"
+	"log/slog"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/parleyhq/parley/auth"
+)
+
+// stubScribe is a Transcriber whose engine answers or not as the test says;
+// the captions tests hand the room its results directly.
+type stubScribe struct{ down atomic.Bool }
+
+func (s *stubScribe) Transcribe(TranscribeMeta, func(Transcript)) TrackTranscriber { return nil }
+func (s *stubScribe) Answering() bool                                              { return !s.down.Load() }
+
+// TestCaptionsGoToWhoFollowsTheChannel: a transcript of the floor is captioned
+// to floor listeners, one of a channel to that channel's listeners, and a
+// participant may ask for the floor's (or none) instead; nobody without the
+// subscribe grant gets any.
+func TestCaptionsGoToWhoFollowsTheChannel(t *testing.T) {
+	scribe := &stubScribe{}
+	m := NewManager(Config{Engine: testEngine(t), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Transcriber: scribe})
+	t.Cleanup(m.Close)
+	chair, cc := joinAs(t, m, "chair", func(c *auth.Claims, _ *JoinRequest) {
+		c.Grants = append(c.Grants, auth.GrantModerate)
+		c.Languages = []string{"en", "ru"}
+	})
+	interp, _ := joinAs(t, m, "interp", grants(auth.GrantSubscribe, auth.GrantInterpret), func(c *auth.Claims, _ *JoinRequest) {
+		c.Interpret = []string{"en>ru"}
+	})
+	ru, ruc := joinAs(t, m, "ru-listener", grants(auth.GrantSubscribe))
+	both, bothc := joinAs(t, m, "ru-reads-floor", grants(auth.GrantSubscribe))
+	quiet, quietc := joinAs(t, m, "no-captions", grants(auth.GrantSubscribe))
+	deaf, deafc := joinAs(t, m, "deaf", grants())
+	for _, p := range []*Participant{ru, both} {
+		if err := p.Listen(ctx(t), "ru"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := both.Captions(ctx(t), Floor); err != nil {
+		t.Fatal(err)
+	}
+	if err := quiet.Captions(ctx(t), CaptionsOff); err != nil {
+		t.Fatal(err)
+	}
+	if err := deaf.Captions(ctx(t), Floor); !errors.Is(err, ErrForbidden) {
+		t.Errorf("captions without subscribe: %v", err)
+	}
+	if err := ru.Captions(ctx(t), "fr"); !errors.Is(err, ErrBadRequest) {
+		t.Errorf("captions of a channel the room lacks: %v", err)
+	}
+
+	now := time.Now()
+	say := func(p *Participant, channel, lang, text string) {
+		err := m.onLoop(ctx(t), "summit", func(r *Room) error {
+			r.transcript(p, "track", Transcript{Channel: channel, Language: lang, Text: text, Start: now.Add(-2 * time.Second), End: now})
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	say(chair, Floor, "en", "go forward ten meters")
+	say(interp, "ru", "ru", "вперёд десять метров")
+	texts := func(c *fakeClient) []string {
+		var out []string
+		for _, v := range c.all("Caption") {
+			out = append(out, v.(Caption).Channel+":"+v.(Caption).Text)
+		}
+		return out
+	}
+	for _, c := range []struct {
+		who  string
+		fc   *fakeClient
+		want []string
+	}{
+		{"the chair on the floor", cc, []string{"floor:go forward ten meters"}},
+		{"a listener of ru", ruc, []string{"ru:вперёд десять метров"}},
+		{"a listener of ru who asked for the floor's", bothc, []string{"floor:go forward ten meters"}},
+		{"who asked for none", quietc, nil},
+		{"who may not subscribe", deafc, nil},
+	} {
+		if got := texts(c.fc); len(got) != len(c.want) || (len(got) > 0 && got[0] != c.want[0]) {
+			t.Errorf("%s got %q, want %q", c.who, got, c.want)
+		}
+	}
+	cp := cc.all("Caption")[0].(Caption)
+	if cp.From.ID != chair.ID() || cp.From.Identity != "chair" || cp.Language != "en" || !cp.End.Equal(now) {
+		t.Errorf("caption %+v", cp)
+	}
+	// Speech that waited for the engine to come back goes into the record, not on screen.
+	err := m.onLoop(ctx(t), "summit", func(r *Room) error {
+		r.transcript(chair, "track", Transcript{Channel: Floor, Text: "old", End: now, Late: true})
+		return nil
+	})
+	if err != nil || len(cc.all("Caption")) != 1 {
+		t.Errorf("a late transcript was captioned (%v)", err)
+	}
+
+	// The engine stops answering: everyone hears that transcription paused; then that it is back.
+	if w := cc.all("Joined")[0].(Welcome); w.Room.Transcription != TranscriptionOn {
+		t.Fatalf("transcription %q at the welcome", w.Room.Transcription)
+	}
+	scribe.down.Store(true)
+	m.TranscriberChanged()
+	paused := func(v any) bool { return v.(RoomView).Transcription == TranscriptionPaused }
+	cc.await(t, "RoomChanged", paused)
+	scribe.down.Store(false)
+	m.TranscriberChanged()
+	for _, c := range []*fakeClient{cc, ruc, deafc} {
+		waitUntil(t, "transcription is on again", func() bool {
+			rs := c.all("RoomChanged")
+			return len(rs) > 1 && paused(rs[len(rs)-2]) && rs[len(rs)-1].(RoomView).Transcription == TranscriptionOn
+		})
+	}
+	// Telling a room what it knows already tells nobody anything.
+	n := len(cc.all("RoomChanged"))
+	m.TranscriberChanged()
+	if err := chair.Chat(ctx(t), "sync"); err != nil { // after the room's loop took the news
+		t.Fatal(err)
+	}
+	if got := len(cc.all("RoomChanged")); got != n {
+		t.Errorf("%d room updates for no change", got-n)
+	}
+}
