@@ -81,9 +81,9 @@ type Options struct {
 	// Local lists the rooms open on this node now. It is called from the
 	// cluster's goroutine, once a heartbeat, and must not block.
 	Local func() []Room
-	// Load reports the node's load, once a heartbeat; nil reports what
-	// Local gives (participants and rooms).
-	Load   func() Load
+	// Load reports the node's load, once a heartbeat, given what Local
+	// answered; nil counts Local's participants and rooms.
+	Load   func(local []Room) Load
 	Logger *slog.Logger
 
 	// Interval between heartbeats, TTL of the node's record (a node that
@@ -281,6 +281,12 @@ func checkURL(s string) error {
 	return nil
 }
 
+// SetLocal gives the node's rooms and load (Options.Local, Options.Load)
+// to a membership prepared before them; call it before Start.
+func (c *Cluster) SetLocal(local func() []Room, load func(local []Room) Load) {
+	c.o.Local, c.o.Load = local, load
+}
+
 // ID is this node's id.
 func (c *Cluster) ID() string { return c.o.ID }
 
@@ -401,7 +407,7 @@ func (c *Cluster) beat() {
 	local := c.o.Local()
 	load := Load{}
 	if c.o.Load != nil {
-		load = c.o.Load()
+		load = c.o.Load(local)
 	} else {
 		for _, r := range local {
 			load.Participants += r.Participants
