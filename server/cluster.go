@@ -59,7 +59,7 @@ func newCluster(cfg config.Config, o options, key ed25519.PrivateKey, httpAddr n
 		Media: net.JoinHostPort(mediaHost, strconv.Itoa(mediaPort)),
 		// The fingerprint, not the key: enough to tell who shares it.
 		Key: hex.EncodeToString(sum[:8]), Version: Version,
-		Local: func() []cluster.Room { return nil }, // replaced in startCluster
+		Local:  func() []cluster.Room { return nil }, // replaced in startCluster
 		Logger: log, Interval: o.clusterInterval, TTL: o.clusterTTL, Grace: o.clusterGrace,
 	})
 }
