@@ -11,12 +11,13 @@ import (
 	"github.com/parleyhq/parley/server"
 )
 
-// Heartbeats of test clusters: a node that stops beating is gone within a
-// second, a claim nobody opened is dropped after two.
+// Heartbeats of test clusters: a node that stops beating is gone within 3
+// seconds, a claim nobody opened is dropped after 3. Not shorter: under the
+// race detector, on two busy cores, a heartbeat can take a second.
 const (
-	ClusterInterval = 100 * time.Millisecond
-	ClusterTTL      = time.Second
-	ClusterGrace    = 2 * time.Second
+	ClusterInterval = 200 * time.Millisecond
+	ClusterTTL      = 3 * time.Second
+	ClusterGrace    = 3 * time.Second
 )
 
 // StartCluster runs one node per id, joined through the Redis at redisURL,
