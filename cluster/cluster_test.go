@@ -317,3 +317,23 @@ func TestBadOptions(t *testing.T) {
 		}
 	}
 }
+
+// TestACLUser: a Redis user limited as docs/cluster.md says is enough, in a
+// database other than 0.
+func TestACLUser(t *testing.T) {
+	r := redistest.Start(t)
+	// The line of docs/cluster.md, as arguments.
+	acl := []string{"ACL", "SETUSER", "parley", "on", ">pw", "~parley:*", "+@read", "+@write", "+@scripting", "+@transaction", "+@connection", "+select", "-@dangerous"}
+	if got, err := r.Command(acl...); err != nil || got != "+OK" {
+		t.Fatalf("ACL SETUSER: %q %v", got, err)
+	}
+	url := "redis://parley:pw@" + r.Addr() + "/3"
+	a, b := join(t, url, "a", "k"), join(t, url, "b", "k")
+	b.open("summit", 1)
+	eventually(t, "a sees summit on b", func() bool { r, ok := roomOf(a.View(), "summit"); return ok && r.Node == "b" })
+	if got, err := a.Claim(context.Background(), "other", true); err != nil || got.ID != "a" {
+		t.Fatalf("claim as the limited user: %q %v", got.ID, err)
+	}
+	b.Close(context.Background())
+	eventually(t, "b gone", func() bool { return len(a.View().Nodes) == 1 })
+}

@@ -134,6 +134,36 @@ func (s *Server) ping() bool {
 	}
 }
 
+// Command sends one command (as the default user) and returns the server's
+// first reply line, e.g. "+OK" or "-ERR ...", for a test's setup.
+func (s *Server) Command(args ...string) (string, error) {
+	c, err := net.DialTimeout("tcp", s.Addr(), time.Second)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	var b strings.Builder
+	if s.password != "" {
+		fmt.Fprintf(&b, "*2\r\n$4\r\nAUTH\r\n$%d\r\n%s\r\n", len(s.password), s.password)
+	}
+	fmt.Fprintf(&b, "*%d\r\n", len(args))
+	for _, a := range args {
+		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
+	}
+	if _, err := c.Write([]byte(b.String())); err != nil {
+		return "", err
+	}
+	r := bufio.NewReader(c)
+	if s.password != "" {
+		if _, err := r.ReadString('\n'); err != nil {
+			return "", err
+		}
+	}
+	line, err := r.ReadString('\n')
+	return strings.TrimSpace(line), err
+}
+
 // Stop kills the server, as a crash would: everything it held is lost (it
 // keeps nothing on disk). Stopping a stopped server does nothing.
 func (s *Server) Stop() {
