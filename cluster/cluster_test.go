@@ -194,7 +194,8 @@ func TestPlacementPicksTheLeastLoaded(t *testing.T) {
 
 func TestBurstOfNewRoomsSpreads(t *testing.T) {
 	r := redistest.Start(t)
-	b, c := join(t, r.URL(), "b", "k"), join(t, r.URL(), "c", "k")
+	b := join(t, r.URL(), "b", "k")
+	join(t, r.URL(), "c", "k")
 	eventually(t, "b and c", func() bool { return len(b.View().Nodes) == 2 })
 	// a beats once, at its start: faster than its heartbeats, placement
 	// counts what it placed itself.
@@ -202,7 +203,6 @@ func TestBurstOfNewRoomsSpreads(t *testing.T) {
 	if v := a.View(); len(v.Nodes) != 3 {
 		t.Fatalf("a sees %v", nodeIDs(v))
 	}
-	_ = c
 	count := map[string]int{}
 	for i := range 9 {
 		got, err := a.Claim(context.Background(), fmt.Sprintf("burst-%d", i), false)
