@@ -45,9 +45,15 @@ func (e *Error) Error() string {
 
 // ListRooms lists the open rooms.
 func (c *Client) ListRooms(ctx context.Context) ([]Room, error) {
+	out, err := c.RoomList(ctx)
+	return out.Rooms, err
+}
+
+// RoomList is ListRooms with the node that answered (in a cluster).
+func (c *Client) RoomList(ctx context.Context) (RoomList, error) {
 	var out RoomList
 	err := c.do(ctx, "GET", "/rooms", nil, &out)
-	return out.Rooms, err
+	return out, err
 }
 
 // CreateRoom opens a room before anyone joins; it stays open until closed.

@@ -57,11 +57,17 @@ type Room struct {
 	Languages    []string  `json:"languages"`    // the language channels open now
 	Settings     Settings  `json:"settings"`
 	Recording    Recording `json:"recording"`
+	// Node is the cluster node hosting the room (absent for a node alone).
+	// Of a room on another node than the one asked, only name, node and
+	// participants are known; the rest is that node's to tell.
+	Node string `json:"node,omitempty"`
 }
 
 // RoomList is the answer of GET /rooms.
 type RoomList struct {
 	Rooms []Room `json:"rooms"`
+	// Node is the cluster node that answered (absent for a node alone).
+	Node string `json:"node,omitempty"`
 }
 
 // Closed is the answer of DELETE /rooms/{room}.

@@ -44,6 +44,9 @@ type Options struct {
 	// Records are the node's saved meeting records.
 	Records *record.Store
 	Logger  *slog.Logger
+	// Cluster, when set, is the node's cluster: the room list shows every
+	// node's rooms (cluster.go).
+	Cluster Cluster
 }
 
 // API serves the admin API; mount it at Prefix.
@@ -53,6 +56,7 @@ type API struct {
 	records *record.Store
 	log     *slog.Logger
 	mux     *http.ServeMux
+	cluster Cluster
 }
 
 // Route is one operation of the API.
@@ -92,7 +96,7 @@ func New(o Options) *API {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	a := &API{rooms: o.Rooms, verify: o.Verifier, records: o.Records, log: o.Logger, mux: http.NewServeMux()}
+	a := &API{rooms: o.Rooms, verify: o.Verifier, records: o.Records, log: o.Logger, mux: http.NewServeMux(), cluster: o.Cluster}
 	allowed := map[string][]string{}
 	for _, rt := range routes {
 		var h http.Handler = a.serve(rt)
@@ -195,6 +199,7 @@ func (a *API) serve(rt Route) http.Handler {
 		var e *Error
 		if !errors.As(err, &e) {
 			e = roomError(err)
+			a.elsewhere(e, r.PathValue("room"))
 		}
 		if e.Status >= 500 {
 			a.log.Error("admin request failed", "method", r.Method, "path", r.URL.Path, "admin", subject, "err", err)
@@ -215,6 +220,14 @@ func roomError(err error) *Error {
 		return &Error{Status: http.StatusNotFound, Code: "viewer_not_found", Message: msg}
 	case errors.Is(err, room.ErrRoomExists):
 		return &Error{Status: http.StatusConflict, Code: "room_exists", Message: msg}
+	case errors.As(err, new(*room.ElsewhereError)):
+		var moved *room.ElsewhereError
+		errors.As(err, &moved)
+		return &Error{Status: http.StatusConflict, Code: "room_exists",
+			Message: fmt.Sprintf("the room is open on node %s of the cluster (%s)", moved.Node, moved.URL)}
+	case errors.Is(err, room.ErrPlacementUnavailable):
+		return &Error{Status: http.StatusServiceUnavailable, Code: "cluster_unavailable",
+			Message: "this node cannot reach the cluster's directory (Redis): it opens no room until it can"}
 	case errors.Is(err, room.ErrRecording):
 		return &Error{Status: http.StatusConflict, Code: "already_recording", Message: msg}
 	case errors.Is(err, room.ErrNotRecording):

@@ -73,6 +73,7 @@ func (a *API) listRooms(w http.ResponseWriter, r *http.Request) error {
 	for i, s := range states {
 		out.Rooms[i] = fromRoomState(s)
 	}
+	a.addRemote(&out)
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -60,6 +61,7 @@ type Client struct {
 	ws      *websocket.Conn
 	api     *webrtc.API
 	welcome *signal.Welcome
+	url     string // the node joined
 	key     ed25519.PrivateKey
 	pcConf  webrtc.Configuration
 	ctx     context.Context
@@ -98,21 +100,48 @@ func NewAPI() (*webrtc.API, error) {
 	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(se)), nil
 }
 
+// maxRedirects is how many redirects in a row Dial follows.
+const maxRedirects = 3
+
 // Dial connects and joins. A refused join returns the server's *signal.Error.
+// A redirect (a cluster's node sending the client to the node that hosts the
+// room) is followed: URL then names the node joined.
 func Dial(ctx context.Context, o Options) (*Client, error) {
+	for range maxRedirects + 1 {
+		c, moved, err := dial(ctx, o)
+		if err != nil {
+			return nil, err
+		}
+		if moved == nil {
+			return c, nil
+		}
+		u, err := url.Parse(moved.URL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("redirected to %q, which is not a node's URL", moved.URL)
+		}
+		o.URL = moved.URL
+	}
+	return nil, fmt.Errorf("more than %d redirects in a row", maxRedirects)
+}
+
+// URL is the base URL of the node the client joined (after redirects).
+func (c *Client) URL() string { return c.url }
+
+// dial joins at o.URL, or answers the redirect the node sent instead.
+func dial(ctx context.Context, o Options) (*Client, *signal.Redirect, error) {
 	api, err := NewAPI()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	wsURL := "ws" + strings.TrimPrefix(strings.TrimRight(o.URL, "/"), "http") + "/ws"
 	ws, _, err := websocket.Dial(ctx, wsURL, &websocket.DialOptions{HTTPHeader: http.Header{}, HTTPClient: o.HTTPClient})
 	if err != nil {
-		return nil, fmt.Errorf("websocket: %w", err)
+		return nil, nil, fmt.Errorf("websocket: %w", err)
 	}
 	ws.SetReadLimit(1 << 20)
 	cctx, cancel := context.WithCancel(context.Background())
 	c := &Client{
-		ws: ws, api: api, ctx: cctx, cancel: cancel,
+		ws: ws, api: api, ctx: cctx, cancel: cancel, url: strings.TrimRight(o.URL, "/"),
 		notify: make(chan struct{}), subMap: map[string]signal.SubTrack{},
 		inbound: map[*webrtc.TrackRemote]*Inbound{}, answered: make(chan string, 4), key: o.Key, receipts: map[string]*record.Receipt{},
 	}
@@ -122,31 +151,39 @@ func Dial(ctx context.Context, o Options) (*Client, error) {
 	}
 	if err := c.Send(join); err != nil {
 		c.Close()
-		return nil, err
+		return nil, nil, err
 	}
 	if o.RelayOnly {
 		c.pcConf.ICETransportPolicy = webrtc.ICETransportPolicyRelay
 	}
 	c.wg.Add(1)
 	go c.readLoop()
-	raw, err := c.WaitFor(ctx, func(typ string, _ []byte) bool { return typ == "welcome" || typ == "error" })
+	raw, err := c.WaitFor(ctx, func(typ string, _ []byte) bool { return typ == "welcome" || typ == "error" || typ == "redirect" })
 	if err != nil {
 		c.Close()
-		return nil, err
+		return nil, nil, err
 	}
-	if typeOf(raw) == "error" {
+	switch typeOf(raw) {
+	case "error":
 		c.Close()
 		var e signal.Error
 		_ = json.Unmarshal(raw, &e)
-		return nil, &e
+		return nil, nil, &e
+	case "redirect":
+		c.Close()
+		var r signal.Redirect
+		if err := json.Unmarshal(raw, &r); err != nil {
+			return nil, nil, err
+		}
+		return nil, &r, nil
 	}
 	var w signal.Welcome
 	if err := json.Unmarshal(raw, &w); err != nil {
 		c.Close()
-		return nil, err
+		return nil, nil, err
 	}
 	c.welcome = &w
-	return c, nil
+	return c, nil, nil
 }
 
 // Welcome is the server's answer to join.

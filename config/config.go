@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -84,6 +85,16 @@ type Config struct {
 	// ASRStall is how long the engine may take to answer before it counts
 	// as not answering: captions pause until it answers in time again.
 	ASRStall time.Duration
+
+	// RedisURL joins the node to a cluster coordinated through Redis (or
+	// Valkey): redis://[[user]:password@]host:port/db, or rediss:// for TLS.
+	// Empty: the node runs alone. Its password is printed redacted.
+	RedisURL string
+	// NodeID names the node in the cluster; empty: a random id at each start.
+	NodeID string
+	// AdvertiseURL is the node's base URL as browsers and the other nodes
+	// reach it (redirects point there); empty: the URL it serves on.
+	AdvertiseURL string
 }
 
 // Webhook is one receiver of room events.
@@ -230,6 +241,9 @@ func (c Config) Validate() error {
 	if c.ASRAPIKey == Redacted {
 		return keyErr("asr_api_key", "%q is the placeholder that parley config print writes; give the real key", Redacted)
 	}
+	if err := c.validateCluster(); err != nil {
+		return err
+	}
 	for i, h := range c.Webhooks {
 		at := fmt.Sprintf("webhooks[%d]", i)
 		if strings.Contains(h.URL, Redacted) {
@@ -253,6 +267,63 @@ func (c Config) Validate() error {
 		}
 	}
 	return nil
+}
+
+// nodeID is what a node id may be: it is a metrics label and part of Redis keys.
+var nodeID = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,31}$`)
+
+func (c Config) validateCluster() error {
+	if c.RedisURL != "" {
+		if strings.Contains(c.RedisURL, Redacted) {
+			return keyErr("redis_url", "holds %q, the placeholder that parley config print writes for credentials; give the real URL", Redacted)
+		}
+		u, err := url.Parse(c.RedisURL)
+		if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Hostname() == "" {
+			return keyErr("redis_url", "%q is not a redis://HOST:PORT/DB or rediss:// URL", RedactURL(c.RedisURL))
+		}
+		if db := strings.Trim(u.Path, "/"); db != "" {
+			if n, err := strconv.Atoi(db); err != nil || n < 0 {
+				return keyErr("redis_url", "the database %q is not a number (redis://HOST:PORT/0)", db)
+			}
+		}
+	}
+	if c.NodeID != "" && !nodeID.MatchString(c.NodeID) {
+		return keyErr("node_id", "%q is not 1 to 32 lower-case letters, digits and dashes", c.NodeID)
+	}
+	if c.AdvertiseURL != "" {
+		u, err := url.Parse(c.AdvertiseURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" ||
+			u.User != nil || strings.Trim(u.Path, "/") != "" || u.RawQuery != "" || u.Fragment != "" {
+			return keyErr("advertise_url", "%q is not a base URL such as https://node1.example.org:7880 (no path, no query)", c.AdvertiseURL)
+		}
+		if ip := net.ParseIP(u.Hostname()); ip != nil && ip.IsUnspecified() {
+			return keyErr("advertise_url", "%q names no host that others can reach", c.AdvertiseURL)
+		}
+	} else if c.RedisURL != "" {
+		if ip := c.ListenIP(); ip == nil || ip.IsUnspecified() {
+			if c.PublicIP == "" {
+				return keyErr("advertise_url", "is needed in a cluster when listen is on every interface (%s): the URL the other nodes and the browsers reach this node at", c.Listen)
+			}
+		}
+	}
+	return nil
+}
+
+// Advertised is the node's base URL for redirects: AdvertiseURL, else the
+// public IP or the listen address with the port actually bound (port).
+func (c Config) Advertised(port int) string {
+	if c.AdvertiseURL != "" {
+		return strings.TrimRight(c.AdvertiseURL, "/")
+	}
+	scheme := "http"
+	if c.TLS() {
+		scheme = "https"
+	}
+	host, _, _ := net.SplitHostPort(c.Listen)
+	if ip := c.ListenIP(); (ip == nil || ip.IsUnspecified()) && c.PublicIP != "" {
+		host = c.PublicIP
+	}
+	return scheme + "://" + net.JoinHostPort(host, strconv.Itoa(port))
 }
 
 // TLS reports whether HTTPS is served.

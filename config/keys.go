@@ -21,6 +21,8 @@ type Key struct {
 	Secret bool
 	// URL keys have the credentials they may carry redacted when printed.
 	URL bool
+	// Alias is a second, shorter flag name ("redis" for --redis-url).
+	Alias string
 	// field points into a Config at *string, *int, *bool or *time.Duration.
 	field func(*Config) any
 }
@@ -112,6 +114,12 @@ var keys = []Key{
 		field: func(c *Config) any { return &c.ASRStall }},
 	{Name: "asr_queue", Usage: "speech `segments` that may wait for the speech-to-text engine; when full the oldest is dropped",
 		field: func(c *Config) any { return &c.ASRQueue }},
+	{Name: "redis_url", Alias: "redis", Usage: "join a cluster through Redis or Valkey at this `URL` (redis://[:password@]host:port/db, rediss:// for TLS); empty: run alone", URL: true,
+		field: func(c *Config) any { return &c.RedisURL }},
+	{Name: "node_id", Usage: "this node's `id` in the cluster (lower-case letters, digits, dashes); empty: a random one at each start",
+		field: func(c *Config) any { return &c.NodeID }},
+	{Name: "advertise_url", Usage: "this node's base `URL` as browsers and the other nodes reach it (cluster redirects point there); empty: the URL it listens on",
+		field: func(c *Config) any { return &c.AdvertiseURL }},
 }
 
 // Keys lists every scalar setting in the order they are documented and printed.
@@ -128,6 +136,11 @@ func LookupKey(name string) (Key, bool) {
 }
 
 func lookupFlag(name string) (Key, bool) {
+	for _, k := range keys {
+		if k.Alias != "" && k.Alias == name {
+			return k, true
+		}
+	}
 	return LookupKey(strings.ReplaceAll(name, "-", "_"))
 }
 

@@ -261,14 +261,21 @@ func RegisterFlags(fs *flag.FlagSet) *Flags {
 	def := Default()
 	for _, k := range keys {
 		v := &keyValue{key: k, cfg: &f.given}
+		names := []string{k.Flag()}
+		if k.Alias != "" {
+			fs.Var(v, k.Alias, "the same as --"+k.Flag())
+			names = append(names, k.Alias)
+		}
 		fs.Var(v, k.Flag(), k.Usage+" (env "+k.Env()+")")
 		// Help shows "(default X)" unless X is the zero value's text, which
 		// for this Value type is always "": blank out false and 0 so they
 		// read as they did with the flag package's own types.
-		if fl := fs.Lookup(k.Flag()); fl != nil {
-			fl.DefValue = k.Get(def)
-			if fl.DefValue == k.Get(Config{}) {
-				fl.DefValue = ""
+		for _, name := range names {
+			if fl := fs.Lookup(name); fl != nil {
+				fl.DefValue = k.Get(def)
+				if fl.DefValue == k.Get(Config{}) {
+					fl.DefValue = ""
+				}
 			}
 		}
 	}
@@ -321,7 +328,7 @@ func (f *Flags) Load(environ []string) (Config, Sources, error) {
 		return Config{}, nil, err
 	}
 	f.fs.Visit(func(fl *flag.Flag) {
-		if k, ok := lookupFlag(fl.Name); ok && fl.Name == k.Flag() {
+		if k, ok := lookupFlag(fl.Name); ok && (fl.Name == k.Flag() || fl.Name == k.Alias) {
 			copyField(k, &c, &f.given)
 			src[k.Name] = "--" + fl.Name
 		}

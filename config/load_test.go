@@ -141,6 +141,7 @@ func allDifferent(t *testing.T) config.Config {
 		MaxConnsPerIP: 5, RequestTimeout: 45 * time.Second,
 		ReconnectGrace: 90 * time.Second, CheckpointInterval: 2500 * time.Millisecond, Metrics: false,
 		ASRURL: "http://127.0.0.1:8000/v1/audio/transcriptions", ASRModel: "whisper-1", ASRAPIKey: "sk-test", ASRLanguage: "en", ASRQueue: 5, ASRStall: 45 * time.Second,
+		RedisURL: "redis://127.0.0.1:6379/2", NodeID: "node-1", AdvertiseURL: "https://203.0.113.7:9443",
 	}
 	def := config.Default()
 	for _, k := range config.Keys() {
@@ -359,5 +360,16 @@ func TestDocsNameEveryKey(t *testing.T) {
 	}
 	if err := c.Validate(); err != nil {
 		t.Fatalf("the sample configuration is not valid: %v", err)
+	}
+}
+
+// TestRedisFlagAlias: --redis is --redis-url, and says so as its source.
+func TestRedisFlagAlias(t *testing.T) {
+	got, src, err := load(t, []string{"--redis", "redis://127.0.0.1:6379/1"}, []string{"PARLEY_REDIS_URL=redis://127.0.0.1:6379/2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.RedisURL != "redis://127.0.0.1:6379/1" || src["redis_url"] != "--redis" {
+		t.Errorf("redis_url = %q from %q, want the flag's", got.RedisURL, src["redis_url"])
 	}
 }

@@ -152,3 +152,55 @@ func TestPrintRedactsASRKey(t *testing.T) {
 		t.Errorf("Validate() = %v, want the placeholder key refused", err)
 	}
 }
+
+// TestRedisURL: the cluster's Redis URL is checked, its password is never
+// printed, and --redis is --redis-url.
+func TestRedisURL(t *testing.T) {
+	c := config.Default()
+	c.RedisURL = "rediss://:hunter2@redis.example.org:6380/3"
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	out, err := config.Marshal(c, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := string(out); strings.Contains(s, "hunter2") || !strings.Contains(s, "redis_url: rediss://:"+config.Redacted+"@redis.example.org:6380/3") {
+		t.Fatalf("printed:\n%s", s)
+	}
+	got := config.Default()
+	if err := config.ApplyYAML(&got, "printed", out); err != nil {
+		t.Fatal(err)
+	}
+	if err := got.Validate(); err == nil || !strings.HasPrefix(err.Error(), "redis_url:") {
+		t.Errorf("Validate() = %v, want the placeholder in the URL refused", err)
+	}
+	for _, bad := range []string{"http://127.0.0.1:6379", "redis://", "redis://127.0.0.1:6379/x", "127.0.0.1:6379"} {
+		c := config.Default()
+		c.RedisURL = bad
+		if err := c.Validate(); err == nil || !strings.HasPrefix(err.Error(), "redis_url:") {
+			t.Errorf("redis_url %q: Validate() = %v, want it refused", bad, err)
+		}
+	}
+	// A node on every interface must say where the others reach it.
+	c = config.Default()
+	c.RedisURL, c.Listen = "redis://127.0.0.1:6379/0", "0.0.0.0:7880"
+	if err := c.Validate(); err == nil || !strings.HasPrefix(err.Error(), "advertise_url:") {
+		t.Errorf("Validate() = %v, want advertise_url asked for", err)
+	}
+	c.AdvertiseURL = "https://node1.example.org:7880"
+	if err := c.Validate(); err != nil {
+		t.Error(err)
+	}
+	for _, bad := range []string{"https://node1.example.org/path", "ftp://node1", "http://0.0.0.0:7880", "https://u:p@node1", "node1:7880"} {
+		c.AdvertiseURL = bad
+		if err := c.Validate(); err == nil || !strings.HasPrefix(err.Error(), "advertise_url:") {
+			t.Errorf("advertise_url %q: Validate() = %v, want it refused", bad, err)
+		}
+	}
+	c = config.Default()
+	c.NodeID = "Node_1"
+	if err := c.Validate(); err == nil || !strings.HasPrefix(err.Error(), "node_id:") {
+		t.Errorf("Validate() = %v, want the node id refused", err)
+	}
+}

@@ -37,6 +37,7 @@ type Gateway struct {
 	limits   Limits
 	joins    *joinLimiter
 	draining atomic.Bool // shutting down: refuse joins, report not ready
+	cluster  Cluster     // nil for a node alone; set before serving
 }
 
 // Drain makes the gateway refuse new joins and report not ready.
@@ -50,13 +51,17 @@ const floodClose = 500
 func New(rooms *room.Manager, verifier *auth.Verifier, log *slog.Logger, limits Limits) *Gateway {
 	g := &Gateway{rooms: rooms, verifier: verifier, log: log, mux: http.NewServeMux(),
 		limits: limits, joins: newJoinLimiter(limits.JoinsPerMinute)}
-	web.Register(g.mux)
+	web.RegisterWith(g.mux, web.Options{Peers: g.peers})
 	g.mux.HandleFunc("GET /ws", g.serveWS)
 	g.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = io.WriteString(w, "ok\n")
 	})
 	g.mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if g.cluster != nil {
+			g.clusterReady(w)
+			return
+		}
 		w.Header().Set("Content-Type", "text/plain")
 		if g.draining.Load() {
 			w.WriteHeader(http.StatusServiceUnavailable)
@@ -112,8 +117,9 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// The default origin check (same host only) stops other sites from driving
-	// a visitor's browser into a meeting.
-	ws, err := websocket.Accept(w, r, nil)
+	// a visitor's browser into a meeting; pages of the cluster's other nodes
+	// are this site too (a page redirected here).
+	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: g.peerOrigin(r)})
 	if err != nil {
 		return // Accept has answered the request
 	}
@@ -129,6 +135,12 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 	}()
 
 	p, err := g.join(ctx, c)
+	if moved := (*room.ElsewhereError)(nil); errors.As(err, &moved) {
+		c.Send(signal.NewRedirect(moved.URL, moved.Node))
+		c.closeWith(websocket.StatusNormalClosure, "redirect")
+		<-c.done
+		return
+	}
 	if err != nil {
 		var perr *signal.Error
 		if !errors.As(err, &perr) {
@@ -183,6 +195,10 @@ func (g *Gateway) join(ctx context.Context, c *conn) (*room.Participant, error) 
 		return nil, signal.Errorf(signal.CodeE2EERequired, "this room admits only end-to-end encrypted clients; join with a meeting passphrase")
 	case errors.Is(err, room.ErrServerFull):
 		return nil, signal.Errorf(signal.CodeServerFull, "this server hosts as many rooms as it may; try again later")
+	case errors.As(err, new(*room.ElsewhereError)):
+		return nil, err // serveWS redirects
+	case errors.Is(err, room.ErrPlacementUnavailable):
+		return nil, signal.Errorf(signal.CodeClusterUnavailable, "this server cannot reach the rest of its cluster to find this meeting; try again in a few seconds")
 	case err != nil:
 		return nil, signal.Errorf(signal.CodeInternal, "%s", err.Error())
 	}

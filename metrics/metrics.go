@@ -28,6 +28,15 @@ type Sources struct {
 	Webhooks func() WebhookStats
 	TURN     func() relay.Stats
 	ASR      func() ASRStats
+	Cluster  func() ClusterStats
+}
+
+// ClusterStats are the node's cluster as its last heartbeat read it. The
+// server wires them from package cluster, which metrics need not know.
+type ClusterStats struct {
+	Up    bool           // Redis answered the last heartbeat
+	Nodes int            // live nodes, this one included
+	Rooms map[string]int // rooms in the directory, by node id (every live node present)
 }
 
 // ASRStats are the speech recogniser client's counters, all cumulative, and
@@ -163,6 +172,10 @@ var (
 	asrLatencyDesc      = desc("parley_asr_latency_seconds", "Time the recogniser took to answer a segment.")
 	asrAnsweringDesc    = desc("parley_asr_answering", "1 while the recogniser answers in time, 0 while it does not (transcription and captions are paused).")
 	turnCappedDesc      = desc("parley_turn_lifetimes_capped_total", "TURN Allocate and Refresh requests whose asked lifetime was cut to the relay's maximum.")
+
+	clusterUpDesc    = desc("parley_cluster_redis_up", "1 when Redis answered this node's last heartbeat, 0 when it is unreachable (new rooms cannot be placed).")
+	clusterNodesDesc = desc("parley_cluster_nodes", "Live nodes of the cluster, this one included, as its last heartbeat read them.")
+	clusterRoomsDesc = desc("parley_cluster_rooms", "Rooms of the cluster's directory, by the node hosting them.", "node")
 )
 
 // lossyAbove is where loss becomes visible to people in a call.
@@ -179,7 +192,8 @@ func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
 		subscribersDesc, lossDesc, lossyDesc, bitrateDesc,
 		hooksDeliveredDesc, hooksFailedDesc, hooksDroppedDesc, hooksRetriesDesc,
 		turnAllocationsDesc, turnSessionsDesc, turnRefusedDesc, turnRevokedDesc, turnCappedDesc,
-		asrSegmentsDesc, asrErrorsDesc, asrRetriesDesc, asrDroppedDesc, asrLatencyDesc, asrAnsweringDesc} {
+		asrSegmentsDesc, asrErrorsDesc, asrRetriesDesc, asrDroppedDesc, asrLatencyDesc, asrAnsweringDesc,
+		clusterUpDesc, clusterNodesDesc, clusterRoomsDesc} {
 		ch <- d
 	}
 }
@@ -213,6 +227,19 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 		gauge(reconnectingDesc, float64(reconnecting))
 		for k, n := range kinds {
 			gauge(tracksDesc, float64(n), k)
+		}
+	}
+
+	if c.src.Cluster != nil {
+		cs := c.src.Cluster()
+		up := 0.0
+		if cs.Up {
+			up = 1
+		}
+		gauge(clusterUpDesc, up)
+		gauge(clusterNodesDesc, float64(cs.Nodes))
+		for node, n := range cs.Rooms {
+			gauge(clusterRoomsDesc, float64(n), node)
 		}
 	}
 

@@ -52,6 +52,9 @@ func (m *Manager) CreateRoom(name string, s Settings) error {
 	if err := s.Validate(); err != nil {
 		return err
 	}
+	if err := m.place(context.Background(), name, true); err != nil {
+		return err
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	switch {

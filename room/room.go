@@ -55,6 +55,9 @@ type Config struct {
 	// MaxParticipants per room and MaxRooms per node; 0 means no limit.
 	MaxParticipants int
 	MaxRooms        int
+	// Placement, when set, is asked before a room that is not open here
+	// opens or is watched (placement.go); nil: this node alone.
+	Placement Placement
 }
 
 // Manager owns all rooms of this node. Rooms are made on first join and go
@@ -148,6 +151,9 @@ var (
 func (m *Manager) Join(ctx context.Context, req JoinRequest) (*Participant, error) {
 	start := time.Now()
 	claims := req.Claims
+	if err := m.place(ctx, claims.Room, false); err != nil {
+		return nil, err
+	}
 	m.mu.Lock()
 	if m.done {
 		m.mu.Unlock()

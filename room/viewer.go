@@ -98,8 +98,14 @@ func (m *Manager) Watch(ctx context.Context, claims *auth.Claims, identity strin
 	}
 	// Close waits for a Watch under way, so no peer outlives the engine.
 	m.wg.Add(1)
+	local := m.rooms[claims.Room] != nil
 	m.mu.Unlock()
 	defer m.wg.Done()
+	if !local && m.cfg.Placement != nil {
+		if err := m.cfg.Placement.Locate(ctx, claims.Room); err != nil {
+			return nil, "", err
+		}
+	}
 
 	offered := m.cfg.Engine.OfferedCodecs(offer)
 	if len(offered) == 0 {

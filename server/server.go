@@ -20,6 +20,7 @@ import (
 
 	"github.com/parleyhq/parley/api"
 	"github.com/parleyhq/parley/auth"
+	"github.com/parleyhq/parley/cluster"
 	"github.com/parleyhq/parley/config"
 	"github.com/parleyhq/parley/gateway"
 	"github.com/parleyhq/parley/metrics"
@@ -48,6 +49,7 @@ type Server struct {
 	hooks   *webhook.Dispatcher // always set; without receivers it does nothing
 	whip    *whip.Handler       // WHIP ingest and WHEP playback
 	asr     *transcribe.Service // nil without a speech recogniser
+	cluster *cluster.Cluster    // nil for a node alone (cluster.go)
 
 	keyCreated bool
 
@@ -61,6 +63,8 @@ type Option func(*options)
 
 type options struct {
 	forward []interceptor.Factory
+
+	clusterInterval, clusterTTL, clusterGrace time.Duration
 }
 
 // WithForwardInterceptor runs f on every forwarded packet before SRTP seals it:
@@ -164,6 +168,20 @@ func Start(cfg config.Config, log *slog.Logger, opts ...Option) (*Server, error)
 	if cfg.Metrics {
 		s.metrics = metrics.New(log)
 	}
+	if s.cluster, err = newCluster(cfg, o, key, ln.Addr(), engine.Port(), log); err != nil {
+		return nil, err
+	}
+	var place room.Placement
+	onEvent := hooks.RoomEvent
+	if s.cluster != nil {
+		place = placement{s.cluster}
+		onEvent = func(e room.Event) {
+			hooks.RoomEvent(e)
+			if e.Type == room.EventRoomEnd {
+				s.cluster.Ended(e.Room) // its claim goes at once
+			}
+		}
+	}
 	s.rooms = room.NewManager(room.Config{
 		Engine: engine, Logger: log, RecordAll: cfg.RecordAll, ReconnectGrace: cfg.ReconnectGrace,
 		MaxParticipants: cfg.MaxParticipants, MaxRooms: cfg.MaxRooms, RefuseDuplicates: cfg.RefuseDuplicates,
@@ -171,8 +189,9 @@ func Start(cfg config.Config, log *slog.Logger, opts ...Option) (*Server, error)
 		SessionEnded:  s.sessionEnded,
 		StartRecorder: recorders(records.Root(), key, cfg.CheckpointInterval, log, hooks.RecordSealed),
 		Transcriber:   scribe,
-		OnEvent:       hooks.RoomEvent,
+		OnEvent:       onEvent,
 		OnJoined:      s.metrics.ObserveJoin, // nil-safe
+		Placement:     place,
 	})
 	healthTo.Store(s.rooms)
 	s.gateway = gateway.New(s.rooms, auth.NewVerifier(key.Public().(ed25519.PublicKey)), log,
@@ -181,8 +200,13 @@ func Start(cfg config.Config, log *slog.Logger, opts ...Option) (*Server, error)
 	s.whip = whip.New(s.rooms, auth.NewVerifier(key.Public().(ed25519.PublicKey)), log)
 	s.gateway.HandleJoins("/whip/", s.whip)
 	s.gateway.HandleJoins("/whep/", s.whip)
-	admin := api.New(api.Options{Rooms: s.rooms, Verifier: auth.NewVerifier(key.Public().(ed25519.PublicKey)),
-		Records: records, Logger: log})
+	adminOpts := api.Options{Rooms: s.rooms, Verifier: auth.NewVerifier(key.Public().(ed25519.PublicKey)),
+		Records: records, Logger: log}
+	if s.cluster != nil {
+		s.startCluster(s.cluster, &adminOpts)
+		undo = append(undo, func() { s.cluster.Close(context.Background()) })
+	}
+	admin := api.New(adminOpts)
 	s.gateway.Handle(api.Prefix, admin)
 	s.gateway.Handle("/debug/pprof/", admin.Guard(profiles()))
 	if s.metrics != nil {
@@ -195,6 +219,9 @@ func Start(cfg config.Config, log *slog.Logger, opts ...Option) (*Server, error)
 		}
 		if s.asr != nil {
 			src.ASR = asrStats(s.asr)
+		}
+		if s.cluster != nil {
+			src.Cluster = clusterStats(s.cluster)
 		}
 		s.metrics.Watch(src)
 		s.gateway.Handle("GET /metrics", s.metrics.Handler())
@@ -249,8 +276,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 func (s *Server) doShutdown(ctx context.Context) error {
 	s.gateway.Drain()
+	if s.cluster != nil {
+		s.cluster.Drain() // no new room is placed here
+	}
 	err := s.http.Shutdown(ctx)
 	s.rooms.Close()
+	if s.cluster != nil {
+		s.cluster.Close(ctx) // after the rooms: the node leaves the cluster, its claims with it
+	}
 	if s.asr != nil {
 		s.asr.Close() // after the rooms, which fed it: what is still queued has no room left to record it
 	}

@@ -249,3 +249,18 @@ type ActiveSpeaker struct {
 type Pong struct {
 	Type string `json:"type"`
 }
+
+// Redirect answers a join for a room that another node of the cluster hosts
+// (or was chosen to host): the client joins again there, with the same
+// message, on URL's /ws. URL is the node's registered base URL, never one
+// taken from a client. The server closes the socket next (1000).
+type Redirect struct {
+	Type string `json:"type"` // always "redirect"
+	URL  string `json:"url"`
+	Node string `json:"node"`
+}
+
+// NewRedirect sends a client to the node at url.
+func NewRedirect(url, node string) *Redirect {
+	return &Redirect{Type: "redirect", URL: url, Node: node}
+}

@@ -86,6 +86,9 @@ const (
 	CodeRoomFull           = "room_full"
 	CodeServerFull         = "server_full"
 	CodeE2EERequired       = "e2ee_required"
+	// CodeClusterUnavailable: the node cannot reach the cluster's directory,
+	// so it cannot place a room it does not host; try again shortly.
+	CodeClusterUnavailable = "cluster_unavailable"
 )
 
 // Error is a protocol error: a stable code and a human sentence. It is both a Go

@@ -6,6 +6,8 @@ import (
 	"embed"
 	"io/fs"
 	"net/http"
+	"regexp"
+	"strings"
 
 	"github.com/parleyhq/parley/auth"
 )
@@ -23,14 +25,57 @@ func Static() fs.FS {
 }
 
 // csp allows only the server's own origin: the client loads nothing from elsewhere
-// (its one worker, the end-to-end encryption worker, included).
-const csp = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; " +
-	"img-src 'self' data: blob:; media-src 'self' blob: mediastream:; connect-src 'self'; worker-src 'self'; " +
-	"frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+// (its one worker, the end-to-end encryption worker, included). In a cluster,
+// connect-src also names the other nodes, where a page's signaling may be
+// redirected.
+const (
+	cspHead = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; " +
+		"img-src 'self' data: blob:; media-src 'self' blob: mediastream:; connect-src 'self'"
+	cspTail = "; worker-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+	csp     = cspHead + cspTail
+)
+
+// Options adapt the pages to the node.
+type Options struct {
+	// Peers, when set, lists the base URLs (http(s)://host:port) of the
+	// other nodes of the node's cluster: the pages may open their signaling
+	// there when the server redirects them.
+	Peers func() []string
+}
+
+// origin is what a peer must look like to be named in the policy: a scheme
+// and a host, nothing that could end the directive or add another.
+var origin = regexp.MustCompile(`^(https?)://([A-Za-z0-9.:\[\]-]+)$`)
+
+// policy is the Content-Security-Policy with connect-src opened to peers.
+func policy(peers []string) string {
+	if len(peers) == 0 {
+		return csp
+	}
+	var b strings.Builder
+	b.WriteString(cspHead)
+	for _, p := range peers {
+		m := origin.FindStringSubmatch(p)
+		if m == nil {
+			continue
+		}
+		ws := "ws"
+		if m[1] == "https" {
+			ws = "wss"
+		}
+		b.WriteString(" " + p + " " + ws + "://" + m[2])
+	}
+	b.WriteString(cspTail)
+	return b.String()
+}
 
 // Register adds the client's routes to mux: "/" (landing page), "/r/{room}"
 // (the meeting page) and "/assets/" (modules, styles, icons).
-func Register(mux *http.ServeMux) {
+func Register(mux *http.ServeMux) { RegisterWith(mux, Options{}) }
+
+// RegisterWith is Register for a node with options.
+func RegisterWith(mux *http.ServeMux, o Options) {
+	secure := func(h http.Handler) http.Handler { return secureWith(h, o.Peers) }
 	static := Static()
 	RegisterAssets(mux)
 	mux.Handle("GET /r/{room}", secure(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -91,10 +136,17 @@ func notFound(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func secure(h http.Handler) http.Handler {
+// secure sets the headers of every page and asset.
+func secure(h http.Handler) http.Handler { return secureWith(h, nil) }
+
+func secureWith(h http.Handler, peers func() []string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hd := w.Header()
-		hd.Set("Content-Security-Policy", csp)
+		p := csp
+		if peers != nil {
+			p = policy(peers())
+		}
+		hd.Set("Content-Security-Policy", p)
 		hd.Set("X-Content-Type-Options", "nosniff")
 		hd.Set("X-Frame-Options", "DENY")
 		hd.Set("Referrer-Policy", "no-referrer")

@@ -195,7 +195,7 @@ func (h *Handler) publish(w http.ResponseWriter, r *http.Request) {
 	pub := newPublisher()
 	p, err := h.rooms.Join(ctx, room.JoinRequest{Claims: &c, Name: c.Name, Client: pub})
 	if err != nil {
-		writeRoomError(w, err)
+		writeRoomError(w, r, err)
 		return
 	}
 	// The answer Publish returns is left for the one below, which waits
@@ -260,7 +260,7 @@ func (h *Handler) watch(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	v, answer, err := h.rooms.Watch(ctx, claims, identity, offer)
 	if err != nil {
-		writeRoomError(w, err)
+		writeRoomError(w, r, err)
 		return
 	}
 	res := &resource{id: newID(), room: roomName, identity: identity, token: sha256.Sum256([]byte(token)),
@@ -501,10 +501,23 @@ func readBody(w http.ResponseWriter, r *http.Request, want string) ([]byte, bool
 }
 
 // writeRoomError answers a refusal of the room manager.
-func writeRoomError(w http.ResponseWriter, err error) {
+func writeRoomError(w http.ResponseWriter, r *http.Request, err error) {
 	status, code := http.StatusInternalServerError, signal.CodeInternal
 	msg := err.Error()
+	var moved *room.ElsewhereError
 	switch {
+	case errors.As(err, &moved):
+		// Another node of the cluster hosts the room: the client posts its
+		// offer there (RFC 9725 4.5). The URL is the one that node
+		// registered, the path this one; the session's own URLs will be
+		// relative to that node.
+		w.Header().Set("Location", moved.URL+r.URL.EscapedPath())
+		writeError(w, http.StatusTemporaryRedirect, "redirect", "the room is hosted by another node of the cluster: "+moved.URL)
+		return
+	case errors.Is(err, room.ErrPlacementUnavailable):
+		w.Header().Set("Retry-After", "5")
+		status, code = http.StatusServiceUnavailable, signal.CodeClusterUnavailable
+		msg = "this node cannot reach the rest of its cluster to find or place the room; try again in a few seconds"
 	case errors.Is(err, room.ErrBadOffer), errors.Is(err, room.ErrViewerCodec):
 		status, code = http.StatusBadRequest, signal.CodeBadRequest
 	case errors.Is(err, room.ErrNoRoom):

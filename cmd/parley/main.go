@@ -146,6 +146,7 @@ func serveUntil(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	log := slog.New(handler)
 
+	server.Version = version
 	srv, err := server.Start(cfg, log)
 	if err != nil {
 		return err

@@ -190,15 +190,19 @@ func roomsCmd(args []string, stdout, stderr io.Writer) error {
 	var answer any
 	switch sub {
 	case "list":
-		var rooms []adminclient.Room
-		if rooms, err = c.ListRooms(ctx); err == nil && !*asJSON {
-			if len(rooms) == 0 {
+		var list adminclient.RoomList
+		if list, err = c.RoomList(ctx); err == nil && !*asJSON {
+			if len(list.Rooms) == 0 {
 				fmt.Fprintln(stdout, "no rooms")
 				return nil
 			}
-			printRooms(stdout, rooms)
+			if list.Node != "" {
+				printClusterRooms(stdout, list)
+			} else {
+				printRooms(stdout, list.Rooms)
+			}
 		}
-		answer = adminclient.RoomList{Rooms: rooms}
+		answer = list
 	case "get", "create", "update":
 		var room adminclient.Room
 		switch sub {
@@ -327,6 +331,30 @@ func printRooms(w io.Writer, rooms []adminclient.Room) {
 			max = fmt.Sprint(r.Settings.MaxParticipants)
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, r.Participants, dash(strings.Join(r.Languages, ",")),
+			max, rec, yesNo(r.Settings.E2EERequired), dash(r.Settings.Codec), yesNo(r.Persistent))
+	}
+	_ = tw.Flush()
+}
+
+// printClusterRooms lists the rooms of every node of a cluster. Of rooms on
+// other nodes than the one asked only the participants are known ("?").
+func printClusterRooms(w io.Writer, list adminclient.RoomList) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ROOM\tNODE\tPARTICIPANTS\tLANGUAGES\tMAX\tRECORDING\tE2EE\tCODEC\tPERSISTENT")
+	for _, r := range list.Rooms {
+		if r.Node != list.Node {
+			fmt.Fprintf(tw, "%s\t%s\t%d\t?\t?\t?\t?\t?\t?\n", r.Name, r.Node, r.Participants)
+			continue
+		}
+		rec := "no"
+		if r.Recording.Active {
+			rec = r.Recording.Record
+		}
+		max := "-"
+		if r.Settings.MaxParticipants > 0 {
+			max = fmt.Sprint(r.Settings.MaxParticipants)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, r.Node+" (this)", r.Participants, dash(strings.Join(r.Languages, ",")),
 			max, rec, yesNo(r.Settings.E2EERequired), dash(r.Settings.Codec), yesNo(r.Persistent))
 	}
 	_ = tw.Flush()

@@ -13,6 +13,7 @@ import (
 	"github.com/parleyhq/parley/adminclient"
 	"github.com/parleyhq/parley/auth"
 	"github.com/parleyhq/parley/client"
+	"github.com/parleyhq/parley/cluster/redistest"
 	"github.com/parleyhq/parley/config"
 	"github.com/parleyhq/parley/server/servertest"
 	"github.com/parleyhq/parley/signal"
@@ -176,5 +177,33 @@ func TestTokenAdmin(t *testing.T) {
 	}
 	if code, _, errOut := runCLI("token", "--admin", "--room", "summit", "--data", data); code != 2 || !strings.Contains(errOut, "--room") {
 		t.Fatalf("token --admin --room: exit %d: %s", code, errOut)
+	}
+}
+
+// TestRoomsListInACluster: any node lists every node's rooms, with their node.
+func TestRoomsListInACluster(t *testing.T) {
+	r := redistest.Start(t)
+	var dirs []string
+	nodes := servertest.StartCluster(t, r.URL(), []string{"node-a", "node-b"}, func(c *config.Config) { dirs = append(dirs, c.DataDir) })
+	if code, out, errOut := runCLI("rooms", "create", "summit", "--url", nodes[0].URL(), "--data", dirs[0]); code != 0 {
+		t.Fatalf("create on A: %d %s %s", code, out, errOut)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		code, out, errOut := runCLI("rooms", "list", "--url", nodes[1].URL(), "--data", dirs[1])
+		if code != 0 {
+			t.Fatalf("list on B: %d %s %s", code, out, errOut)
+		}
+		if strings.Contains(out, "NODE") && strings.Contains(out, "summit") && strings.Contains(out, "node-a") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("B never lists summit on node-a:\n%s", out)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	_, out, _ := runCLI("rooms", "list", "--url", nodes[0].URL(), "--data", dirs[0])
+	if !strings.Contains(out, "node-a (this)") {
+		t.Errorf("A's own list does not mark its rooms:\n%s", out)
 	}
 }

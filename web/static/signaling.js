@@ -12,6 +12,14 @@ const CONNECT_TIMEOUT_MS = 8000;
 const PING_EVERY_MS = 4000;
 /** silence this long means the network is gone, even if no socket says so */
 const DEAD_AFTER_MS = 12000;
+/** redirects followed in a row (a cluster's node sending the join to the node hosting the room) */
+const MAX_REDIRECTS = 3;
+
+/**
+ * The signaling URL of the node the server last redirected this page to, '' for the page's own
+ * node: reconnections go there, and back to the page's node when it cannot be reached.
+ */
+let redirectedTo = '';
 
 export class Signaling {
   /** @param {string} url  e.g. wss://host/ws */
@@ -31,6 +39,9 @@ export class Signaling {
     this.lastSent = 0;
     /** @type {number} */
     this.liveness = 0;
+    /** @type {Message | null} the join sent, sent again to the node a redirect names */
+    this.joinMsg = null;
+    this.redirects = 0;
   }
 
   /**
@@ -38,9 +49,22 @@ export class Signaling {
    * @returns {Promise<void>} resolves when open, rejects when the connection fails
    */
   connect() {
+    return this.openSocket(this.url).catch((err) => {
+      // The node a redirect named is gone: the page's own node says where the room is now.
+      if (redirectedTo && this.url === redirectedTo) redirectedTo = '';
+      throw err;
+    });
+  }
+
+  /**
+   * Opens a socket to url and makes it this channel's.
+   * @param {string} url
+   * @returns {Promise<void>}
+   */
+  openSocket(url) {
     return new Promise((resolve, reject) => {
       let opened = false;
-      const ws = new WebSocket(this.url);
+      const ws = new WebSocket(url);
       this.ws = ws;
       // A network that drops packets silently leaves a socket connecting for minutes.
       const timer = setTimeout(() => {
@@ -63,6 +87,10 @@ export class Signaling {
           return;
         }
         if (!msg || typeof msg.type !== 'string') return;
+        if (msg.type === 'redirect' && this.ws === ws) {
+          this.follow(msg);
+          return;
+        }
         this.dispatch(msg);
       };
       ws.onclose = (ev) => {
@@ -93,6 +121,7 @@ export class Signaling {
    */
   send(msg) {
     if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return false;
+    if (msg.type === 'join') this.joinMsg = /** @type {Message} */ (msg);
     this.ws.send(JSON.stringify(msg));
     this.lastSent = Date.now();
     if (this.onsend) this.onsend(/** @type {Message} */ (msg));
@@ -141,6 +170,52 @@ export class Signaling {
     }
     console.warn('parley: signaling dropped:', reason);
     if (this.onclose) this.onclose(new CloseEvent('close', { code: 1006, reason }));
+  }
+
+  /**
+   * Follows a redirect: the server says another node of its cluster hosts the room. The join goes
+   * there, the same message on a new socket; the app sees one channel throughout. The URL is one
+   * the server's cluster registered, and the page's Content-Security-Policy admits only those.
+   * @param {Message} msg
+   */
+  follow(msg) {
+    /** @type {URL | null} */
+    let u = null;
+    try {
+      u = new URL(String(msg.url));
+    } catch {
+      u = null;
+    }
+    const join = this.joinMsg;
+    if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:') || !join || this.redirects >= MAX_REDIRECTS) {
+      this.dispatch({ type: 'error', code: 'internal', ref: 'join', message: 'the servers of this meeting could not agree where it is held; try again in a moment' });
+      this.close();
+      return;
+    }
+    this.redirects++;
+    const url = `${u.protocol === 'https:' ? 'wss:' : 'ws:'}//${u.host}/ws`;
+    const old = this.ws;
+    if (old) {
+      old.onclose = null;
+      old.onmessage = null;
+      try {
+        old.close(1000);
+      } catch {
+        /* already closed */
+      }
+    }
+    this.openSocket(url).then(
+      () => {
+        redirectedTo = url;
+        this.url = url;
+        this.send(join);
+      },
+      () => {
+        redirectedTo = '';
+        this.stopLiveness();
+        if (this.onclose) this.onclose(new CloseEvent('close', { code: 1006, reason: 'the node hosting the meeting cannot be reached' }));
+      },
+    );
   }
 
   /**
@@ -204,10 +279,11 @@ export function reconnectDelay(attempt, elapsedMs) {
 }
 
 /**
- * The signaling URL for the page's own host.
+ * The signaling URL: the page's own host's, or the node a redirect named.
  * @returns {string}
  */
 export function signalingURL() {
+  if (redirectedTo) return redirectedTo;
   const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
   return `${scheme}//${location.host}/ws`;
 }

@@ -1,0 +1,198 @@
+package server
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base32"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/parleyhq/parley/api"
+	"github.com/parleyhq/parley/cluster"
+	"github.com/parleyhq/parley/config"
+	"github.com/parleyhq/parley/metrics"
+	"github.com/parleyhq/parley/room"
+	"github.com/parleyhq/parley/sfu"
+)
+
+// Version is the node's version as the cluster shows it (set by main).
+var Version = "dev"
+
+// WithClusterTiming sets the cluster's heartbeat interval, the lifetime of a
+// node's record and the grace of an unopened claim (tests; the defaults
+// suit deployments).
+func WithClusterTiming(interval, ttl, grace time.Duration) Option {
+	return func(o *options) { o.clusterInterval, o.clusterTTL, o.clusterGrace = interval, ttl, grace }
+}
+
+// newCluster prepares the node's membership of its cluster; nil without
+// redis_url. It registers at startCluster, once the rooms exist.
+func newCluster(cfg config.Config, o options, key ed25519.PrivateKey, httpAddr net.Addr, mediaPort int, log *slog.Logger) (*cluster.Cluster, error) {
+	if cfg.RedisURL == "" {
+		return nil, nil
+	}
+	id := cfg.NodeID
+	if id == "" {
+		var b [5]byte
+		_, _ = rand.Read(b[:])
+		id = "n-" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
+	}
+	port := 0
+	if a, ok := httpAddr.(*net.TCPAddr); ok {
+		port = a.Port
+	}
+	mediaHost := cfg.PublicIP
+	if mediaHost == "" {
+		mediaHost = cfg.ListenIP().String()
+	}
+	sum := sha256.Sum256(key.Public().(ed25519.PublicKey))
+	return cluster.New(cluster.Options{
+		RedisURL: cfg.RedisURL, ID: id, URL: cfg.Advertised(port),
+		Media: net.JoinHostPort(mediaHost, strconv.Itoa(mediaPort)),
+		// The fingerprint, not the key: enough to tell who shares it.
+		Key: hex.EncodeToString(sum[:8]), Version: Version,
+		Local:  func() []cluster.Room { return nil }, // replaced in startCluster
+		Logger: log, Interval: o.clusterInterval, TTL: o.clusterTTL, Grace: o.clusterGrace,
+	})
+}
+
+// placement lets the room manager ask the cluster where rooms are.
+type placement struct{ c *cluster.Cluster }
+
+func (p placement) Claim(ctx context.Context, name string, here bool) error {
+	n, err := p.c.Claim(ctx, name, here)
+	if err != nil {
+		return placementError(err)
+	}
+	if n.ID == p.c.ID() {
+		return nil
+	}
+	return &room.ElsewhereError{Node: n.ID, URL: n.URL}
+}
+
+func (p placement) Locate(ctx context.Context, name string) error {
+	n, ok, err := p.c.Locate(ctx, name)
+	switch {
+	case err != nil:
+		return placementError(err)
+	case !ok:
+		return nil
+	}
+	return &room.ElsewhereError{Node: n.ID, URL: n.URL}
+}
+
+func placementError(err error) error {
+	if errors.Is(err, cluster.ErrUnavailable) {
+		return fmt.Errorf("%w: %v", room.ErrPlacementUnavailable, err)
+	}
+	return err
+}
+
+// load measures what placement weighs, once a heartbeat (on the cluster's
+// goroutine only).
+type load struct {
+	rooms  *room.Manager
+	engine *sfu.Engine
+	last   time.Time
+	bytes  uint64
+	cpu    time.Duration
+}
+
+func (l *load) local() []cluster.Room {
+	rooms := l.rooms.Rooms()
+	out := make([]cluster.Room, len(rooms))
+	for i, r := range rooms {
+		out[i] = cluster.Room{Name: r.Name, Participants: r.Participants}
+	}
+	return out
+}
+
+func (l *load) measure(local []cluster.Room) cluster.Load {
+	out := cluster.Load{Rooms: len(local)}
+	for _, r := range local {
+		out.Participants += r.Participants
+	}
+	now, bytes, cpu := time.Now(), l.engine.Totals().BytesOut, processCPU()
+	if !l.last.IsZero() {
+		if secs := now.Sub(l.last).Seconds(); secs > 0 {
+			out.BitrateOut = uint64(float64(bytes-l.bytes) * 8 / secs)
+			out.CPU = (cpu - l.cpu).Seconds() / secs / float64(numCPU())
+		}
+	}
+	l.last, l.bytes, l.cpu = now, bytes, cpu
+	return out
+}
+
+// startCluster registers the node once its rooms exist, and shows the
+// cluster to the gateway, the admin API and the metrics.
+func (s *Server) startCluster(c *cluster.Cluster, admin *api.Options) {
+	l := &load{rooms: s.rooms, engine: s.engine}
+	c.SetLocal(l.local, l.measure)
+	c.Start()
+	s.gateway.SetCluster(gatewayCluster{c})
+	admin.Cluster = apiCluster{c}
+}
+
+// clusterStats are the metrics' view of the cluster.
+func clusterStats(c *cluster.Cluster) func() metrics.ClusterStats {
+	return func() metrics.ClusterStats {
+		v := c.View()
+		out := metrics.ClusterStats{Up: v.Up, Nodes: len(v.Nodes), Rooms: map[string]int{}}
+		for _, n := range v.Nodes {
+			out.Rooms[n.ID] = 0
+		}
+		for _, r := range v.Rooms {
+			out.Rooms[r.Node]++
+		}
+		return out
+	}
+}
+
+type gatewayCluster struct{ c *cluster.Cluster }
+
+func (g gatewayCluster) Peers() []string {
+	var out []string
+	for _, n := range g.c.Peers() {
+		out = append(out, n.URL)
+	}
+	return out
+}
+
+func (g gatewayCluster) Ready() (bool, map[string]string) {
+	state := map[string]string{"node": g.c.ID(), "redis": "ok"}
+	up := g.c.Up()
+	if !up {
+		state["redis"] = "unreachable"
+	}
+	return up, state
+}
+
+type apiCluster struct{ c *cluster.Cluster }
+
+func (a apiCluster) Node() string { return a.c.ID() }
+
+func (a apiCluster) Rooms() []api.RemoteRoom {
+	v := a.c.View()
+	urls := map[string]string{}
+	for _, n := range v.Nodes {
+		urls[n.ID] = n.URL
+	}
+	var out []api.RemoteRoom
+	for _, r := range v.Rooms {
+		if r.Node != v.Self {
+			out = append(out, api.RemoteRoom{Name: r.Name, Node: r.Node, URL: urls[r.Node], Participants: r.Participants})
+		}
+	}
+	return out
+}
+
+// Cluster is the node's membership of its cluster; nil for a node alone.
+func (s *Server) Cluster() *cluster.Cluster { return s.cluster }
