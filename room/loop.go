@@ -182,6 +182,11 @@ func (r *Room) join(p *Participant) error {
 		}
 	}
 	joinData := map[string]string{"name": p.name}
+	if p.e2ee {
+		// The record says whose media are ciphertext: its player must not
+		// play them as they are (noise), only decrypted with kept keys.
+		joinData["e2ee"] = "true"
+	}
 	if old != nil {
 		joinData["resumed"] = "true"
 	}

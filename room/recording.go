@@ -177,7 +177,11 @@ func (r *Room) startRecording(by *Participant) error {
 	r.event(EventRecordStart, by, nil)
 	// Who is already here, and their keys: the record must stand on its own.
 	for _, p := range r.participants {
-		r.event(EventJoin, p, map[string]string{"name": p.name, "present": "true"})
+		data := map[string]string{"name": p.name, "present": "true"}
+		if p.e2ee {
+			data["e2ee"] = "true"
+		}
+		r.event(EventJoin, p, data)
 		if p.key != "" {
 			rec.Key(p.id, p.identity, p.key)
 		}
