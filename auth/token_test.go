@@ -47,7 +47,7 @@ func fullClaims() auth.Claims {
 		Subject:   "head-a",
 		Room:      "summit",
 		Name:      "Head A — Delegation «Nord»",
-		Grants:    []auth.Grant{auth.GrantJoin, auth.GrantPublish, auth.GrantSubscribe, auth.GrantModerate, auth.GrantInterpret, auth.GrantRecord},
+		Grants:    []auth.Grant{auth.GrantJoin, auth.GrantPublish, auth.GrantSubscribe, auth.GrantModerate, auth.GrantInterpret, auth.GrantRecord, auth.GrantReadout},
 		Invite:    true,
 		Languages: []string{"en", "ru", "pt-BR"},
 		Interpret: []string{"ru>en", "en>pt-BR"},
