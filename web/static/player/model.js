@@ -240,7 +240,7 @@ export function buildModel(log) {
         if (!who || !l.identity) break;
         if (d.name) who.name = d.name;
         if (!here.has(l.identity)) here.set(l.identity, t);
-        if (d.e2ee === 'true') {
+        if (d.e2ee === 'true' && !encrypted) {
           encrypted = true;
           encryptedWhy = `${who.name} joined encrypting end to end`;
         }
