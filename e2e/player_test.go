@@ -74,7 +74,8 @@ func recordPlayerCall(t *testing.T) recordedCall {
 		audio = testengine.SpeechWAV(t, 3*time.Second)
 	}
 	browser := newBrowser(t, chromedp.Flag("use-file-for-fake-audio-capture", audio))
-	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
+	// Generous: three tabs, a recogniser and the seal, on cores shared with other tests.
+	ctx, cancel := context.WithTimeout(context.Background(), 240*time.Second)
 	defer cancel()
 
 	const room = "summit"
