@@ -126,9 +126,6 @@ export class Sync {
     f.active = false;
     this.followers.push(f);
     f.el.preload = 'auto';
-    f.el.addEventListener('error', () => {
-      f.ready = false;
-    });
   }
 
   start() {
