@@ -105,6 +105,8 @@ export class Clock {
  * @property {(t: number) => number} volume its volume at record time t (0 silences it)
  * @property {(active: boolean) => void} [shown] told when it comes into or goes out of its span
  * @property {boolean} [ready] its source is set
+ * @property {number} [end] where its data end, once it has played to there: a file's media
+ *   can stop short of the span the log gives it (a sender that went silent sends nothing)
  * @property {boolean} [active]
  * @property {number} [stallSince] performance.now() when it began to hold the clock
  */
@@ -126,6 +128,9 @@ export class Sync {
     f.active = false;
     this.followers.push(f);
     f.el.preload = 'auto';
+    f.el.addEventListener('ended', () => {
+      if (f.el.currentTime > 0) f.end = f.el.currentTime;
+    });
   }
 
   start() {
@@ -155,7 +160,7 @@ export class Sync {
     const now = performance.now();
     for (const f of this.followers) {
       const local = t - f.offset;
-      const active = !!f.ready && local >= 0 && local < f.duration;
+      const active = !!f.ready && local >= 0 && local < Math.min(f.duration, f.end ?? Infinity);
       if (active !== f.active) {
         f.active = active;
         if (f.shown) f.shown(active);
