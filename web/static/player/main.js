@@ -314,6 +314,23 @@ class Player {
       el.src = url;
       f.ready = true;
       this.sync.tick(true);
+      // A connection the server closed (a paused element stops reading, and the server cuts a
+      // response nobody reads) is a network error: load the file again; the clock's next tick
+      // puts it back in place.
+      let retries = 0;
+      el.addEventListener('error', () => {
+        const e = el.error;
+        if (!e || e.code === MediaError.MEDIA_ERR_SRC_NOT_SUPPORTED || retries >= 20) {
+          f.ready = false;
+          console.warn('parley player: cannot play', file.file, e ? e.message : '');
+          return;
+        }
+        retries++;
+        setTimeout(() => {
+          el.src = url;
+          el.load();
+        }, Math.min(500 * retries, 5000));
+      });
     }, (err) => {
       if (!(err instanceof EncryptedMediaError)) console.warn('parley player:', file.file, err);
     });

@@ -105,6 +105,8 @@ export class Clock {
  * @property {(t: number) => number} volume its volume at record time t (0 silences it)
  * @property {(active: boolean) => void} [shown] told when it comes into or goes out of its span
  * @property {boolean} [ready] its source is set
+ * @property {number} [end] where its data end, once it has played to there: a file's media
+ *   can stop short of the span the log gives it (a sender that went silent sends nothing)
  * @property {boolean} [active]
  * @property {number} [stallSince] performance.now() when it began to hold the clock
  */
@@ -126,8 +128,20 @@ export class Sync {
     f.active = false;
     this.followers.push(f);
     f.el.preload = 'auto';
-    f.el.addEventListener('error', () => {
-      f.ready = false;
+    // An end well before the file's span in the log may be the connection's, not the file's:
+    // load it again once there before believing it.
+    let doubted = -1;
+    f.el.addEventListener('ended', () => {
+      const at = f.el.currentTime;
+      if (at <= 0) return;
+      if (f.duration - at > 1 && Math.abs(doubted - at) > 0.5) {
+        doubted = at;
+        const src = f.el.src;
+        f.el.src = src;
+        f.el.load();
+        return;
+      }
+      f.end = at;
     });
   }
 
@@ -158,7 +172,7 @@ export class Sync {
     const now = performance.now();
     for (const f of this.followers) {
       const local = t - f.offset;
-      const active = !!f.ready && local >= 0 && local < f.duration;
+      const active = !!f.ready && local >= 0 && local < Math.min(f.duration, f.end ?? Infinity);
       if (active !== f.active) {
         f.active = active;
         if (f.shown) f.shown(active);
