@@ -176,6 +176,13 @@ func TestMenusStayOnScreen(t *testing.T) {
 				s, err := chromedp.Run(listener, chromedp.Evaluate[string](`document.activeElement.textContent`))
 				return err == nil && strings.Contains(s, "English"), s
 			})
+			// The room changes while the menu is open (the host mutes): the menu is rebuilt,
+			// and the keyboard focus must stay on English, or Enter falls on the page.
+			click(t, host, "#btn-mic")
+			waitFor(t, ctx, "the host's tile muted at the listener, English still focused", func() (bool, string) {
+				s, err := chromedp.Run(listener, chromedp.Evaluate[string](`document.querySelectorAll('.tile.mic-off').length + ' ' + (document.activeElement.closest('#lang-menu') ? document.activeElement.textContent : 'outside the menu')`))
+				return err == nil && strings.HasPrefix(s, "1 ") && strings.Contains(s, "English"), s
+			})
 			if err := chromedp.Do(listener, chromedp.KeyEvent("\r")); err != nil {
 				t.Fatal(err)
 			}

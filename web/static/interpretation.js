@@ -100,7 +100,7 @@ export function applyVolumes() {
 export function menuChoice(label, checked, pick, hint, live) {
   const b = h('button', {
     class: 'menu-item',
-    attrs: { type: 'button', role: 'radio', 'aria-checked': String(checked) },
+    attrs: { type: 'button', role: 'radio', 'aria-checked': String(checked), 'data-choice': label },
   }, [
     h('span', { class: 'menu-check' }, checked ? [icon('check')] : []),
     h('span', { class: 'menu-label', text: label }),
@@ -124,6 +124,13 @@ export function renderLanguage() {
   btn.setAttribute('aria-label', `Language: ${st.listening === 'floor' ? 'original audio' : langName(st.listening)}`);
   btn.classList.toggle('active', st.listening !== 'floor');
 
+  // The menu is rebuilt whenever the room or its people change, often while it is open: the
+  // choice that had the keyboard focus gets it back, or Enter would fall on the page.
+  const menu = $('lang-menu');
+  const had = menu.contains(document.activeElement) ? document.activeElement : null;
+  const hadChoice = had && had.getAttribute('data-choice');
+  const hadSection = had && had.parentElement ? had.parentElement.id : '';
+
   const listen = $('listen-options');
   listen.replaceChildren(menuChoice('Original audio', st.listening === 'floor', () => setListening('floor'), 'floor'));
   for (const l of langs) {
@@ -140,6 +147,10 @@ export function renderLanguage() {
     for (const l of interp.languages || []) {
       opts.append(menuChoice(`Into ${langName(l)}`, st.interpreting === l, () => setInterpreting(l)));
     }
+  }
+  if (hadChoice && hadSection && !menu.hidden && !menu.contains(document.activeElement)) {
+    const again = [...$(hadSection).querySelectorAll('[data-choice]')].find((e) => e.getAttribute('data-choice') === hadChoice);
+    if (again instanceof HTMLElement) again.focus();
   }
 }
 
