@@ -399,3 +399,71 @@ func TestOggOpus(t *testing.T) {
 		t.Errorf("decoded %.3f s, want 1.92 s", got)
 	}
 }
+
+// TestOggOpusKeepsPauses: packets a sender left out (DTX in a pause) come
+// back as silence of the same length, so the words keep their spacing.
+func TestOggOpusKeepsPauses(t *testing.T) {
+	testengine.Require(t)
+	raws := speechRTP(t)
+	var seg Segment
+	for i, raw := range raws[:100] {
+		if i >= 30 && i < 60 { // 600 ms not sent
+			continue
+		}
+		var p rtp.Packet
+		if err := p.Unmarshal(raw); err != nil {
+			t.Fatal(err)
+		}
+		seg.Payloads = append(seg.Payloads, p.Payload)
+		seg.Timestamps = append(seg.Timestamps, p.Timestamp)
+	}
+	data, err := oggOpus(&seg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("ffmpeg", "-nostdin", "-loglevel", "error", "-i", "pipe:0", "-ar", "48000", "-ac", "1", "-f", "s16le", "pipe:1")
+	cmd.Stdin = strings.NewReader(string(data))
+	pcm, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("ffmpeg cannot read the segment: %v", err)
+	}
+	if got := float64(len(pcm)) / 2 / 48000; math.Abs(got-1.92) > 0.02 {
+		t.Errorf("decoded %.3f s, want 1.92 s: the 600 ms pause was not kept", got)
+	}
+	// The pause decodes quiet, not as the speech around it stretched out.
+	var loud int
+	for i := 36; i < 60; i++ { // after the concealment's first 120 ms fade
+		lo := (i*960 - 3840) * 2
+		if level(pcm[lo:lo+1920]) < 60 {
+			loud++
+		}
+	}
+	if loud > 0 {
+		t.Errorf("%d of 24 frames in the pause are not silent", loud)
+	}
+}
+
+func TestOpusSamples(t *testing.T) {
+	for _, c := range []struct {
+		p    []byte
+		want uint32
+	}{
+		{nil, 0},
+		{[]byte{0x78}, 960},            // Hybrid FB 20 ms... config 15, one frame
+		{[]byte{0xfc}, 960},            // CELT FB 20 ms, stereo
+		{[]byte{0xf8 | 1, 0, 0}, 1920}, // two frames
+		{[]byte{0x08}, 960},            // SILK NB 20 ms
+		{[]byte{0x18}, 2880},           // SILK NB 60 ms
+		{[]byte{0xe0 | 3, 6}, 6 * 120}, // CELT 2.5 ms, six frames
+		{[]byte{0xfb}, 0},              // code 3 without its count
+	} {
+		if got := opusSamples(c.p); got != c.want {
+			t.Errorf("opusSamples(% x) = %d, want %d", c.p, got, c.want)
+		}
+	}
+	for toc, want := range map[byte]byte{0x00: 1, 0x58: 9, 0x60: 13, 0x70: 15, 0x80: 19, 0xf8: 31} {
+		if got := fillerConfig(toc); got != want {
+			t.Errorf("fillerConfig(%#x) = %d, want %d", toc, got, want)
+		}
+	}
+}

@@ -13,6 +13,7 @@ import argparse
 import email.parser
 import email.policy
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -102,6 +103,13 @@ class Handler(BaseHTTPRequestHandler):
             d.end_utt()
             hyp = d.hyp()
         text = hyp.hypstr if hyp is not None else ""
+        dump = os.environ.get("PARLEY_ASR_DUMP")
+        if dump:  # what the engine got, to listen to when a recognition goes wrong
+            base = os.path.join(dump, "%.3f" % t0)
+            with open(base + ".ogg", "wb") as f:
+                f.write(fields["file"])
+            with open(base + ".txt", "w") as f:
+                f.write(text + "\n")
         lang = fields.get("language", b"").decode(errors="replace")
         sys.stderr.write("adapter: %.1f s of audio (%s): %r (decoding %.2f s, recognising %.2f s)\n" % (
             len(pcm) / 32000, lang or "-", text, t1 - t0, time.time() - t1))
