@@ -85,6 +85,12 @@ type Config struct {
 	// ASRStall is how long the engine may take to answer before it counts
 	// as not answering: captions pause until it answers in time again.
 	ASRStall time.Duration
+	// TranslateURL is a machine translation engine (LibreTranslate's or
+	// Apertium APY's API, per TranslateKind) for captions in a language no
+	// interpreter is live on; empty: captions are not translated.
+	TranslateURL    string
+	TranslateKind   string
+	TranslateAPIKey string // printed redacted
 
 	// RedisURL joins the node to a cluster coordinated through Redis (or
 	// Valkey): redis://[[user]:password@]host:port/db, or rediss:// for TLS.
@@ -126,6 +132,7 @@ func Default() Config {
 		MaxRooms:          1000,
 		ASRQueue:          32,
 		ASRStall:          20 * time.Second,
+		TranslateKind:     "libretranslate",
 		JoinsPerMinute:    120,
 		MessagesPerSecond: 50,
 		// Per participant: one WebSocket, and while the page loads up to six
@@ -240,6 +247,21 @@ func (c Config) Validate() error {
 	}
 	if c.ASRAPIKey == Redacted {
 		return keyErr("asr_api_key", "%q is the placeholder that parley config print writes; give the real key", Redacted)
+	}
+	if c.TranslateURL != "" {
+		if strings.Contains(c.TranslateURL, Redacted) {
+			return keyErr("translate_url", "holds %q, the placeholder that parley config print writes for credentials; give the real URL", Redacted)
+		}
+		u, err := url.Parse(c.TranslateURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return keyErr("translate_url", "%q is not an http:// or https:// URL", c.TranslateURL)
+		}
+	}
+	if c.TranslateKind != "libretranslate" && c.TranslateKind != "apertium" {
+		return keyErr("translate_kind", "%q is not libretranslate or apertium", c.TranslateKind)
+	}
+	if c.TranslateAPIKey == Redacted {
+		return keyErr("translate_api_key", "%q is the placeholder that parley config print writes; give the real key", Redacted)
 	}
 	if err := c.validateCluster(); err != nil {
 		return err

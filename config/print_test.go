@@ -27,6 +27,9 @@ func TestPrintRoundTrips(t *testing.T) {
 		if c.ASRAPIKey != "" {
 			c.ASRAPIKey = config.Redacted
 		}
+		if c.TranslateAPIKey != "" {
+			c.TranslateAPIKey = config.Redacted
+		}
 		if !reflect.DeepEqual(got, c) {
 			t.Errorf("round trip\n got %+v\nwant %+v\nvia\n%s", got, c, out)
 		}

@@ -140,7 +140,7 @@ th{font-weight:600}.time{font-variant-numeric:tabular-nums;white-space:nowrap;co
 <h1>Transcript of {{.Room}}</h1>
 <p class="note">Record {{.Record}}, begun {{.Began.UTC.Format "2006-01-02 15:04:05 UTC"}}. Machine transcription: check quotes against the media, and the record with parley verify.</p>
 <table><thead><tr><th>Time</th><th>Speaker</th><th>Channel</th><th>Said</th></tr></thead><tbody>
-{{range .Utterance}}<tr id="e{{.Seq}}"><td class="time">{{$.Clock .Start}}</td><td>{{.Identity}}</td><td>{{.Channel}}{{if and .Language (ne .Language .Channel)}} ({{.Language}}){{end}}</td><td>{{.Text}}</td></tr>
+{{range .Utterance}}<tr id="e{{.Seq}}"><td class="time">{{$.Clock .Start}}</td><td>{{.Identity}}</td><td>{{.Channel}}{{if and .Language (ne .Language .Channel)}} ({{.Language}}){{end}}{{if .Translation}} <em>machine translation</em>{{end}}</td><td>{{.Text}}{{with .Translation}}<br><small>from {{.Language}}: {{.Text}}</small>{{end}}</td></tr>
 {{else}}<tr><td colspan="4">Nothing was transcribed.</td></tr>
 {{end}}</tbody></table></body></html>
 `))

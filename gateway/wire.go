@@ -77,8 +77,13 @@ func (c *conn) Chat(m room.ChatMessage) {
 
 // Caption implements room.Client.
 func (c *conn) Caption(cp room.Caption) {
-	c.Send(&signal.Caption{Type: "caption", From: refJSON(cp.From), Channel: cp.Channel, Language: cp.Language,
-		Text: cp.Text, Start: cp.Start.UTC().Format(time.RFC3339Nano), End: cp.End.UTC().Format(time.RFC3339Nano)})
+	m := &signal.Caption{Type: "caption", From: refJSON(cp.From), Channel: cp.Channel, Language: cp.Language,
+		Text: cp.Text, Start: cp.Start.UTC().Format(time.RFC3339Nano), End: cp.End.UTC().Format(time.RFC3339Nano)}
+	if cp.Translated {
+		m.Translated = true
+		m.Source = &signal.CaptionSource{Text: cp.SourceText, Language: cp.SourceLanguage}
+	}
+	c.Send(m)
 }
 
 // E2EE implements room.Client.
@@ -283,7 +288,8 @@ func roomJSON(r room.RoomView) signal.RoomInfo {
 		}
 	}
 	return signal.RoomInfo{Name: r.Name, Languages: r.Languages, Channels: chans, Recording: rec,
-		E2EERequired: r.E2EERequired, Codec: r.Codec, Transcription: transcription(r.Transcription)}
+		E2EERequired: r.E2EERequired, Codec: r.Codec, Transcription: transcription(r.Transcription),
+		Translation: r.Translation}
 }
 
 // transcription leaves the state out when the server has no recogniser.

@@ -4,12 +4,18 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 )
 
-// TypeTranscript is the event type of a speech recogniser's text.
-const TypeTranscript = "transcript"
+// TypeTranscript is the event type of a speech recogniser's text, and
+// TypeTranslation of a machine translation of one (for listeners of a
+// language no interpreter covered).
+const (
+	TypeTranscript  = "transcript"
+	TypeTranslation = "translation"
+)
 
 // Utterance is one transcript event of a record: who spoke, on which channel
 // and in which language, when, and what the recogniser made of it.
@@ -24,6 +30,17 @@ type Utterance struct {
 	Text        string    `json:"text"`
 	Engine      string    `json:"engine"`
 	Model       string    `json:"model"`
+	// Translation is set on a machine translation: Text is then the
+	// engine's, in Language, of what this names.
+	Translation *Source `json:"translation,omitempty"`
+}
+
+// Source is what a machine translation was made from: the transcript event
+// and its text.
+type Source struct {
+	Transcript uint64 `json:"transcript"` // its seq
+	Text       string `json:"text"`
+	Language   string `json:"language"`
 }
 
 // Transcript is a record's transcript: its utterances in log order, and when
@@ -51,8 +68,14 @@ func ReadTranscript(dir string) (*Transcript, error) {
 func (l *Log) Transcript() *Transcript {
 	t := &Transcript{Record: l.Record, Room: l.Room, Began: l.Began, Utterance: []Utterance{}}
 	for _, ln := range l.Lines {
-		if ln.Type == TypeTranscript {
+		switch ln.Type {
+		case TypeTranscript:
 			t.Utterance = append(t.Utterance, utterance(ln.Entry))
+		case TypeTranslation:
+			u := utterance(ln.Entry)
+			src, _ := strconv.ParseUint(ln.Data["transcript"], 10, 64)
+			u.Translation = &Source{Transcript: src, Text: ln.Data["source_text"], Language: ln.Data["source_language"]}
+			t.Utterance = append(t.Utterance, u)
 		}
 	}
 	return t
@@ -95,7 +118,7 @@ func (t *Transcript) WriteVTT(w io.Writer) error {
 			end = u.Start
 		}
 		fmt.Fprintf(bw, "%d\n%s --> %s\n<v %s>", u.Seq, vttTime(u.Start.Sub(t.Began)), vttTime(end.Sub(t.Began)), vttEscape(u.Identity))
-		if mixed {
+		if mixed || u.Translation != nil {
 			fmt.Fprintf(bw, "[%s] ", vttEscape(u.label()))
 		}
 		fmt.Fprintf(bw, "%s\n\n", vttEscape(oneLine(u.Text)))
@@ -118,10 +141,14 @@ func (t *Transcript) WriteText(w io.Writer) error {
 }
 
 func (u Utterance) label() string {
-	if u.Language == "" || u.Language == u.Channel {
-		return oneLine(u.Channel)
+	l := oneLine(u.Channel)
+	if u.Language != "" && u.Language != u.Channel {
+		l += ", " + oneLine(u.Language)
 	}
-	return oneLine(u.Channel) + ", " + oneLine(u.Language)
+	if u.Translation != nil {
+		l += ", machine translation"
+	}
+	return l
 }
 
 // mixed reports whether the utterances come from more than one channel.

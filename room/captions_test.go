@@ -1,9 +1,12 @@
 package room
 
 import (
+	"context"
 	"errors"
 	"io"
 	"log/slog"
+	"strconv"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -126,5 +129,103 @@ func TestCaptionsGoToWhoFollowsTheChannel(t *testing.T) {
 	}
 	if got := len(cc.all("RoomChanged")); got != n {
 		t.Errorf("%d room updates for no change", got-n)
+	}
+}
+
+// stubTranslator answers with the text tagged by its target language, and
+// counts the requests per language.
+type stubTranslator struct {
+	mu    sync.Mutex
+	calls map[string]int
+	fail  bool
+}
+
+func (s *stubTranslator) Translate(_ context.Context, text, from, to string) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls[from+">"+to]++
+	if s.fail {
+		return "", errors.New("engine down")
+	}
+	return "[" + to + "] " + text, nil
+}
+
+func (s *stubTranslator) Engine() string { return "stub 127.0.0.1" }
+
+// TestCaptionsMachineTranslated: floor speech is translated once per language
+// that listeners follow without a live interpreter, captioned to them marked
+// as machine translation with its source, and recorded as a translation
+// event that names its transcript; floor listeners get the original only.
+func TestCaptionsMachineTranslated(t *testing.T) {
+	tl := &stubTranslator{calls: map[string]int{}}
+	var mu sync.Mutex
+	var events []Event
+	m := NewManager(Config{Engine: testEngine(t), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Transcriber: &stubScribe{},
+		Translator: tl, OnEvent: func(e Event) { mu.Lock(); events = append(events, e); mu.Unlock() }})
+	t.Cleanup(m.Close)
+	chair, cc := joinAs(t, m, "chair", func(c *auth.Claims, _ *JoinRequest) {
+		c.Grants = append(c.Grants, auth.GrantModerate)
+		c.Languages = []string{"en", "es", "ru"}
+	})
+	es1, es1c := joinAs(t, m, "es-1", grants(auth.GrantSubscribe))
+	es2, es2c := joinAs(t, m, "es-2", grants(auth.GrantSubscribe))
+	ru, ruc := joinAs(t, m, "ru-reads-floor", grants(auth.GrantSubscribe))
+	for _, l := range []struct {
+		p  *Participant
+		ch string
+	}{{es1, "es"}, {es2, "es"}, {ru, "ru"}} {
+		if err := l.p.Listen(ctx(t), l.ch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := ru.Captions(ctx(t), Floor); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	if err := m.onLoop(ctx(t), "summit", func(r *Room) error {
+		r.transcript(chair, "track", Transcript{Channel: Floor, Language: "en", Text: "go forward ten meters", Start: now.Add(-2 * time.Second), End: now})
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []*fakeClient{es1c, es2c} {
+		v := c.await(t, "Caption", func(any) bool { return true }).(Caption)
+		if !v.Translated || v.Channel != "es" || v.Language != "es" || v.Text != "[es] go forward ten meters" ||
+			v.SourceText != "go forward ten meters" || v.SourceLanguage != "en" || v.From.ID != chair.ID() {
+			t.Errorf("translated caption %+v", v)
+		}
+	}
+	if err := chair.Chat(ctx(t), "sync"); err != nil { // the loop has run past the translations
+		t.Fatal(err)
+	}
+	for who, c := range map[string]*fakeClient{"the chair": cc, "who reads the floor": ruc} {
+		if got := c.all("Caption"); len(got) != 1 || got[0].(Caption).Translated {
+			t.Errorf("%s got %+v, want the original only", who, got)
+		}
+	}
+	tl.mu.Lock()
+	if len(tl.calls) != 1 || tl.calls["en>es"] != 1 {
+		t.Errorf("translation requests %v, want one en>es", tl.calls)
+	}
+	tl.mu.Unlock()
+	mu.Lock()
+	defer mu.Unlock()
+	var transcriptSeq uint64
+	var tr *Event
+	for i, e := range events {
+		switch e.Type {
+		case EventTranscript:
+			transcriptSeq = e.Seq
+		case EventTranslation:
+			tr = &events[i]
+		}
+	}
+	if tr == nil {
+		t.Fatal("no translation event")
+	}
+	if d := tr.Data; d["transcript"] != strconv.FormatUint(transcriptSeq, 10) || d["source_text"] != "go forward ten meters" ||
+		d["source_language"] != "en" || d["language"] != "es" || d["text"] != "[es] go forward ten meters" ||
+		d["engine"] != "stub 127.0.0.1" || d["machine"] != "true" || tr.Identity != "chair" {
+		t.Errorf("translation event %+v (transcript seq %d)", tr, transcriptSeq)
 	}
 }

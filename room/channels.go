@@ -73,7 +73,8 @@ func (r *Room) roomInfo() RoomView {
 	}
 	set := r.cur()
 	return RoomView{Name: r.name, Languages: slices.Clone(r.languages), Channels: chans, Recording: r.recordingInfo(),
-		E2EERequired: set.E2EERequired, Codec: set.Codec, Transcription: r.transcription()}
+		E2EERequired: set.E2EERequired, Codec: set.Codec, Transcription: r.transcription(),
+		Translation: r.m.cfg.Translator != nil && r.transcription() == TranscriptionOn}
 }
 
 // addLanguages extends the room's languages; it reports whether any was new.

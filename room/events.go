@@ -16,16 +16,19 @@ type Event struct {
 
 // Event types.
 const (
-	EventJoin         = "join"
-	EventLeave        = "leave"
-	EventPublish      = "publish"
-	EventUnpublish    = "unpublish"
-	EventMute         = "mute"
-	EventChat         = "chat"
-	EventListen       = "listen"       // a participant chose a channel
-	EventInterpret    = "interpret"    // an interpreter moved into (or out of) a channel
-	EventSpeaker      = "speaker"      // the floor's active speaker changed
-	EventTranscript   = "transcript"   // a speech recogniser's text of a segment of someone's speech
+	EventJoin       = "join"
+	EventLeave      = "leave"
+	EventPublish    = "publish"
+	EventUnpublish  = "unpublish"
+	EventMute       = "mute"
+	EventChat       = "chat"
+	EventListen     = "listen"     // a participant chose a channel
+	EventInterpret  = "interpret"  // an interpreter moved into (or out of) a channel
+	EventSpeaker    = "speaker"    // the floor's active speaker changed
+	EventTranscript = "transcript" // a speech recogniser's text of a segment of someone's speech
+	// EventTranslation is a machine translation of a transcript (data
+	// "transcript" is its seq), with the source text and the engine.
+	EventTranslation  = "translation"
 	EventReconnecting = "reconnecting" // a participant's connection dropped; their seat waits
 	EventRecordStart  = "recording-start"
 	// EventViewerStart and EventViewerStop bracket a WHEP viewer: outside

@@ -32,6 +32,7 @@ type Room struct {
 	speaker      speakerDetector
 	rec          *recording                  // the active record, if any
 	scribes      map[string]TrackTranscriber // by track key: microphones being transcribed
+	translating  int                         // machine translations in flight
 	// transcriptionTold is the transcription state the participants last
 	// heard of (in a welcome or room-updated).
 	transcriptionTold string

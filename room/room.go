@@ -45,6 +45,9 @@ type Config struct {
 	RecordAll bool
 	// Transcriber turns speech into transcript events; nil disables it.
 	Transcriber Transcriber
+	// Translator machine translates floor captions for listeners of a
+	// language no interpreter is live on; nil: no translation.
+	Translator Translator
 	// ReconnectGrace is how long a participant whose connection dropped keeps
 	// their seat; 0 ends it at once.
 	ReconnectGrace time.Duration
@@ -72,6 +75,10 @@ type Manager struct {
 	done  bool
 	// closing is closed when Close begins: waits for stragglers end early.
 	closing chan struct{}
+	// life ends when Close begins, and with it the work rooms started off
+	// their loops (background).
+	life context.Context
+	end  context.CancelFunc
 	// denied lists revoked token ids and identities per room, for as long as
 	// this node runs (tokens expire; a restart forgets).
 	denied map[string]map[string]bool
@@ -135,7 +142,9 @@ func NewManager(cfg Config) *Manager {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Manager{cfg: cfg, log: cfg.Logger, rooms: map[string]*Room{}, closing: make(chan struct{}), denied: map[string]map[string]bool{}}
+	life, end := context.WithCancel(context.Background())
+	return &Manager{cfg: cfg, log: cfg.Logger, rooms: map[string]*Room{}, closing: make(chan struct{}), life: life, end: end,
+		denied: map[string]map[string]bool{}}
 }
 
 // Join refusals.
@@ -217,6 +226,7 @@ func (m *Manager) Close() {
 	m.mu.Lock()
 	if !m.done {
 		close(m.closing)
+		m.end()
 	}
 	m.done = true
 	rooms := make([]*Room, 0, len(m.rooms))
@@ -234,6 +244,20 @@ func (m *Manager) Close() {
 		})
 	}
 	m.wg.Wait()
+}
+
+// background lets a room start work off its loop that the Manager owns: it
+// counts in m.wg, and its context ends after d or when Close begins. The
+// caller calls cancel, then m.wg.Done. False once the Manager is closing.
+func (m *Manager) background(d time.Duration) (context.Context, context.CancelFunc, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.done {
+		return nil, nil, false
+	}
+	m.wg.Add(1)
+	ctx, cancel := context.WithTimeout(m.life, d)
+	return ctx, cancel, true
 }
 
 // newID returns a short random id with the given prefix.

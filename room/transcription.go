@@ -181,4 +181,5 @@ func (r *Room) transcript(p *Participant, track string, tr Transcript) {
 		"engine": tr.Engine, "model": tr.Model,
 	})
 	r.caption(p, tr)
+	r.translate(p, track, r.eventSeq, tr)
 }

@@ -92,6 +92,9 @@ type RoomView struct {
 	// not answering), TranscriptionOff (no engine) or TranscriptionE2EE (the
 	// server cannot hear an encrypted room).
 	Transcription string
+	// Translation: captions of a language no interpreter is live on are
+	// machine translated from the floor.
+	Translation bool
 }
 
 // Transcription states of a room.
@@ -113,6 +116,11 @@ type Caption struct {
 	Text              string
 	// Start and End are when the speech reached the server.
 	Start, End time.Time
+	// Translated marks a machine translation of floor speech into Language,
+	// for a channel no interpreter was live on; SourceText and
+	// SourceLanguage are what was said.
+	Translated                 bool
+	SourceText, SourceLanguage string
 }
 
 // What a participant asks captions of, besides Floor and a language.

@@ -165,6 +165,15 @@ func Start(cfg config.Config, log *slog.Logger, opts ...Option) (*Server, error)
 	if s.asr != nil {
 		scribe = transcriber{s.asr}
 	}
+	translator, err := startTranslator(cfg, log)
+	if err != nil { // Validate checked the URL and kind: this does not fail
+		if s.asr != nil {
+			s.asr.Close()
+		}
+		ln.Close()
+		engine.Close()
+		return nil, err
+	}
 	if cfg.Metrics {
 		s.metrics = metrics.New(log)
 	}
@@ -189,6 +198,7 @@ func Start(cfg config.Config, log *slog.Logger, opts ...Option) (*Server, error)
 		SessionEnded:  s.sessionEnded,
 		StartRecorder: recorders(records.Root(), key, cfg.CheckpointInterval, log, hooks.RecordSealed),
 		Transcriber:   scribe,
+		Translator:    translator,
 		OnEvent:       onEvent,
 		OnJoined:      s.metrics.ObserveJoin, // nil-safe
 		Placement:     place,

@@ -7,6 +7,7 @@ import (
 	"github.com/parleyhq/parley/metrics"
 	"github.com/parleyhq/parley/room"
 	"github.com/parleyhq/parley/transcribe"
+	"github.com/parleyhq/parley/translate"
 )
 
 // startTranscriber makes the node's speech recogniser client, or nil when no
@@ -46,4 +47,21 @@ func asrStats(svc *transcribe.Service) func() metrics.ASRStats {
 			Dropped: st.Dropped, TapDropped: st.TapDropped, Answering: svc.Answering(),
 			LatencyBuckets: st.Latency.Buckets, LatencyCounts: st.Latency.Counts, LatencySum: st.Latency.Sum, LatencyCount: st.Latency.Count}
 	}
+}
+
+// startTranslator makes the node's machine translation client for captions,
+// or returns nil when no engine is configured.
+func startTranslator(cfg config.Config, log *slog.Logger) (room.Translator, error) {
+	if cfg.TranslateURL == "" {
+		return nil, nil
+	}
+	c, err := translate.New(translate.Options{URL: cfg.TranslateURL, Kind: cfg.TranslateKind, APIKey: cfg.TranslateAPIKey})
+	if err != nil {
+		return nil, err
+	}
+	if cfg.ASRURL == "" || cfg.ASRLanguage == "" {
+		log.Warn("a translation engine is configured, but captions are translated only from floor speech of a known language: set asr_url and asr_language")
+	}
+	log.Info("captions are machine translated where no interpreter is live", "engine", c.Engine())
+	return c, nil
 }

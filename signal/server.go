@@ -72,6 +72,9 @@ type RoomInfo struct {
 	// cannot (the room is encrypted end to end); absent when the server has
 	// no speech recogniser.
 	Transcription string `json:"transcription,omitempty"`
+	// Translation: floor captions are machine translated for listeners of
+	// a language no interpreter is live on (marked "translated").
+	Translation bool `json:"translation,omitempty"`
 }
 
 // RecordingInfo says whether, and since when, the room records.
@@ -190,16 +193,24 @@ type Chat struct {
 }
 
 // Caption is live text of what someone said on a channel the client follows
-// (see Captions). Later versions may add fields (a machine translation will
-// carry "translated":true and its "source"); clients ignore what they do not know.
+// (see Captions). A machine translation carries "translated":true and its
+// "source"; clients ignore fields they do not know.
 type Caption struct {
-	Type     string `json:"type"` // "caption"
-	From     Ref    `json:"from"` // the speaker
-	Channel  string `json:"channel"`
-	Language string `json:"language,omitempty"` // absent when the engine detected it
+	Type       string         `json:"type"` // "caption"
+	From       Ref            `json:"from"` // the speaker
+	Channel    string         `json:"channel"`
+	Language   string         `json:"language,omitempty"` // absent when the engine detected it
+	Text       string         `json:"text"`
+	Start      string         `json:"start"` // RFC 3339, when the speech reached the server
+	End        string         `json:"end"`
+	Translated bool           `json:"translated,omitempty"`
+	Source     *CaptionSource `json:"source,omitempty"` // what was said, when Translated
+}
+
+// CaptionSource is the original of a machine translated caption.
+type CaptionSource struct {
 	Text     string `json:"text"`
-	Start    string `json:"start"` // RFC 3339, when the speech reached the server
-	End      string `json:"end"`
+	Language string `json:"language"`
 }
 
 // E2EEFrom relays a client's e2ee message, naming its sender as the server

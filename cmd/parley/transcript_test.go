@@ -27,6 +27,10 @@ func TestTranscriptCommand(t *testing.T) {
 		rec.Event(record.TypeTranscript, "PA_"+u.who, u.who, map[string]string{"channel": u.ch, "language": u.ch, "text": u.text,
 			"start": began.Add(time.Second).Format(time.RFC3339Nano), "end": began.Add(3 * time.Second).Format(time.RFC3339Nano)}, time.Now())
 	}
+	// A machine translation of the floor's line, for listeners of es.
+	rec.Event(record.TypeTranslation, "PA_head-a", "head-a", map[string]string{"channel": "es", "language": "es", "text": "va adelante diez metros",
+		"source_language": "en", "source_text": "go forward ten meters", "transcript": "2", "engine": "apertium 127.0.0.1:2737", "machine": "true",
+		"start": began.Add(time.Second).Format(time.RFC3339Nano), "end": began.Add(3 * time.Second).Format(time.RFC3339Nano)}, time.Now())
 	if _, err := rec.Seal(); err != nil {
 		t.Fatal(err)
 	}
@@ -43,10 +47,18 @@ func TestTranscriptCommand(t *testing.T) {
 	if code != 0 || !strings.HasPrefix(out, "WEBVTT") || !strings.Contains(out, "<v irina>вперёд") || strings.Contains(out, "forward") {
 		t.Fatalf("vtt of the ru channel: exit %d\n%s%s", code, out, errOut)
 	}
+	code, out, errOut = runCLI("transcript", dir, "--format", "vtt", "--channel", "es")
+	if code != 0 || !strings.Contains(out, "<v head-a>[es, machine translation] va adelante diez metros") {
+		t.Fatalf("vtt of the es channel, machine translated: exit %d\n%s%s", code, out, errOut)
+	}
 	code, out, errOut = runCLI("transcript", "--format", "json", dir)
 	var tr record.Transcript
-	if code != 0 || json.Unmarshal([]byte(out), &tr) != nil || len(tr.Utterance) != 2 || tr.Room != "summit" {
+	if code != 0 || json.Unmarshal([]byte(out), &tr) != nil || len(tr.Utterance) != 3 || tr.Room != "summit" {
 		t.Fatalf("json: exit %d\n%s%s", code, out, errOut)
+	}
+	if mt := tr.Utterance[2].Translation; mt == nil || mt.Text != "go forward ten meters" || mt.Language != "en" || mt.Transcript != 2 ||
+		tr.Utterance[0].Translation != nil {
+		t.Errorf("json: the machine translation's source %+v", mt)
 	}
 	if code, _, _ := runCLI("transcript", dir, "--format", "srt"); code != 2 {
 		t.Errorf("an unknown format: exit %d, want 2", code)

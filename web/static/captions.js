@@ -10,7 +10,9 @@ import { langName } from './interpretation.js';
 
 /**
  * @typedef {{id: string, identity: string, name: string}} Who
- * @typedef {{from: Who, channel: string, language: string, text: string, end: string, at: number, el?: HTMLElement}} Caption
+ * @typedef {{from: Who, channel: string, language: string, text: string, end: string, at: number, el?: HTMLElement,
+ *   translated?: {text: string, language: string}}} Caption
+ *   `translated`: a machine translation, and what was said
  */
 
 /** How long a caption stays on screen, in ms, before it fades. */
@@ -106,6 +108,13 @@ export function onCaption(msg) {
     end: typeof msg.end === 'string' ? msg.end : '',
     at: Date.now(),
   };
+  if (msg.translated === true) {
+    const src = msg.source && typeof msg.source === 'object' ? msg.source : {};
+    c.translated = {
+      text: typeof src.text === 'string' ? src.text : '',
+      language: typeof src.language === 'string' ? src.language : '',
+    };
+  }
   received.push(c);
   if (received.length > 100) received.shift();
   // Off, or paused: a caption that was on its way when that changed is not shown.
@@ -141,6 +150,16 @@ export function renderStrip() {
     if (c.el) return c.el;
     const parts = [h('span', { class: 'caption-who', text: speakerName(c.from) })];
     if (c.language) parts.push(h('span', { class: 'caption-lang', text: c.language.toUpperCase(), attrs: { title: langName(c.language) } }));
+    if (c.translated) {
+      // Machine translation is never passed off as an interpreter's words: it says so, and
+      // what was said is one hover (or long press) away.
+      const from = c.translated.language ? ` from ${langName(c.translated.language)}` : '';
+      parts.push(h('span', {
+        class: 'caption-mt',
+        text: 'Machine translation',
+        attrs: { title: `Machine translation${from}: “${c.translated.text}”` },
+      }));
+    }
     parts.push(h('span', { class: 'caption-text', text: c.text }));
     c.el = h('div', { class: 'caption' }, parts);
     c.el.dataset.end = c.end; // when the speech reached the server, and when it was shown:
@@ -246,7 +265,8 @@ export function renderCaptions() {
   const opts = $('cc-options');
   opts.replaceChildren(choice('What you listen to', ch === 'auto', 'auto', heard));
   opts.append(choice('Original audio', ch === 'floor', 'floor', 'floor'));
-  for (const l of st.room.languages) opts.append(choice(langName(l), ch === l, l, 'interpreted'));
+  const hint = st.room.translation ? 'interpreter, or machine translation' : 'interpreted';
+  for (const l of st.room.languages) opts.append(choice(langName(l), ch === l, l, hint));
   renderStrip();
 }
 

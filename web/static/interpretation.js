@@ -24,6 +24,8 @@ export function normalizeRoom(r) {
     recording: room.recording && typeof room.recording === 'object' ? { ...room.recording, active: room.recording.active === true } : null,
     // 'on', 'paused' (the speech engine does not answer) or 'e2ee'; absent without an engine.
     transcription: ['on', 'paused', 'e2ee'].includes(room.transcription) ? room.transcription : '',
+    // Captions of a language without a live interpreter come machine translated.
+    translation: room.translation === true,
   };
 }
 

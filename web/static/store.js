@@ -20,7 +20,7 @@ import { renderRecording } from './recording.js';
  * @typedef {{active: boolean, record?: string, since?: string, by?: Who, [key: string]: any}} Recording
  * @typedef {{name: string, languages: string[],
  *            channels: Record<string, {interpreter: string, live: boolean}>,
- *            recording: Recording | null, transcription?: string}} RoomInfo
+ *            recording: Recording | null, transcription?: string, translation?: boolean}} RoomInfo
  * @typedef {{id: string, identity: string, name: string}} Who
  * @typedef {import('./session.js').RemoteTrack} RemoteTrack
  * @typedef {import('./session.js').Source} Source

@@ -66,7 +66,7 @@ export const parleyTest = {
     shown: Number(/** @type {HTMLElement} */ (li).dataset.shown || 0),
   })),
   /** @returns {{identity: string, channel: string, language: string, text: string}[]} every caption received */
-  captionsReceived: () => received.map((c) => ({ identity: c.from.identity, channel: c.channel, language: c.language, text: c.text })),
+  captionsReceived: () => received.map((c) => ({ identity: c.from.identity, channel: c.channel, language: c.language, text: c.text, translated: c.translated || null })),
   /** @returns {string} the note over the captions ('' when none shows) */
   captionNote: () => ($('captions-note').hidden ? '' : $('captions-note').textContent || ''),
   /** @type {any[]} every `error` message received */
