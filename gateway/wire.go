@@ -77,7 +77,7 @@ func (c *conn) Chat(m room.ChatMessage) {
 
 // Caption implements room.Client.
 func (c *conn) Caption(cp room.Caption) {
-	m := &signal.Caption{Type: "caption", From: refJSON(cp.From), Channel: cp.Channel, Language: cp.Language,
+	m := &signal.Caption{Type: "caption", ID: cp.ID, From: refJSON(cp.From), Channel: cp.Channel, Language: cp.Language,
 		Text: cp.Text, Start: cp.Start.UTC().Format(time.RFC3339Nano), End: cp.End.UTC().Format(time.RFC3339Nano)}
 	if cp.Translated {
 		m.Translated = true

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -20,7 +19,8 @@ const (
 // Utterance is one transcript event of a record: who spoke, on which channel
 // and in which language, when, and what the recogniser made of it.
 type Utterance struct {
-	Seq         uint64    `json:"seq"` // the event's place in the log, for citing it
+	Seq         uint64    `json:"seq"`          // the event's place in the log, for citing it
+	ID          string    `json:"id,omitempty"` // the room's name for this text (translations refer to it)
 	Start       time.Time `json:"start"`
 	End         time.Time `json:"end"`
 	Participant string    `json:"participant"`
@@ -35,10 +35,10 @@ type Utterance struct {
 	Translation *Source `json:"translation,omitempty"`
 }
 
-// Source is what a machine translation was made from: the transcript event
-// and its text.
+// Source is what a machine translation was made from: the transcript and
+// its text.
 type Source struct {
-	Transcript uint64 `json:"transcript"` // its seq
+	Transcript string `json:"transcript"` // its id
 	Text       string `json:"text"`
 	Language   string `json:"language"`
 }
@@ -73,8 +73,8 @@ func (l *Log) Transcript() *Transcript {
 			t.Utterance = append(t.Utterance, utterance(ln.Entry))
 		case TypeTranslation:
 			u := utterance(ln.Entry)
-			src, _ := strconv.ParseUint(ln.Data["transcript"], 10, 64)
-			u.Translation = &Source{Transcript: src, Text: ln.Data["source_text"], Language: ln.Data["source_language"]}
+			u.ID = ""
+			u.Translation = &Source{Transcript: ln.Data["transcript"], Text: ln.Data["source_text"], Language: ln.Data["source_language"]}
 			t.Utterance = append(t.Utterance, u)
 		}
 	}
@@ -82,7 +82,7 @@ func (l *Log) Transcript() *Transcript {
 }
 
 func utterance(e Entry) Utterance {
-	u := Utterance{Seq: e.Seq, Participant: e.Participant, Identity: e.Identity,
+	u := Utterance{Seq: e.Seq, ID: e.Data["id"], Participant: e.Participant, Identity: e.Identity,
 		Channel: e.Data["channel"], Language: e.Data["language"], Text: e.Data["text"],
 		Engine: e.Data["engine"], Model: e.Data["model"]}
 	u.Start, _ = time.Parse(time.RFC3339Nano, e.Data["start"])

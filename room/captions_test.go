@@ -5,7 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -190,7 +190,7 @@ func TestCaptionsMachineTranslated(t *testing.T) {
 	}
 	for _, c := range []*fakeClient{es1c, es2c} {
 		v := c.await(t, "Caption", func(any) bool { return true }).(Caption)
-		if !v.Translated || v.Channel != "es" || v.Language != "es" || v.Text != "[es] go forward ten meters" ||
+		if !v.Translated || !strings.HasPrefix(v.ID, "TS_") || v.Channel != "es" || v.Language != "es" || v.Text != "[es] go forward ten meters" ||
 			v.SourceText != "go forward ten meters" || v.SourceLanguage != "en" || v.From.ID != chair.ID() {
 			t.Errorf("translated caption %+v", v)
 		}
@@ -210,12 +210,12 @@ func TestCaptionsMachineTranslated(t *testing.T) {
 	tl.mu.Unlock()
 	mu.Lock()
 	defer mu.Unlock()
-	var transcriptSeq uint64
+	var transcriptID string
 	var tr *Event
 	for i, e := range events {
 		switch e.Type {
 		case EventTranscript:
-			transcriptSeq = e.Seq
+			transcriptID = e.Data["id"]
 		case EventTranslation:
 			tr = &events[i]
 		}
@@ -223,9 +223,9 @@ func TestCaptionsMachineTranslated(t *testing.T) {
 	if tr == nil {
 		t.Fatal("no translation event")
 	}
-	if d := tr.Data; d["transcript"] != strconv.FormatUint(transcriptSeq, 10) || d["source_text"] != "go forward ten meters" ||
+	if d := tr.Data; !strings.HasPrefix(transcriptID, "TS_") || d["transcript"] != transcriptID || d["source_text"] != "go forward ten meters" ||
 		d["source_language"] != "en" || d["language"] != "es" || d["text"] != "[es] go forward ten meters" ||
 		d["engine"] != "stub 127.0.0.1" || d["machine"] != "true" || tr.Identity != "chair" {
-		t.Errorf("translation event %+v (transcript seq %d)", tr, transcriptSeq)
+		t.Errorf("translation event %+v (transcript %q)", tr, transcriptID)
 	}
 }

@@ -27,7 +27,7 @@ const (
 	EventSpeaker    = "speaker"    // the floor's active speaker changed
 	EventTranscript = "transcript" // a speech recogniser's text of a segment of someone's speech
 	// EventTranslation is a machine translation of a transcript (data
-	// "transcript" is its seq), with the source text and the engine.
+	// "transcript" is its id), with the source text and the engine.
 	EventTranslation  = "translation"
 	EventReconnecting = "reconnecting" // a participant's connection dropped; their seat waits
 	EventRecordStart  = "recording-start"

@@ -41,6 +41,8 @@ type TrackTranscriber interface {
 
 // Transcript is the text of one segment of speech.
 type Transcript struct {
+	ID string // given by the room
+
 	Channel, Language string
 	Start, End        time.Time
 	RTPStart, RTPEnd  uint32
@@ -105,7 +107,7 @@ func (r *Room) caption(p *Participant, tr Transcript) {
 	if tr.Late {
 		return
 	}
-	c := Caption{From: p.ref(), Channel: tr.Channel, Language: tr.Language, Text: tr.Text, Start: tr.Start, End: tr.End}
+	c := Caption{ID: tr.ID, From: p.ref(), Channel: tr.Channel, Language: tr.Language, Text: tr.Text, Start: tr.Start, End: tr.End}
 	for _, q := range r.participants {
 		if q.can(authSubscribe) && r.router.captionsOf(q.id) == tr.Channel {
 			q.client.Caption(c)
@@ -174,12 +176,16 @@ func (r *Room) relabelScribes() {
 
 // transcript records one result; p may have left since they spoke.
 func (r *Room) transcript(p *Participant, track string, tr Transcript) {
+	// The id names this text wherever it is referred to (its translations,
+	// corrections): event seqs differ between the room's observers and a
+	// record, which numbers its own lines.
+	tr.ID = newID("TS_")
 	r.event(EventTranscript, p, map[string]string{
-		"track": track, "channel": tr.Channel, "language": tr.Language, "text": tr.Text,
+		"id": tr.ID, "track": track, "channel": tr.Channel, "language": tr.Language, "text": tr.Text,
 		"start": tr.Start.UTC().Format(time.RFC3339Nano), "end": tr.End.UTC().Format(time.RFC3339Nano),
 		"rtp_start": strconv.FormatUint(uint64(tr.RTPStart), 10), "rtp_end": strconv.FormatUint(uint64(tr.RTPEnd), 10),
 		"engine": tr.Engine, "model": tr.Model,
 	})
 	r.caption(p, tr)
-	r.translate(p, track, r.eventSeq, tr)
+	r.translate(p, track, tr)
 }

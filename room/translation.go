@@ -3,7 +3,6 @@ package room
 import (
 	"context"
 	"slices"
-	"strconv"
 	"time"
 )
 
@@ -57,11 +56,11 @@ func (r *Room) translationTargets(from string) []string {
 	return targets
 }
 
-// translate sends floor speech, recorded as event seq, to the translator
+// translate sends floor speech to the translator
 // for each language that needs it. The requests run off the loop, owned by
 // the Manager (its Close cancels and waits for them); each answer comes back
 // to the loop as a translation event and a caption.
-func (r *Room) translate(p *Participant, track string, seq uint64, tr Transcript) {
+func (r *Room) translate(p *Participant, track string, tr Transcript) {
 	t := r.m.cfg.Translator
 	if t == nil || tr.Late || tr.Channel != Floor || tr.Language == "" || tr.Text == "" {
 		return
@@ -86,7 +85,7 @@ func (r *Room) translate(p *Participant, track string, seq uint64, tr Transcript
 					r.m.log.Warn("caption not translated", "room", r.name, "from", tr.Language, "to", to, "err", err)
 					return
 				}
-				r.translated(p, track, seq, tr, to, text, t.Engine())
+				r.translated(p, track, tr, to, text, t.Engine())
 			})
 		}()
 	}
@@ -95,15 +94,15 @@ func (r *Room) translate(p *Participant, track string, seq uint64, tr Transcript
 // translated records a machine translation beside the transcript it came
 // from (the source text and language, the engine) and captions it for
 // those who follow its language, marked as machine translation.
-func (r *Room) translated(p *Participant, track string, seq uint64, tr Transcript, to, text, engine string) {
+func (r *Room) translated(p *Participant, track string, tr Transcript, to, text, engine string) {
 	r.event(EventTranslation, p, map[string]string{
-		"track": track, "transcript": strconv.FormatUint(seq, 10),
+		"track": track, "transcript": tr.ID,
 		"channel": to, "language": to, "text": text,
 		"source_language": tr.Language, "source_text": tr.Text,
 		"start": tr.Start.UTC().Format(time.RFC3339Nano), "end": tr.End.UTC().Format(time.RFC3339Nano),
 		"engine": engine, "machine": "true",
 	})
-	c := Caption{From: p.ref(), Channel: to, Language: to, Text: text, Start: tr.Start, End: tr.End,
+	c := Caption{ID: tr.ID, From: p.ref(), Channel: to, Language: to, Text: text, Start: tr.Start, End: tr.End,
 		Translated: true, SourceLanguage: tr.Language, SourceText: tr.Text}
 	live := r.liveChannels()
 	for _, q := range r.participants {

@@ -108,7 +108,8 @@ const (
 // Caption is the text of a stretch of speech, live, to the participants who
 // follow its channel.
 type Caption struct {
-	From Ref // the speaker
+	ID   string // the transcript's (a machine translation has its source's)
+	From Ref    // the speaker
 	// Channel is Floor or the interpretation channel the speech is in;
 	// Language the language it was transcribed as ("" when the engine was
 	// left to detect it).

@@ -197,6 +197,7 @@ type Chat struct {
 // "source"; clients ignore fields they do not know.
 type Caption struct {
 	Type       string         `json:"type"` // "caption"
+	ID         string         `json:"id"`   // the transcript's, as the record names it
 	From       Ref            `json:"from"` // the speaker
 	Channel    string         `json:"channel"`
 	Language   string         `json:"language,omitempty"` // absent when the engine detected it

@@ -23,13 +23,13 @@ func TestTranscriptCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, u := range []struct{ who, ch, text string }{{"head-a", "floor", "go forward ten meters"}, {"irina", "ru", "вперёд"}} {
-		rec.Event(record.TypeTranscript, "PA_"+u.who, u.who, map[string]string{"channel": u.ch, "language": u.ch, "text": u.text,
+	for _, u := range []struct{ id, who, ch, text string }{{"TS_1", "head-a", "floor", "go forward ten meters"}, {"TS_2", "irina", "ru", "вперёд"}} {
+		rec.Event(record.TypeTranscript, "PA_"+u.who, u.who, map[string]string{"id": u.id, "channel": u.ch, "language": u.ch, "text": u.text,
 			"start": began.Add(time.Second).Format(time.RFC3339Nano), "end": began.Add(3 * time.Second).Format(time.RFC3339Nano)}, time.Now())
 	}
 	// A machine translation of the floor's line, for listeners of es.
 	rec.Event(record.TypeTranslation, "PA_head-a", "head-a", map[string]string{"channel": "es", "language": "es", "text": "va adelante diez metros",
-		"source_language": "en", "source_text": "go forward ten meters", "transcript": "2", "engine": "apertium 127.0.0.1:2737", "machine": "true",
+		"source_language": "en", "source_text": "go forward ten meters", "transcript": "TS_1", "engine": "apertium 127.0.0.1:2737", "machine": "true",
 		"start": began.Add(time.Second).Format(time.RFC3339Nano), "end": began.Add(3 * time.Second).Format(time.RFC3339Nano)}, time.Now())
 	if _, err := rec.Seal(); err != nil {
 		t.Fatal(err)
@@ -56,7 +56,7 @@ func TestTranscriptCommand(t *testing.T) {
 	if code != 0 || json.Unmarshal([]byte(out), &tr) != nil || len(tr.Utterance) != 3 || tr.Room != "summit" {
 		t.Fatalf("json: exit %d\n%s%s", code, out, errOut)
 	}
-	if mt := tr.Utterance[2].Translation; mt == nil || mt.Text != "go forward ten meters" || mt.Language != "en" || mt.Transcript != 2 ||
+	if mt := tr.Utterance[2].Translation; mt == nil || mt.Text != "go forward ten meters" || mt.Language != "en" || mt.Transcript != "TS_1" ||
 		tr.Utterance[0].Translation != nil {
 		t.Errorf("json: the machine translation's source %+v", mt)
 	}
