@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +19,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/parleyhq/parley/auth"
+	"github.com/parleyhq/parley/record"
 )
 
 // checkReadouts: on the recorded call (TestRecordPlayer's, which it shares to
@@ -176,4 +179,65 @@ func checkReadouts(t *testing.T, call recordedCall) {
 		return s == "2 docs, 4 moments, 2 only", s + fmt.Sprint(err)
 	})
 	screenshot(t, tab, "readout-compare")
+
+	// A correction: head-b says a word of head-a's first floor line was heard wrong. It is
+	// signed in head-b's browser, shown under the line (which stays as recorded), and the
+	// transcript the server serves carries it beside the line.
+	tab = openPlayer(t, ctx, call.browser, call.srv.URL()+"/records/"+call.id+"#token="+url.QueryEscape(tokenFor("head-b")))
+	var seq string
+	waitFor(t, ctx, "a floor line with words to correct", func() (bool, string) {
+		s, err := chromedp.Run(tab, chromedp.Evaluate[string](`(() => {
+		  document.getElementById('pl-tab-transcript').click();
+		  const li = [...document.querySelectorAll('#pl-tr li[data-channel="floor"]')].find((l) => l.querySelector('.pl-correct') && !/nothing recognised/.test(l.querySelector('.pl-tr-text').textContent));
+		  if (!li) return '';
+		  li.querySelector('.pl-correct').click();
+		  return li.dataset.seq;
+		})()`))
+		seq = s
+		return err == nil && s != "", fmt.Sprint(err)
+	})
+	if err := evalVoid(tab, `(() => {
+	  const f = document.querySelector('.pl-correct-form');
+	  const [heard, said] = f.querySelectorAll('input');
+	  heard.value = heard.value.split(' ')[0];
+	  said.value = 'two meters';
+	  f.requestSubmit();
+	})()`); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, "head-b's correction under the line", func() (bool, string) {
+		s, err := chromedp.Run(tab, chromedp.Evaluate[string](`(document.querySelector('#pl-tr li[data-seq="`+seq+`"] .pl-correction') || {}).textContent || document.querySelector('.pl-correct-status')?.textContent || ''`))
+		return strings.HasPrefix(s, "head-b corrects") && strings.HasSuffix(s, "“two meters”"), s + fmt.Sprint(err)
+	})
+	screenshot(t, tab, "transcript-correction")
+	req, _ = http.NewRequestWithContext(ctx, "GET", call.srv.URL()+"/records/"+call.id+"/transcript?format=json", nil)
+	req.Header.Set("Authorization", "Bearer "+tokenFor("head-a"))
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tr record.Transcript
+	err = json.NewDecoder(resp.Body).Decode(&tr)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, u := range tr.Utterance {
+		if strconv.FormatUint(u.Seq, 10) == seq {
+			found = len(u.Corrections) == 1 && u.Corrections[0].By == "head-b" && u.Corrections[0].Text == "two meters" &&
+				strings.HasPrefix(u.Text, u.Corrections[0].Quote)
+		}
+	}
+	if !found {
+		t.Errorf("the served transcript has no correction of line %s: %+v", seq, tr.Utterance)
+	}
+	// Corrections are not readouts: the Readouts tab still lists the two.
+	if err := chromedp.Do(tab, chromedp.Click(`#pl-tab-readouts`)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, "the readouts list without the correction", func() (bool, string) {
+		n, err := chromedp.Run(tab, chromedp.Evaluate[int](`document.querySelectorAll('.ro-list .ro-item').length`))
+		return err == nil && n == 2, fmt.Sprint(n, err)
+	})
 }

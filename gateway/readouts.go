@@ -7,9 +7,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/parleyhq/parley/auth"
@@ -21,7 +18,6 @@ import (
 // beside the record, written on a participant's request.
 const maxReadouts = 1000
 
-var readoutIDRE = regexp.MustCompile(`^[0-9a-f]{16}$`)
 
 // serveReadouts adds the readout routes: publishing (readout grant), listing
 // and reading (record or readout grant).
@@ -64,6 +60,7 @@ func (g *Gateway) serveReadouts(records *record.Store) {
 // readoutSummary is a readout in a list.
 type readoutSummary struct {
 	ID        string    `json:"id"`
+	Kind      string    `json:"kind,omitempty"` // "correction" for a correction of a transcript line
 	Author    string    `json:"author"`
 	Title     string    `json:"title"`
 	Published time.Time `json:"published"`
@@ -144,39 +141,10 @@ func keepOnce(path string, b []byte) error {
 	return os.Rename(tmp.Name(), path)
 }
 
-// readReadouts reads the readouts kept beside the record in dir; one that
-// no longer parses is skipped (its page says why).
-func readReadouts(dir string) []*readout.Readout {
-	entries, _ := os.ReadDir(filepath.Join(dir, record.ReadoutsDir))
-	var out []*readout.Readout
-	for _, e := range entries {
-		id, ok := strings.CutSuffix(e.Name(), ".json")
-		if !ok || !readoutIDRE.MatchString(id) {
-			continue
-		}
-		if ro, err := readReadout(dir, id); err == nil {
-			out = append(out, ro)
-		}
-	}
-	slices.SortFunc(out, func(a, b *readout.Readout) int { return a.Body.Published.Compare(b.Body.Published) })
-	return out
-}
-
-func readReadout(dir, id string) (*readout.Readout, error) {
-	if !readoutIDRE.MatchString(id) {
-		return nil, os.ErrNotExist
-	}
-	b, err := os.ReadFile(filepath.Join(dir, record.ReadoutsDir, id+".json"))
-	if err != nil {
-		return nil, err
-	}
-	return readout.Parse(b)
-}
-
 func listReadouts(w http.ResponseWriter, dir string) {
 	items := []readoutSummary{}
-	for _, ro := range readReadouts(dir) {
-		items = append(items, readoutSummary{ID: ro.ID, Author: ro.Body.Author, Title: ro.Body.Title,
+	for _, ro := range readout.ReadDir(dir) {
+		items = append(items, readoutSummary{ID: ro.ID, Kind: ro.Body.Kind, Author: ro.Body.Author, Title: ro.Body.Title,
 			Published: ro.Body.Published, Citations: len(ro.Body.Citations)})
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -200,7 +168,7 @@ type readoutView struct {
 // readout and its check), file (the signed file, to verify elsewhere), md or
 // html (exports with footnotes naming record times).
 func serveReadout(w http.ResponseWriter, r *http.Request, dir, id string) {
-	ro, err := readReadout(dir, id)
+	ro, err := readout.ReadOne(dir, id)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 		http.Error(w, "no such readout", http.StatusNotFound)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley/auth"
+	"github.com/parleyhq/parley/readout"
 	"github.com/parleyhq/parley/record"
 	"github.com/parleyhq/parley/room"
 )
@@ -102,7 +103,7 @@ func (g *Gateway) ServeRecords(records *record.Store, serverKey ed25519.PublicKe
 // default), vtt (WebVTT) or html (a page to read), of every channel or of
 // ?channel= alone.
 func serveTranscript(w http.ResponseWriter, r *http.Request, dir string) {
-	t, err := record.ReadTranscript(dir)
+	t, err := readout.Transcript(dir) // with its corrections
 	if err != nil {
 		http.Error(w, "the record's transcript cannot be read: "+err.Error(), http.StatusConflict)
 		return

@@ -75,6 +75,13 @@ func Check(r *Readout, l *record.Log, o Options) (*Result, error) {
 			return res, &Problem{Citation: c.ID, Reason: err.Error()}
 		}
 	}
+	if r.Body.Kind == KindCorrection {
+		c := r.Body.Citations[0] // checkCorrection: one citation, one event
+		if ln, _ := l.Line(c.Events[0].Seq); ln.Type != record.TypeTranscript {
+			return res, &Problem{Citation: c.ID, Reason: fmt.Sprintf("event %d is a %s, and only transcript lines are corrected", ln.Seq, ln.Type)}
+		}
+		return res, nil // its text is the corrected words, not statements to cite
+	}
 	cited := map[string]bool{}
 	for _, s := range Statements(r.Body.Text) {
 		if len(s.Cites) == 0 {

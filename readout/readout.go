@@ -59,8 +59,18 @@ type File struct {
 	Sig    string `json:"sig"` // base64url of the signature of SignedText(Body)
 }
 
+// KindCorrection marks a correction: a participant's signed statement that
+// words of one transcript line were heard wrong, and what was said. It never
+// rewrites the line: the record keeps what the recogniser wrote, and the
+// correction stands beside it, as signed by whom, for readers to weigh.
+const KindCorrection = "correction"
+
 // Body is what the author wrote and signed.
 type Body struct {
+	// Kind is "" for a readout, KindCorrection for a correction: then its
+	// one citation names one transcript line and quotes the words corrected,
+	// and Text is what the author says was said in their place.
+	Kind      string     `json:"kind,omitempty"`
 	Record    string     `json:"record"`
 	End       string     `json:"end"` // hex SHA-256 of the record's end marker line
 	Author    string     `json:"author"`
@@ -214,6 +224,37 @@ func (b *Body) check() error {
 		if !seen[m] {
 			return fmt.Errorf("the text cites [^%s], which no citation defines", m)
 		}
+	}
+	switch b.Kind {
+	case "":
+	case KindCorrection:
+		return b.checkCorrection()
+	default:
+		return fmt.Errorf("the document's kind %q is neither a readout nor a correction", b.Kind)
+	}
+	return nil
+}
+
+// checkCorrection holds a correction to its shape: one transcript line, the
+// words corrected, and different words for them.
+func (b *Body) checkCorrection() error {
+	if len(b.Citations) != 1 {
+		return errors.New("a correction cites exactly one transcript line")
+	}
+	c := b.Citations[0]
+	switch {
+	case len(c.Events) != 1:
+		return errors.New("a correction cites exactly one transcript line")
+	case c.Channel == "chat":
+		return errors.New("a correction is of a transcript line: chat is written, not heard")
+	case c.Interpretation != nil:
+		return errors.New("a correction cites no interpretation: correct each channel's line on its own")
+	case normalize(c.Quote) == "":
+		return errors.New("a correction quotes the words it corrects")
+	case len(b.Text) > MaxQuote:
+		return fmt.Errorf("a correction's text is longer than %d bytes", MaxQuote)
+	case normalize(b.Text) == normalize(c.Quote):
+		return errors.New("the correction says the same as the line it corrects")
 	}
 	return nil
 }

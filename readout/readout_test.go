@@ -278,3 +278,62 @@ func TestStatements(t *testing.T) {
 		}
 	}
 }
+
+// correction is head-b's correction of the recogniser's "ten meters" in
+// their own floor line (seq 11) to "two meters".
+func (m *meeting) correction(t testing.TB) readout.Body {
+	return readout.Body{
+		Kind: readout.KindCorrection, Record: m.log.Record, End: m.log.End, Author: "head-b",
+		Published: m.t0.Add(time.Hour), Text: "two meters",
+		Citations: []readout.Citation{{ID: "c", From: 27, To: 30, Channel: "floor",
+			Events: []readout.Ref{m.ref(t, 11, "transcript")}, Quote: "ten meters"}},
+	}
+}
+
+// TestCorrection: a correction of a transcript line verifies; one that
+// quotes words the line does not hold, cites a chat line or an interpretation,
+// says the same, or names an unknown kind fails, naming why.
+func TestCorrection(t *testing.T) {
+	m := newMeeting(t)
+	if _, err := check(t, m, sign(t, m.correction(t), m.authorB), readout.Options{}); err != nil {
+		t.Fatalf("a faithful correction fails: %v", err)
+	}
+	// Anyone who was there may correct anyone's line.
+	other := m.correction(t)
+	other.Author = "head-a"
+	if _, err := check(t, m, sign(t, other, m.authorA), readout.Options{}); err != nil {
+		t.Fatalf("head-a's correction of head-b's line fails: %v", err)
+	}
+	for name, c := range map[string]struct {
+		edit func(b *readout.Body)
+		want string
+	}{
+		"words the line does not hold": {func(b *readout.Body) { b.Citations[0].Quote = "nine meters" }, "quote"},
+		"the same words":               {func(b *readout.Body) { b.Text = " ten  meters" }, "same"},
+		"a chat line": {func(b *readout.Body) {
+			b.Citations[0] = readout.Citation{ID: "c", From: 19.5, To: 20.5, Channel: "chat", Events: []readout.Ref{m.ref(t, 10, "chat")}, Quote: "tomorrow"}
+		}, "chat"},
+		"two lines": {func(b *readout.Body) {
+			b.Citations = append(b.Citations, readout.Citation{ID: "d", From: 10, To: 14, Channel: "floor", Events: []readout.Ref{m.ref(t, 8, "transcript")}})
+		}, "exactly one"},
+		"an interpretation": {func(b *readout.Body) {
+			b.Citations[0].Interpretation = &readout.Rendering{Channel: "en", Events: []readout.Ref{m.ref(t, 9, "transcript")}}
+		}, "interpretation"},
+		"a join": {func(b *readout.Body) {
+			b.Citations[0] = readout.Citation{ID: "c", From: 1, To: 1, Channel: "floor", Events: []readout.Ref{m.ref(t, 2, "join")}, Quote: "x"}
+		}, ""},
+		"an unknown kind": {func(b *readout.Body) { b.Kind = "erratum" }, "kind"},
+	} {
+		b := m.correction(t)
+		c.edit(&b)
+		text, _ := json.Marshal(b)
+		f := readout.File{Format: readout.Format, Body: string(text),
+			Key: base64.RawURLEncoding.EncodeToString(m.authorB.Public().(ed25519.PublicKey)),
+			Sig: base64.RawURLEncoding.EncodeToString(ed25519.Sign(m.authorB, readout.SignedText(string(text))))}
+		file, _ := json.Marshal(f)
+		_, err := check(t, m, file, readout.Options{})
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want an error about %q", name, err, c.want)
+		}
+	}
+}

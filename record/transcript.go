@@ -33,6 +33,30 @@ type Utterance struct {
 	// Translation is set on a machine translation: Text is then the
 	// engine's, in Language, of what this names.
 	Translation *Source `json:"translation,omitempty"`
+	// Corrections are participants' signed corrections of this line (kept
+	// beside the record, checked against it); the line itself is as
+	// recorded.
+	Corrections []Correction `json:"corrections,omitempty"`
+}
+
+// Correction is a participant's signed statement that words of a line were
+// heard wrong: Quote was said as Text.
+type Correction struct {
+	ID        string    `json:"id"` // the signed document's, in the record's readouts
+	By        string    `json:"by"`
+	Quote     string    `json:"quote"`
+	Text      string    `json:"text"`
+	Published time.Time `json:"published"`
+}
+
+// Correct adds c to the utterance of log line seq, if the transcript has it.
+func (t *Transcript) Correct(seq uint64, c Correction) {
+	for i := range t.Utterance {
+		if t.Utterance[i].Seq == seq && t.Utterance[i].Translation == nil {
+			t.Utterance[i].Corrections = append(t.Utterance[i].Corrections, c)
+			return
+		}
+	}
 }
 
 // Source is what a machine translation was made from: the transcript and
@@ -121,7 +145,11 @@ func (t *Transcript) WriteVTT(w io.Writer) error {
 		if mixed || u.Translation != nil {
 			fmt.Fprintf(bw, "[%s] ", vttEscape(u.label()))
 		}
-		fmt.Fprintf(bw, "%s\n\n", vttEscape(oneLine(u.Text)))
+		fmt.Fprintf(bw, "%s\n", vttEscape(oneLine(u.Text)))
+		for _, c := range u.Corrections {
+			fmt.Fprintf(bw, "[%s] %s\n", vttEscape(c.label()), vttEscape(oneLine(c.Text)))
+		}
+		fmt.Fprintln(bw)
 	}
 	return bw.Flush()
 }
@@ -136,8 +164,16 @@ func (t *Transcript) WriteText(w io.Writer) error {
 	fmt.Fprintln(bw)
 	for _, u := range t.Utterance {
 		fmt.Fprintf(bw, "%s  %s (%s): %s\n", t.Clock(u.Start), oneLine(u.Identity), u.label(), oneLine(u.Text))
+		for _, c := range u.Corrections {
+			fmt.Fprintf(bw, "         %s: %s\n", c.label(), oneLine(c.Text))
+		}
 	}
 	return bw.Flush()
+}
+
+// label says whose correction it is and of which words.
+func (c Correction) label() string {
+	return fmt.Sprintf("corrected by %s: %q was", oneLine(c.By), oneLine(c.Quote))
 }
 
 func (u Utterance) label() string {

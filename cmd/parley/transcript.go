@@ -8,7 +8,7 @@ import (
 	"io"
 	"os"
 
-	"github.com/parleyhq/parley/record"
+	"github.com/parleyhq/parley/readout"
 )
 
 // transcriptCmd prints a record's transcript from its folder alone: no
@@ -36,7 +36,7 @@ func transcriptCmd(args []string, stdout, stderr io.Writer) error {
 	if st, err := os.Stat(pos[0]); err != nil || !st.IsDir() {
 		return usageError{fmt.Errorf("%s is not a record folder", pos[0])}
 	}
-	t, err := record.ReadTranscript(pos[0])
+	t, err := readout.Transcript(pos[0]) // with its corrections
 	if err != nil {
 		return err
 	}

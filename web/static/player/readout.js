@@ -11,12 +11,12 @@ import { participantKey, signStatement } from '../keys.js';
  * @typedef {{channel: string, events: Ref[], quote?: string}} Rendering
  * @typedef {{id: string, from: number, to: number, channel: string, events: Ref[], quote?: string,
  *            interpretation?: Rendering}} Citation
- * @typedef {{record: string, end: string, author: string, title: string, published: string,
+ * @typedef {{kind?: string, record: string, end: string, author: string, title: string, published: string,
  *            language?: string, text: string, citations: Citation[]}} Body
  * @typedef {{seq: number, time: string, type: string, participant?: string, identity?: string,
  *            data?: Record<string, string>, hash: string}} LogLine
  * @typedef {{record: string, room: string, began: string, end?: string, events: LogLine[]}} RecordLog
- * @typedef {{id: string, author: string, title: string, published: string, citations: number}} ReadoutSummary
+ * @typedef {{id: string, kind?: string, author: string, title: string, published: string, citations: number}} ReadoutSummary
  * @typedef {{id: string, body: Body, footnotes: Record<string, string>, problem: string, uncited: string[]}} ReadoutView
  *
  * @typedef {Object} ReadoutContext
@@ -142,13 +142,45 @@ export function citeRange(from, to, channel) {
 export async function publish(ctx, draft) {
   if (!ctx.claims || !ctx.claims.sub) throw new Error('this link names nobody to sign as');
   if (!ctx.log.end) throw new Error('the record has not ended: a readout binds to an ended record');
-  const { key, problem } = await participantKey(ctx.claims);
-  if (!key) throw new Error(`this browser cannot sign: ${problem}`);
-  /** @type {Body} */
-  const body = {
+  return signAndPost(ctx, {
     record: ctx.log.record, end: ctx.log.end, author: ctx.claims.sub, title: draft.title.trim(),
     published: new Date().toISOString(), text: draft.text, citations: draft.citations,
-  };
+  });
+}
+
+/**
+ * Signs and publishes a correction of one transcript line: the words heard wrong (whole words
+ * of the line) and what was said instead. The line stays as recorded; the correction stands
+ * beside it, signed, as docs/transcripts.md says.
+ * @param {ReadoutContext} ctx
+ * @param {LogLine} line
+ * @param {string} quote
+ * @param {string} said
+ * @returns {Promise<{id: string, url: string}>}
+ */
+export async function publishCorrection(ctx, line, quote, said) {
+  if (!ctx.claims || !ctx.claims.sub) throw new Error('this link names nobody to sign as');
+  if (!ctx.log.end) throw new Error('the record has not ended: a correction binds to an ended record');
+  const heard = normalize((line.data && line.data.text) || '');
+  if (!normalize(quote) || !heard.includes(normalize(quote))) throw new Error('the words to correct must be words of the line');
+  const words = wholeWords(heard, quote);
+  if (!normalize(said)) throw new Error('say what was said instead');
+  const c = citeUtterance(ctx.log, line, words);
+  return signAndPost(ctx, {
+    kind: 'correction', record: ctx.log.record, end: ctx.log.end, author: ctx.claims.sub, title: '',
+    published: new Date().toISOString(), text: normalize(said), citations: [{ id: 'c', ...c }],
+  });
+}
+
+/**
+ * Signs body with this browser's key (the one it countersigned the record with) and posts it.
+ * @param {ReadoutContext} ctx
+ * @param {Body} body
+ * @returns {Promise<{id: string, url: string}>}
+ */
+async function signAndPost(ctx, body) {
+  const { key, problem } = await participantKey(/** @type {any} */ (ctx.claims));
+  if (!key) throw new Error(`this browser cannot sign: ${problem}`);
   const text = JSON.stringify(body);
   const sig = await signStatement(key.pair.privateKey, PREFIX + text);
   const resp = await ctx.api('/readouts', {
@@ -324,7 +356,8 @@ export class Readouts {
     try {
       const resp = await this.ctx.api('/readouts');
       if (!resp.ok) throw new Error(`the server answered ${resp.status}`);
-      items = await resp.json();
+      // Corrections are shown beside the transcript lines they correct, not as readouts.
+      items = (/** @type {ReadoutSummary[]} */ (await resp.json())).filter((it) => it.kind !== 'correction');
     } catch (err) {
       r.append(this.problem(`The readouts cannot be read: ${err instanceof Error ? err.message : err}`));
       return;

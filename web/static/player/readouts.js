@@ -3,7 +3,8 @@
 // and chat line of the player to cite, and a span of the timeline (mark in, mark out).
 
 import { decodeToken } from '../token.js';
-import { Readouts, citeUtterance, citeChat, citeRange, spanOf, clock } from './readout.js';
+import { Readouts, citeUtterance, citeChat, citeRange, spanOf, clock, publishCorrection } from './readout.js';
+import { h } from '../ui.js';
 
 /**
  * What the player gives the readouts panel.
@@ -73,6 +74,86 @@ export function mountReadouts(root, ctx) {
         if (id) b.textContent = `Cited [${id}]`;
       });
       li.append(b);
+      if (line.type === 'transcript' && panel.canWrite) li.append(correctButton(/** @type {HTMLElement} */ (li), line));
+    }
+    showCorrections();
+  }
+
+  /**
+   * A line's Correct button: a small form under the line for the words heard wrong (the
+   * selection, or all of it) and what was said, signed and published as a correction.
+   * @param {HTMLElement} li
+   * @param {import('./readout.js').LogLine} line
+   * @returns {HTMLElement}
+   */
+  function correctButton(li, line) {
+    const b = h('button', { class: 'pl-correct', text: 'Correct', attrs: { type: 'button', 'aria-label': 'Correct what the recogniser wrote for this line' } });
+    b.addEventListener('mousedown', (e) => e.preventDefault()); // keep the selection
+    b.addEventListener('click', () => {
+      const open = li.querySelector('.pl-correct-form');
+      if (open) {
+        open.remove();
+        return;
+      }
+      const sel = document.getSelection();
+      const picked = sel && !sel.isCollapsed && li.contains(sel.anchorNode) ? sel.toString() : '';
+      const heard = h('input', { attrs: { type: 'text', value: picked.trim() || (line.data && line.data.text) || '', 'aria-label': 'Words heard wrong' } });
+      const said = h('input', { attrs: { type: 'text', placeholder: 'What was said', 'aria-label': 'What was said' } });
+      const status = h('p', { class: 'pl-correct-status', attrs: { role: 'status' } });
+      const send = h('button', { class: 'btn btn-primary', text: 'Sign and publish', attrs: { type: 'submit' } });
+      const cancel = h('button', { class: 'btn', text: 'Cancel', attrs: { type: 'button' } });
+      const form = h('form', { class: 'pl-correct-form' }, [
+        h('label', {}, [h('span', { text: 'Heard' }), heard]),
+        h('label', {}, [h('span', { text: 'Said' }), said]),
+        h('div', { class: 'ro-actions' }, [send, cancel]), status,
+        h('p', { class: 'ro-note', text: 'The line stays as recorded; your correction stands beside it, signed with your key, for anyone holding the record to check.' }),
+      ]);
+      cancel.addEventListener('click', () => form.remove());
+      form.addEventListener('submit', async (e) => {
+        e.preventDefault();
+        send.setAttribute('disabled', '');
+        status.textContent = 'Signing…';
+        try {
+          await publishCorrection(panel.ctx, line, /** @type {HTMLInputElement} */ (heard).value, /** @type {HTMLInputElement} */ (said).value);
+          form.remove();
+          await showCorrections();
+        } catch (err) {
+          status.textContent = `Not published: ${err instanceof Error ? err.message : err}`;
+          send.removeAttribute('disabled');
+        }
+      });
+      li.append(form);
+      /** @type {HTMLInputElement} */ (said).focus();
+    });
+    return b;
+  }
+
+  /** Shows the corrections published for this record under the lines they correct. */
+  async function showCorrections() {
+    if (!transcript) return;
+    /** @type {import('./readout.js').ReadoutSummary[]} */
+    let items = [];
+    try {
+      const resp = await panel.ctx.api('/readouts');
+      if (!resp.ok) return;
+      items = (/** @type {import('./readout.js').ReadoutSummary[]} */ (await resp.json())).filter((it) => it.kind === 'correction');
+    } catch {
+      return; // the transcript reads the same without them
+    }
+    const views = await Promise.all(items.map((it) => panel.fetchReadout(it.id).catch(() => null)));
+    for (const el of transcript.querySelectorAll('.pl-correction')) el.remove();
+    for (const v of views) {
+      const c = v && v.body.citations[0];
+      const li = c && c.events.length ? transcript.querySelector(`li[data-seq="${c.events[0].seq}"]`) : null;
+      if (!v || !c || !li) continue;
+      const note = h('p', { class: 'pl-correction' + (v.problem ? ' bad' : ''), attrs: { 'data-correction': v.id } }, [
+        h('span', { class: 'pl-correction-by', text: `${v.body.author} corrects` }), ' “', h('s', { text: c.quote || '' }), '” ',
+        h('span', { text: `“${v.body.text}”` }),
+      ]);
+      if (v.problem) note.append(h('span', { class: 'pl-correction-bad', text: ` (does not check against the record: ${v.problem})` }));
+      const form = li.querySelector('.pl-correct-form');
+      if (form) form.before(note);
+      else li.append(note);
     }
   }
 
