@@ -18,7 +18,6 @@ import (
 // beside the record, written on a participant's request.
 const maxReadouts = 1000
 
-
 // serveReadouts adds the readout routes: publishing (readout grant), listing
 // and reading (record or readout grant).
 func (g *Gateway) serveReadouts(records *record.Store) {
