@@ -208,15 +208,47 @@ func TestCaptionsMachineTranslated(t *testing.T) {
 		t.Errorf("translation requests %v, want one en>es", tl.calls)
 	}
 	tl.mu.Unlock()
+
+	// An interpreter speaks into es with the microphone open: its listeners hear them, and
+	// the floor is not machine translated for them; muted, the booth is empty again.
+	interp, _ := joinAs(t, m, "interp-es", grants(auth.GrantSubscribe, auth.GrantInterpret), func(c *auth.Claims, _ *JoinRequest) {
+		c.Interpret = []string{"en>es"}
+	})
+	if err := interp.Interpret(ctx(t), "es"); err != nil {
+		t.Fatal(err)
+	}
+	mic := &pubTrack{key: "interp-es-mic", owner: interp, source: SourceMic, kind: "audio"}
+	speak := func(muted bool) {
+		t.Helper()
+		if err := m.onLoop(ctx(t), "summit", func(r *Room) error {
+			mic.muted = muted
+			interp.tracks[mic.key] = mic
+			r.transcript(chair, "track", Transcript{Channel: Floor, Language: "en", Text: "we agree", Start: now, End: now.Add(time.Second)})
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if err := chair.Chat(ctx(t), "sync"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	speak(false)
+	tl.mu.Lock()
+	if tl.calls["en>es"] != 1 {
+		t.Errorf("translated for a channel with a live interpreter: %v", tl.calls)
+	}
+	tl.mu.Unlock()
+	speak(true)
+	es1c.await(t, "Caption", func(v any) bool { return v.(Caption).Text == "[es] we agree" && v.(Caption).Translated })
 	mu.Lock()
 	defer mu.Unlock()
 	var transcriptID string
 	var tr *Event
 	for i, e := range events {
-		switch e.Type {
-		case EventTranscript:
+		switch { // the first of each: the interpreter's part comes after
+		case e.Type == EventTranscript && transcriptID == "":
 			transcriptID = e.Data["id"]
-		case EventTranslation:
+		case e.Type == EventTranslation && tr == nil:
 			tr = &events[i]
 		}
 	}
