@@ -218,27 +218,29 @@ func TestCaptionsMachineTranslated(t *testing.T) {
 		t.Fatal(err)
 	}
 	mic := &pubTrack{key: "interp-es-mic", owner: interp, source: SourceMic, kind: "audio"}
-	speak := func(muted bool) {
+	// speak says something on the floor and returns how many translations it started: on the
+	// loop, before any could come back.
+	speak := func(muted bool, text string) int {
 		t.Helper()
+		started := -1
 		if err := m.onLoop(ctx(t), "summit", func(r *Room) error {
 			mic.muted = muted
 			interp.tracks[mic.key] = mic
-			r.transcript(chair, "track", Transcript{Channel: Floor, Language: "en", Text: "we agree", Start: now, End: now.Add(time.Second)})
+			before := r.translating
+			r.transcript(chair, "track", Transcript{Channel: Floor, Language: "en", Text: text, Start: now, End: now.Add(time.Second)})
+			started = r.translating - before
 			return nil
 		}); err != nil {
 			t.Fatal(err)
 		}
-		if err := chair.Chat(ctx(t), "sync"); err != nil {
-			t.Fatal(err)
-		}
+		return started
 	}
-	speak(false)
-	tl.mu.Lock()
-	if tl.calls["en>es"] != 1 {
-		t.Errorf("translated for a channel with a live interpreter: %v", tl.calls)
+	if n := speak(false, "the booth is live"); n != 0 {
+		t.Errorf("%d translations for a channel whose interpreter speaks", n)
 	}
-	tl.mu.Unlock()
-	speak(true)
+	if n := speak(true, "we agree"); n != 1 {
+		t.Errorf("%d translations for a channel whose interpreter is muted, want 1", n)
+	}
 	es1c.await(t, "Caption", func(v any) bool { return v.(Caption).Text == "[es] we agree" && v.(Caption).Translated })
 	mu.Lock()
 	defer mu.Unlock()
