@@ -123,7 +123,7 @@ func TestLiveCaptions(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 240*time.Second)
 	defer cancel()
 
-	speaker := joinTab(t, ctx, browser, roomURL(t, srv, "briefing", "head-a", auth.GrantJoin, auth.GrantPublish, auth.GrantSubscribe))
+	speaker := joinTab(t, ctx, browser, originalSound(roomURL(t, srv, "briefing", "head-a", auth.GrantJoin, auth.GrantPublish, auth.GrantSubscribe)))
 	listener := joinTab(t, ctx, browser, roomURL(t, srv, "briefing", "listener", auth.GrantJoin, auth.GrantSubscribe))
 	waitFlowing(t, ctx, listener, "listener", []string{"head-a"})
 
@@ -207,7 +207,7 @@ func TestInterpretationCaptions(t *testing.T) {
 		{Subject: "interp-b", Room: room, Interpret: []string{"ru>en"}, Grants: []auth.Grant{auth.GrantJoin, auth.GrantSubscribe, auth.GrantInterpret}},
 		{Subject: "aide-en", Room: room, Grants: []auth.Grant{auth.GrantJoin, auth.GrantSubscribe}},
 	} {
-		tabs[c.Subject] = joinTab(t, ctx, browser, claimsURL(t, srv, c))
+		tabs[c.Subject] = joinTab(t, ctx, browser, originalSound(claimsURL(t, srv, c)))
 	}
 	click(t, tabs["head-b"], "#btn-mic") // the floor is quiet while the interpreter speaks
 	if err := evalVoid(tabs["interp-b"], `window.parleyTest.interpret("en")`); err != nil {
@@ -326,7 +326,7 @@ func TestCaptionsPauseWhenTheEngineFails(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Second)
 	defer cancel()
 
-	joinTab(t, ctx, browser, roomURL(t, srv, "briefing", "head-a", auth.GrantJoin, auth.GrantPublish, auth.GrantSubscribe))
+	joinTab(t, ctx, browser, originalSound(roomURL(t, srv, "briefing", "head-a", auth.GrantJoin, auth.GrantPublish, auth.GrantSubscribe)))
 	listener := joinTab(t, ctx, browser, roomURL(t, srv, "briefing", "listener", auth.GrantJoin, auth.GrantSubscribe))
 	waitFlowing(t, ctx, listener, "listener", []string{"head-a"})
 	waitCaption(t, ctx, listener, "the listener", "head-a", nil)
@@ -398,7 +398,7 @@ func TestCaptionLatency(t *testing.T) {
 	browser := newBrowser(t, chromedp.Flag("use-file-for-fake-audio-capture", wav))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(90+20*n)*time.Second)
 	defer cancel()
-	joinTab(t, ctx, browser, roomURL(t, srv, "briefing", "head-a", auth.GrantJoin, auth.GrantPublish, auth.GrantSubscribe))
+	joinTab(t, ctx, browser, originalSound(roomURL(t, srv, "briefing", "head-a", auth.GrantJoin, auth.GrantPublish, auth.GrantSubscribe)))
 	listener := joinTab(t, ctx, browser, roomURL(t, srv, "briefing", "listener", auth.GrantJoin, auth.GrantSubscribe))
 	waitFlowing(t, ctx, listener, "listener", []string{"head-a"})
 

@@ -92,7 +92,11 @@ func recordPlayerCall(t *testing.T) recordedCall {
 	tabs := map[string]context.Context{}
 	for _, c := range people {
 		tab := newTab(t, browser)
-		if err := chromedp.Do(tab, chromedp.Navigate(claimsURL(t, srv, c))); err != nil {
+		link := claimsURL(t, srv, c)
+		if speech {
+			link = originalSound(link)
+		}
+		if err := chromedp.Do(tab, chromedp.Navigate(link)); err != nil {
 			t.Fatal(err)
 		}
 		if err := waitJoined(ctx, tab); err != nil {

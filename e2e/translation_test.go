@@ -41,6 +41,17 @@ func TestMachineTranslatedCaptions(t *testing.T) {
 	if err := evalVoid(listener, `window.parleyTest.listen("es")`); err != nil {
 		t.Fatal(err)
 	}
+	// The speaker turns Original sound on in Settings, mid-call: the microphone restarts
+	// without the browser's voice processing, and the publishing connection sends the new track.
+	click(t, speaker, "#btn-settings")
+	waitOnScreen(t, ctx, speaker, "#original-sound")
+	click(t, speaker, "#original-sound")
+	waitFor(t, ctx, "the speaker sends original sound", func() (bool, string) {
+		s, err := chromedp.Run(speaker, chromedp.Evaluate[string](`JSON.stringify(window.parleyTest.micProcessing())`))
+		return err == nil && s == `{"echoCancellation":false,"noiseSuppression":false,"autoGainControl":false}`, s + fmt.Sprint(err)
+	})
+	screenshot(t, speaker, "settings-original-sound")
+	click(t, speaker, "#settings-close")
 
 	type shown struct {
 		Lang, Text, MT, Title string

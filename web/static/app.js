@@ -1,6 +1,6 @@
 // The meeting page: lobby, meeting and end screens, wired to the signaling channel
 // (signaling.js), the media connections (session.js) and local capture (media.js).
-// The page is /r/ROOM?token=JWT[&autojoin=1][&quality=low|medium|high][#e2ee=PASSPHRASE].
+// The page is /r/ROOM?token=JWT[&autojoin=1][&quality=low|medium|high][&sound=original][#e2ee=PASSPHRASE].
 //
 // It is split along its sections, each a module around the state in store.js:
 // lobby.js, encryption.js, call.js (join and leave), layout.js, controls.js, chat.js,

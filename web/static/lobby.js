@@ -88,6 +88,18 @@ export function initLobby() {
   for (const [sel, kind] of /** @type {const} */ ([['sel-mic', 'mic'], ['sel-camera', 'camera'], ['sel-speaker', 'speaker']])) {
     $(sel).addEventListener('change', (ev) => chooseDevice(kind, /** @type {HTMLSelectElement} */ (ev.target).value));
   }
+  const original = /** @type {HTMLInputElement} */ ($('original-sound'));
+  original.checked = !!media.prefs.original;
+  original.addEventListener('change', async () => {
+    try {
+      const track = await media.setOriginalSound(original.checked);
+      if (track && st.session) await st.session.replaceTrack('mic', track);
+    } catch (err) {
+      toast(describeMediaError(err, 'microphone'), { kind: 'error' });
+    }
+    renderLobbyMedia();
+    renderMedia();
+  });
   if (navigator.mediaDevices && 'ondevicechange' in navigator.mediaDevices) {
     navigator.mediaDevices.addEventListener('devicechange', async () => {
       await media.enumerate();

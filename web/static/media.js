@@ -13,7 +13,8 @@ export const QUALITY = {
 const PREFS_KEY = 'parley.devices';
 
 /**
- * @typedef {{mic?: string, camera?: string, speaker?: string}} DevicePrefs
+ * @typedef {{mic?: string, camera?: string, speaker?: string, original?: boolean}} DevicePrefs
+ *   `original`: the microphone's sound as it is, without the browser's voice processing
  * @typedef {{mic: MediaDeviceInfo[], camera: MediaDeviceInfo[], speaker: MediaDeviceInfo[]}} DeviceLists
  */
 
@@ -47,8 +48,11 @@ export function describeMediaError(err, what) {
 }
 
 export class LocalMedia {
-  /** @param {Quality} quality */
-  constructor(quality) {
+  /**
+   * @param {Quality} quality
+   * @param {boolean} [original] the page's link asks for original sound (an interpreter's booth)
+   */
+  constructor(quality, original) {
     this.quality = quality in QUALITY ? quality : 'high';
     /** @type {MediaStreamTrack | null} */
     this.mic = null;
@@ -64,6 +68,7 @@ export class LocalMedia {
     this.screenStream = new MediaStream();
     /** @type {DevicePrefs} */
     this.prefs = loadPrefs();
+    if (original) this.prefs.original = true;
     /** @type {DeviceLists} */
     this.devices = { mic: [], camera: [], speaker: [] };
     /** @type {AudioContext | null} */
@@ -93,8 +98,12 @@ export class LocalMedia {
 
   /** @returns {MediaTrackConstraints} */
   audioConstraints() {
+    // The browser's voice processing suits a laptop's microphone and speakers. With a headset or
+    // a booth microphone it only harms: the gain pumps and the noise suppressor eats soft
+    // consonants, which listeners and the speech recogniser then mishear.
+    const processed = !this.prefs.original;
     /** @type {MediaTrackConstraints} */
-    const c = { echoCancellation: true, noiseSuppression: true, autoGainControl: true };
+    const c = { echoCancellation: processed, noiseSuppression: processed, autoGainControl: processed };
     if (this.prefs.mic) c.deviceId = { ideal: this.prefs.mic };
     return c;
   }
@@ -244,6 +253,25 @@ export class LocalMedia {
       return t;
     }
     return null;
+  }
+
+  /**
+   * Turns the browser's voice processing off (original sound) or on, restarting the microphone
+   * if it runs.
+   * @param {boolean} on
+   * @returns {Promise<MediaStreamTrack | null>} the new microphone track, if one was started
+   */
+  async setOriginalSound(on) {
+    this.prefs.original = on;
+    this.savePrefs();
+    if (!this.mic) return null;
+    const enabled = this.mic.enabled;
+    this.mic.stop();
+    const s = await navigator.mediaDevices.getUserMedia({ audio: this.audioConstraints() });
+    const t = s.getAudioTracks()[0];
+    t.enabled = enabled;
+    this.setMic(t);
+    return t;
   }
 
   savePrefs() {

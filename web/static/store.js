@@ -156,7 +156,8 @@ export function $(id) {
   return el;
 }
 
-export const media = new LocalMedia(quality);
+// ?sound=original: the organiser's link for an interpreter's booth or a studio microphone.
+export const media = new LocalMedia(quality, params.get('sound') === 'original');
 
 export const st = {
   /** @type {Phase} */

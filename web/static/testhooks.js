@@ -33,6 +33,16 @@ export const parleyTest = {
     };
   },
   leave: () => leave(),
+  /**
+   * The voice processing of the microphone track the publishing connection sends.
+   * @returns {{echoCancellation?: boolean, noiseSuppression?: boolean, autoGainControl?: boolean} | null}
+   */
+  micProcessing: () => {
+    const sender = st.session && st.session.pub ? st.session.pub.getSenders().find((s) => s.track && s.track.kind === 'audio') : undefined;
+    if (!sender || !sender.track) return null;
+    const { echoCancellation, noiseSuppression, autoGainControl } = sender.track.getSettings();
+    return { echoCancellation, noiseSuppression, autoGainControl };
+  },
   /** @param {Record<string, any>} obj */
   sendRaw: (obj) => (st.sig ? st.sig.send(obj) : false),
   /**
