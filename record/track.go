@@ -4,7 +4,9 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"fmt"
 	"hash"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/at-wat/ebml-go/mkvcore"
 	"github.com/at-wat/ebml-go/webm"
 	"github.com/pion/rtp"
 	"github.com/pion/rtp/codecs"
@@ -154,7 +157,8 @@ func (t *Track) run() {
 			entry.CodecPrivate = opusHead()
 			entry.Audio = &webm.Audio{SamplingFrequency: 48000, Channels: 2}
 		}
-		ws, err := webm.NewSimpleBlockWriter(cw, []webm.TrackEntry{entry})
+		// Never the library's default, a panic: a failure fails the record, not the node.
+		ws, err := webm.NewSimpleBlockWriter(cw, []webm.TrackEntry{entry}, mkvcore.WithOnFatalHandler(t.rec.fail))
 		if err != nil {
 			t.rec.fail(err)
 			return false
@@ -233,13 +237,26 @@ type chunkWriter struct {
 	mu       sync.Mutex
 	rec      *Recorder
 	name     string
-	f        *os.File
+	f        mediaSink
 	h        hash.Hash
 	offset   int64 // start of the uncommitted chunk
 	pending  int64
 	total    int64
 	lastSync time.Time
 	closed   bool
+	broken   bool // the disk refused a write: the rest of the file is not written
+}
+
+// mediaSink is where a track's bytes go: an *os.File (tests give one that fails).
+type mediaSink interface {
+	io.Writer
+	Sync() error
+	Close() error
+}
+
+// createMedia creates a media file that must not exist yet.
+var createMedia = func(path string) (mediaSink, error) {
+	return os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 }
 
 func newChunkWriter(rec *Recorder, name string) (*chunkWriter, error) {
@@ -255,7 +272,7 @@ func newChunkWriter(rec *Recorder, name string) (*chunkWriter, error) {
 	if err := rec.log.flush(); err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	f, err := createMedia(path)
 	if err != nil {
 		return nil, err
 	}
@@ -265,17 +282,26 @@ func newChunkWriter(rec *Recorder, name string) (*chunkWriter, error) {
 func (c *chunkWriter) Write(b []byte) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closed {
-		return 0, os.ErrClosed
+	if c.closed || c.broken {
+		return len(b), nil
 	}
 	n, err := c.f.Write(b)
 	c.h.Write(b[:n])
 	c.pending += int64(n)
 	c.total += int64(n)
-	if err == nil && c.pending >= chunkBytes {
+	if err != nil {
+		// The disk refused (full, gone). The record fails and the file ends here, committed
+		// up to what was written. The muxer must not see the error: it would panic, or stop
+		// taking frames and hang the track, taking the node or the room down with the record.
+		c.broken = true
+		c.rec.fail(fmt.Errorf("writing %s: %w", c.name, err))
+		c.commitLocked(true)
+		return len(b), nil
+	}
+	if c.pending >= chunkBytes {
 		c.commitLocked(true)
 	}
-	return n, err
+	return n, nil
 }
 
 // commit writes a chunk entry for the pending bytes (if any, and if forced or a
