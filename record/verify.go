@@ -655,6 +655,13 @@ func (v *verifier) chunk(e *Entry) error {
 	}
 	end := e.Offset + e.Size
 	if fs.size < end {
+		// A live record's file grows while it is verified: the size read at its file-start
+		// may predate this chunk. Only what is still short now is missing.
+		if st, err := fs.f.Stat(); err == nil {
+			fs.size = st.Size()
+		}
+	}
+	if fs.size < end {
 		return &Failure{Entry: e.Seq, File: e.File, From: max(fs.size, e.Offset), To: end, Reason: "missing: the file is truncated"}
 	}
 	ok, err := v.matches(fs, e)
