@@ -351,16 +351,21 @@ func TestDocsNameEveryKey(t *testing.T) {
 			t.Errorf("docs/config.md does not mention %s", n)
 		}
 	}
-	sample, err := os.ReadFile("../deploy/parley.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := config.Default()
-	if err := config.ApplyYAML(&c, "deploy/parley.yaml", sample); err != nil {
-		t.Fatalf("the sample configuration does not load: %v", err)
-	}
-	if err := c.Validate(); err != nil {
-		t.Fatalf("the sample configuration is not valid: %v", err)
+	for _, name := range []string{"parley.yaml", "cluster/node1.yaml", "cluster/node2.yaml", "cluster/node3.yaml"} {
+		sample, err := os.ReadFile("../deploy/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := config.Default()
+		if strings.HasPrefix(name, "cluster/") {
+			c.RedisURL = "redis://parley:secret@10.0.0.2:6379/0" // from parley.env, as the example says
+		}
+		if err := config.ApplyYAML(&c, "deploy/"+name, sample); err != nil {
+			t.Fatalf("the sample configuration %s does not load: %v", name, err)
+		}
+		if err := c.Validate(); err != nil {
+			t.Fatalf("the sample configuration %s is not valid: %v", name, err)
+		}
 	}
 }
 

@@ -102,13 +102,14 @@ func TestDemoOnlyForPlainLoopback(t *testing.T) {
 }
 
 func TestServiceUnitAsksForNoDemo(t *testing.T) {
-	b, err := os.ReadFile("../../deploy/parley.service")
-	if err != nil {
-		t.Fatal(err)
-	}
-	unit := string(b)
-	if !regexp.MustCompile(`(?m)^ExecStart=\S*parley serve .*--no-demo`).MatchString(unit) {
-		t.Errorf("deploy/parley.service starts parley without --no-demo")
+	for _, name := range []string{"parley.service", "cluster/parley.service"} {
+		b, err := os.ReadFile("../../deploy/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !regexp.MustCompile(`(?m)^ExecStart=\S*parley serve .*--no-demo`).MatchString(string(b)) {
+			t.Errorf("deploy/%s starts parley without --no-demo", name)
+		}
 	}
 	// config print takes serve's command line as it is.
 	var stdout, stderr bytes.Buffer
