@@ -576,7 +576,7 @@ const ru = {
   'lang.originalLower': 'исходный звук',
   'lang.floor': 'из зала',
   'lang.live': 'в эфире',
-  'lang.noInterpreter': 'переводчика пока нет',
+  'lang.noInterpreter': 'нет переводчика',
   'lang.duck': 'Громкость оригинала при переводе',
   'lang.youInterpret': 'Вы переводите',
   'lang.notInterpreting': 'Не переводить',
