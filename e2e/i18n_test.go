@@ -12,11 +12,13 @@ import (
 )
 
 // cutOffJS lists the texts under the elements matching sel that do not fit
-// their box (cut off, or spilling out of it) or hang off the viewport: Russian
-// runs longer than English, and every control must still read whole.
+// their box (cut off, or spilling out of it) or hang off the side of the
+// viewport: Russian runs longer than English, and every control must still
+// read whole. (A page may scroll down; menus are checked whole with
+// waitOnScreen.)
 const cutOffJS = `((sel) => {
   const out = [];
-  const W = document.documentElement.clientWidth, H = window.innerHeight;
+  const W = document.documentElement.clientWidth;
   for (const root of document.querySelectorAll(sel)) {
     if (root.closest('[hidden]') || getComputedStyle(root).display === 'none') continue;
     const els = [root, ...root.querySelectorAll('button, a, p, h1, h2, label, dt, dd, .menu-label, .menu-hint, .select-caption, .btn-text, .e2ee-pill-text')];
@@ -24,9 +26,9 @@ const cutOffJS = `((sel) => {
       if (e.closest('[hidden]') || getComputedStyle(e).display === 'none' || getComputedStyle(e).display === 'inline') continue;
       const r = e.getBoundingClientRect();
       if (r.width < 1 || r.height < 1) continue;
-      const name = (e.id ? '#' + e.id : e.tagName.toLowerCase() + '.' + e.className) + ' "' + (e.textContent || e.getAttribute('aria-label') || '').trim().slice(0, 40) + '"';
+      const name = (e.id ? '#' + e.id : e.tagName.toLowerCase() + '.' + e.className) + ' "' + (e.textContent || e.getAttribute('aria-label') || '').replace(/\s+/g, ' ').trim().slice(0, 40) + '"';
       if (e.scrollWidth > e.clientWidth + 1) out.push(name + ' is ' + e.scrollWidth + ' px wide in ' + e.clientWidth);
-      if (r.left < -0.5 || r.right > W + 0.5 || r.bottom > H + 0.5) out.push(name + ' hangs off the viewport');
+      if (r.left < -0.5 || r.right > W + 0.5) out.push(name + ' hangs off the side of the viewport');
     }
   }
   return out.join('; ');
@@ -84,12 +86,14 @@ func wantAttrs(t *testing.T, tab context.Context, want [][3]string) {
 }
 
 // A browser whose language is Russian (Chromium's --lang=ru; headless
-// Chromium takes navigator.languages from --accept-lang alone) shows the
-// meeting in Russian: the lobby, the toolbar's names, the language and More
-// menus, the settings. Choosing English in Settings turns it all to English at
+// Chromium takes navigator.languages from --accept-lang alone) shows Parley in
+// Russian: the landing and not-found pages, the lobby, the toolbar's names, the
+// language and More menus, the settings, with counts in Russian's plural forms
+// and no accessibility violation axe-core finds. Choosing English in Settings turns it all to English at
 // once, in the call, and the choice outlives a reload. Russian runs longer than
 // English: on a laptop and on a phone every text fits and stays on screen.
 func TestRussianInterface(t *testing.T) {
+	axe := axeSource(t)
 	srv := startServer(t)
 	for _, vp := range viewports {
 		t.Run(vp.name, func(t *testing.T) {
@@ -112,6 +116,25 @@ func TestRussianInterface(t *testing.T) {
 			langs, err := chromedp.Run(host, chromedp.Evaluate[[]string](`navigator.languages`))
 			if err != nil || len(langs) == 0 || langs[0] != "ru" {
 				t.Fatalf("navigator.languages = %v (%v), want ru first", langs, err)
+			}
+
+			// The landing page and the page of an address that leads nowhere.
+			for _, p := range []struct{ path, sel, want string }{
+				{"/", "h1", "Защищённые видеовстречи на вашем собственном сервере."},
+				{"/no/such/page", "h1", "По этому адресу ничего нет"},
+			} {
+				if err := chromedp.Do(host, chromedp.Navigate(srv.URL()+p.path)); err != nil {
+					t.Fatal(err)
+				}
+				waitText(t, ctx, host, p.sel, p.want)
+				if got := attr(t, host, "html", "lang"); got != "ru" {
+					t.Errorf("%s: the page's language is %q, want ru", p.path, got)
+				}
+				fits(t, ctx, host, "main")
+				screenshot(t, host, "ru-"+vp.name+"-page"+strings.ReplaceAll(p.path, "/", "-"))
+			}
+			if err := chromedp.Do(host, chromedp.Navigate(hostURL)); err != nil {
+				t.Fatal(err)
 			}
 
 			// The lobby.
@@ -172,6 +195,12 @@ func TestRussianInterface(t *testing.T) {
 			fits(t, ctx, host, ".controls")
 			screenshot(t, host, "ru-"+vp.name+"-call")
 
+			// Counts take Russian's three plural forms.
+			forms, err := chromedp.Run(host, chromedp.Evaluate[string](`import('/assets/i18n.js').then((m) => [1, 2, 5, 11, 21, 22].map((n) => m.t('stage.listening', {count: n})).join(', '))`, chromedp.EvalAwaitPromise))
+			if want := "1 слушатель, 2 слушателя, 5 слушателей, 11 слушателей, 21 слушатель, 22 слушателя"; err != nil || forms != want {
+				t.Errorf("plural forms: %q (%v), want %q", forms, err, want)
+			}
+
 			// The language menu: the room's languages named in Russian.
 			click(t, host, "#btn-lang")
 			waitOnScreen(t, ctx, host, "#lang-menu")
@@ -180,6 +209,7 @@ func TestRussianInterface(t *testing.T) {
 			}
 			fits(t, ctx, host, "#lang-menu")
 			screenshot(t, host, "ru-"+vp.name+"-language")
+			checkAxe(t, host, axe, vp.name+" Russian call, language menu open")
 			if err := chromedp.Do(host, chromedp.KeyEvent("\x1b")); err != nil {
 				t.Fatal(err)
 			}
