@@ -94,7 +94,8 @@ func wantAttrs(t *testing.T, tab context.Context, want [][3]string) {
 // English: on a laptop and on a phone every text fits and stays on screen.
 func TestRussianInterface(t *testing.T) {
 	axe := axeSource(t)
-	srv := startServer(t)
+	srv, _ := startRecordingServer(t)
+	const pass = "#e2ee=correct-horse"
 	for _, vp := range viewports {
 		t.Run(vp.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
@@ -102,9 +103,9 @@ func TestRussianInterface(t *testing.T) {
 			browser := newBrowser(t, chromedp.Flag("lang", "ru"), chromedp.Flag("accept-lang", "ru"))
 			room := "peregovory-" + vp.name
 			hostURL := strings.Replace(claimsURL(t, srv, auth.Claims{Subject: "olga", Name: "Ольга Смирнова", Room: room, Languages: []string{"en", "ru"},
-				Grants: []auth.Grant{auth.GrantJoin, auth.GrantPublish, auth.GrantSubscribe, auth.GrantModerate}}), "&autojoin=1", "", 1)
+				Grants: []auth.Grant{auth.GrantJoin, auth.GrantPublish, auth.GrantSubscribe, auth.GrantModerate, auth.GrantRecord}}), "&autojoin=1", "", 1) + pass
 			guestURL := claimsURL(t, srv, auth.Claims{Subject: "james", Name: "James Whitfield", Room: room,
-				Grants: []auth.Grant{auth.GrantJoin, auth.GrantPublish, auth.GrantSubscribe}})
+				Grants: []auth.Grant{auth.GrantJoin, auth.GrantPublish, auth.GrantSubscribe}}) + pass
 
 			host := newTab(t, browser)
 			if err := chromedp.Do(host, emulate(vp)); err != nil {
@@ -153,10 +154,11 @@ func TestRussianInterface(t *testing.T) {
 				t.Errorf("the microphone menu is named %q", got)
 			}
 			for sel, want := range map[string]string{
-				".eyebrow":      "Готовы присоединиться?",
-				"#lobby-sub":    "Проверьте камеру и микрофон перед входом.",
-				"#joining-as":   "Вы входите как Ольга Смирнова",
-				".switch-title": "Сквозное шифрование",
+				".eyebrow":        "Готовы присоединиться?",
+				"#lobby-sub":      "Проверьте камеру и микрофон перед входом.",
+				"#joining-as":     "Вы входите как Ольга Смирнова",
+				".switch-title":   "Сквозное шифрование",
+				"#e2ee-from-link": "из вашей ссылки",
 			} {
 				if got := text(t, host, sel); got != want {
 					t.Errorf("%s says %q, want %q", sel, got, want)
@@ -201,6 +203,30 @@ func TestRussianInterface(t *testing.T) {
 				t.Errorf("plural forms: %q (%v), want %q", forms, err, want)
 			}
 
+			// The record's and the encryption's popovers, the longest texts of the call.
+			if err := evalVoid(host, `parleyTest.record(true)`); err != nil {
+				t.Fatal(err)
+			}
+			waitOnScreen(t, ctx, host, "#rec-pill")
+			waitText(t, ctx, host, "#rec-pill", "Запись")
+			click(t, host, "#rec-pill")
+			waitOnScreen(t, ctx, host, "#rec-pop")
+			waitText(t, ctx, host, "#rec-pop", "Эта встреча записывается")
+			waitText(t, ctx, host, "#rec-pop", "Подписано вами контрольных точек")
+			fits(t, ctx, host, "#rec-pop")
+			screenshot(t, host, "ru-"+vp.name+"-record")
+			click(t, host, "#rec-pill")
+			click(t, host, "#e2ee-pill")
+			waitOnScreen(t, ctx, host, "#e2ee-pop")
+			waitText(t, ctx, host, "#e2ee-pop", "Эта встреча защищена сквозным шифрованием")
+			waitFor(t, ctx, "the key's renewals counted in Russian", func() (bool, string) {
+				s := text(t, host, "#e2ee-renewed")
+				return strings.HasPrefix(s, "обновлён ") && strings.Contains(s, " раз"), s
+			})
+			fits(t, ctx, host, "#e2ee-pop")
+			screenshot(t, host, "ru-"+vp.name+"-e2ee")
+			click(t, host, "#e2ee-pill")
+
 			// The language menu: the room's languages named in Russian.
 			click(t, host, "#btn-lang")
 			waitOnScreen(t, ctx, host, "#lang-menu")
@@ -220,7 +246,7 @@ func TestRussianInterface(t *testing.T) {
 				settings = "#more-settings"
 				click(t, host, "#btn-more")
 				waitOnScreen(t, ctx, host, "#more-menu")
-				for _, want := range []string{"Показать экран", "Настройки"} {
+				for _, want := range []string{"Показать экран", "Остановить запись", "Открыть запись", "Настройки"} {
 					waitText(t, ctx, host, "#more-menu", want)
 				}
 				fits(t, ctx, host, "#more-menu")
