@@ -15,7 +15,6 @@
 const en = {
   // Pages and brand
   'brand.home': 'Parley home',
-  'page.title': 'Parley',
   'landing.running': 'Parley is running',
   'landing.title': 'Secure video meetings, on your own server.',
   'landing.lede': 'Parley hosts meetings for talks that must stay private: one program, no accounts, nothing sent anywhere else. People join with a room link that carries an access token.',
@@ -112,7 +111,6 @@ const en = {
   'key.failed': 'the signing key could not be made ({error})',
 
   // Joining, leaving, errors
-  'call.joining': 'Joining…',
   'call.joiningRoom': 'Joining {room}…',
   'call.joiningMeeting': 'Joining the meeting…',
   'call.leaving': 'Leaving… your browser is countersigning the record',
@@ -361,7 +359,6 @@ const en = {
 /** @type {Record<MessageId, Message>} every text, or tsc fails: the Russian is complete */
 const ru = {
   'brand.home': 'Parley: на главную',
-  'page.title': 'Parley',
   'landing.running': 'Parley работает',
   'landing.title': 'Защищённые видеовстречи на вашем собственном сервере.',
   'landing.lede': 'Parley проводит встречи для переговоров, которые должны остаться конфиденциальными: одна программа, никаких учётных записей, никакие данные не уходят на сторону. Участники входят по ссылке на комнату с токеном доступа.',
@@ -453,7 +450,6 @@ const ru = {
   'key.noEd25519': 'его WebCrypto не поддерживает Ed25519',
   'key.failed': 'не удалось создать ключ подписи ({error})',
 
-  'call.joining': 'Подключение…',
   'call.joiningRoom': 'Подключение к встрече {room}…',
   'call.joiningMeeting': 'Подключение к встрече…',
   'call.leaving': 'Выход… Браузер подписывает запись встречи',
