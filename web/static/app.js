@@ -97,7 +97,9 @@ function start() {
     applyVolumes();
   });
   renderLanguageSetting();
-  $('ui-lang').addEventListener('change', (ev) => setLanguage(/** @type {HTMLSelectElement} */ (ev.target).value));
+  for (const id of ['ui-lang', 'lobby-lang']) {
+    $(id).addEventListener('change', (ev) => setLanguage(/** @type {HTMLSelectElement} */ (ev.target).value));
+  }
   onLanguageChange(relabel);
   $('settings-close').addEventListener('click', () => /** @type {HTMLDialogElement} */ ($('settings')).close());
   $('settings').addEventListener('close', () => {

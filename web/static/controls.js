@@ -73,11 +73,16 @@ export function updateControls() {
   renderRecording();
 }
 
-/** Fills the settings' language menu, each language named in itself, the current one chosen. */
+/**
+ * Fills the language menus (Settings', and the lobby's, for whoever must read the lobby first),
+ * each language named in itself, the current one chosen.
+ */
 export function renderLanguageSetting() {
-  const sel = /** @type {HTMLSelectElement} */ ($('ui-lang'));
-  sel.replaceChildren(...LANGUAGES.map((l) => h('option', { text: l.name, attrs: { value: l.code, lang: l.code } })));
-  sel.value = lang;
+  for (const id of ['ui-lang', 'lobby-lang']) {
+    const sel = /** @type {HTMLSelectElement} */ ($(id));
+    sel.replaceChildren(...LANGUAGES.map((l) => h('option', { text: l.name, attrs: { value: l.code, lang: l.code } })));
+    sel.value = lang;
+  }
 }
 
 /** Shows the interface language and the device menus (the lobby's own) in a dialog. */
