@@ -9,19 +9,22 @@
 
 import { hydrateIcons, LOGO } from './icons.js';
 import { keepOnScreen } from './ui.js';
-import { roomName, autojoin, fragmentPassphrase, DUCK_KEY, JOIN_ERRORS, $, media, st, audioEls, stage, initStage, setPhase, setView, isRecording } from './store.js';
-import { initLobby, linkProblem, startLocalMedia } from './lobby.js';
-import { startE2EE, joinWhenKeysReady, toggleE2EEPopover, closeE2EEPopover } from './encryption.js';
-import { leave, end, rejoin } from './call.js';
-import { scheduleLayoutReport } from './layout.js';
-import { openSettings, toggleMic, toggleCam, toggleScreen, stopScreen, toggleMoreMenu, closeMoreMenu, tickClock } from './controls.js';
-import { togglePanel, openPanel, closePanel, sendChat, autosize, updateChatCount } from './chat.js';
-import { applyVolumes, toggleLangMenu, closeLangMenu } from './interpretation.js';
-import { toggleCaptionsMenu, closeCaptionsMenu, setCaptionsOn, captions } from './captions.js';
-import { sendRecord, onRecordButton, closeRecordConfirm, toggleRecordPopover, closeRecordPopover, copyPublicKey, downloadReceipt, saveMediaKeys } from './recording.js';
+import { autojoin, fragmentPassphrase, DUCK_KEY, joinError, $, media, st, audioEls, stage, chatLog, initStage, setPhase, setView, isRecording } from './store.js';
+import { initLobby, linkProblem, startLocalMedia, renderLobbyTexts, renderLobbyMedia, renderDevices } from './lobby.js';
+import { startE2EE, joinWhenKeysReady, toggleE2EEPopover, closeE2EEPopover, renderLobbyE2EE, renderE2EE } from './encryption.js';
+import { leave, end, rejoin, showConnecting, joiningText, renderEndTexts } from './call.js';
+import { scheduleLayoutReport, renderMedia } from './layout.js';
+import { openSettings, toggleMic, toggleCam, toggleScreen, stopScreen, toggleMoreMenu, closeMoreMenu, tickClock, updateControls, renderLanguageSetting } from './controls.js';
+import { togglePanel, openPanel, closePanel, sendChat, autosize, updateChatCount, renderPanelTitle } from './chat.js';
+import { applyVolumes, toggleLangMenu, closeLangMenu, renderLanguage } from './interpretation.js';
+import { toggleCaptionsMenu, closeCaptionsMenu, setCaptionsOn, captions, renderCaptions, relabelCaptions } from './captions.js';
+import { sendRecord, onRecordButton, closeRecordConfirm, toggleRecordPopover, closeRecordPopover, copyPublicKey, downloadReceipt, saveMediaKeys, renderRecording } from './recording.js';
+import { renderPeople } from './people.js';
+import { startI18n, onLanguageChange, setLanguage, t } from './i18n.js';
 
 
 function start() {
+  startI18n();
   for (const el of document.querySelectorAll('[data-logo]')) el.innerHTML = LOGO; // constant markup
   hydrateIcons(document);
   initStage($('stage'), $('chat-log'));
@@ -93,6 +96,11 @@ function start() {
     }
     applyVolumes();
   });
+  renderLanguageSetting();
+  for (const id of ['ui-lang', 'lobby-lang']) {
+    $(id).addEventListener('change', (ev) => setLanguage(/** @type {HTMLSelectElement} */ (ev.target).value));
+  }
+  onLanguageChange(relabel);
   $('settings-close').addEventListener('click', () => /** @type {HTMLDialogElement} */ ($('settings')).close());
   $('settings').addEventListener('close', () => {
     $('preview-col').append($('devices'));
@@ -167,13 +175,12 @@ function start() {
   const e2eeProblem = fragmentPassphrase !== null ? startE2EE(fragmentPassphrase) : null;
   const problem = linkProblem();
   if (autojoin && problem) {
-    const p = JOIN_ERRORS[problem];
-    end('error', p.title, p.text, { retry: false });
+    end('error', () => joinError(problem)?.title || '', () => joinError(problem)?.text || '', { retry: false });
   } else if (autojoin && e2eeProblem) {
     // The link asks for end-to-end encryption: never join without it.
-    end('error', 'Can’t join this meeting', e2eeProblem, { retry: false });
+    end('error', () => t('call.cantJoin'), e2eeProblem, { retry: false });
   } else if (autojoin) {
-    $('connecting-text').textContent = `Joining ${roomName || 'the meeting'}…`;
+    showConnecting(joiningText);
     setView('connecting');
     setPhase('joining');
     startLocalMedia().then(() => joinWhenKeysReady());
@@ -182,6 +189,32 @@ function start() {
     setView('lobby');
     if (!problem) startLocalMedia();
   }
+}
+
+/**
+ * Writes every text the page's scripts wrote again, in the language just chosen (the static
+ * ones are done): the lobby, the toolbar, the stage, the panels, the menus and the end screen.
+ * Chat lines and toasts stay as they were said.
+ */
+function relabel() {
+  renderLobbyTexts();
+  renderLobbyE2EE();
+  renderLobbyMedia();
+  renderDevices();
+  renderLanguageSetting();
+  tickClock();
+  chatLog.relabel();
+  stage.relabel();
+  renderPanelTitle();
+  renderE2EE();
+  renderMedia();
+  renderPeople();
+  renderLanguage();
+  relabelCaptions();
+  renderCaptions();
+  renderRecording();
+  updateControls();
+  renderEndTexts();
 }
 
 /**

@@ -5,7 +5,7 @@ import { Signaling, signalingURL, reconnectDelay } from './signaling.js';
 import { MediaSession } from './session.js';
 import { icon } from './icons.js';
 import { toast } from './ui.js';
-import { roomName, token, claims, relayOnly, LEAVE_DRAIN_MS, KEY_WAIT_MS, JOIN_ERRORS, $, media, st, keyReady, audioEls, stage, chatLog, setPhase, setView, canPublish, canSpeak, applyGrantClasses, displayName, errText, isRecording } from './store.js';
+import { roomName, token, claims, relayOnly, LEAVE_DRAIN_MS, KEY_WAIT_MS, joinError, $, media, st, keyReady, audioEls, stage, chatLog, setPhase, setView, canPublish, canSpeak, applyGrantClasses, displayName, errText, isRecording } from './store.js';
 import { startLocalMedia } from './lobby.js';
 import { syncE2EERoster, startE2EEExchange, stopE2EE, joinWhenKeysReady, renderE2EE, closeE2EEPopover } from './encryption.js';
 import { renderAll, renderMedia, resetLayoutReport, startSpeakingLoop } from './layout.js';
@@ -16,10 +16,19 @@ import { normalizeRoom, applyVolumes, renderLanguage } from './interpretation.js
 import { announceRecording, setRecordPending, closeRecordConfirm, closeRecordPopover, countersign } from './recording.js';
 import { parleyTest } from './testhooks.js';
 import { onCaption, renderCaptions, sendCaptions, clearCaptions } from './captions.js';
+import { t } from './i18n.js';
 
 /**
  * @typedef {import('./store.js').Participant} Participant
+ * @typedef {string | (() => string)} Text  a text the page writes again when the language
+ *   changes (a function), or one it shows as it came (a server's words)
  */
+
+/** @param {Text} x */
+const text = (x) => (typeof x === 'function' ? x() : x);
+
+/** The connecting screen's line for joining this room. */
+export const joiningText = () => (roomName ? t('call.joiningRoom', { room: roomName }) : t('call.joiningMeeting'));
 
 /** Opens the signaling channel and sends `join`. */
 export async function join() {
@@ -28,7 +37,7 @@ export async function join() {
   st.joinFailed = false;
   setPhase('joining');
   if (!st.reconnecting && document.body.dataset.view !== 'lobby') {
-    $('connecting-text').textContent = `Joining ${roomName || 'the meeting'}…`;
+    showConnecting(joiningText);
     setView('connecting');
   }
   const sig = new Signaling(signalingURL());
@@ -40,7 +49,7 @@ export async function join() {
     if (st.sig !== sig) return;
     st.sig = null;
     if (st.reconnecting) scheduleReconnect();
-    else fail('Parley could not reach the server. Check your connection and try again.');
+    else fail(() => t('call.unreachable'));
     return;
   }
   if (st.sig !== sig) return;
@@ -78,7 +87,7 @@ export function wire(sig) {
   });
   on('offer', (msg) => {
     if (msg.pc !== 'sub') return;
-    if (st.session) st.session.handleOffer(msg).catch((err) => toast(`Receiving media failed: ${err.message}`, { kind: 'error' }));
+    if (st.session) st.session.handleOffer(msg).catch((err) => toast(t('call.receiveFailed', { error: err.message }), { kind: 'error' }));
   });
   on('answer', (msg) => st.session && st.session.handleAnswer(msg));
   on('candidate', (msg) => st.session && st.session.handleCandidate(msg));
@@ -88,7 +97,7 @@ export function wire(sig) {
     const isNew = !st.others.has(p.id);
     st.others.set(p.id, p);
     syncE2EERoster();
-    if (isNew) chatLog.system(`${displayName(p)} joined`);
+    if (isNew) chatLog.system(t('call.someoneJoined', { name: displayName(p) }));
     renderAll();
   });
   on('participant-updated', (msg) => {
@@ -122,10 +131,11 @@ export function wire(sig) {
     // Everyone renews their media key without them (e2ee-worker.js).
     syncE2EERoster();
     st.loudAt.delete(msg.id);
-    const why = msg.reason === 'removed' ? 'was removed' : msg.reason === 'disconnected' ? 'lost connection' : 'left';
+    const why = msg.reason === 'removed' ? 'call.someoneRemoved' : msg.reason === 'disconnected' ? 'call.someoneLost' : 'call.someoneLeft';
     if (msg.reason !== 'replaced') {
-      chatLog.system(`${displayName(p)} ${why}`);
-      toast(`${displayName(p)} ${why}`, { timeout: 3000 });
+      const line = t(why, { name: displayName(p) });
+      chatLog.system(line);
+      toast(line, { timeout: 3000 });
     }
     renderAll();
   });
@@ -140,10 +150,10 @@ export function wire(sig) {
   });
   on('muted', (msg) => onModeratorMute(msg.source, msg.by));
   on('removed', (msg) => {
-    const by = msg.by ? displayName(msg.by) : 'a moderator';
+    const by = msg.by ? displayName(msg.by) : '';
     // A removed page forgets the meeting's keys (the others renew theirs without it anyway).
     if (!keepKeysAfterRemoval) stopE2EE();
-    end('removed', `You were removed by ${by}`, 'A moderator removed you from this meeting.');
+    end('removed', () => (by ? t('call.removedBy', { name: by }) : t('call.removedByModerator')), () => t('call.removedText'));
   });
   sig.onclose = (ev) => {
     if (st.sig !== sig) return;
@@ -194,7 +204,7 @@ export function onWelcome(msg) {
   st.interpreting = (st.self && st.self.interpreter && st.self.interpreter.channel) || '';
   setPhase('joined');
   setView('meeting');
-  chatLog.system(wasReconnecting ? 'Reconnected' : `You joined ${roomName || 'the meeting'}`);
+  chatLog.system(wasReconnecting ? t('call.reconnected') : roomName ? t('call.youJoinedRoom', { room: roomName }) : t('call.youJoined'));
   clearCaptions();
   sendCaptions();
   renderCaptions();
@@ -220,7 +230,7 @@ export async function publishLocal() {
   try {
     await session.publish(entries);
   } catch (err) {
-    if (st.session === session) toast(`Your camera and microphone could not be published: ${errText(err)}`, { kind: 'error' });
+    if (st.session === session) toast(t('call.publishFailed', { error: errText(err) }), { kind: 'error' });
     return;
   }
   if (st.session !== session || !st.sig) return;
@@ -236,20 +246,22 @@ export function onError(msg) {
   parleyTest.errors.push(msg);
   if (msg.ref === 'record') setRecordPending(false);
   if (st.phase === 'leaving') return;
-  const raw = typeof msg.message === 'string' && msg.message ? msg.message : `The server reported an error (${msg.code}).`;
-  const text = raw.charAt(0).toUpperCase() + raw.slice(1);
+  // The server's sentence is English: the page says what it means in its own words where it
+  // knows the code (joinError), and shows the sentence as it came otherwise.
+  const raw = typeof msg.message === 'string' && msg.message ? msg.message : t('call.serverError', { code: String(msg.code) });
+  const said = raw.charAt(0).toUpperCase() + raw.slice(1);
   if (st.phase === 'joining') {
     st.joinFailed = true;
     st.reconnecting = false;
-    fail(text, msg.code);
+    fail(said, msg.code);
     return;
   }
   if (msg.code === 'replaced') {
-    end('error', 'You joined from somewhere else', 'This meeting is open in another tab or on another device. You can rejoin here.');
+    end('error', () => t('call.replacedTitle'), () => t('call.replacedText'));
     return;
   }
-  if (msg.ref === 'offer' && st.session) st.session.pubOfferFailed(text);
-  toast(text, { kind: 'error', iconName: 'alert' });
+  if (msg.ref === 'offer' && st.session) st.session.pubOfferFailed(said);
+  toast(said, { kind: 'error', iconName: 'alert' });
 }
 
 /** @param {CloseEvent} ev */
@@ -265,14 +277,15 @@ export function onSocketClosed(ev) {
     if (![1003, 1007, 1008, 1009].includes(ev.code) && ev.code < 4000) {
       startReconnect();
     } else {
-      end('error', 'You were disconnected', ev.reason ? `The server closed the connection: ${ev.reason}` : 'The server closed the connection.');
+      const reason = ev.reason;
+      end('error', () => t('call.disconnectedTitle'), () => (reason ? t('call.closedReason', { reason }) : t('call.closed')));
     }
     return;
   }
   if (st.phase === 'joining') {
     if (st.joinFailed) return;
     if (st.reconnecting) scheduleReconnect();
-    else fail('The server closed the connection before you could join.');
+    else fail(() => t('call.closedBeforeJoin'));
   }
 }
 
@@ -316,7 +329,7 @@ export function startReconnect() {
 export function scheduleReconnect() {
   if (Date.now() > st.reconnectUntil) {
     st.reconnecting = false;
-    end('error', 'Connection lost', 'Parley could not reconnect to the server. Check your connection, then rejoin.');
+    end('error', () => t('call.lostTitle'), () => t('call.lostText'));
     return;
   }
   const delay = reconnectDelay(st.reconnectAttempt++, Date.now() - (st.reconnectUntil - 60000));
@@ -326,13 +339,16 @@ export function scheduleReconnect() {
 
 /**
  * The join failed: shows the full-page error.
- * @param {string} text
+ * @param {Text} said
  * @param {string} [code]
  */
-export function fail(text, code) {
-  const known = code ? JOIN_ERRORS[code] : undefined;
-  if (known) end('error', known.title, known.text, { detail: text, retry: known.retry });
-  else end('error', 'Can’t join this meeting', text, { retry: true });
+export function fail(said, code) {
+  const known = code ? joinError(code) : undefined;
+  if (known && code) {
+    end('error', () => joinError(code)?.title || '', () => joinError(code)?.text || '', { detail: text(said), retry: known.retry });
+  } else {
+    end('error', () => t('call.cantJoin'), said, { retry: true });
+  }
 }
 
 export function leave() {
@@ -352,7 +368,7 @@ export function leave() {
   media.stopAll();
   if (stage) stage.retain(() => false);
   closePanel();
-  $('connecting-text').textContent = 'Leaving… your browser is countersigning the record';
+  showConnecting(() => t('call.leaving'));
   setView('connecting');
   clearTimeout(st.leaveTimer);
   st.leaveTimer = window.setTimeout(() => finishLeave(), LEAVE_DRAIN_MS);
@@ -366,23 +382,45 @@ export function finishLeave(now = false) {
   if (!now && st.phase !== 'leaving') return;
   clearTimeout(st.leaveTimer);
   const recorded = isRecording();
-  let text = roomName ? `Room “${roomName}”` : '';
-  if (recorded && st.countersigned) {
-    const n = st.countersigned;
-    text += `${text ? '. ' : ''}Your browser countersigned ${n} checkpoint${n === 1 ? '' : 's'} of the meeting’s record.`;
-  }
-  end('left', 'You left the meeting', text);
+  const n = recorded ? st.countersigned : 0;
+  const said = () => {
+    const room = roomName ? t('call.leftRoom', { room: roomName }) : '';
+    const signed = n ? t('call.countersigned', { count: n }) : '';
+    return room && signed ? `${room}. ${signed}` : room || signed;
+  };
+  end('left', () => t('call.leftTitle'), said);
+}
+
+/** The connecting screen's line, kept to write again in another language. */
+let connecting = joiningText;
+
+/** @param {() => string} line */
+export function showConnecting(line) {
+  connecting = line;
+  $('connecting-text').textContent = line();
+}
+
+/** What the end screen shows, kept to write again in another language. */
+let ended = { phase: 'left', title: /** @type {Text} */ (''), text: /** @type {Text} */ ('') };
+
+/** Writes the connecting and end screens again, in a new interface language. */
+export function renderEndTexts() {
+  $('connecting-text').textContent = connecting();
+  if (document.body.dataset.view !== 'ended') return;
+  $('end-title').textContent = text(ended.title);
+  $('end-text').textContent = text(ended.text);
+  $('rejoin-text').textContent = t(ended.phase === 'error' ? 'end.tryAgain' : 'end.rejoin');
 }
 
 /**
  * Tears the meeting down and shows an end screen.
  * @param {'left' | 'removed' | 'error'} phase
- * @param {string} title
- * @param {string} text
+ * @param {Text} title
+ * @param {Text} said
  * @param {{detail?: string, retry?: boolean}} [opts] the technical detail behind a toggle;
  *   whether joining again can work (by default it can, unless removed)
  */
-export function end(phase, title, text, opts = {}) {
+export function end(phase, title, said, opts = {}) {
   clearTimeout(st.reconnectTimer);
   clearTimeout(st.leaveTimer);
   closeRecordPopover();
@@ -410,16 +448,17 @@ export function end(phase, title, text, opts = {}) {
   setPhase(phase);
   renderE2EE();
   setView('ended');
-  $('end-title').textContent = title;
-  $('end-text').textContent = text;
+  ended = { phase, title, text: said };
+  $('end-title').textContent = text(title);
+  $('end-text').textContent = text(said);
   $('end-icon').replaceChildren(icon(phase === 'left' ? 'wave' : phase === 'removed' ? 'removeUser' : 'alert'));
   $('end-icon').className = `end-icon end-${phase}`;
-  const detail = opts.detail && opts.detail !== text ? opts.detail : '';
+  const detail = opts.detail && opts.detail !== text(said) ? opts.detail : '';
   $('end-details').hidden = !detail;
   $('end-detail-text').textContent = detail;
   const retry = phase !== 'removed' && opts.retry !== false;
   $('rejoin-btn').hidden = !retry;
-  $('rejoin-text').textContent = phase === 'error' ? 'Try again' : 'Rejoin';
+  $('rejoin-text').textContent = t(phase === 'error' ? 'end.tryAgain' : 'end.rejoin');
   // Without a retry, the way home is the page's one action.
   $('end-home').className = retry ? 'btn btn-ghost' : 'btn btn-primary';
   (retry ? $('rejoin-btn') : $('end-home')).focus();
@@ -439,7 +478,7 @@ export function closeSession() {
 }
 
 export async function rejoin() {
-  $('connecting-text').textContent = `Joining ${roomName || 'the meeting'}…`;
+  showConnecting(joiningText);
   setView('connecting');
   setPhase('joining');
   await startLocalMedia();

@@ -7,6 +7,7 @@ import { icon } from './icons.js';
 import { h, keepOnScreen } from './ui.js';
 import { $, st, displayName, canSubscribe } from './store.js';
 import { langName } from './interpretation.js';
+import { t } from './i18n.js';
 
 /**
  * @typedef {{id: string, identity: string, name: string}} Who
@@ -26,8 +27,6 @@ const CAPTION_CHARS = 400;
 
 const ON_KEY = 'parley.captions';
 const CHANNEL_KEY = 'parley.captions.channel';
-
-export const PAUSED_NOTE = 'Captions paused: the speech engine is not answering';
 
 /** @type {Caption[]} the last captions received, shown or not (for the tests' hooks) */
 export const received = [];
@@ -141,7 +140,7 @@ export function renderStrip() {
   const paused = state === 'paused' && captions.on;
   const note = $('captions-note');
   note.hidden = !paused;
-  $('captions-note-text').textContent = paused ? PAUSED_NOTE : '';
+  $('captions-note-text').textContent = paused ? t('cc.paused') : '';
   if (!captions.on || state !== 'on') captions.lines = [];
   const list = $('captions-lines');
   const now = Date.now();
@@ -153,11 +152,12 @@ export function renderStrip() {
     if (c.translated) {
       // Machine translation is never passed off as an interpreter's words: it says so, and
       // what was said is one hover (or long press) away.
-      const from = c.translated.language ? ` from ${langName(c.translated.language)}` : '';
+      const said = c.translated.text;
+      const language = c.translated.language ? langName(c.translated.language, false) : '';
       parts.push(h('span', {
         class: 'caption-mt',
-        text: 'Machine translation',
-        attrs: { title: `Machine translation${from}: “${c.translated.text}”` },
+        text: t('cc.machine'),
+        attrs: { title: language ? t('cc.machineFrom', { language, text: said }) : t('cc.machineOf', { text: said }) },
       }));
     }
     parts.push(h('span', { class: 'caption-text', text: c.text }));
@@ -173,13 +173,18 @@ export function renderStrip() {
   expire();
 }
 
+/** Drops the captions' drawn elements: they are drawn again in a new interface language. */
+export function relabelCaptions() {
+  for (const c of captions.lines) delete c.el;
+}
+
 /**
  * The speaker as the people panel names them; "You" for this client.
  * @param {Who} from
  * @returns {string}
  */
 function speakerName(from) {
-  if (st.self && from.id && from.id === st.self.id) return 'You';
+  if (st.self && from.id && from.id === st.self.id) return t('cc.you');
   const p = from.id ? st.others.get(from.id) : undefined;
   return displayName(p || from);
 }
@@ -238,9 +243,9 @@ export function renderCaptions() {
   const usable = state === 'on' || state === 'paused';
   const on = captions.on && usable;
   btn.classList.toggle('active', on);
-  btn.setAttribute('aria-label', on ? 'Captions: on' : 'Captions: off');
-  btn.title = state === 'e2ee' ? 'No captions: this meeting is end-to-end encrypted' : on ? 'Captions are on' : 'Captions';
-  $('more-cc-hint').textContent = state === 'e2ee' ? 'not available' : on ? 'on' : 'off';
+  btn.setAttribute('aria-label', t(on ? 'cc.on' : 'cc.off'));
+  btn.title = t(state === 'e2ee' ? 'cc.titleE2ee' : on ? 'cc.titleOn' : 'cc.title');
+  $('more-cc-hint').textContent = t(state === 'e2ee' ? 'cc.hintUnavailable' : on ? 'cc.hintOn' : 'cc.hintOff');
 
   const toggle = /** @type {HTMLButtonElement} */ ($('cc-toggle'));
   toggle.setAttribute('aria-checked', String(on));
@@ -249,23 +254,23 @@ export function renderCaptions() {
   /** @type {string} */
   let text = '';
   if (state === 'e2ee') {
-    text = 'This meeting is end-to-end encrypted: the server cannot hear it, so it cannot caption it.';
+    text = t('cc.noteE2ee');
   } else if (state === 'paused') {
-    text = `${PAUSED_NOTE}. They come back when it does.`;
+    text = t('cc.pausedMenu');
   } else if (st.e2ee && on) {
-    text = 'Your own speech is encrypted end to end and is not captioned.';
+    text = t('cc.noteOwnE2ee');
   }
   note.textContent = text;
   note.hidden = !text;
   note.classList.toggle('warn', state === 'paused');
 
   $('cc-choice').hidden = !on || !st.room.languages.length;
-  const heard = st.listening === 'floor' ? 'original audio' : langName(st.listening);
+  const heard = st.listening === 'floor' ? t('lang.originalLower') : langName(st.listening, false);
   const ch = wanted();
   const opts = $('cc-options');
-  opts.replaceChildren(choice('What you listen to', ch === 'auto', 'auto', heard));
-  opts.append(choice('Original audio', ch === 'floor', 'floor', 'floor'));
-  const hint = st.room.translation ? 'interpreter, or machine translation' : 'interpreted';
+  opts.replaceChildren(choice(t('cc.whatYouHear'), ch === 'auto', 'auto', heard));
+  opts.append(choice(t('lang.original'), ch === 'floor', 'floor', t('lang.floor')));
+  const hint = t(st.room.translation ? 'cc.hintTranslated' : 'cc.hintInterpreted');
   for (const l of st.room.languages) opts.append(choice(langName(l), ch === l, l, hint));
   renderStrip();
 }

@@ -5,6 +5,7 @@ import { CHAT_PREFIX } from './sframe.js';
 import { $, st, stage, chatLog, displayName } from './store.js';
 import { updateControls } from './controls.js';
 import { renderPeople } from './people.js';
+import { t } from './i18n.js';
 
 
 /** Chat lines in the order they came, while sealed ones are opened. */
@@ -25,7 +26,7 @@ export async function openChat(msg) {
   const text = String(msg.text || '');
   if (!text.startsWith(CHAT_PREFIX)) return msg;
   const open = st.e2ee && msg.from ? await st.e2ee.openChat(text, String(msg.from.identity || '')) : null;
-  return { ...msg, text: open !== null ? open : 'An encrypted message this browser has no key for.' };
+  return { ...msg, text: open !== null ? open : t('chat.noKey') };
 }
 
 /** @param {any} msg */
@@ -53,7 +54,7 @@ export function openPanel(which) {
   $('panel').hidden = false;
   $('chat-panel').hidden = which !== 'chat';
   $('people-panel').hidden = which !== 'people';
-  $('panel-title').textContent = which === 'chat' ? 'In-call messages' : 'People';
+  renderPanelTitle();
   document.body.classList.add('panel-open');
   if (which === 'chat') {
     st.unread = 0;
@@ -65,6 +66,11 @@ export function openPanel(which) {
   }
   updateControls();
   stage.scheduleLayout();
+}
+
+/** The side panel's title, for what it shows. */
+export function renderPanelTitle() {
+  if (st.panel) $('panel-title').textContent = t(st.panel === 'chat' ? 'panel.chat' : 'panel.people');
 }
 
 export function closePanel() {
@@ -85,7 +91,7 @@ export async function sendChat() {
   const text = input.value.trim();
   if (!text || !st.sig || sealingChat) return;
   if (Array.from(text).length > st.maxChat) {
-    toast(`Messages can be at most ${st.maxChat} characters.`, { kind: 'error' });
+    toast(t('chat.tooLong', { count: st.maxChat }), { kind: 'error' });
     return;
   }
   let wire = text;
@@ -94,11 +100,11 @@ export async function sendChat() {
     sealingChat = true;
     const sealed = st.self ? await st.e2ee.sealChat(text, st.self.identity).finally(() => { sealingChat = false; }) : null;
     if (sealed === null) {
-      toast('The message was not sent: end-to-end encryption is not ready.', { kind: 'error' });
+      toast(t('chat.notReady'), { kind: 'error' });
       return;
     }
     if (sealed.length > st.maxChat) {
-      toast('This message is too long to send encrypted: please shorten it.', { kind: 'error' });
+      toast(t('chat.tooLongSealed'), { kind: 'error' });
       return;
     }
     wire = sealed;

@@ -1,8 +1,10 @@
-// The meeting's controls: microphone, camera, screen, settings, and the More menu of phones.
+// The meeting's controls: microphone, camera, screen, settings (the interface language among
+// them), and the More menu of phones.
 
 import { describeMediaError } from './media.js';
 import { icon } from './icons.js';
-import { toast, keepOnScreen } from './ui.js';
+import { toast, keepOnScreen, h } from './ui.js';
+import { t, lang, LANGUAGES, clockTime } from './i18n.js';
 import { $, media, st, canPublish, canSpeak, displayName, errText, isRecording, canRecord } from './store.js';
 import { renderLobbyMedia, renderDevices } from './lobby.js';
 import { renderMedia } from './layout.js';
@@ -46,30 +48,44 @@ export function updateControls() {
   const micOn = st.micOn && !!media.mic;
   const camOn = st.camOn && !!media.camera;
   for (const [id, on] of /** @type {const} */ ([['btn-mic', micOn], ['lobby-mic', micOn]])) {
-    setToggle(id, on, 'mic', 'micOff', 'Turn off microphone', 'Turn on microphone');
+    setToggle(id, on, 'mic', 'micOff', t('controls.micOff'), t('controls.micOn'));
   }
   for (const [id, on] of /** @type {const} */ ([['btn-cam', camOn], ['lobby-cam', camOn]])) {
-    setToggle(id, on, 'camera', 'cameraOff', 'Turn off camera', 'Turn on camera');
+    setToggle(id, on, 'camera', 'cameraOff', t('controls.camOff'), t('controls.camOn'));
   }
-  setToggle('btn-screen', st.sharing, 'screenStop', 'screen', 'Stop presenting', 'Present your screen', false);
+  setToggle('btn-screen', st.sharing, 'screenStop', 'screen', t('controls.stopPresenting'), t('controls.present'), false);
   for (const id of ['btn-mic', 'lobby-mic']) /** @type {HTMLButtonElement} */ ($(id)).disabled = !canSpeak();
   for (const id of ['btn-cam', 'btn-screen', 'lobby-cam']) {
     /** @type {HTMLButtonElement} */ ($(id)).disabled = !pub;
   }
   $('btn-screen').hidden = !canShareScreen();
-  setToggle('btn-chat', st.panel === 'chat', 'chat', 'chat', 'Hide chat', 'Show chat', false);
-  setToggle('btn-people', st.panel === 'people', 'people', 'people', 'Hide participants', 'Show participants', false);
+  const chatLabel = t(st.panel === 'chat' ? 'controls.hideChat' : 'controls.showChat');
+  const peopleLabel = t(st.panel === 'people' ? 'controls.hidePeople' : 'controls.showPeople');
+  setToggle('btn-chat', st.panel === 'chat', 'chat', 'chat', chatLabel, chatLabel, false);
+  setToggle('btn-people', st.panel === 'people', 'people', 'people', peopleLabel, peopleLabel, false);
   // The name holds the count the button shows (what a voice user says is what they see).
   const count = $('people-badge').textContent;
-  if (count) $('btn-people').setAttribute('aria-label', `${st.panel === 'people' ? 'Hide participants' : 'Show participants'}, ${count} in the meeting`);
+  if (count) $('btn-people').setAttribute('aria-label', t('controls.peopleCount', { label: peopleLabel, count }));
   const badge = $('chat-badge');
   badge.hidden = st.unread === 0;
   badge.textContent = st.unread > 9 ? '9+' : String(st.unread);
-  $('btn-chat').setAttribute('aria-label', (st.panel === 'chat' ? 'Hide chat' : 'Show chat') + (st.unread ? `, ${st.unread} unread` : ''));
+  $('btn-chat').setAttribute('aria-label', st.unread ? t('controls.unread', { label: chatLabel, count: st.unread }) : chatLabel);
   renderRecording();
 }
 
-/** Shows the device menus (the lobby's own) in a dialog. */
+/**
+ * Fills the language menus (Settings', and the lobby's, for whoever must read the lobby first),
+ * each language named in itself, the current one chosen.
+ */
+export function renderLanguageSetting() {
+  for (const id of ['ui-lang', 'lobby-lang']) {
+    const sel = /** @type {HTMLSelectElement} */ ($(id));
+    sel.replaceChildren(...LANGUAGES.map((l) => h('option', { text: l.name, attrs: { value: l.code, lang: l.code } })));
+    sel.value = lang;
+  }
+}
+
+/** Shows the interface language and the device menus (the lobby's own) in a dialog. */
 export async function openSettings() {
   const dlg = /** @type {HTMLDialogElement} */ ($('settings'));
   $('settings-body').append($('devices'));
@@ -106,7 +122,7 @@ export async function toggleMic() {
       sendMute('mic', !st.micOn);
     }
   } catch (err) {
-    toast(`Microphone: ${errText(err)}`, { kind: 'error' });
+    toast(t('controls.micError', { error: errText(err) }), { kind: 'error' });
   } finally {
     st.busy.mic = false;
     updateControls();
@@ -146,7 +162,7 @@ export async function toggleCam() {
       }
     }
   } catch (err) {
-    toast(`Camera: ${errText(err)}`, { kind: 'error' });
+    toast(t('controls.camError', { error: errText(err) }), { kind: 'error' });
   } finally {
     st.busy.cam = false;
     renderLobbyMedia();
@@ -178,7 +194,7 @@ export async function toggleScreen() {
       ({ video } = await media.startScreen());
     } catch (err) {
       const e = /** @type {any} */ (err);
-      if (!e || e.name !== 'NotAllowedError') toast('Screen sharing could not start.', { kind: 'error' });
+      if (!e || e.name !== 'NotAllowedError') toast(t('controls.screenFailed'), { kind: 'error' });
       return;
     }
     st.sharing = true;
@@ -187,9 +203,9 @@ export async function toggleScreen() {
     renderPeople();
     try {
       await st.session.addSource({ source: 'screen', kind: 'video', track: video, stream: media.screenStream });
-      toast('You are presenting to everyone', { iconName: 'screen', timeout: 3000 });
+      toast(t('controls.presentingToast'), { iconName: 'screen', timeout: 3000 });
     } catch (err) {
-      toast(`Your screen could not be shared: ${errText(err)}`, { kind: 'error' });
+      toast(t('controls.screenError', { error: errText(err) }), { kind: 'error' });
       await stopScreen();
     }
   } finally {
@@ -220,7 +236,7 @@ export async function stopScreen() {
  * @param {Who | undefined} by
  */
 export function onModeratorMute(source, by) {
-  const who = by ? displayName(by) : 'A moderator';
+  const who = by ? displayName(by) : t('controls.aModerator');
   if (source === 'mic' && media.mic) {
     st.micOn = false;
     media.mic.enabled = false;
@@ -233,8 +249,8 @@ export function onModeratorMute(source, by) {
   } else if (source === 'screen' && st.sharing) {
     stopScreen();
   }
-  const what = source === 'mic' ? '' : source === 'camera' ? ' (camera)' : source === 'screen' ? ' (screen share)' : '';
-  toast(`${who} muted you${what}`, { iconName: source === 'camera' ? 'cameraOff' : 'micOff', timeout: 6000 });
+  const what = source === 'camera' ? 'controls.mutedCamera' : source === 'screen' ? 'controls.mutedScreen' : 'controls.mutedMic';
+  toast(t(what, { name: who }), { iconName: source === 'camera' ? 'cameraOff' : 'micOff', timeout: 6000 });
   updateControls();
   renderMedia();
   renderPeople();
@@ -249,11 +265,11 @@ export function canShareScreen() {
 export function renderMoreMenu() {
   const screen = $('more-screen');
   screen.hidden = !canPublish() || !canShareScreen();
-  $('more-screen-text').textContent = st.sharing ? 'Stop presenting' : 'Present your screen';
+  $('more-screen-text').textContent = t(st.sharing ? 'controls.stopPresenting' : 'controls.present');
   const rec = /** @type {HTMLButtonElement} */ ($('more-record'));
   rec.hidden = !canRecord();
   rec.disabled = st.recordPending || st.phase !== 'joined';
-  $('more-record-text').textContent = isRecording() ? 'Stop recording' : 'Record this meeting';
+  $('more-record-text').textContent = t(isRecording() ? 'controls.stopRecording' : 'controls.record');
 }
 
 export function toggleMoreMenu() {
@@ -278,5 +294,5 @@ export function closeMoreMenu() {
 }
 
 export function tickClock() {
-  $('clock').textContent = new Date().toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+  $('clock').textContent = clockTime(new Date());
 }

@@ -5,10 +5,11 @@
 import { icon } from './icons.js';
 import { toast, keepOnScreen } from './ui.js';
 import { E2EE, transformAPI } from './e2ee.js';
-import { roomName, fragmentPassphrase, $, st, keyReady, errText } from './store.js';
+import { roomName, fragmentPassphrase, $, st, keyReady, errText, keyProblem } from './store.js';
 import { join, fail } from './call.js';
 import { renderMedia } from './layout.js';
 import { renderPeople } from './people.js';
+import { t, tNodes, lang } from './i18n.js';
 
 
 /**
@@ -22,7 +23,7 @@ export function startE2EE(passphrase) {
   try {
     st.e2ee = new E2EE(roomName, onE2EEStatus, sendE2EE);
   } catch (err) {
-    return `This browser cannot encrypt media end to end (${errText(err)}). Use a current Chrome, Edge, Firefox or Safari.`;
+    return t('e2ee.cannotStart', { error: errText(err) });
   }
   st.e2eePass = passphrase;
   st.e2ee.start(passphrase).catch(() => {});
@@ -70,26 +71,17 @@ export function initLobbyE2EE() {
   const pass = /** @type {HTMLInputElement} */ ($('e2ee-pass'));
   const show = $('e2ee-show');
   const supported = !!transformAPI();
-  if (!supported) {
-    toggle.disabled = true;
-    $('e2ee-sub').textContent = 'This browser cannot encrypt media end to end.';
-  }
+  if (!supported) toggle.disabled = true;
   if (fragmentPassphrase !== null) {
     toggle.checked = supported;
     pass.value = fragmentPassphrase;
     $('e2ee-from-link').hidden = !supported;
-    if (!supported) {
-      $('token-notice').hidden = false;
-      $('token-notice-text').textContent =
-        'This link is for an end-to-end encrypted meeting, but this browser cannot encrypt media end to end. Use a current Chrome, Edge, Firefox or Safari.';
-    }
+    if (!supported) $('token-notice').hidden = false;
   }
   const sync = () => {
     $('e2ee-pass-field').hidden = !toggle.checked;
     $('e2ee-lobby').classList.toggle('on', toggle.checked);
-    $('fineprint-text').textContent = toggle.checked
-      ? 'Media is encrypted end to end with the meeting passphrase: the server forwards and records only ciphertext.'
-      : 'Media is encrypted in transit. Nothing is recorded unless the room says so.';
+    renderLobbyE2EE();
   };
   toggle.addEventListener('change', () => {
     sync();
@@ -103,14 +95,25 @@ export function initLobbyE2EE() {
     const visible = pass.type === 'password';
     pass.type = visible ? 'text' : 'password';
     show.setAttribute('aria-pressed', String(visible));
-    const label = visible ? 'Hide passphrase' : 'Show passphrase';
-    show.setAttribute('aria-label', label);
-    show.title = label;
+    renderLobbyE2EE();
     const holder = /** @type {HTMLElement} */ (show.querySelector('[data-icon]'));
     holder.dataset.icon = visible ? 'eyeOff' : 'eye';
     holder.replaceChildren(icon(holder.dataset.icon));
   });
   sync();
+}
+
+/** The lobby's encryption texts: what this browser can do, the switch's effect, the eye's label. */
+export function renderLobbyE2EE() {
+  const supported = !!transformAPI();
+  const on = /** @type {HTMLInputElement} */ ($('e2ee-toggle')).checked;
+  $('e2ee-sub').textContent = t(supported ? 'e2ee.switchSub' : 'e2ee.unsupported');
+  if (!supported && fragmentPassphrase !== null) $('token-notice-text').textContent = t('e2ee.linkUnsupported');
+  $('fineprint-text').textContent = t(on ? 'lobby.fineprintE2ee' : 'lobby.fineprint');
+  const show = $('e2ee-show');
+  const label = t(show.getAttribute('aria-pressed') === 'true' ? 'e2ee.hide' : 'e2ee.show');
+  show.setAttribute('aria-label', label);
+  show.title = label;
 }
 
 /**
@@ -147,14 +150,14 @@ export async function joinWhenKeysReady() {
     try {
       await e2ee.ready;
     } catch (err) {
-      fail(`End-to-end encryption could not start: ${errText(err)}. Nothing was sent.`);
+      fail(() => t('e2ee.failed', { error: errText(err) }));
       return;
     }
     if (st.e2ee !== e2ee) return;
     // The identity key signs this browser's media keys: without it no one could tell them apart.
     const k = await keyReady;
     if (!k.key) {
-      fail(`End-to-end encryption needs a signing key, and this browser has none: ${k.problem}. Nothing was sent.`);
+      fail(() => t('e2ee.noSigningKey', { problem: keyProblem(k) }));
       return;
     }
     if (st.e2ee !== e2ee) return;
@@ -179,8 +182,7 @@ export function onE2EEStatus(s) {
       if (owner && owner.participant) ids.add(owner.participant);
     }
   }
-  const epoch = document.getElementById('e2ee-epoch');
-  if (epoch) epoch.textContent = String(s.epoch);
+  renderEpoch(s.epoch);
   const keyed = s.keyed.slice().sort().join(' ');
   if (ids.size !== st.undecryptable.size || [...ids].some((id) => !st.undecryptable.has(id))) {
     st.undecryptable = ids;
@@ -197,7 +199,24 @@ export function renderE2EE() {
   const on = !!st.e2ee && (st.phase === 'joined' || st.phase === 'joining');
   $('e2ee-anchor').hidden = !on;
   if (!on) closeE2EEPopover();
-  if (st.e2ee) $('e2ee-epoch').textContent = String(st.e2ee.status.epoch);
+  if (st.e2ee) renderEpoch(st.e2ee.status.epoch);
+}
+
+let drawnEpoch = '';
+
+/**
+ * How often this browser's media key was renewed, the count in its own element (#e2ee-epoch).
+ * @param {number} n
+ */
+function renderEpoch(n) {
+  const dd = document.getElementById('e2ee-renewed');
+  // The worker reports twice a second; the line changes with the count or the language only.
+  if (!dd || drawnEpoch === `${lang} ${n}`) return;
+  drawnEpoch = `${lang} ${n}`;
+  const epoch = document.getElementById('e2ee-epoch') || document.createElement('span');
+  epoch.id = 'e2ee-epoch';
+  epoch.textContent = String(n);
+  dd.replaceChildren(...tNodes('e2ee.renewed', { count: n }, { n: epoch }));
 }
 
 export function toggleE2EEPopover() {

@@ -6,6 +6,7 @@ import { h, keepOnScreen } from './ui.js';
 import { roomName, $, st, audioEls } from './store.js';
 import { renderPeople } from './people.js';
 import { renderCaptions } from './captions.js';
+import { t, languageName } from './i18n.js';
 
 /**
  * @typedef {import('./store.js').RoomInfo} RoomInfo
@@ -30,18 +31,14 @@ export function normalizeRoom(r) {
 }
 
 /**
- * A language's name in the reader's language ("ru" -> "Russian").
+ * A language's name in the interface language ("ru" -> "Russian", «Русский»); inside a
+ * sentence (not standalone) as the language writes it there (English "Russian", «русский»).
  * @param {string} code
+ * @param {boolean} [standalone]
  * @returns {string}
  */
-export function langName(code) {
-  try {
-    const n = new Intl.DisplayNames([navigator.language || 'en'], { type: 'language' }).of(code);
-    if (n && n.toLowerCase() !== code.toLowerCase()) return n;
-  } catch {
-    /* not a language code Intl knows */
-  }
-  return code.toUpperCase();
+export function langName(code, standalone = true) {
+  return languageName(code, standalone);
 }
 
 /**
@@ -123,7 +120,7 @@ export function renderLanguage() {
   btn.hidden = !langs.length && !interp;
   if (btn.hidden) closeLangMenu();
   $('lang-code').textContent = st.listening === 'floor' ? '' : st.listening.toUpperCase();
-  btn.setAttribute('aria-label', `Language: ${st.listening === 'floor' ? 'original audio' : langName(st.listening)}`);
+  btn.setAttribute('aria-label', t('controls.languageIs', { language: st.listening === 'floor' ? t('lang.originalLower') : langName(st.listening, false) }));
   btn.classList.toggle('active', st.listening !== 'floor');
 
   // The menu is rebuilt whenever the room or its people change, often while it is open: the
@@ -134,20 +131,20 @@ export function renderLanguage() {
   const hadSection = had && had.parentElement ? had.parentElement.id : '';
 
   const listen = $('listen-options');
-  listen.replaceChildren(menuChoice('Original audio', st.listening === 'floor', () => setListening('floor'), 'floor'));
+  listen.replaceChildren(menuChoice(t('lang.original'), st.listening === 'floor', () => setListening('floor'), t('lang.floor')));
   for (const l of langs) {
     const ch = st.room.channels[l];
     const live = !!(ch && ch.live);
-    listen.append(menuChoice(langName(l), st.listening === l, () => setListening(l), live ? 'live' : 'no interpreter yet', live));
+    listen.append(menuChoice(langName(l), st.listening === l, () => setListening(l), t(live ? 'lang.live' : 'lang.noInterpreter'), live));
   }
   $('duck-row').hidden = !langs.length;
   const section = $('interpret-section');
   section.hidden = !interp;
   if (interp) {
     const opts = $('interpret-options');
-    opts.replaceChildren(menuChoice('Not interpreting', !st.interpreting, () => setInterpreting('')));
+    opts.replaceChildren(menuChoice(t('lang.notInterpreting'), !st.interpreting, () => setInterpreting('')));
     for (const l of interp.languages || []) {
-      opts.append(menuChoice(`Into ${langName(l)}`, st.interpreting === l, () => setInterpreting(l)));
+      opts.append(menuChoice(t('lang.into', { language: langName(l, false) }), st.interpreting === l, () => setInterpreting(l)));
     }
   }
   if (hadChoice && hadSection && !menu.hidden && !menu.contains(document.activeElement)) {

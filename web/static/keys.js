@@ -28,7 +28,10 @@ const BROWSER_ID = 'browser-id';
  */
 
 /**
- * @typedef {{key: ParticipantKey, problem: null} | {key: null, problem: string}} KeyResult
+ * Why there is no key: `problem` in English (for the console), `reason` for a page to say it in
+ * its own language (i18n.js key.REASON), with `error` the browser's own message when it failed.
+ * @typedef {'noIdentity' | 'insecure' | 'noEd25519' | 'failed'} KeyProblem
+ * @typedef {{key: ParticipantKey, problem: null} | {key: null, problem: string, reason?: KeyProblem, error?: string}} KeyResult
  */
 
 /**
@@ -167,9 +170,9 @@ function why(err) {
  * @returns {Promise<KeyResult>}
  */
 export async function participantKey(claims) {
-  if (!claims || !claims.sub) return { key: null, problem: 'the link has no identity to hold a key for' };
+  if (!claims || !claims.sub) return { key: null, problem: 'the link has no identity to hold a key for', reason: 'noIdentity' };
   if (typeof crypto === 'undefined' || !crypto.subtle) {
-    return { key: null, problem: 'the page is not in a secure context, so there is no WebCrypto' };
+    return { key: null, problem: 'the page is not in a secure context, so there is no WebCrypto', reason: 'insecure' };
   }
   /** @type {CryptoKeyPair | null} */
   let pair = null;
@@ -192,14 +195,15 @@ export async function participantKey(claims) {
     }
   } catch (err) {
     if (err instanceof DOMException && err.name === 'NotSupportedError') {
-      return { key: null, problem: 'its WebCrypto has no Ed25519' };
+      return { key: null, problem: 'its WebCrypto has no Ed25519', reason: 'noEd25519' };
     }
     // No IndexedDB (private mode, storage full): a key for this page only is better than none.
     console.warn('parley: the signing key cannot be stored:', why(err));
     try {
       pair = await generate();
     } catch (err2) {
-      return { key: null, problem: err2 instanceof DOMException && err2.name === 'NotSupportedError' ? 'its WebCrypto has no Ed25519' : `the signing key could not be made (${why(err2)})` };
+      if (err2 instanceof DOMException && err2.name === 'NotSupportedError') return { key: null, problem: 'its WebCrypto has no Ed25519', reason: 'noEd25519' };
+      return { key: null, problem: `the signing key could not be made (${why(err2)})`, reason: 'failed', error: why(err2) };
     }
   }
   const raw = await crypto.subtle.exportKey('raw', pair.publicKey);

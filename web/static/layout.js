@@ -1,12 +1,13 @@
 // The stage: tiles from participants and tracks, remote audio, the sizes reported to the server,
 // and the speaking indicator.
 
-import { REMOTE_SPEAKING_LEVEL, LOCAL_SPEAKING_LEVEL, SPEAKING_HOLD_MS, CANT_DECRYPT, $, media, st, audioEls, stage, canSpeak, others, displayName, isListener, published } from './store.js';
+import { REMOTE_SPEAKING_LEVEL, LOCAL_SPEAKING_LEVEL, SPEAKING_HOLD_MS, $, media, st, audioEls, stage, canSpeak, others, displayName, isListener, published } from './store.js';
 import { setSink } from './lobby.js';
 import { renderE2EE } from './encryption.js';
 import { updateControls } from './controls.js';
 import { renderPeople } from './people.js';
 import { applyVolumes, renderLanguage } from './interpretation.js';
+import { t } from './i18n.js';
 
 /**
  * @typedef {import('./store.js').RemoteTrack} RemoteTrack
@@ -55,7 +56,7 @@ export function renderMedia() {
     tile.setTrack(cam && !(camInfo && camInfo.muted) && !cam.track.muted && !undecryptable ? cam.track : null);
     tile.setMicOff(!micInfo || micInfo.muted);
     tile.setReconnecting(p.state === 'reconnecting');
-    tile.setNotice(undecryptable ? CANT_DECRYPT : null);
+    tile.setNotice(undecryptable ? t('e2ee.cantDecrypt') : null);
     cams.push(tile.key);
     const scr = mine.find((t) => t.source === 'screen');
     const scrInfo = published(p, 'screen');
@@ -64,7 +65,7 @@ export function renderMedia() {
       s.setName(displayName(p), p.identity || p.id);
       s.setTrack(scr.track);
       s.setMicOff(false);
-      s.setNotice(st.undecryptable.has(p.id) ? CANT_DECRYPT : null);
+      s.setNotice(st.undecryptable.has(p.id) ? t('e2ee.cantDecrypt') : null);
       screens.push(s.key);
     }
   }
@@ -85,8 +86,8 @@ export function renderMedia() {
   $('alone').hidden = st.others.size > 0;
   const chip = $('listeners-chip');
   chip.hidden = listeners === 0 || st.others.size === 0;
-  $('listeners-text').textContent = `${listeners} listening`;
-  chip.setAttribute('aria-label', `${listeners} listening only: show participants`);
+  $('listeners-text').textContent = t('stage.listening', { count: listeners });
+  chip.setAttribute('aria-label', t('stage.listeningLabel', { count: listeners }));
   renderLanguage();
   stage.retain((k) => order.includes(k));
   stage.setOrder(order);

@@ -2,16 +2,15 @@
 
 import { LocalMedia, describeMediaError } from './media.js';
 import { toast, initials, hueFor, h } from './ui.js';
-import { roomName, token, claims, NAME_KEY, JOIN_ERRORS, $, media, st, audioEls, setPhase, canPublish, canSpeak, applyGrantClasses } from './store.js';
+import { roomName, token, claims, NAME_KEY, joinError, $, media, st, audioEls, setPhase, canPublish, canSpeak, applyGrantClasses } from './store.js';
+import { t, tNodes } from './i18n.js';
 import { initLobbyE2EE, applyLobbyE2EE, joinWhenKeysReady } from './encryption.js';
 import { renderMedia } from './layout.js';
 import { updateControls, toggleMic, toggleCam } from './controls.js';
 
 
 export function initLobby() {
-  $('lobby-room').textContent = roomName || 'Meeting';
   $('room-name').textContent = roomName;
-  $('meeting-title').textContent = roomName ? `Meeting ${roomName}` : 'Meeting';
   document.title = roomName ? `${roomName} · Parley` : 'Parley';
 
   const invite = !!(claims && claims.invite);
@@ -31,33 +30,20 @@ export function initLobby() {
       renderLobbyName();
     });
   } else if (claims) {
-    const who = $('joining-as');
-    who.hidden = false;
-    who.replaceChildren('Joining as ', h('strong', { text: (claims && (claims.name || claims.sub)) || 'guest' }));
+    $('joining-as').hidden = false;
   }
   st.name = invite ? input.value.trim() : (claims && claims.name) || '';
 
-  const problem = linkProblem();
-  if (problem) {
-    const p = JOIN_ERRORS[problem];
+  if (linkProblem()) {
     $('token-notice').hidden = false;
-    $('token-notice-title').textContent = p.title;
-    $('token-notice-text').textContent = p.text;
     // Nothing here can work: offer no button that pretends otherwise.
     for (const id of ['join-btn', 'name-field', 'e2ee-lobby', 'joining-as']) $(id).hidden = true;
     document.body.classList.add('dead-link');
   }
 
-  const sub = $('lobby-sub');
   applyGrantClasses();
-  if (!canSpeak()) {
-    sub.textContent = 'Your link lets you watch and listen. Your camera and microphone stay off.';
-  } else if (!canPublish()) {
-    st.camOn = false;
-    sub.textContent = 'You join as an interpreter, with your microphone only. Check it before you go in.';
-  } else {
-    sub.textContent = 'Check your camera and microphone before you go in.';
-  }
+  if (canSpeak() && !canPublish()) st.camOn = false;
+  renderLobbyTexts();
 
   $('lobby-mic').addEventListener('click', () => toggleMic());
   $('lobby-cam').addEventListener('click', () => toggleCam());
@@ -113,6 +99,35 @@ export function initLobby() {
   lobbyMeter();
 }
 
+/** The lobby's texts that depend on the room, the link and what it allows. */
+export function renderLobbyTexts() {
+  $('lobby-room').textContent = roomName || t('lobby.meeting');
+  $('meeting-title').textContent = roomName ? t('lobby.meetingNamed', { room: roomName }) : t('lobby.meeting');
+  if (claims && !claims.invite) {
+    const name = h('strong', { text: (claims.name || claims.sub) || t('lobby.guest') });
+    $('joining-as').replaceChildren(...tNodes('lobby.joiningAs', {}, { name }));
+  }
+  const problem = linkProblem();
+  const p = problem ? joinError(problem) : undefined;
+  if (p) {
+    $('token-notice-title').textContent = p.title;
+    $('token-notice-text').textContent = p.text;
+  }
+  $('lobby-sub').textContent = t(!canSpeak() ? 'lobby.subListen' : !canPublish() ? 'lobby.subInterpreter' : 'lobby.sub');
+  renderMediaNotice();
+}
+
+/** The notice of a camera or microphone that did not start (media.start's, kept to redraw). */
+let mediaNotice = /** @type {(() => string) | null} */ (null);
+
+function renderMediaNotice() {
+  const box = $('media-notice');
+  box.hidden = !mediaNotice;
+  if (!mediaNotice) return;
+  const listenOnly = !media.mic && !media.camera;
+  $('media-notice-text').textContent = mediaNotice() + (listenOnly ? ` ${t('lobby.stillListen')}` : '');
+}
+
 /**
  * What is wrong with this page's link that the page can tell by itself, as a JOIN_ERRORS code.
  * @returns {string | null}
@@ -150,15 +165,15 @@ export function renderLobbyMedia() {
   else if (!current || current.getVideoTracks()[0] !== cam) video.srcObject = new MediaStream([cam]);
   $('preview').classList.toggle('has-video', !!cam);
   $('lobby-meter').hidden = !media.mic;
-  $('preview-off-text').textContent = !canSpeak()
-    ? 'Listening only'
+  $('preview-off-text').textContent = t(!canSpeak()
+    ? 'lobby.listenOnly'
     : !canPublish()
-      ? 'Microphone only'
+      ? 'lobby.micOnly'
       : media.camera || !st.camOn
-      ? 'Camera is off'
+      ? 'lobby.camOff'
       : media.devices.camera.length
-        ? 'Camera is starting…'
-        : 'No camera';
+        ? 'lobby.camStarting'
+        : 'lobby.noCamera');
   updateControls();
 }
 
@@ -169,8 +184,9 @@ export function renderDevices() {
    * @param {MediaDeviceInfo[]} list
    * @param {string | undefined} current
    * @param {string} none
+   * @param {import('./i18n.js').MessageId} numbered a device without a label: its kind and number
    */
-  const fill = (id, list, current, none) => {
+  const fill = (id, list, current, none, numbered) => {
     const sel = /** @type {HTMLSelectElement} */ ($(id));
     sel.replaceChildren();
     if (!list.length) {
@@ -180,16 +196,16 @@ export function renderDevices() {
     }
     sel.disabled = false;
     list.forEach((d, i) => {
-      const o = h('option', { text: d.label || `${none.replace(/^No /, '')} ${i + 1}`, attrs: { value: d.deviceId } });
+      const o = h('option', { text: d.label || t(numbered, { n: i + 1 }), attrs: { value: d.deviceId } });
       sel.append(o);
     });
     if (current && list.some((d) => d.deviceId === current)) sel.value = current;
   };
   const micId = media.mic ? media.mic.getSettings().deviceId : media.prefs.mic;
   const camId = media.camera ? media.camera.getSettings().deviceId : media.prefs.camera;
-  fill('sel-mic', media.devices.mic, micId, 'No microphone');
-  fill('sel-camera', media.devices.camera, camId, 'No camera');
-  fill('sel-speaker', media.devices.speaker, media.prefs.speaker, 'Default speaker');
+  fill('sel-mic', media.devices.mic, micId, t('devices.noMic'), 'devices.micN');
+  fill('sel-camera', media.devices.camera, camId, t('devices.noCamera'), 'devices.cameraN');
+  fill('sel-speaker', media.devices.speaker, media.prefs.speaker, t('devices.defaultSpeaker'), 'devices.speakerN');
   $('speaker-wrap').hidden = !LocalMedia.canChooseSpeaker || !media.devices.speaker.length;
 }
 
@@ -264,14 +280,8 @@ export async function startLocalMedia() {
   if (media.mic) media.mic.enabled = st.micOn;
   if (!media.camera) st.camOn = false;
   if (!media.mic) st.micOn = false;
-  const box = $('media-notice');
-  if (notice) {
-    box.hidden = false;
-    const listenOnly = !media.mic && !media.camera;
-    $('media-notice-text').textContent = notice + (listenOnly ? ' You can still join to watch and listen.' : '');
-  } else {
-    box.hidden = true;
-  }
+  mediaNotice = notice;
+  renderMediaNotice();
   renderDevices();
   renderLobbyMedia();
 }

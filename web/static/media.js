@@ -1,6 +1,8 @@
 // Local media: camera and microphone capture, device lists and choice, the microphone
 // level, and screen capture. Knows nothing about signaling.
 
+import { t } from './i18n.js';
+
 /** @typedef {'low' | 'medium' | 'high'} Quality */
 
 /** Camera capture per `quality` URL parameter. */
@@ -29,22 +31,18 @@ function loadPrefs() {
 }
 
 /**
- * Explains a getUserMedia failure in a sentence.
+ * Explains a getUserMedia failure in a sentence, in the interface language.
  * @param {any} err
- * @param {string} what  "camera", "microphone" or "camera and microphone"
+ * @param {'camera' | 'microphone' | 'both'} what  both: the camera and the microphone
  * @returns {string}
  */
 export function describeMediaError(err, what) {
   const name = err && err.name;
-  if (name === 'NotAllowedError' || name === 'SecurityError') {
-    return `Access to your ${what} is blocked. Allow it in your browser's site settings, then reload.`;
-  }
-  if (name === 'NotFoundError' || name === 'OverconstrainedError') return `No ${what.replace(' and ', ' or ')} was found.`;
-  if (name === 'NotReadableError' || name === 'AbortError') {
-    return `Your ${what} is in use by another application.`;
-  }
-  if (!navigator.mediaDevices) return 'This page cannot use a camera or microphone (it needs HTTPS or localhost).';
-  return `Your ${what} could not be started.`;
+  if (name === 'NotAllowedError' || name === 'SecurityError') return t(`media.blocked.${what}`);
+  if (name === 'NotFoundError' || name === 'OverconstrainedError') return t(`media.notFound.${what}`);
+  if (name === 'NotReadableError' || name === 'AbortError') return t(`media.busy.${what}`);
+  if (!navigator.mediaDevices) return t('media.insecure');
+  return t(`media.failed.${what}`);
 }
 
 export class LocalMedia {
@@ -109,13 +107,14 @@ export class LocalMedia {
   }
 
   /**
-   * Starts the microphone and/or camera. Failures do not throw: they come back as a notice.
+   * Starts the microphone and/or camera. Failures do not throw: they come back as a notice,
+   * which writes itself in the interface language of the moment.
    * @param {{audio: boolean, video: boolean}} want
-   * @returns {Promise<{notice: string | null}>}
+   * @returns {Promise<{notice: (() => string) | null}>}
    */
   async start(want) {
     if (!this.available) {
-      return { notice: describeMediaError(null, 'camera and microphone') };
+      return { notice: () => describeMediaError(null, 'both') };
     }
     /** @type {{mic?: any, camera?: any}} */
     const failed = {};
@@ -150,12 +149,12 @@ export class LocalMedia {
       }
     }
     await this.enumerate();
-    /** @type {string | null} */
+    /** @type {(() => string) | null} */
     let notice = null;
     if (failed.mic && failed.camera && failed.mic.name === failed.camera.name) {
-      notice = describeMediaError(failed.mic, 'camera and microphone');
+      notice = () => describeMediaError(failed.mic, 'both');
     } else if (failed.mic || failed.camera) {
-      notice = [
+      notice = () => [
         failed.mic ? describeMediaError(failed.mic, 'microphone') : '',
         failed.camera ? describeMediaError(failed.camera, 'camera') : '',
       ].filter(Boolean).join(' ');

@@ -5,6 +5,7 @@ import { icon } from './icons.js';
 import { toast, avatar, h } from './ui.js';
 import { $, media, st, canModerate, others, displayName, published } from './store.js';
 import { langName } from './interpretation.js';
+import { t, clockTime } from './i18n.js';
 
 /**
  * @typedef {import('./store.js').Participant} Participant
@@ -14,7 +15,7 @@ import { langName } from './interpretation.js';
 export function renderPeople() {
   if (!st.self) return;
   const list = [st.self, ...others()];
-  $('people-count').textContent = `In the meeting (${list.length})`;
+  $('people-count').textContent = t('people.inMeeting', { count: list.length });
   $('people-badge').textContent = String(list.length);
   const ul = $('people-list');
   const focused = /** @type {HTMLElement | null} */ (document.activeElement);
@@ -22,7 +23,7 @@ export function renderPeople() {
   const mod = canModerate();
   replaceRows(ul, list.map((p) => personRow(p, p === st.self, mod)));
   const viewers = mod ? st.viewers : [];
-  $('viewers-count').textContent = `Watching from outside (${viewers.length})`;
+  $('viewers-count').textContent = t('people.outside', { count: viewers.length });
   $('viewers-section').hidden = viewers.length === 0;
   replaceRows($('viewers-list'), viewers.map(viewerRow));
   if (focusKey) {
@@ -71,10 +72,10 @@ export function keyOf(p, isSelf) {
  */
 export function viewerRow(v) {
   const watched = others().find((p) => p.identity === v.watched);
-  const label = `${v.watcher || 'a token'} watches ${watched ? displayName(watched) : v.watched}`;
+  const label = t('people.watches', { watcher: v.watcher || t('people.aToken'), watched: watched ? displayName(watched) : v.watched });
   const end = h('button', {
     class: 'icon-btn person-btn danger',
-    attrs: { type: 'button', 'aria-label': `End ${label}`, title: 'End this viewer and ban its token from the room', 'data-focus-key': `viewer:${v.id}` },
+    attrs: { type: 'button', 'aria-label': t('people.endViewer', { label }), title: t('people.endViewerTitle'), 'data-focus-key': `viewer:${v.id}` },
   }, [icon('removeUser')]);
   end.addEventListener('click', () => {
     if (st.sig) st.sig.send({ type: 'moderate', action: 'remove-viewer', target: v.id, ban: true });
@@ -82,8 +83,8 @@ export function viewerRow(v) {
   return h('li', { class: 'person', attrs: { 'data-viewer': v.id } }, [
     avatar(v.watcher || '?', v.id),
     h('div', { class: 'person-text' }, [
-      h('span', { class: 'person-name', text: v.watcher || 'Viewer' }),
-      h('span', { class: 'person-sub', text: `Watching ${watched ? displayName(watched) : v.watched} · since ${new Date(v.since).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })}` }),
+      h('span', { class: 'person-name', text: v.watcher || t('people.viewer') }),
+      h('span', { class: 'person-sub', text: t('people.watching', { name: watched ? displayName(watched) : v.watched, time: clockTime(new Date(v.since)) }) }),
     ]),
     h('div', { class: 'person-actions' }, [end]),
   ]);
@@ -102,55 +103,55 @@ export function personRow(p, isSelf, mod) {
   const presenting = isSelf ? st.sharing : !!published(p, 'screen');
   /** @type {string[]} */
   const notes = [];
-  if ((p.grants || []).includes('moderate')) notes.push('Moderator');
-  if (presenting) notes.push('Presenting');
-  if (!isSelf && st.undecryptable.has(p.id)) notes.push('Can’t decrypt');
-  else if (!isSelf && st.e2ee && st.phase === 'joined') notes.push(st.e2ee.status.keyed.includes(p.id) ? 'Keys signed' : 'No keys yet');
+  if ((p.grants || []).includes('moderate')) notes.push(t('people.moderator'));
+  if (presenting) notes.push(t('people.presenting'));
+  if (!isSelf && st.undecryptable.has(p.id)) notes.push(t('people.cantDecrypt'));
+  else if (!isSelf && st.e2ee && st.phase === 'joined') notes.push(t(st.e2ee.status.keyed.includes(p.id) ? 'people.keysSigned' : 'people.noKeys'));
   if (p.interpreter) {
     const ch = isSelf ? st.interpreting : p.interpreter.channel;
-    notes.push(ch ? `Interpreting into ${langName(ch)}` : 'Interpreter');
+    notes.push(ch ? t('people.interpretingInto', { language: langName(ch, false) }) : t('people.interpreter'));
   } else if (!(p.grants || []).includes('publish')) {
-    notes.push('Listener');
+    notes.push(t('people.listener'));
   }
   const li = h('li', { class: 'person', attrs: { 'data-id': p.id } }, [
     avatar(name, p.identity || p.id),
     h('div', { class: 'person-text' }, [
-      h('span', { class: 'person-name', text: isSelf ? `${name} (You)` : name }),
+      h('span', { class: 'person-name', text: isSelf ? t('tile.you', { name }) : name }),
       h('span', { class: 'person-sub', text: notes.join(' · ') || p.identity }),
       ...(keyOf(p, isSelf) ? [h('span', {
         class: 'person-key',
-        text: `Key ${fingerprintText(keyOf(p, isSelf))}`,
-        attrs: { title: 'The key this person signs the record with. Compare it with what they read out to you, and with parley verify.' },
+        text: t('people.key', { fingerprint: fingerprintText(keyOf(p, isSelf)) }),
+        attrs: { title: t('people.keyTitle') },
       })] : []),
     ]),
   ]);
   const state = h('span', {
     class: 'person-mic' + (micOff ? ' off' : ''),
-    attrs: { role: 'img', 'aria-label': micOff ? 'Microphone off' : 'Microphone on', title: micOff ? 'Microphone off' : 'Microphone on' },
+    attrs: { role: 'img', 'aria-label': t(micOff ? 'people.micOff' : 'people.micOn'), title: t(micOff ? 'people.micOff' : 'people.micOn') },
   }, [icon(micOff ? 'micOff' : 'mic')]);
   if (!mod || isSelf) li.append(state);
   if (mod && !isSelf) {
     // The microphone state doubles as the moderator's mute button.
     const muteBtn = h('button', {
       class: 'icon-btn person-btn person-mic' + (micOff ? ' off' : ''),
-      attrs: { type: 'button', 'aria-label': micOff ? `${name} is muted` : `Mute ${name}`, title: micOff ? `${name} is muted` : `Mute ${name}`, 'data-focus-key': `mute:${p.id}` },
+      attrs: { type: 'button', 'aria-label': t(micOff ? 'people.isMuted' : 'people.mute', { name }), title: t(micOff ? 'people.isMuted' : 'people.mute', { name }), 'data-focus-key': `mute:${p.id}` },
     }, [icon(micOff ? 'micOff' : 'mic')]);
     muteBtn.disabled = micOff;
     muteBtn.addEventListener('click', () => {
       if (!st.sig) return;
       st.sig.send({ type: 'moderate', action: 'mute', target: p.id, source: 'mic' });
-      toast(`You muted ${name}`, { timeout: 2500 });
+      toast(t('people.youMuted', { name }), { timeout: 2500 });
     });
     const confirming = st.confirmRemove === p.id;
     const removeBtn = confirming
       ? h('button', {
         class: 'btn btn-small btn-danger confirming',
-        text: 'Remove',
-        attrs: { type: 'button', 'aria-label': `Confirm removing ${name}`, 'data-focus-key': `remove:${p.id}` },
+        text: t('people.remove'),
+        attrs: { type: 'button', 'aria-label': t('people.confirmRemove', { name }), 'data-focus-key': `remove:${p.id}` },
       })
       : h('button', {
         class: 'icon-btn person-btn danger',
-        attrs: { type: 'button', 'aria-label': `Remove ${name} from the meeting`, title: `Remove ${name} from the meeting`, 'data-focus-key': `remove:${p.id}` },
+        attrs: { type: 'button', 'aria-label': t('people.removeFrom', { name }), title: t('people.removeFrom', { name }), 'data-focus-key': `remove:${p.id}` },
       }, [icon('removeUser')]);
     removeBtn.addEventListener('click', () => {
       if (st.confirmRemove !== p.id) {

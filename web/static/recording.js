@@ -4,8 +4,9 @@
 import { Signaling } from './signaling.js';
 import { toast, keepOnScreen } from './ui.js';
 import { signStatement, isCheckpointStatement, statementHead, keepReceipt, loadReceipt, loadMediaKeys } from './keys.js';
-import { $, st, token, displayName, errText, isRecording, canRecord } from './store.js';
+import { $, st, token, displayName, errText, isRecording, canRecord, keyProblem } from './store.js';
 import { setToggle, renderMoreMenu } from './controls.js';
+import { t, clockTime } from './i18n.js';
 
 /**
  * @typedef {import('./store.js').Recording} Recording
@@ -29,10 +30,10 @@ export function announceRecording(before, after, joining = false) {
   if (is && !sameRecord) {
     const by = after && after.by;
     const name = by && typeof by === 'object' ? displayName(by) : typeof by === 'string' ? by : '';
-    const text = joining && !was ? 'This meeting is being recorded' : name ? `Recording started by ${name}` : 'Recording started';
+    const text = joining && !was ? t('rec.beingRecorded') : name ? t('rec.startedBy', { name }) : t('rec.started');
     toast(text, { iconName: 'record', timeout: 6000, group: 'recording', kind: 'recording' });
   } else if (was && !is) {
-    toast('Recording stopped. The record is sealed.', { iconName: 'recordStop', timeout: 6000, group: 'recording' });
+    toast(t('rec.stopped'), { iconName: 'recordStop', timeout: 6000, group: 'recording' });
   }
   renderRecording();
 }
@@ -79,10 +80,9 @@ export function closeRecordConfirm() {
 /** What the pill and its popover say about this browser's countersignatures. */
 export function countersignText() {
   const k = st.key;
-  if (!k) return 'Your browser is still preparing its signing key.';
-  if (!k.key) return `Your browser does not countersign it: ${k.problem}.`;
-  const n = st.countersigned;
-  return `Your browser has countersigned ${n} checkpoint${n === 1 ? '' : 's'}; your key fingerprint: ${k.key.fingerprint}`;
+  if (!k) return t('rec.preparingKey');
+  if (!k.key) return t('rec.noCountersign', { problem: keyProblem(k) });
+  return t('rec.countersigned', { count: st.countersigned, fingerprint: k.key.fingerprint });
 }
 
 /** The record this meeting made last (or is making): its player stays a click away after it stops. */
@@ -119,11 +119,11 @@ export function renderRecording() {
   const on = isRecording() && (st.phase === 'joined' || st.phase === 'joining');
   $('rec-anchor').hidden = !on;
   if (!on) closeRecordPopover();
-  pill.title = `This meeting is recorded. ${countersignText()}`;
+  pill.title = t('rec.pillTitle', { detail: countersignText() });
   const rec = st.room.recording;
   const since = rec && rec.since ? new Date(rec.since) : null;
   $('rec-since').textContent = since && !isNaN(since.getTime())
-    ? `Since ${since.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })}`
+    ? t('rec.since', { time: clockTime(since) })
     : '';
   const k = st.key && st.key.key;
   $('rec-count').textContent = String(st.countersigned);
@@ -144,7 +144,7 @@ export function renderRecording() {
   const btn = /** @type {HTMLButtonElement} */ ($('btn-record'));
   btn.hidden = !canRecord();
   const recording = isRecording();
-  setToggle('btn-record', recording, 'recordStop', 'record', 'Stop recording', 'Record this meeting', false);
+  setToggle('btn-record', recording, 'recordStop', 'record', t('controls.stopRecording'), t('controls.record'), false);
   btn.classList.toggle('recording', recording);
   btn.disabled = st.recordPending || st.phase !== 'joined';
   renderMoreMenu();
@@ -178,15 +178,15 @@ export async function copyPublicKey() {
   const status = $('rec-copy-status');
   try {
     await navigator.clipboard.writeText(k.publicKey);
-    status.textContent = 'Copied';
-    toast('Your public key is on the clipboard', { iconName: 'check', timeout: 2500, group: 'copy' });
+    status.textContent = t('rec.copied');
+    toast(t('rec.copiedToast'), { iconName: 'check', timeout: 2500, group: 'copy' });
   } catch {
     const full = /** @type {HTMLInputElement} */ ($('rec-key-full'));
     full.value = k.publicKey;
     full.hidden = false;
     full.focus();
     full.select();
-    status.textContent = 'Press Ctrl+C to copy';
+    status.textContent = t('rec.pressCtrlC');
   }
 }
 
@@ -239,7 +239,7 @@ export async function downloadReceipt() {
     }
   }
   if (!receipt || receipt.checkpoints.length === 0) {
-    toast('Your browser has not countersigned this record yet', { iconName: 'alert', timeout: 3000, group: 'receipt' });
+    toast(t('rec.noReceipt'), { iconName: 'alert', timeout: 3000, group: 'receipt' });
     return;
   }
   const blob = new Blob([JSON.stringify(receipt, null, 2) + '\n'], { type: 'application/json' });
@@ -266,7 +266,7 @@ export async function saveMediaKeys() {
     }
   }
   if (!keys || keys.keys.length === 0) {
-    toast('Your browser has kept no media keys for this record yet', { iconName: 'alert', timeout: 3000, group: 'media-keys' });
+    toast(t('rec.noMediaKeys'), { iconName: 'alert', timeout: 3000, group: 'media-keys' });
     return;
   }
   const blob = new Blob([JSON.stringify(keys, null, 2) + '\n'], { type: 'application/json' });
@@ -277,5 +277,5 @@ export async function saveMediaKeys() {
   a.click();
   a.remove();
   setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
-  toast('Media keys saved. Whoever has this file can play the record: keep it as safe as the meeting.', { iconName: 'key', timeout: 5000, group: 'media-keys' });
+  toast(t('rec.mediaKeysSaved'), { iconName: 'key', timeout: 5000, group: 'media-keys' });
 }

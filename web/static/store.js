@@ -10,6 +10,7 @@ import { Stage, ChatLog } from './ui.js';
 import { participantKey } from './keys.js';
 import { E2EE, passphraseFromFragment } from './e2ee.js';
 import { renderRecording } from './recording.js';
+import { t } from './i18n.js';
 
 /**
  * @typedef {{mid: string, source: string, kind: string, muted: boolean}} PublishedTrack
@@ -27,6 +28,7 @@ import { renderRecording } from './recording.js';
  * @typedef {import('./signaling.js').Message} Message
  * @typedef {import('./keys.js').KeyResult} KeyResult
  * @typedef {'lobby' | 'joining' | 'joined' | 'leaving' | 'left' | 'removed' | 'error'} Phase
+ * @typedef {import('./i18n.js').MessageId} MessageId
  */
 
 
@@ -80,27 +82,42 @@ export const LEAVE_DRAIN_MS = 3000;
 /** How long `join` waits for the signing key before it goes without one. */
 export const KEY_WAIT_MS = 3000;
 
-export const CANT_DECRYPT = 'Can’t decrypt — different passphrase?';
-
 /**
- * What a failed join means, in plain words: a title, what to do, and whether trying again
- * can work. The server's own sentence goes behind "Details".
- * @type {Record<string, {title: string, text: string, retry: boolean}>}
+ * What a failed join means, in plain words: a title and what to do (join.CODE.title and
+ * .text in the catalogue), and whether trying again can work. The server's own sentence goes
+ * behind "Details".
+ * @type {Record<string, {retry: boolean}>}
  */
 export const JOIN_ERRORS = {
-  token_missing: { title: 'This link is incomplete', text: 'It has no access token. Ask the organiser for the full meeting link.', retry: false },
-  token_invalid: { title: 'This link is not valid', text: 'It may have been copied incompletely or changed. Ask the organiser for a new link.', retry: false },
-  token_expired: { title: 'This link has expired', text: 'Ask the organiser for a new link.', retry: false },
-  token_revoked: { title: 'This link was withdrawn', text: 'Ask the organiser for a new link.', retry: false },
-  wrong_room: { title: 'This link is for another meeting', text: 'Ask the organiser for the link to this meeting.', retry: false },
-  forbidden: { title: 'You are not allowed in', text: 'Your link does not let you join this meeting. Ask the organiser.', retry: false },
-  e2ee_required: { title: 'This meeting is end-to-end encrypted', text: 'Open your link again and join with end-to-end encryption on, using the meeting passphrase.', retry: false },
-  room_full: { title: 'This meeting is full', text: 'Try again when someone leaves.', retry: true },
-  server_full: { title: 'The server is busy', text: 'Try again in a minute.', retry: true },
-  rate_limited: { title: 'Too many attempts', text: 'Wait a minute, then try again.', retry: true },
-  shutting_down: { title: 'The server is restarting', text: 'Try again in a minute.', retry: true },
-  duplicate_identity: { title: 'You are already in this meeting', text: 'Your link is in use in another tab or on another device. Leave there, then try again.', retry: true },
+  token_missing: { retry: false },
+  token_invalid: { retry: false },
+  token_expired: { retry: false },
+  token_revoked: { retry: false },
+  wrong_room: { retry: false },
+  forbidden: { retry: false },
+  e2ee_required: { retry: false },
+  room_full: { retry: true },
+  server_full: { retry: true },
+  rate_limited: { retry: true },
+  shutting_down: { retry: true },
+  duplicate_identity: { retry: true },
 };
+
+/**
+ * A join error's title and text in the interface language, or undefined for a code the page
+ * does not know.
+ * @param {string} code
+ * @returns {{title: string, text: string, retry: boolean} | undefined}
+ */
+export function joinError(code) {
+  const e = Object.hasOwn(JOIN_ERRORS, code) ? JOIN_ERRORS[code] : undefined;
+  if (!e) return undefined;
+  return {
+    title: t(/** @type {MessageId} */ (`join.${code}.title`)),
+    text: t(/** @type {MessageId} */ (`join.${code}.text`)),
+    retry: e.retry,
+  };
+}
 
 /**
  * Reads the token (`?token=`) and the E2EE passphrase (`#e2ee=`) from the address, keeps them in
@@ -229,7 +246,7 @@ export const st = {
 
 /** This browser's signing key for the token's identity, made or loaded at page load. */
 export const keyReady = participantKey(claims)
-  .catch((err) => /** @type {KeyResult} */ ({ key: null, problem: `the signing key could not be made (${errText(err)})` }))
+  .catch((err) => /** @type {KeyResult} */ ({ key: null, problem: `the signing key could not be made (${errText(err)})`, reason: 'failed', error: errText(err) }))
   .then((k) => {
     st.key = k;
     if (!k.key) console.warn('parley: joining without a signing key:', k.problem);
@@ -319,7 +336,7 @@ export function others() {
  * @returns {string}
  */
 export function displayName(p) {
-  return (p && (p.name || p.identity)) || 'Someone';
+  return (p && (p.name || p.identity)) || t('someone');
 }
 
 /**
@@ -364,4 +381,14 @@ export function errText(err) {
  */
 export function who(p) {
   return { id: p.id, identity: p.identity, name: p.name };
+}
+
+/**
+ * Why this browser has no signing key, in the interface language.
+ * @param {KeyResult} k
+ * @returns {string}
+ */
+export function keyProblem(k) {
+  if (k.key) return '';
+  return k.reason ? t(/** @type {MessageId} */ (`key.${k.reason}`), { error: k.error || '' }) : k.problem;
 }

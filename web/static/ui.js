@@ -3,6 +3,7 @@
 // attribute values, never into innerHTML.
 
 import { icon } from './icons.js';
+import { t, lang } from './i18n.js';
 
 /**
  * Shorthand for creating an element.
@@ -86,7 +87,7 @@ export class Tile {
     this.video.muted = true; // sound plays through separate <audio> elements
     this.avatarWrap = h('div', { class: 'tile-avatar' });
     this.nameEl = h('span', { class: 'tile-name' });
-    this.micOff = h('span', { class: 'tile-mic-off', attrs: { title: 'Microphone off' } }, [icon('micOff')]);
+    this.micOff = h('span', { class: 'tile-mic-off', attrs: { title: t('tile.micOff') } }, [icon('micOff')]);
     this.label = h('div', { class: 'tile-label' }, [this.micOff, this.nameEl]);
     /** @type {string | null} */
     this.noticeText = null;
@@ -108,8 +109,8 @@ export class Tile {
     if (name === this.name && hueKey === this.hueKey) return;
     this.name = name;
     this.hueKey = hueKey;
-    let label = this.screen ? (this.self ? 'Your screen' : `${name} is presenting`) : this.self ? `${name} (You)` : name;
-    if (this.reconnecting) label += ' · reconnecting…';
+    let label = this.screen ? (this.self ? t('tile.yourScreen') : t('tile.presenting', { name })) : this.self ? t('tile.you', { name }) : name;
+    if (this.reconnecting) label = t('tile.reconnecting', { label });
     this.nameEl.textContent = label;
     this.el.setAttribute('aria-label', label);
     this.avatarWrap.replaceChildren(this.screen ? h('span') : avatar(name, hueKey, 'avatar avatar-lg'));
@@ -148,6 +149,14 @@ export class Tile {
   /** @param {boolean} on */
   setSpeaking(on) {
     this.el.classList.toggle('speaking', on);
+  }
+
+  /** Writes the tile's texts again, in a new interface language. */
+  relabel() {
+    this.micOff.title = t('tile.micOff');
+    const name = this.name;
+    this.name = '';
+    this.setName(name, this.hueKey);
   }
 
   /**
@@ -228,6 +237,12 @@ export class Stage {
     }
   }
 
+  /** Writes every tile's texts again, in a new interface language. */
+  relabel() {
+    for (const tile of this.tiles.values()) tile.relabel();
+    this.layout();
+  }
+
   scheduleLayout() {
     if (this.scheduled) return;
     this.scheduled = true;
@@ -306,7 +321,7 @@ export class Stage {
       t.el.hidden = !r;
     }
     this.overflow.hidden = !hidden;
-    this.overflow.textContent = hidden ? `+${hidden} more` : '';
+    this.overflow.textContent = hidden ? t('stage.more', { count: hidden }) : '';
     if (this.onLayout) this.onLayout();
   }
 
@@ -408,8 +423,8 @@ export function formatTime(iso) {
   const d = iso ? new Date(iso) : new Date();
   const t = isNaN(d.getTime()) ? new Date() : d;
   return {
-    label: t.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }),
-    full: t.toLocaleString(),
+    label: t.toLocaleTimeString(lang, { hour: '2-digit', minute: '2-digit' }),
+    full: t.toLocaleString(lang),
   };
 }
 
@@ -423,8 +438,13 @@ export class ChatLog {
     this.list = list;
     /** @type {{from: string, at: number} | null} */
     this.last = null;
-    this.empty = h('li', { class: 'chat-empty', text: 'Messages can be seen only by people in the meeting while they are here.' });
+    this.empty = h('li', { class: 'chat-empty', text: t('chat.empty') });
     this.list.append(this.empty);
+  }
+
+  /** Writes the log's own texts again, in a new interface language (the lines stay as said). */
+  relabel() {
+    this.empty.textContent = t('chat.empty');
   }
 
   /**
@@ -433,7 +453,7 @@ export class ChatLog {
    */
   add(msg, selfId) {
     this.empty.remove();
-    const from = msg.from || { id: '', identity: '', name: 'Unknown' };
+    const from = msg.from || { id: '', identity: '', name: t('chat.unknown') };
     const mine = from.id === selfId;
     const time = formatTime(msg.time);
     const at = new Date(msg.time || Date.now()).getTime() || Date.now();
@@ -442,7 +462,7 @@ export class ChatLog {
     this.last = { from: from.id, at };
     const li = h('li', { class: 'chat-msg' + (mine ? ' mine' : '') + (grouped ? ' grouped' : '') });
     if (!grouped) {
-      const who = h('span', { class: 'chat-from', text: mine ? 'You' : from.name || from.identity });
+      const who = h('span', { class: 'chat-from', text: mine ? t('chat.you') : from.name || from.identity });
       const when = h('time', { class: 'chat-time', text: time.label, attrs: { datetime: msg.time || '', title: time.full } });
       li.append(h('div', { class: 'chat-meta' }, [who, when]));
     }
@@ -482,7 +502,7 @@ export function toast(text, opts = {}) {
   }
   if (opts.iconName) el.append(icon(opts.iconName));
   el.append(h('span', { text }));
-  const close = h('button', { class: 'toast-close', attrs: { type: 'button', 'aria-label': 'Dismiss' } }, [icon('close')]);
+  const close = h('button', { class: 'toast-close', attrs: { type: 'button', 'aria-label': t('toast.dismiss') } }, [icon('close')]);
   close.addEventListener('click', () => el.remove());
   el.append(close);
   if (host) {
