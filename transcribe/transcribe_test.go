@@ -370,44 +370,13 @@ func TestEngineDownSlowAndBack(t *testing.T) {
 	}
 }
 
-// TestOggOpus: a segment becomes an Ogg/Opus stream that ffmpeg decodes
-// to the segment's length.
-func TestOggOpus(t *testing.T) {
-	testengine.Require(t)
-	raws := speechRTP(t)
+// decodeSegment wraps the packets (but those left out) in Ogg as a segment
+// would be, and decodes it with ffmpeg to 48 kHz mono PCM.
+func decodeSegment(t *testing.T, raws [][]byte, leftOut func(i int) bool) []byte {
+	t.Helper()
 	var seg Segment
-	for _, raw := range raws[:100] {
-		var p rtp.Packet
-		if err := p.Unmarshal(raw); err != nil {
-			t.Fatal(err)
-		}
-		seg.Payloads = append(seg.Payloads, p.Payload)
-		seg.Timestamps = append(seg.Timestamps, p.Timestamp)
-	}
-	data, err := oggOpus(&seg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("ffmpeg", "-nostdin", "-loglevel", "error", "-i", "pipe:0", "-ar", "48000", "-ac", "1", "-f", "s16le", "pipe:1")
-	cmd.Stdin = strings.NewReader(string(data))
-	pcm, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("ffmpeg cannot read the segment: %v", err)
-	}
-	// 100 packets of 20 ms, less the 80 ms pre-skip the header asks decoders to drop.
-	if got := float64(len(pcm)) / 2 / 48000; math.Abs(got-1.92) > 0.02 {
-		t.Errorf("decoded %.3f s, want 1.92 s", got)
-	}
-}
-
-// TestOggOpusKeepsPauses: packets a sender left out (DTX in a pause) come
-// back as silence of the same length, so the words keep their spacing.
-func TestOggOpusKeepsPauses(t *testing.T) {
-	testengine.Require(t)
-	raws := speechRTP(t)
-	var seg Segment
-	for i, raw := range raws[:100] {
-		if i >= 30 && i < 60 { // 600 ms not sent
+	for i, raw := range raws {
+		if leftOut != nil && leftOut(i) {
 			continue
 		}
 		var p rtp.Packet
@@ -427,6 +396,25 @@ func TestOggOpusKeepsPauses(t *testing.T) {
 	if err != nil {
 		t.Fatalf("ffmpeg cannot read the segment: %v", err)
 	}
+	return pcm
+}
+
+// TestOggOpus: a segment becomes an Ogg/Opus stream that ffmpeg decodes
+// to the segment's length.
+func TestOggOpus(t *testing.T) {
+	testengine.Require(t)
+	pcm := decodeSegment(t, speechRTP(t)[:100], nil)
+	// 100 packets of 20 ms, less the 80 ms pre-skip the header asks decoders to drop.
+	if got := float64(len(pcm)) / 2 / 48000; math.Abs(got-1.92) > 0.02 {
+		t.Errorf("decoded %.3f s, want 1.92 s", got)
+	}
+}
+
+// TestOggOpusKeepsPauses: packets a sender left out (DTX in a pause) come
+// back as silence of the same length, so the words keep their spacing.
+func TestOggOpusKeepsPauses(t *testing.T) {
+	testengine.Require(t)
+	pcm := decodeSegment(t, speechRTP(t)[:100], func(i int) bool { return i >= 30 && i < 60 }) // 600 ms not sent
 	if got := float64(len(pcm)) / 2 / 48000; math.Abs(got-1.92) > 0.02 {
 		t.Errorf("decoded %.3f s, want 1.92 s: the 600 ms pause was not kept", got)
 	}
