@@ -56,10 +56,10 @@ func (r *Room) translationTargets(from string) []string {
 	return targets
 }
 
-// translate sends floor speech to the translator
-// for each language that needs it. The requests run off the loop, owned by
-// the Manager (its Close cancels and waits for them); each answer comes back
-// to the loop as a translation event and a caption.
+// translate sends floor speech to the translator for each language that
+// needs it. The requests run off the loop, owned by the Manager (its Close
+// cancels and waits for them); each answer comes back to the loop as a
+// translation event and a caption.
 func (r *Room) translate(p *Participant, track string, tr Transcript) {
 	t := r.m.cfg.Translator
 	if t == nil || tr.Late || tr.Channel != Floor || tr.Language == "" || tr.Text == "" {
