@@ -9,7 +9,7 @@
 
 import { hydrateIcons, LOGO } from './icons.js';
 import { keepOnScreen } from './ui.js';
-import { autojoin, fragmentPassphrase, DUCK_KEY, joinError, $, media, st, audioEls, stage, chatLog, initStage, setPhase, setView, isRecording } from './store.js';
+import { autojoin, fragmentPassphrase, DUCK_KEY, joinError, $, media, st, audioEls, stage, chatLog, initStage, setPhase, setView, isRecording, update } from './store.js';
 import { initLobby, linkProblem, startLocalMedia, renderLobbyTexts, renderLobbyMedia, renderDevices } from './lobby.js';
 import { startE2EE, joinWhenKeysReady, toggleE2EEPopover, closeE2EEPopover, renderLobbyE2EE, renderE2EE } from './encryption.js';
 import { leave, end, rejoin, showConnecting, joiningText, renderEndTexts } from './call.js';
@@ -87,7 +87,7 @@ function start() {
   duck.value = String(Math.round(st.duck * 100));
   $('duck-value').textContent = `${duck.value}%`;
   duck.addEventListener('input', () => {
-    st.duck = Number(duck.value) / 100;
+    update({ duck: Number(duck.value) / 100 });
     $('duck-value').textContent = `${duck.value}%`;
     try {
       localStorage.setItem(DUCK_KEY, String(st.duck));

@@ -5,7 +5,7 @@ import { Signaling, signalingURL, reconnectDelay } from './signaling.js';
 import { MediaSession } from './session.js';
 import { icon } from './icons.js';
 import { toast } from './ui.js';
-import { roomName, token, claims, relayOnly, LEAVE_DRAIN_MS, KEY_WAIT_MS, joinError, $, media, st, keyReady, audioEls, stage, chatLog, setPhase, setView, canPublish, canSpeak, applyGrantClasses, displayName, errText, isRecording } from './store.js';
+import { roomName, token, claims, relayOnly, LEAVE_DRAIN_MS, KEY_WAIT_MS, joinError, $, media, st, keyReady, audioEls, stage, chatLog, setPhase, setView, canPublish, canSpeak, applyGrantClasses, displayName, errText, isRecording, update } from './store.js';
 import { startLocalMedia } from './lobby.js';
 import { syncE2EERoster, startE2EEExchange, stopE2EE, joinWhenKeysReady, renderE2EE, closeE2EEPopover } from './encryption.js';
 import { renderAll, renderMedia, resetLayoutReport, startSpeakingLoop } from './layout.js';
@@ -34,25 +34,25 @@ export const joiningText = () => (roomName ? t('call.joiningRoom', { room: roomN
 export async function join() {
   if (st.sig) return;
   clearTimeout(st.reconnectTimer);
-  st.joinFailed = false;
+  update({ joinFailed: false });
   setPhase('joining');
   if (!st.reconnecting && document.body.dataset.view !== 'lobby') {
     showConnecting(joiningText);
     setView('connecting');
   }
   const sig = new Signaling(signalingURL());
-  st.sig = sig;
+  update({ sig: sig });
   wire(sig);
   try {
     await sig.connect();
   } catch {
-    if (st.sig !== sig) return;
-    st.sig = null;
+    if (stale(sig)) return;
+    update({ sig: null });
     if (st.reconnecting) scheduleReconnect();
     else fail(() => t('call.unreachable'));
     return;
   }
-  if (st.sig !== sig) return;
+  if (stale(sig)) return;
   /** @type {Record<string, any>} */
   const msg = { type: 'join', version: 1, room: roomName, token };
   const name = st.name || (claims && claims.name) || '';
@@ -61,7 +61,7 @@ export async function join() {
   if (st.resume) msg.resume = st.resume;
   if (st.e2ee) msg.e2ee = true; // rooms that require end-to-end encryption admit only such joins
   const key = await Promise.race([keyReady, new Promise((resolve) => setTimeout(resolve, KEY_WAIT_MS, null))]);
-  if (st.sig !== sig) return;
+  if (stale(sig)) return;
   if (key && key.key) msg.key = key.key.publicKey;
   else if (!key) console.warn('parley: the signing key is not ready; joining without it');
   sig.send(msg);
@@ -104,9 +104,9 @@ export function wire(sig) {
     const p = /** @type {Participant} */ (msg.participant);
     if (!p || !p.id) return;
     if (st.self && p.id === st.self.id) {
-      st.self = { ...st.self, ...p };
-      if (typeof p.listening === 'string') st.listening = p.listening;
-      if (p.interpreter) st.interpreting = p.interpreter.channel || '';
+      update({ self: { ...st.self, ...p } });
+      if (typeof p.listening === 'string') update({ listening: p.listening });
+      if (p.interpreter) update({ interpreting: p.interpreter.channel || '' });
       applyVolumes();
       renderLanguage();
     } else {
@@ -117,7 +117,7 @@ export function wire(sig) {
   });
   on('room-updated', (msg) => {
     const before = st.room.recording;
-    st.room = normalizeRoom(msg.room);
+    update({ room: normalizeRoom(msg.room) });
     announceRecording(before, st.room.recording);
     applyVolumes();
     renderLanguage();
@@ -145,7 +145,7 @@ export function wire(sig) {
     if (st.e2ee && msg.from && typeof msg.data === 'string') st.e2ee.receive(msg.from, msg.data);
   });
   on('viewers', (msg) => {
-    st.viewers = Array.isArray(msg.viewers) ? msg.viewers : [];
+    update({ viewers: Array.isArray(msg.viewers) ? msg.viewers : [] });
     renderPeople();
   });
   on('muted', (msg) => onModeratorMute(msg.source, msg.by));
@@ -156,8 +156,8 @@ export function wire(sig) {
     end('removed', () => (by ? t('call.removedBy', { name: by }) : t('call.removedByModerator')), () => t('call.removedText'));
   });
   sig.onclose = (ev) => {
-    if (st.sig !== sig) return;
-    st.sig = null;
+    if (stale(sig)) return;
+    update({ sig: null });
     onSocketClosed(ev);
   };
 }
@@ -167,23 +167,26 @@ export function onWelcome(msg) {
   const sig = st.sig;
   if (!sig) return;
   const wasReconnecting = st.reconnecting;
-  st.reconnecting = false;
-  st.reconnectAttempt = 0;
+  update({ reconnecting: false });
+  update({ reconnectAttempt: 0 });
   $('reconnecting').hidden = true;
-  st.self = msg.self;
-  if (typeof msg.resume === 'string') st.resume = msg.resume;
-  st.others = new Map();
+  update({ self: msg.self });
+  if (typeof msg.resume === 'string') update({ resume: msg.resume });
+  update({ others: new Map() });
   for (const p of msg.participants || []) if (p && p.id) st.others.set(p.id, p);
   syncE2EERoster();
   startE2EEExchange();
   if (msg.limits && typeof msg.limits.maxChatChars === 'number') {
-    st.maxChat = msg.limits.maxChatChars;
+    update({ maxChat: msg.limits.maxChatChars });
     /** @type {HTMLTextAreaElement} */ ($('chat-input')).maxLength = st.maxChat;
   }
-  if (msg.room && msg.room.name) $('room-name').textContent = msg.room.name;
+  if (msg.room && msg.room.name) {
+    $('room-name').textContent = msg.room.name;
+    $('room-name').title = msg.room.name; // whole, where the toolbar cuts it
+  }
   if (st.session) st.session.close();
   resetLayoutReport();
-  st.session = new MediaSession(sig, {
+  const session = new MediaSession(sig, {
     transforms: st.e2ee,
     videoCodec: msg.room && typeof msg.room.codec === 'string' ? msg.room.codec : '',
     iceTransportPolicy: relayOnly ? 'relay' : 'all',
@@ -191,17 +194,18 @@ export function onWelcome(msg) {
       ? msg.iceServers.filter((/** @type {any} */ s) => s && (typeof s.urls === 'string' ? s.urls : Array.isArray(s.urls) && s.urls.length))
       : [],
     onRemoteTracks: (tracks) => {
-      st.remote = tracks;
+      update({ remote: tracks });
       renderMedia();
     },
     onConnectionState: (pc, state) => watchMedia(sig, pc, state),
   });
+  update({ session });
   applyGrantClasses();
   const recordingBefore = wasReconnecting ? st.room.recording : null;
-  st.room = normalizeRoom(msg.room);
+  update({ room: normalizeRoom(msg.room) });
   announceRecording(recordingBefore, st.room.recording, true);
-  st.listening = (st.self && st.self.listening) || 'floor';
-  st.interpreting = (st.self && st.self.interpreter && st.self.interpreter.channel) || '';
+  update({ listening: (st.self && st.self.listening) || 'floor' });
+  update({ interpreting: (st.self && st.self.interpreter && st.self.interpreter.channel) || '' });
   setPhase('joined');
   setView('meeting');
   chatLog.system(wasReconnecting ? t('call.reconnected') : roomName ? t('call.youJoinedRoom', { room: roomName }) : t('call.youJoined'));
@@ -251,8 +255,8 @@ export function onError(msg) {
   const raw = typeof msg.message === 'string' && msg.message ? msg.message : t('call.serverError', { code: String(msg.code) });
   const said = raw.charAt(0).toUpperCase() + raw.slice(1);
   if (st.phase === 'joining') {
-    st.joinFailed = true;
-    st.reconnecting = false;
+    update({ joinFailed: true });
+    update({ reconnecting: false });
     fail(said, msg.code);
     return;
   }
@@ -318,9 +322,9 @@ export function watchMedia(sig, pc, state) {
 export function startReconnect() {
   mediaDown.pub = mediaDown.sub = 0;
   closeSession();
-  st.reconnecting = true;
-  st.reconnectUntil = Date.now() + 60000;
-  st.reconnectAttempt = 0;
+  update({ reconnecting: true });
+  update({ reconnectUntil: Date.now() + 60000 });
+  update({ reconnectAttempt: 0 });
   setPhase('joining');
   $('reconnecting').hidden = false;
   scheduleReconnect();
@@ -328,13 +332,14 @@ export function startReconnect() {
 
 export function scheduleReconnect() {
   if (Date.now() > st.reconnectUntil) {
-    st.reconnecting = false;
+    update({ reconnecting: false });
     end('error', () => t('call.lostTitle'), () => t('call.lostText'));
     return;
   }
-  const delay = reconnectDelay(st.reconnectAttempt++, Date.now() - (st.reconnectUntil - 60000));
+  const delay = reconnectDelay(st.reconnectAttempt, Date.now() - (st.reconnectUntil - 60000));
+  update({ reconnectAttempt: st.reconnectAttempt + 1 });
   clearTimeout(st.reconnectTimer);
-  st.reconnectTimer = window.setTimeout(() => join(), delay);
+  update({ reconnectTimer: window.setTimeout(() => join(), delay) });
 }
 
 /**
@@ -371,7 +376,7 @@ export function leave() {
   showConnecting(() => t('call.leaving'));
   setView('connecting');
   clearTimeout(st.leaveTimer);
-  st.leaveTimer = window.setTimeout(() => finishLeave(), LEAVE_DRAIN_MS);
+  update({ leaveTimer: window.setTimeout(() => finishLeave(), LEAVE_DRAIN_MS) });
 }
 
 /**
@@ -429,20 +434,20 @@ export function end(phase, title, said, opts = {}) {
   closeMoreMenu();
   setRecordPending(false);
   for (const t of document.querySelectorAll('#toasts [data-group="recording"]')) t.remove();
-  st.reconnecting = false;
+  update({ reconnecting: false });
   $('reconnecting').hidden = true;
   closeSession();
   if (st.sig) {
     const sig = st.sig;
-    st.sig = null;
+    update({ sig: null });
     // Let a queued `leave` go out before the close frame.
     setTimeout(() => sig.close(), 50);
   }
   if (st.sharing) stopScreen();
   media.stopAll();
   st.others.clear();
-  st.self = null;
-  st.remote = [];
+  update({ self: null });
+  update({ remote: [] });
   if (stage) stage.retain(() => false);
   closePanel();
   setPhase(phase);
@@ -467,8 +472,8 @@ export function end(phase, title, said, opts = {}) {
 export function closeSession() {
   clearInterval(st.speakingTimer);
   if (st.session) st.session.close();
-  st.session = null;
-  st.remote = [];
+  update({ session: null });
+  update({ remote: [] });
   for (const { el } of audioEls.values()) {
     el.srcObject = null;
     el.remove();
@@ -491,4 +496,15 @@ export let keepKeysAfterRemoval = false;
 /** The test hook behind keepKeysAfterRemoval. */
 export function keepKeysOnRemoval() {
   keepKeysAfterRemoval = true;
+}
+
+/**
+ * Whether sig is no longer the page's connection (a newer one replaced it, or the call ended)
+ * while an await let other work run. A call, not a comparison, so that tsc does not narrow
+ * st.sig across the await.
+ * @param {Signaling} sig
+ * @returns {boolean}
+ */
+function stale(sig) {
+  return st.sig !== sig;
 }

@@ -2,7 +2,7 @@
 
 import { toast } from './ui.js';
 import { CHAT_PREFIX } from './sframe.js';
-import { $, st, stage, chatLog, displayName } from './store.js';
+import { $, st, stage, chatLog, displayName, update } from './store.js';
 import { updateControls } from './controls.js';
 import { renderPeople } from './people.js';
 import { t } from './i18n.js';
@@ -35,7 +35,7 @@ export function showChat(msg) {
   chatLog.add(msg, st.self.id);
   const mine = msg.from && msg.from.id === st.self.id;
   if (!mine && st.panel !== 'chat') {
-    st.unread++;
+    update({ unread: st.unread + 1 });
     updateControls();
     const text = String(msg.text || '');
     toast(`${displayName(msg.from)}: ${text.length > 90 ? text.slice(0, 90) + '…' : text}`, { iconName: 'chat', timeout: 5000, group: 'chat' });
@@ -50,14 +50,14 @@ export function togglePanel(which) {
 
 /** @param {'chat' | 'people'} which */
 export function openPanel(which) {
-  st.panel = which;
+  update({ panel: which });
   $('panel').hidden = false;
   $('chat-panel').hidden = which !== 'chat';
   $('people-panel').hidden = which !== 'people';
   renderPanelTitle();
   document.body.classList.add('panel-open');
   if (which === 'chat') {
-    st.unread = 0;
+    update({ unread: 0 });
     const log = $('chat-log');
     log.scrollTop = log.scrollHeight;
     $('chat-input').focus();
@@ -75,7 +75,7 @@ export function renderPanelTitle() {
 
 export function closePanel() {
   const was = st.panel;
-  st.panel = null;
+  update({ panel: null });
   $('panel').hidden = true;
   document.body.classList.remove('panel-open');
   updateControls();

@@ -5,7 +5,7 @@ import { describeMediaError } from './media.js';
 import { icon } from './icons.js';
 import { toast, keepOnScreen, h } from './ui.js';
 import { t, lang, LANGUAGES, clockTime } from './i18n.js';
-import { $, media, st, canPublish, canSpeak, displayName, errText, isRecording, canRecord } from './store.js';
+import { $, media, st, canPublish, canSpeak, displayName, errText, isRecording, canRecord, update } from './store.js';
 import { renderLobbyMedia, renderDevices } from './lobby.js';
 import { renderMedia } from './layout.js';
 import { renderPeople } from './people.js';
@@ -96,7 +96,7 @@ export async function openSettings() {
 
 export async function toggleMic() {
   if (!canSpeak() || st.busy.mic) return;
-  st.busy.mic = true;
+  update({ busy: { ...st.busy, mic: true } });
   try {
     if (!media.mic) {
       try {
@@ -105,7 +105,7 @@ export async function toggleMic() {
         toast(describeMediaError(err, 'microphone'), { kind: 'error' });
         return;
       }
-      st.micOn = true;
+      update({ micOn: true });
       renderDevices();
       const s = st.session;
       if (s && media.mic) {
@@ -117,14 +117,14 @@ export async function toggleMic() {
         }
       }
     } else {
-      st.micOn = !st.micOn;
+      update({ micOn: !st.micOn });
       media.mic.enabled = st.micOn;
       sendMute('mic', !st.micOn);
     }
   } catch (err) {
     toast(t('controls.micError', { error: errText(err) }), { kind: 'error' });
   } finally {
-    st.busy.mic = false;
+    update({ busy: { ...st.busy, mic: false } });
     updateControls();
     renderMedia();
     renderPeople();
@@ -133,11 +133,11 @@ export async function toggleMic() {
 
 export async function toggleCam() {
   if (!canPublish() || st.busy.cam) return;
-  st.busy.cam = true;
+  update({ busy: { ...st.busy, cam: true } });
   try {
     if (st.camOn && media.camera) {
       // Camera off: stop capture so the camera light goes off; keep the transceiver.
-      st.camOn = false;
+      update({ camOn: false });
       media.stopCamera();
       if (st.session) await st.session.replaceTrack('camera', null);
       sendMute('camera', true);
@@ -149,7 +149,7 @@ export async function toggleCam() {
         toast(describeMediaError(err, 'camera'), { kind: 'error' });
         return;
       }
-      st.camOn = true;
+      update({ camOn: true });
       renderDevices();
       const s = st.session;
       if (s) {
@@ -164,7 +164,7 @@ export async function toggleCam() {
   } catch (err) {
     toast(t('controls.camError', { error: errText(err) }), { kind: 'error' });
   } finally {
-    st.busy.cam = false;
+    update({ busy: { ...st.busy, cam: false } });
     renderLobbyMedia();
     renderMedia();
   }
@@ -187,7 +187,7 @@ export async function toggleScreen() {
     return;
   }
   if (!canPublish() || st.busy.screen || !st.session) return;
-  st.busy.screen = true;
+  update({ busy: { ...st.busy, screen: true } });
   try {
     let video;
     try {
@@ -197,7 +197,7 @@ export async function toggleScreen() {
       if (!e || e.name !== 'NotAllowedError') toast(t('controls.screenFailed'), { kind: 'error' });
       return;
     }
-    st.sharing = true;
+    update({ sharing: true });
     updateControls();
     renderMedia();
     renderPeople();
@@ -209,13 +209,13 @@ export async function toggleScreen() {
       await stopScreen();
     }
   } finally {
-    st.busy.screen = false;
+    update({ busy: { ...st.busy, screen: false } });
   }
 }
 
 export async function stopScreen() {
   if (!st.sharing) return;
-  st.sharing = false;
+  update({ sharing: false });
   media.stopScreen();
   updateControls();
   renderMedia();
@@ -238,11 +238,11 @@ export async function stopScreen() {
 export function onModeratorMute(source, by) {
   const who = by ? displayName(by) : t('controls.aModerator');
   if (source === 'mic' && media.mic) {
-    st.micOn = false;
+    update({ micOn: false });
     media.mic.enabled = false;
     sendMute('mic', true);
   } else if (source === 'camera' && st.camOn) {
-    st.camOn = false;
+    update({ camOn: false });
     media.stopCamera();
     if (st.session) st.session.replaceTrack('camera', null).catch(() => {});
     sendMute('camera', true);

@@ -5,7 +5,7 @@
 import { icon } from './icons.js';
 import { toast, keepOnScreen } from './ui.js';
 import { E2EE, transformAPI } from './e2ee.js';
-import { roomName, fragmentPassphrase, $, st, keyReady, errText, keyProblem } from './store.js';
+import { roomName, fragmentPassphrase, $, st, keyReady, errText, keyProblem, update } from './store.js';
 import { join, fail } from './call.js';
 import { renderMedia } from './layout.js';
 import { renderPeople } from './people.js';
@@ -20,13 +20,15 @@ import { t, tNodes, lang } from './i18n.js';
 export function startE2EE(passphrase) {
   if (st.e2ee && st.e2eePass === passphrase) return null;
   stopE2EE();
+  /** @type {E2EE} */
+  let e2ee;
   try {
-    st.e2ee = new E2EE(roomName, onE2EEStatus, sendE2EE);
+    e2ee = new E2EE(roomName, onE2EEStatus, sendE2EE);
   } catch (err) {
     return t('e2ee.cannotStart', { error: errText(err) });
   }
-  st.e2eePass = passphrase;
-  st.e2ee.start(passphrase).catch(() => {});
+  update({ e2ee, e2eePass: passphrase });
+  e2ee.start(passphrase).catch(() => {});
   return null;
 }
 
@@ -60,9 +62,9 @@ export function startE2EEExchange() {
 
 export function stopE2EE() {
   if (st.e2ee) st.e2ee.close();
-  st.e2ee = null;
-  st.e2eePass = '';
-  st.undecryptable = new Set();
+  update({ e2ee: null });
+  update({ e2eePass: '' });
+  update({ undecryptable: new Set() });
 }
 
 /** The lobby's "End-to-end encryption" switch and passphrase field. */
@@ -185,7 +187,7 @@ export function onE2EEStatus(s) {
   renderEpoch(s.epoch);
   const keyed = s.keyed.slice().sort().join(' ');
   if (ids.size !== st.undecryptable.size || [...ids].some((id) => !st.undecryptable.has(id))) {
-    st.undecryptable = ids;
+    update({ undecryptable: ids });
     renderMedia();
     renderPeople();
   } else if (keyed !== lastKeyed) {

@@ -3,7 +3,7 @@
 
 import { icon } from './icons.js';
 import { h, keepOnScreen } from './ui.js';
-import { roomName, $, st, audioEls } from './store.js';
+import { roomName, $, st, audioEls, update } from './store.js';
 import { renderPeople } from './people.js';
 import { renderCaptions } from './captions.js';
 import { t, languageName } from './i18n.js';
@@ -48,7 +48,7 @@ export function langName(code, standalone = true) {
  */
 export function setListening(channel) {
   if (!st.sig || st.phase !== 'joined') return false;
-  st.listening = channel;
+  update({ listening: channel });
   st.sig.send({ type: 'listen', channel });
   applyVolumes();
   renderLanguage();
@@ -63,7 +63,7 @@ export function setListening(channel) {
  */
 export function setInterpreting(channel) {
   if (!st.sig || st.phase !== 'joined') return false;
-  st.interpreting = channel;
+  update({ interpreting: channel });
   st.sig.send({ type: 'interpret', channel });
   renderLanguage();
   renderPeople();

@@ -1,7 +1,7 @@
 // The stage: tiles from participants and tracks, remote audio, the sizes reported to the server,
 // and the speaking indicator.
 
-import { REMOTE_SPEAKING_LEVEL, LOCAL_SPEAKING_LEVEL, SPEAKING_HOLD_MS, $, media, st, audioEls, stage, canSpeak, others, displayName, isListener, published } from './store.js';
+import { REMOTE_SPEAKING_LEVEL, LOCAL_SPEAKING_LEVEL, SPEAKING_HOLD_MS, $, media, st, audioEls, stage, canSpeak, others, displayName, isListener, published, update } from './store.js';
 import { setSink } from './lobby.js';
 import { renderE2EE } from './encryption.js';
 import { updateControls } from './controls.js';
@@ -162,7 +162,7 @@ export function syncAudio() {
 
 export function startSpeakingLoop() {
   clearInterval(st.speakingTimer);
-  st.speakingTimer = window.setInterval(pollSpeaking, 200);
+  update({ speakingTimer: window.setInterval(pollSpeaking, 200) });
 }
 
 export async function pollSpeaking() {

@@ -2,7 +2,7 @@
 
 import { LocalMedia, describeMediaError } from './media.js';
 import { toast, initials, hueFor, h } from './ui.js';
-import { roomName, token, claims, NAME_KEY, joinError, $, media, st, audioEls, setPhase, canPublish, canSpeak, applyGrantClasses } from './store.js';
+import { roomName, token, claims, NAME_KEY, joinError, $, media, st, audioEls, setPhase, canPublish, canSpeak, applyGrantClasses, update } from './store.js';
 import { t, tNodes } from './i18n.js';
 import { initLobbyE2EE, applyLobbyE2EE, joinWhenKeysReady } from './encryption.js';
 import { renderMedia } from './layout.js';
@@ -11,6 +11,7 @@ import { updateControls, toggleMic, toggleCam } from './controls.js';
 
 export function initLobby() {
   $('room-name').textContent = roomName;
+  $('room-name').title = roomName;
   document.title = roomName ? `${roomName} · Parley` : 'Parley';
 
   const invite = !!(claims && claims.invite);
@@ -25,14 +26,14 @@ export function initLobby() {
     $('name-field').hidden = false;
     input.value = stored || '';
     input.addEventListener('input', () => {
-      st.name = input.value.trim();
+      update({ name: input.value.trim() });
       if (st.name) showNameError(false);
       renderLobbyName();
     });
   } else if (claims) {
     $('joining-as').hidden = false;
   }
-  st.name = invite ? input.value.trim() : (claims && claims.name) || '';
+  update({ name: invite ? input.value.trim() : (claims && claims.name) || '' });
 
   if (linkProblem()) {
     $('token-notice').hidden = false;
@@ -42,7 +43,7 @@ export function initLobby() {
   }
 
   applyGrantClasses();
-  if (canSpeak() && !canPublish()) st.camOn = false;
+  if (canSpeak() && !canPublish()) update({ camOn: false });
   renderLobbyTexts();
 
   $('lobby-mic').addEventListener('click', () => toggleMic());
@@ -275,11 +276,11 @@ export async function startLocalMedia() {
     renderDevices();
     return;
   }
-  if (!canPublish()) st.camOn = false;
+  if (!canPublish()) update({ camOn: false });
   const { notice } = await media.start({ audio: true, video: st.camOn });
   if (media.mic) media.mic.enabled = st.micOn;
-  if (!media.camera) st.camOn = false;
-  if (!media.mic) st.micOn = false;
+  if (!media.camera) update({ camOn: false });
+  if (!media.mic) update({ micOn: false });
   mediaNotice = notice;
   renderMediaNotice();
   renderDevices();

@@ -3,7 +3,7 @@
 
 import { icon } from './icons.js';
 import { toast, avatar, h } from './ui.js';
-import { $, media, st, canModerate, others, displayName, published } from './store.js';
+import { $, media, st, canModerate, others, displayName, published, update } from './store.js';
 import { langName } from './interpretation.js';
 import { t, clockTime } from './i18n.js';
 
@@ -155,17 +155,17 @@ export function personRow(p, isSelf, mod) {
       }, [icon('removeUser')]);
     removeBtn.addEventListener('click', () => {
       if (st.confirmRemove !== p.id) {
-        st.confirmRemove = p.id;
+        update({ confirmRemove: p.id });
         renderPeople();
         setTimeout(() => {
           if (st.confirmRemove === p.id) {
-            st.confirmRemove = null;
+            update({ confirmRemove: null });
             renderPeople();
           }
         }, 4000);
         return;
       }
-      st.confirmRemove = null;
+      update({ confirmRemove: null });
       if (st.sig) st.sig.send({ type: 'moderate', action: 'remove', target: p.id });
       renderPeople();
     });

@@ -4,7 +4,7 @@
 import { Signaling } from './signaling.js';
 import { toast, keepOnScreen } from './ui.js';
 import { signStatement, isCheckpointStatement, statementHead, keepReceipt, loadReceipt, loadMediaKeys } from './keys.js';
-import { $, st, token, displayName, errText, isRecording, canRecord, keyProblem } from './store.js';
+import { $, st, token, displayName, errText, isRecording, canRecord, keyProblem, update } from './store.js';
 import { setToggle, renderMoreMenu } from './controls.js';
 import { t, clockTime } from './i18n.js';
 
@@ -24,7 +24,7 @@ export function announceRecording(before, after, joining = false) {
   const sameRecord = was && is && before && after && before.record === after.record;
   // The encryption worker keeps the media secrets of the running record (docs/e2ee.md).
   if (st.e2ee) st.e2ee.setRecord(is && after && typeof after.record === 'string' ? after.record : '');
-  if (is && after && after.record) st.lastRecord = after.record;
+  if (is && after && after.record) update({ lastRecord: after.record });
   if (is && !sameRecord) setRecordPending(false);
   if (!is && was) setRecordPending(false);
   if (is && !sameRecord) {
@@ -42,9 +42,9 @@ export function announceRecording(before, after, joining = false) {
  * @param {boolean} on
  */
 export function setRecordPending(on) {
-  st.recordPending = on;
+  update({ recordPending: on });
   clearTimeout(st.recordPendingTimer);
-  if (on) st.recordPendingTimer = window.setTimeout(() => setRecordPending(false), 8000);
+  if (on) update({ recordPendingTimer: window.setTimeout(() => setRecordPending(false), 8000) });
   renderRecording();
 }
 
@@ -215,12 +215,12 @@ export async function countersign(sig, msg) {
   // that lacks what the server got is the evidence lost.
   const identity = st.self ? st.self.identity : '';
   try {
-    st.receipt = await keepReceipt(record, identity, k.publicKey, { seq, head: statementHead(statement), sig: signature });
+    update({ receipt: await keepReceipt(record, identity, k.publicKey, { seq, head: statementHead(statement), sig: signature }) });
   } catch (err) {
     console.warn('parley: the receipt could not be kept:', errText(err));
   }
   if (sig.send({ type: 'countersign', record, seq, sig: signature })) {
-    st.countersigned++;
+    update({ countersigned: st.countersigned + 1 });
     renderRecording();
   }
 }

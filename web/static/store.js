@@ -1,6 +1,6 @@
 // The meeting page's state: the page's parameters (room, token, passphrase), constants, the
-// one state object `st` that the other modules read and update, and small questions about it
-// (grants, names). Nothing here touches the DOM beyond `$` and the body's data attributes.
+// one state object `st` that the other modules read (and change only through `update`), and
+// small questions about it (grants, names). Nothing here touches the DOM beyond `$` and the body's data attributes.
 
 import { Signaling } from './signaling.js';
 import { MediaSession } from './session.js';
@@ -176,7 +176,7 @@ export function $(id) {
 // ?sound=original: the organiser's link for an interpreter's booth or a studio microphone.
 export const media = new LocalMedia(quality, params.get('sound') === 'original');
 
-export const st = {
+const state = {
   /** @type {Phase} */
   phase: 'lobby',
   /** @type {Participant | null} */
@@ -244,11 +244,29 @@ export const st = {
   undecryptable: new Set(),
 };
 
+/** @typedef {typeof state} State */
+
+/**
+ * The page's state: read it anywhere; change it only with update(), which tsc enforces (st
+ * is read-only to every module). Every change is then a call that names what it changes, and
+ * a search for `update(` finds them all.
+ * @type {Readonly<State>}
+ */
+export const st = state;
+
+/**
+ * Changes the page's state.
+ * @param {Partial<State>} patch
+ */
+export function update(patch) {
+  Object.assign(state, patch);
+}
+
 /** This browser's signing key for the token's identity, made or loaded at page load. */
 export const keyReady = participantKey(claims)
   .catch((err) => /** @type {KeyResult} */ ({ key: null, problem: `the signing key could not be made (${errText(err)})`, reason: 'failed', error: errText(err) }))
   .then((k) => {
-    st.key = k;
+    update({ key: k });
     if (!k.key) console.warn('parley: joining without a signing key:', k.problem);
     renderRecording();
     return k;
@@ -285,7 +303,7 @@ export function initStage(stageEl, chatEl) {
 
 /** @param {Phase} phase */
 export function setPhase(phase) {
-  st.phase = phase;
+  update({ phase: phase });
   document.body.dataset.state = phase;
 }
 
