@@ -55,12 +55,9 @@ func decryptCmd(args []string, stdout, stderr io.Writer) error {
 	var keys keysFlags
 	fs.Var(&keys, "keys", "FILE: media keys a participant's browser kept (Save media keys; parley-media-keys-v1); repeatable, to join several participants' keys")
 	out := fs.String("out", "", "folder for the decrypted copies (created if need be; never inside the record)")
-	pos, flags := positional(args)
-	if err := fs.Parse(flags); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usageError{err}
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return err
 	}
 	if len(pos) != 1 || len(keys) == 0 || *out == "" {
 		fs.Usage()

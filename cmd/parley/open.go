@@ -38,20 +38,13 @@ func openUntil(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	addr := fs.String("addr", "127.0.0.1:0", "loopback address to serve on (port 0: a free one)")
 	serverKey := fs.String("server-key", "", "the server's public key (from parley key export), for the player's verification; without it the record is checked with the key it names, which shows only that it is consistent")
-	pos, flags := positional(args)
-	if err := fs.Parse(flags); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usageError{err}
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return err
 	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return usageError{errors.New("open needs exactly one record folder")}
-	}
-	dir := pos[0]
-	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-		return usageError{fmt.Errorf("%s is not a record folder", dir)}
+	dir, err := oneRecordFolder(fs, pos)
+	if err != nil {
+		return err
 	}
 	var key ed25519.PublicKey
 	if *serverKey != "" {

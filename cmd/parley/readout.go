@@ -127,12 +127,9 @@ func readoutExport(args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	dir := fs.String("record", "", "the record folder the readout cites")
 	format := fs.String("format", "md", "md or html")
-	pos, flags := positional(args)
-	if err := fs.Parse(flags); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usageError{err}
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return err
 	}
 	if len(pos) != 1 || *dir == "" {
 		return usageError{errors.New("usage: parley readout export READOUT --record RECORD_DIR [--format md|html]")}

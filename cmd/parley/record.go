@@ -83,6 +83,33 @@ func positional(args []string, bools ...string) (pos []string, flags []string) {
 	return pos, flags
 }
 
+// parseArgs parses a command's flags, wherever they sit among its arguments
+// (bools name its boolean flags, which take no value), and returns the
+// positional arguments. -h is flag.ErrHelp; any other failure a usage error.
+func parseArgs(fs *flag.FlagSet, args []string, bools ...string) ([]string, error) {
+	pos, flags := positional(args, bools...)
+	if err := fs.Parse(flags); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, err
+		}
+		return nil, usageError{err}
+	}
+	return pos, nil
+}
+
+// oneRecordFolder is the one positional argument of a command that reads a
+// record folder, checked to be a folder.
+func oneRecordFolder(fs *flag.FlagSet, pos []string) (string, error) {
+	if len(pos) != 1 {
+		fs.Usage()
+		return "", usageError{fmt.Errorf("%s needs exactly one record folder", fs.Name())}
+	}
+	if st, err := os.Stat(pos[0]); err != nil || !st.IsDir() {
+		return "", usageError{fmt.Errorf("%s is not a record folder", pos[0])}
+	}
+	return pos[0], nil
+}
+
 // verify checks a record: exit 0 intact, 1 altered or incomplete, 2 usage.
 func verify(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
@@ -100,22 +127,15 @@ func verify(args []string, stdout, stderr io.Writer) error {
 	allowGaps := fs.Bool("allow-gaps", false, "accept a signer whose countersignatures stop short of their leave (a crash, a killed tab): the events that rest on the server's word alone are reported, not failed")
 	var readouts readoutFlags
 	fs.Var(&readouts, "readout", "FILE: a readout of this record; its author's signature, its binding to the record's end and every citation and quote are checked (repeatable)")
-	pos, flags := positional(args, "allow-unsealed", "allow-gaps")
-	if err := fs.Parse(flags); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usageError{err} // a malformed --signer, an unknown flag, a missing value
+	pos, err := parseArgs(fs, args, "allow-unsealed", "allow-gaps") // a malformed --signer is a usage error
+	if err != nil {
+		return err
 	}
 	keyGiven := false
 	fs.Visit(func(f *flag.Flag) { keyGiven = keyGiven || f.Name == "server-key" })
-	if len(pos) != 1 {
-		fs.Usage()
-		return usageError{errors.New("verify needs exactly one record folder")}
-	}
-	dir := pos[0]
-	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-		return usageError{fmt.Errorf("%s is not a record folder", dir)}
+	dir, err := oneRecordFolder(fs, pos)
+	if err != nil {
+		return err
 	}
 	o := record.VerifyOptions{Signers: signers, Progress: stderr, RequireEnd: !*allowUnsealed, AllowGaps: *allowGaps, Receipts: receipts}
 	if keyGiven {

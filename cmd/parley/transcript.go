@@ -2,11 +2,9 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/parleyhq/parley/readout"
 )
@@ -22,21 +20,15 @@ func transcriptCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	format := fs.String("format", "txt", "txt (to read), vtt (WebVTT subtitles, timed from the record's start) or json")
 	channel := fs.String("channel", "", "only this channel: floor, or an interpretation language (default: all)")
-	pos, flags := positional(args)
-	if err := fs.Parse(flags); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usageError{err}
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return err
 	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return usageError{errors.New("transcript needs exactly one record folder")}
+	dir, err := oneRecordFolder(fs, pos)
+	if err != nil {
+		return err
 	}
-	if st, err := os.Stat(pos[0]); err != nil || !st.IsDir() {
-		return usageError{fmt.Errorf("%s is not a record folder", pos[0])}
-	}
-	t, err := readout.Transcript(pos[0]) // with its corrections
+	t, err := readout.Transcript(dir) // with its corrections
 	if err != nil {
 		return err
 	}
