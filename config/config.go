@@ -236,26 +236,14 @@ func (c Config) Validate() error {
 	default:
 		return keyErr("log_level", "%q is not debug, info, warn or error", c.LogLevel)
 	}
-	if c.ASRURL != "" {
-		if strings.Contains(c.ASRURL, Redacted) {
-			return keyErr("asr_url", "holds %q, the placeholder that parley config print writes for credentials; give the real URL", Redacted)
-		}
-		u, err := url.Parse(c.ASRURL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return keyErr("asr_url", "%q is not an http:// or https:// URL", c.ASRURL)
-		}
+	if err := engineURL("asr_url", c.ASRURL); err != nil {
+		return err
 	}
 	if c.ASRAPIKey == Redacted {
 		return keyErr("asr_api_key", "%q is the placeholder that parley config print writes; give the real key", Redacted)
 	}
-	if c.TranslateURL != "" {
-		if strings.Contains(c.TranslateURL, Redacted) {
-			return keyErr("translate_url", "holds %q, the placeholder that parley config print writes for credentials; give the real URL", Redacted)
-		}
-		u, err := url.Parse(c.TranslateURL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return keyErr("translate_url", "%q is not an http:// or https:// URL", c.TranslateURL)
-		}
+	if err := engineURL("translate_url", c.TranslateURL); err != nil {
+		return err
 	}
 	if c.TranslateKind != "libretranslate" && c.TranslateKind != "apertium" {
 		return keyErr("translate_kind", "%q is not libretranslate or apertium", c.TranslateKind)
@@ -384,4 +372,21 @@ func (c Config) ListenIP() net.IP {
 		return net.IPv4(127, 0, 0, 1)
 	}
 	return net.ParseIP(host)
+}
+
+// engineURL checks the URL of an engine Parley calls (speech, translation):
+// empty (none), or http(s) with a host, and not the placeholder config print
+// writes for credentials.
+func engineURL(key, v string) error {
+	if v == "" {
+		return nil
+	}
+	if strings.Contains(v, Redacted) {
+		return keyErr(key, "holds %q, the placeholder that parley config print writes for credentials; give the real URL", Redacted)
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return keyErr(key, "%q is not an http:// or https:// URL", v)
+	}
+	return nil
 }

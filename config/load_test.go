@@ -210,6 +210,10 @@ func TestBadInputNamesKeyAndPlace(t *testing.T) {
 			want: `webhooks[0].secret: is empty; every webhook needs one so the receiver can check signatures (set by FILE line 1)`},
 		{name: "webhook bad url", file: "webhooks:\n  - {url: ftp://h.example/x, secret: s}\n",
 			want: `webhooks[0].url: "ftp://h.example/x" is not an http:// or https:// URL (set by FILE line 1)`},
+		{name: "translation engine bad url", file: "translate_url: ftp://mt.example/\n",
+			want: `translate_url: "ftp://mt.example/" is not an http:// or https:// URL (set by FILE line 1)`},
+		{name: "translation engine unknown kind", file: "translate_url: http://127.0.0.1:5000\ntranslate_kind: google\n",
+			want: `translate_kind: "google" is not libretranslate or apertium (set by FILE line 2)`},
 		{name: "missing file", args: []string{"--config", "/nonexistent/parley.yaml"},
 			want: `config file: open /nonexistent/parley.yaml: no such file or directory`},
 

@@ -219,15 +219,7 @@ func TestE2EERecordDecrypts(t *testing.T) {
 	if err := evalVoid(tabs["late"], `window.parleyTest.leave()`); err != nil {
 		t.Fatal(err)
 	}
-	for _, id := range []string{"head-a", "head-b"} {
-		waitFor(t, ctx, id+" moves to key generation 1", func() (bool, string) {
-			s, err := readE2EE(tabs[id])
-			if err != nil {
-				return false, err.Error()
-			}
-			return s.Epoch == 1, fmt.Sprintf("%+v", s)
-		})
-	}
+	waitEpoch(t, ctx, tabs, 1, "head-a", "head-b")
 	waitFlowing(t, ctx, tabs["head-a"], "head-a", []string{"head-b"})
 	time.Sleep(4 * time.Second)
 

@@ -185,17 +185,23 @@ func TestE2EEInBrowsers(t *testing.T) {
 	if err := evalVoid(tabs["outsider"], `window.parleyTest.leave()`); err != nil {
 		t.Fatal(err)
 	}
-	for _, id := range []string{"head-a", "head-b"} {
-		waitFor(t, ctx, id+" moves to key epoch 1", func() (bool, string) {
+	waitEpoch(t, ctx, tabs, 1, "head-a", "head-b")
+	waitFlowing(t, ctx, tabs["head-a"], "head-a", []string{"head-b"})
+	waitFlowing(t, ctx, tabs["head-b"], "head-b", []string{"head-a"})
+}
+
+// waitEpoch waits until each of ids' tabs encrypts with key epoch (generation) epoch.
+func waitEpoch(t *testing.T, ctx context.Context, tabs map[string]context.Context, epoch int, ids ...string) {
+	t.Helper()
+	for _, id := range ids {
+		waitFor(t, ctx, fmt.Sprintf("%s moves to key epoch %d", id, epoch), func() (bool, string) {
 			s, err := readE2EE(tabs[id])
 			if err != nil {
 				return false, err.Error()
 			}
-			return s.Epoch == 1, fmt.Sprintf("%+v", s)
+			return s.Epoch == epoch, fmt.Sprintf("%+v", s)
 		})
 	}
-	waitFlowing(t, ctx, tabs["head-a"], "head-a", []string{"head-b"})
-	waitFlowing(t, ctx, tabs["head-b"], "head-b", []string{"head-a"})
 }
 
 // TestE2EERecordHoldsOnlyCiphertext: two participants with a passphrase talk in a
