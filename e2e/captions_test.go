@@ -127,6 +127,19 @@ func TestLiveCaptions(t *testing.T) {
 	listener := joinTab(t, ctx, browser, roomURL(t, srv, "briefing", "listener", auth.GrantJoin, auth.GrantSubscribe))
 	waitFlowing(t, ctx, listener, "listener", []string{"head-a"})
 
+	// The link's ?sound=original takes the microphone as is, for this page only: the browser's
+	// saved settings do not keep it, even once the speaker picks a device (which saves them).
+	if err := evalVoid(speaker, `(() => { const s = document.getElementById('sel-speaker'); s.dispatchEvent(new Event('change')); })()`); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, "the device choice saved", func() (bool, string) {
+		s, err := chromedp.Run(speaker, chromedp.Evaluate[string](`localStorage.getItem('parley.devices') || ''`))
+		return err == nil && strings.Contains(s, "speaker"), s
+	})
+	if s, err := chromedp.Run(speaker, chromedp.Evaluate[string](`JSON.stringify(window.parleyTest.micProcessing()) + ' ' + (localStorage.getItem('parley.devices') || '')`)); err != nil ||
+		!strings.HasPrefix(s, `{"echoCancellation":false,"noiseSuppression":false,"autoGainControl":false} `) || strings.Contains(s, "original") {
+		t.Errorf("the speaker's microphone and saved settings: %s %v", s, err)
+	}
 	c := waitCaption(t, ctx, listener, "the listener", "head-a", nil)
 	lat, err := c.latency()
 	if err != nil {

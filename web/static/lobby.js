@@ -76,7 +76,7 @@ export function initLobby() {
     $(sel).addEventListener('change', (ev) => chooseDevice(kind, /** @type {HTMLSelectElement} */ (ev.target).value));
   }
   const original = /** @type {HTMLInputElement} */ ($('original-sound'));
-  original.checked = !!media.prefs.original;
+  original.checked = media.original;
   original.addEventListener('change', async () => {
     try {
       const track = await media.setOriginalSound(original.checked);

@@ -66,7 +66,9 @@ export class LocalMedia {
     this.screenStream = new MediaStream();
     /** @type {DevicePrefs} */
     this.prefs = loadPrefs();
-    if (original) this.prefs.original = true;
+    /** the link asks for the microphone as is: for this page only, never saved as a preference
+     * (a link someone sent must not change the browser's settings for every later meeting) */
+    this.linkOriginal = !!original;
     /** @type {DeviceLists} */
     this.devices = { mic: [], camera: [], speaker: [] };
     /** @type {AudioContext | null} */
@@ -99,7 +101,7 @@ export class LocalMedia {
     // The browser's voice processing suits a laptop's microphone and speakers. With a headset or
     // a booth microphone it only harms: the gain pumps and the noise suppressor eats soft
     // consonants, which listeners and the speech recogniser then mishear.
-    const processed = !this.prefs.original;
+    const processed = !this.original;
     /** @type {MediaTrackConstraints} */
     const c = { echoCancellation: processed, noiseSuppression: processed, autoGainControl: processed };
     if (this.prefs.mic) c.deviceId = { ideal: this.prefs.mic };
@@ -254,6 +256,11 @@ export class LocalMedia {
     return null;
   }
 
+  /** Whether the microphone is taken as is: the link asked for it, or the user chose it. */
+  get original() {
+    return this.linkOriginal || !!this.prefs.original;
+  }
+
   /**
    * Turns the browser's voice processing off (original sound) or on, restarting the microphone
    * if it runs.
@@ -262,6 +269,7 @@ export class LocalMedia {
    */
   async setOriginalSound(on) {
     this.prefs.original = on;
+    this.linkOriginal = false; // the user's choice now rules
     this.savePrefs();
     if (!this.mic) return null;
     const enabled = this.mic.enabled;
