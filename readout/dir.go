@@ -46,22 +46,20 @@ func ReadOne(dir, id string) (*Readout, error) {
 
 // Corrections adds to t the corrections among rs that hold against the
 // record's log l (signed with a key the record announced for their author,
-// bound to its end, quoting the line's own words); it returns how many did
-// not hold and were left out.
-func Corrections(t *record.Transcript, rs []*Readout, l *record.Log) (left int) {
+// bound to its end, quoting the line's own words); the others are left out,
+// as no one's word.
+func Corrections(t *record.Transcript, rs []*Readout, l *record.Log) {
 	for _, r := range rs {
 		if r.Body.Kind != KindCorrection {
 			continue
 		}
 		if _, err := Check(r, l, Options{}); err != nil {
-			left++
 			continue
 		}
 		c := r.Body.Citations[0]
 		t.Correct(c.Events[0].Seq, record.Correction{ID: r.ID, By: r.Body.Author, Quote: c.Quote, Text: r.Body.Text,
 			Published: r.Body.Published})
 	}
-	return left
 }
 
 // Transcript is the transcript of the record in dir with the corrections
