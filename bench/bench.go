@@ -34,6 +34,9 @@ const (
 	Meeting = "meeting"
 	// Webinar: one publisher (audio and video) per room, the participants subscribe only.
 	Webinar = "webinar"
+	// WHEP: Publishers per room publish with WHIP; the participants are
+	// viewers, each playing every publisher with a WHEP session of its own.
+	WHEP = "whep"
 	// Interpretation: the reference scenario (two heads, two interpreters,
 	// listeners over channels). Not implemented yet.
 	Interpretation = "interpretation"
@@ -53,8 +56,14 @@ type Config struct {
 	Signer  *auth.Signer
 	// Participants per room. Meeting: each publishes and subscribes.
 	// Webinar: subscribers, in addition to the room's one publisher.
+	// WHEP: viewers, in addition to the room's publishers.
 	Participants int
-	Rooms        int
+	// Publishers per room in the WHEP scenario (default 2).
+	Publishers int
+	// Sample: WHEP viewers decrypt one packet in Sample for latency and
+	// count the others by their clear header (default 16).
+	Sample int
+	Rooms  int
 	// Duration is the measuring window, after everyone has joined.
 	Duration time.Duration
 	// Bitrate is each publisher's video rate in bits per second.
@@ -100,8 +109,11 @@ func (c *Config) defaults() {
 	if c.Settle == 0 {
 		c.Settle = 2 * time.Second
 	}
-	if c.Driver == nil {
-		c.Driver = ParleyDriver{}
+	if c.Publishers == 0 {
+		c.Publishers = 2
+	}
+	if c.Sample == 0 {
+		c.Sample = 16
 	}
 	if c.Progress == nil {
 		c.Progress = io.Discard
@@ -110,11 +122,11 @@ func (c *Config) defaults() {
 
 func (c *Config) validate() error {
 	switch c.Scenario {
-	case Meeting, Webinar:
+	case Meeting, Webinar, WHEP:
 	case Interpretation:
 		return fmt.Errorf("scenario %q: %w (it needs the interpretation driver; use meeting or webinar)", c.Scenario, ErrNotYet)
 	default:
-		return fmt.Errorf("unknown scenario %q (known: meeting, webinar)", c.Scenario)
+		return fmt.Errorf("unknown scenario %q (known: meeting, webinar, whep)", c.Scenario)
 	}
 	if err := CheckLoopback(c.URL); err != nil {
 		return err
@@ -124,6 +136,10 @@ func (c *Config) validate() error {
 		return errors.New("a meeting needs at least 2 participants")
 	case c.Participants < 1:
 		return errors.New("participants must be at least 1")
+	case c.Publishers < 1:
+		return errors.New("publishers must be at least 1")
+	case c.Sample < 1:
+		return errors.New("sample must be at least 1")
 	case c.Rooms < 1:
 		return errors.New("rooms must be at least 1")
 	case c.Duration <= 0:
@@ -168,6 +184,7 @@ type plan struct {
 	// timeJoin: media was already flowing in the room when it joined, so the
 	// time to its first packet is a join time.
 	timeJoin bool
+	watch    []string // WHEP: the publishers it plays
 }
 
 func (c *Config) plans(runID string) []plan {
@@ -188,6 +205,23 @@ func (c *Config) plans(runID string) []plan {
 		}
 		for i := range c.Participants * c.Rooms {
 			out = append(out, plan{room: room(i % c.Rooms), identity: fmt.Sprintf("s%d", i+1), subscribe: true, timeJoin: true})
+		}
+	case WHEP:
+		pubs := func(r int) []string {
+			ids := make([]string, c.Publishers)
+			for k := range ids {
+				ids[k] = fmt.Sprintf("camera%d-%d", r+1, k+1)
+			}
+			return ids
+		}
+		for r := range c.Rooms {
+			for _, id := range pubs(r) {
+				out = append(out, plan{room: room(r), identity: id, publish: true})
+			}
+		}
+		for i := range c.Participants * c.Rooms {
+			r := i % c.Rooms
+			out = append(out, plan{room: room(r), identity: fmt.Sprintf("v%d", i+1), subscribe: true, timeJoin: true, watch: pubs(r)})
 		}
 	}
 	return out
@@ -220,17 +254,17 @@ type run struct {
 	launched, signalled, failed atomic.Int32
 }
 
-func (r *run) onTrack(p *participant) func(kind, owner string) func([]byte, int64) {
-	return func(kind, owner string) func([]byte, int64) {
+func (r *run) onTrack(p *participant) func(kind, owner string) func([]byte, int64, bool) {
+	return func(kind, owner string) func([]byte, int64, bool) {
 		s := &stream{kind: kind, run: r}
 		r.mu.Lock()
 		r.streams = append(r.streams, s)
 		r.mu.Unlock()
-		return func(pkt []byte, at int64) {
+		return func(pkt []byte, at int64, clear bool) {
 			if p.first.Load() == 0 && p.first.CompareAndSwap(0, at) {
 				p.once.Do(func() { close(p.gotFirst) })
 			}
-			s.packet(pkt, at)
+			s.packet(pkt, at, clear)
 		}
 	}
 }
@@ -241,6 +275,17 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	cfg.defaults()
 	if err := cfg.validate(); err != nil {
 		return nil, err
+	}
+	if cfg.Driver == nil {
+		cfg.Driver = ParleyDriver{}
+		if cfg.Scenario == WHEP {
+			d, err := NewWHEPDriver(cfg.Sample)
+			if err != nil {
+				return nil, err
+			}
+			defer d.Close() // after closeAll, deferred below
+			cfg.Driver = d
+		}
 	}
 	signer := cfg.Signer
 	if signer == nil {
@@ -422,7 +467,7 @@ func (r *run) join(ctx context.Context, p *participant, pumpCtx context.Context,
 	for i, s := range p.sources {
 		tracks[i] = Track{Source: s, Name: sourceName(s.Kind())}
 	}
-	spec := Participant{URL: r.cfg.URL, Room: p.room, Identity: p.identity, Token: p.token, Publish: tracks, Subscribe: p.subscribe}
+	spec := Participant{URL: r.cfg.URL, Room: p.room, Identity: p.identity, Token: p.token, Publish: tracks, Subscribe: p.subscribe, Watch: p.watch}
 	if p.subscribe {
 		spec.OnTrack = r.onTrack(p)
 	}

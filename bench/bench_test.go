@@ -163,3 +163,36 @@ func TestRefusesWhatItMustNotDo(t *testing.T) {
 		}
 	}
 }
+
+// TestWHEPRun: the whep scenario publishes two cameras with WHIP and plays
+// each to every viewer over its own light WHEP session; every stream
+// arrives, and the sampled latency is measured.
+func TestWHEPRun(t *testing.T) {
+	srv, data := startServer(t)
+	var progress bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 35*time.Second)
+	defer cancel()
+	rep, err := bench.Run(ctx, bench.Config{
+		Scenario: bench.WHEP, URL: srv.URL(), DataDir: data,
+		Publishers: 2, Participants: 3, Duration: 3 * time.Second, Ramp: 20,
+		Bitrate: 300_000, Sample: 4, Progress: &progress,
+	})
+	if err != nil {
+		t.Fatalf("run: %v\nprogress:\n%s", err, progress.String())
+	}
+	if rep.Clients != 5 || rep.Joined != 5 || rep.Failed != 0 {
+		t.Errorf("clients %d, joined %d, failed %d (%v); want 5 joined", rep.Clients, rep.Joined, rep.Failed, rep.Failures)
+	}
+	// 3 viewers x 2 cameras x (audio, video).
+	if rep.StreamsExpected != 12 || rep.StreamsReceived != 12 {
+		t.Errorf("streams: %d of %d expected arrive; want 12", rep.StreamsReceived, rep.StreamsExpected)
+	}
+	if rep.LossPercent >= 1 {
+		t.Errorf("loss %.2f%% (%d of %d), want < 1%%", rep.LossPercent, rep.PacketsLost, rep.PacketsExpected)
+	}
+	// About a quarter of the packets are decrypted for their send time.
+	expected := float64(rep.PacketsExpected)
+	if l := rep.LatencyMs; float64(l.Count) < expected/8 || float64(l.Count) > expected/2 || l.Median <= 0 || l.Max > 5000 {
+		t.Errorf("latency %+v of %.0f packets: want about one in 4 measured, 0 < median, max < 5 s", l, expected)
+	}
+}

@@ -11,10 +11,9 @@ import (
 )
 
 // Driver connects synthetic participants to the server under test. The
-// default, ParleyDriver, speaks Parley's own signaling (docs/protocol.md); a
-// WHIP/WHEP driver can implement the same interface, publishing with WHIP and
-// subscribing with one WHEP session per stream, to measure any server that
-// speaks those standards with the same scenarios and report.
+// default, ParleyDriver, speaks Parley's own signaling (docs/protocol.md);
+// WHEPDriver publishes with WHIP and plays with one WHEP session per watched
+// publisher, as any server that speaks those standards can be measured.
 type Driver interface {
 	// Join connects p and returns once its signaling is done and, when it
 	// publishes, its publishing connection is up. Media it receives must be
@@ -43,9 +42,13 @@ type Participant struct {
 	Publish []Track
 	// Subscribe says the participant receives what the server forwards.
 	Subscribe bool
+	// Watch names the publishers a WHEP viewer plays, one session each.
+	Watch []string
 	// OnTrack is called once per received track; the returned function gets
-	// every packet of it (whole RTP after SRTP, arrival in Unix nanoseconds).
-	OnTrack func(kind, owner string) func(pkt []byte, at int64)
+	// every packet of it: the whole RTP packet, its arrival in Unix
+	// nanoseconds, and whether its payload is decrypted (a light viewer
+	// decrypts only a sample; the header is always readable).
+	OnTrack func(kind, owner string) func(pkt []byte, at int64, clear bool)
 }
 
 // Track is one published track and what it carries (signal.SourceMic, ...).
@@ -69,7 +72,10 @@ func (s parleySession) Close()     { s.c.Close() }
 func (ParleyDriver) Join(ctx context.Context, p Participant) (Session, error) {
 	var obs client.TrackObserver
 	if p.Subscribe && p.OnTrack != nil {
-		obs = func(in *client.Inbound) func([]byte, int64) { return p.OnTrack(in.Kind, in.Identity) }
+		obs = func(in *client.Inbound) func([]byte, int64) {
+			f := p.OnTrack(in.Kind, in.Identity)
+			return func(pkt []byte, at int64) { f(pkt, at, true) }
+		}
 	}
 	c, err := client.DialObserved(ctx, client.Options{URL: p.URL, Room: p.Room, Token: p.Token, Name: p.Identity}, obs)
 	if err != nil {

@@ -29,8 +29,9 @@ type stream struct {
 	last    int64 // highest extended sequence number ever
 }
 
-// packet records one arrival; at is Unix nanoseconds.
-func (s *stream) packet(pkt []byte, at int64) {
+// packet records one arrival; at is Unix nanoseconds. Only a packet whose
+// payload is clear gives a latency.
+func (s *stream) packet(pkt []byte, at int64, clear bool) {
 	seq, payload, ok := client.ParseRTP(pkt)
 	if !ok {
 		return
@@ -59,7 +60,7 @@ func (s *stream) packet(pkt []byte, at int64) {
 		}
 	}
 	s.mu.Unlock()
-	if measuring {
+	if measuring && clear {
 		if sent, ok := client.SendTime(payload); ok {
 			s.run.latency.record(at - sent)
 		}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -22,7 +23,9 @@ const benchUsage = `Usage: parley bench SCENARIO [flags]
 
 Load-test a Parley server on this machine with synthetic WebRTC participants.
 Scenarios: meeting (everyone publishes audio+video and receives all others),
-webinar (one publisher per room, the participants only subscribe).
+webinar (one publisher per room, the participants only subscribe),
+whep (--publishers per room publish with WHIP; --viewers-per-publisher light
+WHEP viewers each play every publisher, one session each).
 
 Flags:
 `
@@ -40,6 +43,9 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.DataDir, "data", config.Default().DataDir, "the server's data folder, whose key mints the tokens")
 	fs.IntVar(&cfg.Participants, "participants", 4, "participants per room (webinar: subscribers, plus one publisher)")
 	fs.IntVar(&cfg.Rooms, "rooms", 1, "rooms, each running the scenario")
+	fs.IntVar(&cfg.Publishers, "publishers", 2, "whep: WHIP publishers per room")
+	viewers := fs.Int("viewers-per-publisher", 0, "whep: WHEP viewers per room, each playing every publisher (instead of --participants)")
+	fs.IntVar(&cfg.Sample, "sample", 16, "whep: a viewer decrypts one packet in this many for latency, and counts the rest by their clear headers")
 	fs.DurationVar(&cfg.Duration, "duration", 30*time.Second, "measuring window, after everyone has joined")
 	bitrate := fs.String("bitrate", "1000k", "video bitrate per publisher (bits/s; k and M suffixes)")
 	ramp := fs.String("ramp", "10/s", "participants starting to join per second")
@@ -47,6 +53,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 	pacing := fs.Float64("pacing", 2.5, "send each video frame's packets at this multiple of the bitrate, as browsers pace (0: one burst per frame)")
 	fs.IntVar(&cfg.ServerPID, "server-pid", 0, "the server's process id, to report its CPU and memory (same machine)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
+	cpuProfile := fs.String("cpuprofile", "", "write the load tool's own CPU profile to this file (to see what limits the tool)")
 
 	// The scenario comes first, but flags before it work too.
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
@@ -65,7 +72,13 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 		return usageError{fmt.Errorf("bench takes one scenario, got extra %q", fs.Args())}
 	}
 	if cfg.Scenario == "" {
-		return usageError{errors.New("bench needs a scenario: meeting or webinar")}
+		return usageError{errors.New("bench needs a scenario: meeting, webinar or whep")}
+	}
+	if *viewers > 0 {
+		if cfg.Scenario != bench.WHEP {
+			return usageError{errors.New("--viewers-per-publisher is for the whep scenario")}
+		}
+		cfg.Participants = *viewers
 	}
 	var err error
 	if cfg.Bitrate, err = parseBitrate(*bitrate); err != nil {
@@ -92,6 +105,17 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 		debug.SetGCPercent(400)
 	}
 
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	rep, err := bench.Run(ctx, cfg)
