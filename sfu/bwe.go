@@ -42,8 +42,12 @@ type sentSlot struct {
 }
 
 type estimator struct {
-	seq  atomic.Uint32
-	sent [bweHistory]sentSlot
+	seq atomic.Uint32
+	// sent is made with the first packet numbered for feedback: 64 KiB that
+	// a subscriber without transport-wide feedback (most WHEP players) or a
+	// peer that only publishes never needs. At 300 WHEP viewers it was a
+	// third of the server's heap.
+	sent atomic.Pointer[[bweHistory]sentSlot]
 
 	mu           sync.Mutex
 	estimate     float64 // bits/s
@@ -91,14 +95,23 @@ func (e *estimator) nextSeq() uint16 { return uint16(e.seq.Add(1) - 1) }
 // onSent remembers a packet for feedback. It runs on the media path: no locks
 // and no allocation.
 func (e *estimator) onSent(seq uint16, size int, now int64) {
-	s := &e.sent[int(seq)%bweHistory]
+	h := e.sent.Load()
+	if h == nil {
+		e.sent.CompareAndSwap(nil, new([bweHistory]sentSlot))
+		h = e.sent.Load()
+	}
+	s := &h[int(seq)%bweHistory]
 	s.at.Store(now)
 	s.lost.Store(false)
 	s.meta.Store(uint32(seq)<<16 | uint32(min(size, 0xffff)))
 }
 
 func (e *estimator) lookup(seq uint16) (at int64, size int, ok bool) {
-	s := &e.sent[int(seq)%bweHistory]
+	h := e.sent.Load()
+	if h == nil {
+		return 0, 0, false
+	}
+	s := &h[int(seq)%bweHistory]
 	m := s.meta.Load()
 	if m == 0 || uint16(m>>16) != seq {
 		return 0, 0, false
@@ -146,7 +159,7 @@ func (e *estimator) onTWCC(fb *rtcp.TransportLayerCC, now int64) {
 			if !known {
 				return
 			}
-			if slot := &e.sent[int(s)%bweHistory]; slot.lost.Swap(false) {
+			if slot := &e.sent.Load()[int(s)%bweHistory]; slot.lost.Swap(false) {
 				// Reported missing before, arrived after all: it was
 				// reordered, not lost.
 				e.winLost = max(0, e.winLost-1)
@@ -159,7 +172,7 @@ func (e *estimator) onTWCC(fb *rtcp.TransportLayerCC, now int64) {
 			queue = math.Min(queue, owd-e.base())
 			e.delivered(size, arrival)
 		case rtcp.TypeTCCPacketNotReceived:
-			if known && !e.sent[int(s)%bweHistory].lost.Swap(true) {
+			if known && !e.sent.Load()[int(s)%bweHistory].lost.Swap(true) {
 				lost++
 			}
 		}

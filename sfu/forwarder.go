@@ -94,9 +94,8 @@ var errNoCodec = errors.New("subscriber does not support the publisher's codec")
 func newForwarder(id string, kind webrtc.RTPCodecType, codec webrtc.RTPCodecParameters, streamID, label string, stats *counters) *Forwarder {
 	f := &Forwarder{
 		id: id, kind: kind, codec: codec, streamID: streamID, label: label, stats: stats,
-		nbuf: make([]byte, maxPacket), pbuf: make([]byte, maxPacket),
 		selector: selector{cur: -1, m: munger{clock: codec.ClockRate}},
-		exts:     make([]rtp.Extension, 0, 1), rtxBuf: make([]byte, maxPacket+2),
+		exts:     make([]rtp.Extension, 0, 1),
 	}
 	f.viewW.Store(-1)
 	f.viewH.Store(-1)
@@ -285,6 +284,9 @@ func (f *Forwarder) forward(r *Receiver, l *layer, b *binding, h *rtp.Header, pa
 		return nil
 	}
 	if r.family == codecVP8 || r.family == codecVP9 {
+		if f.pbuf == nil {
+			f.pbuf = make([]byte, maxPacket) // video forwarders only
+		}
 		payload = f.pics.rewrite(r.family, payload, f.pbuf)
 	}
 	if !f.send(h, b, t.seq, t.ts, payload, now, &f.sent) && f.q != nil {
@@ -318,7 +320,7 @@ func (f *Forwarder) send(h *rtp.Header, b *binding, seq uint16, ts uint32, paylo
 		f.hdr.Extensions = f.exts[:0]
 		_ = f.hdr.SetExtension(b.tccID, f.tcc[:])
 	}
-	if f.q != nil {
+	if f.q != nil && !f.q.direct.Load() {
 		var extID uint8
 		if b.tccID != 0 && f.bwe != nil {
 			extID = b.tccID
@@ -503,6 +505,11 @@ func (f *Forwarder) resend(b *binding, seq uint16, now int64, keys bool) (src *R
 	if again && now-r.at < resendGap {
 		f.stats.resendsHeld.Add(1)
 		return nil, nil, false
+	}
+	if f.nbuf == nil {
+		// Made at the first retransmission, not with every forwarder: most
+		// audio forwarders never retransmit (3 KB each otherwise).
+		f.nbuf, f.rtxBuf = make([]byte, maxPacket), make([]byte, maxPacket+2)
 	}
 	n := l.cache.get(srcSeq, f.nbuf)
 	if n == 0 {

@@ -120,8 +120,21 @@ func (p *Peer) newPC(role string) (*webrtc.PeerConnection, error) {
 	})
 	if role == RolePub {
 		pc.OnTrack(func(t *webrtc.TrackRemote, rr *webrtc.RTPReceiver) { p.onTrack(pc, t, rr) })
+	} else {
+		// p.mu is held by both callers.
+		q := p.sendQueueLocked()
+		pc.SCTP().Transport().ICETransport().OnSelectedCandidatePairChange(func(cp *webrtc.ICECandidatePair) {
+			q.direct.Store(viaUDP(cp))
+		})
 	}
 	return pc, nil
+}
+
+// viaUDP reports whether a selected candidate pair sends over UDP (a relayed
+// candidate included: the relay forwards the datagrams), where writes never
+// wait for the receiver.
+func viaUDP(cp *webrtc.ICECandidatePair) bool {
+	return cp != nil && cp.Local != nil && cp.Local.Protocol == webrtc.ICEProtocolUDP
 }
 
 func (p *Peer) onTrack(pc *webrtc.PeerConnection, t *webrtc.TrackRemote, rr *webrtc.RTPReceiver) {

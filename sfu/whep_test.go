@@ -19,6 +19,12 @@ import (
 // whepTestAPI is a player's or publisher's Pion: loopback candidates, no STUN.
 func whepTestAPI(t *testing.T) *webrtc.API {
 	t.Helper()
+	return whepTestAPIOn(t, webrtc.NetworkTypeUDP4)
+}
+
+// whepTestAPIOn is whepTestAPI over one network type (UDP4 or TCP4).
+func whepTestAPIOn(t *testing.T, nt webrtc.NetworkType) *webrtc.API {
+	t.Helper()
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterDefaultCodecs(); err != nil {
 		t.Fatal(err)
@@ -26,7 +32,7 @@ func whepTestAPI(t *testing.T) *webrtc.API {
 	se := webrtc.SettingEngine{}
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	se.SetNetworkTypes([]webrtc.NetworkType{nt})
 	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
 	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(se))
 }
@@ -123,7 +129,9 @@ func parseOffer(t *testing.T, raw string) *sdpoffer.Offer {
 
 // The answering side end to end, without rooms: a publisher's track reaches
 // a player that offered, through forwarders AnswerViewer made, on the
-// player's own payload types.
+// player's own payload types. A player over UDP is written to directly, on
+// the publisher's read loop (no writer goroutine is ever started); one over
+// ICE-TCP, whose writes can block, through its queue's writer.
 func TestWhepAnswerViewerForwards(t *testing.T) {
 	e := whepTestEngine(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -188,9 +196,16 @@ func TestWhepAnswerViewerForwards(t *testing.T) {
 		t.Fatal("the published track did not start")
 	}
 
+	t.Run("udp", func(t *testing.T) { playViewer(t, ctx, e, src, webrtc.NetworkTypeUDP4, true) })
+	t.Run("tcp", func(t *testing.T) { playViewer(t, ctx, e, src, webrtc.NetworkTypeTCP4, false) })
+}
+
+// playViewer plays src to a player over nt, and checks that its queue is
+// direct or not, as wanted.
+func playViewer(t *testing.T, ctx context.Context, e *Engine, src *Receiver, nt webrtc.NetworkType, wantDirect bool) {
 	// A player offers to receive video (VP8 among others, on pion's default
 	// payload types, not the publisher's 120).
-	player, err := whepTestAPI(t).NewPeerConnection(webrtc.Configuration{})
+	player, err := whepTestAPIOn(t, nt).NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,7 +223,7 @@ func TestWhepAnswerViewerForwards(t *testing.T) {
 	offer := recvOnlyOffer(t, player, webrtc.RTPCodecTypeVideo)
 	gatheredPlayer := webrtc.GatheringCompletePromise(player)
 	<-gatheredPlayer
-	viewer := e.NewPeer("viewer", newWhepEvents())
+	viewer := e.NewPeer("viewer-"+nt.String(), newWhepEvents())
 	defer viewer.Close()
 	answer, fwds, err := viewer.AnswerViewer(ctx, player.LocalDescription().SDP, []ViewerTrack{{ID: "v", Kind: webrtc.RTPCodecTypeVideo, Codec: src.Codec(), StreamID: "pub", Label: "pub:video"}})
 	if err != nil {
@@ -230,6 +245,15 @@ func TestWhepAnswerViewerForwards(t *testing.T) {
 			t.Fatalf("the player received %d packets", got.Load())
 		case <-time.After(20 * time.Millisecond):
 		}
+	}
+	viewer.mu.Lock()
+	q := viewer.q
+	viewer.mu.Unlock()
+	q.mu.Lock()
+	started := q.started
+	q.mu.Unlock()
+	if q.direct.Load() != wantDirect || started == wantDirect {
+		t.Errorf("over %s: direct %v, writer started %v; want direct %v", nt, q.direct.Load(), started, wantDirect)
 	}
 	// A second offer on the same peer is refused, not half-applied.
 	if _, _, err := viewer.AnswerViewer(ctx, offer, nil); err == nil {
