@@ -117,10 +117,13 @@ func (d *WHEPDriver) publish(ctx context.Context, p Participant) (Session, error
 		}
 	})
 	for _, t := range p.Publish {
-		if _, err := pc.AddTransceiverFromTrack(t.Source.Track(), webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly}); err != nil {
+		tr, err := pc.AddTransceiverFromTrack(t.Source.Track(), webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+		if err != nil {
 			s.Close()
 			return nil, err
 		}
+		// Answers NACKs and keyframe requests; ends when the connection closes.
+		go client.ReadRTCP(tr.Sender(), t.Source.Track())
 	}
 	offer, err := pc.CreateOffer(nil)
 	if err != nil {

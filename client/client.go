@@ -21,6 +21,7 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/pion/ice/v4"
+	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/parleyhq/parley/record"
@@ -456,7 +457,7 @@ func (c *Client) Publish(ctx context.Context, tracks map[webrtc.TrackLocal]strin
 			return err
 		}
 		all = append(all, added{tr, src})
-		go drainRTCP(tr.Sender())
+		go ReadRTCP(tr.Sender(), t)
 	}
 	offer, err := pc.CreateOffer(nil)
 	if err != nil {
@@ -493,11 +494,29 @@ func (c *Client) Publish(ctx context.Context, tracks map[webrtc.TrackLocal]strin
 	}
 }
 
-func drainRTCP(s *webrtc.RTPSender) {
+// ReadRTCP reads a sender's RTCP until it stops (the interceptors see it all:
+// NACKs are answered), and asks t for a keyframe on a picture loss or full
+// intra request when t can be asked (KeyframeRequester).
+func ReadRTCP(s *webrtc.RTPSender, t webrtc.TrackLocal) {
+	kr, _ := t.(KeyframeRequester)
 	buf := make([]byte, 1500)
 	for {
-		if _, _, err := s.Read(buf); err != nil {
+		n, _, err := s.Read(buf)
+		if err != nil {
 			return
+		}
+		if kr == nil {
+			continue
+		}
+		pkts, err := rtcp.Unmarshal(buf[:n])
+		if err != nil {
+			continue
+		}
+		for _, p := range pkts {
+			switch p.(type) {
+			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+				kr.RequestKeyframe()
+			}
 		}
 	}
 }

@@ -53,6 +53,7 @@ type Source struct {
 	bytes     atomic.Uint64
 	errors    atomic.Uint64
 	keyframes atomic.Uint64
+	keyNow    atomic.Bool // a keyframe was asked for
 }
 
 // NewSource returns a source of the given kind; run it with Run once the
@@ -89,8 +90,22 @@ func NewSource(kind webrtc.RTPCodecType, id, streamID string, cfg SourceConfig) 
 	return &Source{track: t, video: kind == webrtc.RTPCodecTypeVideo, cfg: cfg}, nil
 }
 
+// SourceTrack is a Source's track: what to publish. Publishing code that
+// reads the sender's RTCP calls RequestKeyframe on a picture loss report,
+// as an encoder does.
+type SourceTrack struct {
+	*webrtc.TrackLocalStaticRTP
+	src *Source
+}
+
+// RequestKeyframe makes the source's next video frame a keyframe.
+func (t SourceTrack) RequestKeyframe() { t.src.keyNow.Store(true) }
+
+// KeyframeRequester is a published track that can be asked for a keyframe.
+type KeyframeRequester interface{ RequestKeyframe() }
+
 // Track is what to publish.
-func (s *Source) Track() *webrtc.TrackLocalStaticRTP { return s.track }
+func (s *Source) Track() SourceTrack { return SourceTrack{s.track, s} }
 
 // Kind is audio or video.
 func (s *Source) Kind() webrtc.RTPCodecType { return s.track.Kind() }
@@ -146,6 +161,10 @@ func (s *Source) Run(ctx context.Context) {
 			pkt.Marker = frame == 0
 			s.write(pkt)
 			continue
+		}
+		// An asked-for keyframe restarts the interval, as encoders do.
+		if s.keyNow.Swap(false) {
+			frame = 0
 		}
 		key := frame%perGOP == 0
 		size := delta

@@ -148,8 +148,19 @@ func newAPI(se webrtc.SettingEngine, publish bool, extra []interceptor.Factory) 
 			return nil, err
 		}
 		// NACK generation, receiver reports, TWCC feedback for the publisher's
-		// congestion control, simulcast header extensions.
-		if err := webrtc.RegisterDefaultInterceptors(m, ir); err != nil {
+		// congestion control, simulcast header extensions: pion's defaults
+		// without its statistics interceptor, which costs every received
+		// packet a lock and a map lookup for a getStats Parley never calls.
+		if err := webrtc.ConfigureNack(m, ir); err != nil {
+			return nil, err
+		}
+		if err := webrtc.ConfigureRTCPReports(ir); err != nil {
+			return nil, err
+		}
+		if err := webrtc.ConfigureSimulcastExtensionHeaders(m); err != nil {
+			return nil, err
+		}
+		if err := webrtc.ConfigureTWCCSender(m, ir); err != nil {
 			return nil, err
 		}
 	} else {

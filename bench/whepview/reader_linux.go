@@ -80,14 +80,12 @@ func (r *Reader) Close() {
 
 // socket opens a non-blocking UDP socket on 127.0.0.1 that this reader
 // reads for v; the Go runtime's poller never sees it.
-func (r *Reader) socket(v *Viewer) (fd, port int, err error) {
+func (r *Reader) socket(v *Viewer, rcvbuf int) (fd, port int, err error) {
 	fd, err = unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return -1, 0, err
 	}
-	// Bursts (a keyframe to every viewer at once) arrive faster than one
-	// core reads thousands of sockets.
-	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 1<<20)
+	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, rcvbuf)
 	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1); err != nil {
 		unix.Close(fd)
 		return -1, 0, err
@@ -109,6 +107,13 @@ func (r *Reader) socket(v *Viewer) (fd, port int, err error) {
 		return -1, 0, err
 	}
 	return fd, sa.(*unix.SockaddrInet4).Port, nil
+}
+
+// pause stops reading fd until resume.
+func (r *Reader) pause(fd int) { _ = unix.EpollCtl(r.epfd, unix.EPOLL_CTL_DEL, fd, nil) }
+
+func (r *Reader) resume(fd int) {
+	_ = unix.EpollCtl(r.epfd, unix.EPOLL_CTL_ADD, fd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(fd)})
 }
 
 // release stops reading fd and closes it.

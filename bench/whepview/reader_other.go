@@ -18,10 +18,12 @@ func NewReader() (*Reader, error) {
 // Close does nothing.
 func (r *Reader) Close() {}
 
-func (r *Reader) socket(*Viewer) (int, int, error) {
+func (r *Reader) socket(*Viewer, int) (int, int, error) {
 	return -1, 0, errors.New("whepview: not on Linux")
 }
 func (r *Reader) release(int) {}
+func (r *Reader) pause(int)   {}
+func (r *Reader) resume(int)  {}
 
 type sockaddr = struct{}
 

@@ -107,6 +107,9 @@ type Options struct {
 	HTTP *http.Client
 	// Reader reads the viewer's socket; one serves any number of viewers.
 	Reader *Reader
+	// ReceiveBuffer is the socket's receive buffer in bytes (default 1 MiB;
+	// the kernel doubles it, within net.core.rmem_max).
+	ReceiveBuffer int
 }
 
 // Viewer is one WHEP session in progress.
@@ -125,7 +128,9 @@ type Viewer struct {
 	dtlsIn   chan []byte
 	dtlsConn *dtls.Conn
 	srtpIn   atomic.Pointer[srtp.Context] // set once DTLS is done; read by the loop only
-	srtcpOut *srtp.Context                // owned by the report goroutine
+	outMu    sync.Mutex                   // srtcpOut is used by reports and the reader's keyframe requests
+	srtcpOut *srtp.Context                // under outMu
+	lastPLI  int64                        // the reader's: when it last asked for a keyframe (Unix ns)
 
 	// ready is set once the answer is read: the server's checks can come
 	// before its answer does, and handle drops what comes before.
@@ -137,6 +142,9 @@ type Viewer struct {
 	tracks   [2]*track // audio, video; written by handle, read by reports
 	hdr      rtp.Header
 	clear    [1600]byte // handle's decryption buffer
+
+	// PLIs counts the keyframe requests sent.
+	PLIs atomic.Int64
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -170,6 +178,11 @@ func Dial(ctx context.Context, opt Options) (*Viewer, error) {
 	if opt.HTTP == nil {
 		opt.HTTP = http.DefaultClient
 	}
+	if opt.ReceiveBuffer <= 0 {
+		// Bursts (a keyframe to every viewer at once) arrive faster than
+		// one core reads thousands of sockets.
+		opt.ReceiveBuffer = 1 << 20
+	}
 	if opt.Reader == nil {
 		return nil, errors.New("whepview: Options.Reader is required")
 	}
@@ -179,7 +192,7 @@ func Dial(ctx context.Context, opt Options) (*Viewer, error) {
 		ice: iceCreds{lufrag: randomString(8), lpwd: randomString(24)},
 		ctx: vctx, cancel: cancel,
 	}
-	fd, port, err := opt.Reader.socket(v)
+	fd, port, err := opt.Reader.socket(v, opt.ReceiveBuffer)
 	if err != nil {
 		cancel()
 		return nil, fmt.Errorf("whepview: socket: %w", err)
@@ -368,7 +381,9 @@ func (v *Viewer) handshake(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("srtp: %w", err)
 	}
+	v.outMu.Lock()
 	v.srtcpOut = out
+	v.outMu.Unlock()
 	v.srtpIn.Store(in)
 	return nil
 }
@@ -444,10 +459,57 @@ func (v *Viewer) track(pkt []byte) *track {
 	high := t.high.Load()
 	if ext := high + int64(int16(uint16(seq)-uint16(high))); ext > high {
 		t.high.Store(ext)
+		if ext > high+1 && i == 1 {
+			// Packets of a picture are missing and the viewer does not
+			// retransmit: a browser asks for a keyframe when it cannot
+			// decode, and so does this one.
+			v.requestKeyframe(t.ssrc)
+		}
 	}
 	t.received.Add(1)
 	return t
 }
+
+// requestKeyframe sends a picture loss indication, at most one each 300 ms.
+func (v *Viewer) requestKeyframe(media uint32) {
+	now := time.Now().UnixNano()
+	if now-v.lastPLI < int64(300*time.Millisecond) {
+		return
+	}
+	v.lastPLI = now
+	v.PLIs.Add(1)
+	_ = v.sendRTCP(&rtcp.PictureLossIndication{SenderSSRC: v.ssrc(), MediaSSRC: media})
+}
+
+// ssrc is the viewer's own, for its reports.
+func (v *Viewer) ssrc() uint32 { return uint32(tieBreaker) | 1 }
+
+// sendRTCP encrypts and sends one RTCP packet.
+func (v *Viewer) sendRTCP(p rtcp.Packet) error {
+	raw, err := p.Marshal()
+	if err != nil {
+		return err
+	}
+	var h rtcp.Header
+	if err := h.Unmarshal(raw); err != nil {
+		return err
+	}
+	v.outMu.Lock()
+	enc, err := v.srtcpOut.EncryptRTCP(nil, raw, &h)
+	v.outMu.Unlock()
+	if err != nil {
+		return err
+	}
+	return send(v.fd, v.to, enc)
+}
+
+// StopReading leaves the viewer's packets in its socket, as a player that
+// stalls does: once the socket's buffer is full, the kernel drops the rest.
+// ResumeReading reads again.
+func (v *Viewer) StopReading() { v.opt.Reader.pause(v.fd) }
+
+// ResumeReading undoes StopReading.
+func (v *Viewer) ResumeReading() { v.opt.Reader.resume(v.fd) }
 
 // stun answers the server's connectivity checks and notes the answer to ours.
 func (v *Viewer) stun(pkt []byte) {
@@ -523,15 +585,13 @@ func (v *Viewer) reportLoop() {
 	defer v.wg.Done()
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
-	ssrc := uint32(tieBreaker) | 1
-	out := make([]byte, 0, 256)
 	for {
 		select {
 		case <-v.ctx.Done():
 			return
 		case <-t.C:
 		}
-		rr := rtcp.ReceiverReport{SSRC: ssrc}
+		rr := rtcp.ReceiverReport{SSRC: v.ssrc()}
 		v.tracksMu.Lock()
 		for _, t := range v.tracks {
 			if t != nil {
@@ -539,19 +599,7 @@ func (v *Viewer) reportLoop() {
 			}
 		}
 		v.tracksMu.Unlock()
-		raw, err := rr.Marshal()
-		if err != nil {
-			continue
-		}
-		var h rtcp.Header
-		if h.Unmarshal(raw) != nil {
-			continue
-		}
-		enc, err := v.srtcpOut.EncryptRTCP(out[:0], raw, &h)
-		if err != nil {
-			continue
-		}
-		if err := send(v.fd, v.to, enc); err != nil && v.ctx.Err() == nil {
+		if err := v.sendRTCP(&rr); err != nil && v.ctx.Err() == nil {
 			v.fail(fmt.Errorf("write: %w", err))
 			return
 		}
