@@ -70,6 +70,10 @@ type Config struct {
 	Bitrate int
 	// KeyframeInterval is the time between video keyframes (default 2 s).
 	KeyframeInterval time.Duration
+	// FPS is each publisher's video frame rate (default 30).
+	FPS int
+	// NoAudio publishes video only.
+	NoAudio bool
 	// Pacing spreads each video frame's packets at this multiple of the
 	// bitrate, as browsers do (0: 2.5); negative sends each frame in one burst.
 	Pacing float64
@@ -138,6 +142,8 @@ func (c *Config) validate() error {
 		return errors.New("participants must be at least 1")
 	case c.Publishers < 1:
 		return errors.New("publishers must be at least 1")
+	case c.FPS < 0 || c.FPS > 120:
+		return errors.New("fps must be between 1 and 120")
 	case c.Sample < 1:
 		return errors.New("sample must be at least 1")
 	case c.Rooms < 1:
@@ -434,9 +440,13 @@ func (r *run) participants(signer *auth.Signer, plans []plan, rampTime time.Dura
 		grants := []auth.Grant{auth.GrantJoin}
 		if pl.publish {
 			grants = append(grants, auth.GrantPublish)
-			for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
+			kinds := []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo}
+			if r.cfg.NoAudio {
+				kinds = kinds[1:]
+			}
+			for _, kind := range kinds {
 				s, err := client.NewSource(kind, pl.identity+"-"+kind.String(), pl.identity,
-					client.SourceConfig{Bitrate: r.cfg.Bitrate, KeyframeInterval: r.cfg.KeyframeInterval, Pacing: r.cfg.Pacing})
+					client.SourceConfig{Bitrate: r.cfg.Bitrate, FPS: r.cfg.FPS, KeyframeInterval: r.cfg.KeyframeInterval, Pacing: r.cfg.Pacing})
 				if err != nil {
 					return nil, err
 				}

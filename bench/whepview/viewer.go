@@ -33,6 +33,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -43,6 +44,7 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/srtp/v3"
 	"github.com/pion/stun/v4"
+	"github.com/pion/transport/v5/deadline"
 )
 
 // Certificate is the DTLS identity viewers present; one serves any number.
@@ -314,7 +316,7 @@ func (v *Viewer) connect(ctx context.Context) error {
 // handshake runs DTLS in the role the answer gave the server and derives
 // the SRTP contexts.
 func (v *Viewer) handshake(ctx context.Context) error {
-	pc := &dtlsPacketConn{v: v}
+	pc := &dtlsPacketConn{v: v, deadline: deadline.New()}
 	verify := func(raw [][]byte, _ [][]*x509.Certificate) error {
 		if len(raw) == 0 || !strings.EqualFold(fingerprintOf(raw[0]), v.answer.fingerprint) {
 			return errors.New("the server's certificate does not match the answer's fingerprint")
@@ -624,13 +626,20 @@ func (t *track) report() rtcp.ReceptionReport {
 }
 
 // dtlsPacketConn hands DTLS the records the read loop set aside, and writes
-// to the server's address.
-type dtlsPacketConn struct{ v *Viewer }
+// to the server's address. Its read deadline is how DTLS stops its read loop
+// when a handshake is given up: without it, a handshake that timed out
+// waited for that loop for ever.
+type dtlsPacketConn struct {
+	v        *Viewer
+	deadline *deadline.Deadline
+}
 
 func (p *dtlsPacketConn) ReadFrom(b []byte) (int, net.Addr, error) {
 	select {
 	case pkt := <-p.v.dtlsIn:
 		return copy(b, pkt), p.v.remote, nil
+	case <-p.deadline.Done():
+		return 0, nil, os.ErrDeadlineExceeded
 	case <-p.v.ctx.Done():
 		return 0, nil, errClosed
 	}
@@ -643,11 +652,11 @@ func (p *dtlsPacketConn) WriteTo(b []byte, _ net.Addr) (int, error) {
 	return len(b), nil
 }
 
-func (p *dtlsPacketConn) Close() error                     { return nil }
-func (p *dtlsPacketConn) LocalAddr() net.Addr              { return &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)} }
-func (p *dtlsPacketConn) SetDeadline(time.Time) error      { return nil }
-func (p *dtlsPacketConn) SetReadDeadline(time.Time) error  { return nil }
-func (p *dtlsPacketConn) SetWriteDeadline(time.Time) error { return nil }
+func (p *dtlsPacketConn) Close() error                      { return nil }
+func (p *dtlsPacketConn) LocalAddr() net.Addr               { return &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)} }
+func (p *dtlsPacketConn) SetDeadline(t time.Time) error     { p.deadline.Set(t); return nil }
+func (p *dtlsPacketConn) SetReadDeadline(t time.Time) error { p.deadline.Set(t); return nil }
+func (p *dtlsPacketConn) SetWriteDeadline(time.Time) error  { return nil }
 
 func randomString(n int) string {
 	const letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"

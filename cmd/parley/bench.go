@@ -50,6 +50,8 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 	bitrate := fs.String("bitrate", "1000k", "video bitrate per publisher (bits/s; k and M suffixes)")
 	ramp := fs.String("ramp", "10/s", "participants starting to join per second")
 	fs.DurationVar(&cfg.KeyframeInterval, "keyframe", 2*time.Second, "time between video keyframes")
+	fs.IntVar(&cfg.FPS, "fps", 30, "video frames per second")
+	audio := fs.Bool("audio", true, "publish audio (50 packets/s) beside the video")
 	pacing := fs.Float64("pacing", 2.5, "send each video frame's packets at this multiple of the bitrate, as browsers pace (0: one burst per frame)")
 	fs.IntVar(&cfg.ServerPID, "server-pid", 0, "the server's process id, to report its CPU and memory (same machine)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
@@ -80,6 +82,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 		}
 		cfg.Participants = *viewers
 	}
+	cfg.NoAudio = !*audio
 	var err error
 	if cfg.Bitrate, err = parseBitrate(*bitrate); err != nil {
 		return usageError{err}
