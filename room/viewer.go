@@ -260,9 +260,12 @@ func (r *Room) endViewersOf(tokenID, identity string, personal bool) {
 
 // viewersChanged tells the moderators who watches from outside; loop only.
 func (r *Room) viewersChanged() {
-	vs := r.viewers.list()
+	var vs []ViewerInfo // made once, and only when a moderator is there to see it
 	for _, p := range r.participants {
 		if p.can(auth.GrantModerate) {
+			if vs == nil {
+				vs = r.viewers.list()
+			}
 			p.client.Viewers(vs)
 		}
 	}

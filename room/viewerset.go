@@ -1,9 +1,9 @@
 package room
 
 import (
+	"cmp"
 	"slices"
 	"strings"
-	"time"
 )
 
 // viewerSet is a room's WHEP players and the questions the room asks of
@@ -78,7 +78,14 @@ func (s *viewerSet) list() []ViewerInfo {
 	for v := range s.m {
 		out = append(out, ViewerInfo{ID: v.id, Watcher: v.watcher, Watched: v.identity, Since: v.since})
 	}
-	key := func(v ViewerInfo) string { return v.Since.UTC().Format(time.RFC3339) + v.ID }
-	slices.SortFunc(out, func(a, b ViewerInfo) int { return strings.Compare(key(a), key(b)) })
+	// By the second they began, then by id (the order of their RFC 3339
+	// times, without formatting two strings per comparison: that was the
+	// largest allocation of a 300-viewer run).
+	slices.SortFunc(out, func(a, b ViewerInfo) int {
+		if c := cmp.Compare(a.Since.Unix(), b.Since.Unix()); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
 	return out
 }
