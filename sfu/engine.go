@@ -55,6 +55,10 @@ type Engine struct {
 	subCodecs []webrtc.RTPCodecParameters
 
 	stats *counters // shared by the engine's receivers and forwarders
+
+	stopReports  chan struct{} // closed by Close: ends reportLoop
+	reportsEnded chan struct{}
+	closeOnce    sync.Once
 }
 
 // NewEngine binds the media port (UDP and TCP, same number) and prepares the APIs.
@@ -109,6 +113,8 @@ func NewEngine(cfg Config) (*Engine, error) {
 		e.Close()
 		return nil, err
 	}
+	e.stopReports, e.reportsEnded = make(chan struct{}), make(chan struct{})
+	go e.reportLoop()
 	return e, nil
 }
 
@@ -164,12 +170,10 @@ func newAPI(se webrtc.SettingEngine, publish bool, extra []interceptor.Factory) 
 			return nil, err
 		}
 	} else {
-		// Forwarders answer NACKs from the receiver's shared cache and number
-		// packets for transport-wide feedback themselves (without allocating);
-		// only sender/receiver reports come from pion.
-		if err := webrtc.ConfigureRTCPReports(ir); err != nil {
-			return nil, err
-		}
+		// Forwarders answer NACKs from the receiver's shared cache, number
+		// packets for transport-wide feedback themselves (without allocating),
+		// and the engine sends their sender reports (sendreport.go): no
+		// interceptor stands between a forwarder and the connection.
 		for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecTypeAudio} {
 			m.RegisterFeedback(webrtc.RTCPFeedback{Type: webrtc.TypeRTCPFBTransportCC}, kind)
 			if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: sdp.TransportCCURI}, kind); err != nil {
@@ -208,6 +212,12 @@ func (e *Engine) Port() int { return e.udp.LocalAddr().(*net.UDPAddr).Port }
 
 // Close releases the media sockets. Peers must be closed first.
 func (e *Engine) Close() error {
+	e.closeOnce.Do(func() {
+		if e.stopReports != nil {
+			close(e.stopReports)
+			<-e.reportsEnded
+		}
+	})
 	var errs []error
 	if e.udpMux != nil {
 		errs = append(errs, e.udpMux.Close())

@@ -42,6 +42,12 @@ type Forwarder struct {
 	rtxSeq   uint16      // sequence of the RTX stream
 	resent   [256]resend // recent retransmissions, by sequence number
 	rtxBuf   []byte      // original sequence number + payload of one retransmission
+	// For the stream's sender reports (sendreport.go): the RTP time of the
+	// last new packet sent and when, and what the stream carried.
+	srTS      uint32
+	srAt      int64
+	srPackets uint32
+	srOctets  uint32
 
 	// Set by the peer that owns the forwarder (nil in tests): the downlink's
 	// bandwidth estimator, a nudge to re-choose layers, and the subscriber's
@@ -332,6 +338,15 @@ func (f *Forwarder) send(h *rtp.Header, b *binding, seq uint16, ts uint32, paylo
 		return true // the connection's fault, not the queue's
 	}
 	count.Add(1)
+	if b.rtxSSRC == 0 || b.ssrc != b.rtxSSRC { // not the RTX stream
+		if count == &f.sent {
+			// A retransmission carries an old timestamp: only new packets
+			// tell what RTP time it is now.
+			f.srTS, f.srAt = ts, now
+		}
+		f.srPackets++
+		f.srOctets += uint32(len(payload))
+	}
 	size := f.hdr.MarshalSize() + len(payload)
 	f.stats.packetsOut.Add(1)
 	f.stats.bytesOut.Add(uint64(size))

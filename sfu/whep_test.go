@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/pion/ice/v4"
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 
@@ -211,12 +212,31 @@ func playViewer(t *testing.T, ctx context.Context, e *Engine, src *Receiver, nt 
 	}
 	defer player.Close()
 	var got atomic.Uint64
-	player.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
-		buf := make([]byte, 1500)
+	var lastTS atomic.Uint32
+	reports := make(chan *rtcp.SenderReport, 16)
+	player.OnTrack(func(tr *webrtc.TrackRemote, rr *webrtc.RTPReceiver) {
+		go func() {
+			for {
+				pkts, _, err := rr.ReadRTCP()
+				if err != nil {
+					return
+				}
+				for _, p := range pkts {
+					if sr, ok := p.(*rtcp.SenderReport); ok && sr.SSRC == uint32(tr.SSRC()) {
+						select {
+						case reports <- sr:
+						default:
+						}
+					}
+				}
+			}
+		}()
 		for {
-			if _, _, err := tr.Read(buf); err != nil {
+			pkt, _, err := tr.ReadRTP()
+			if err != nil {
 				return
 			}
+			lastTS.Store(pkt.Timestamp)
 			got.Add(1)
 		}
 	})
@@ -245,6 +265,25 @@ func playViewer(t *testing.T, ctx context.Context, e *Engine, src *Receiver, nt 
 			t.Fatalf("the player received %d packets", got.Load())
 		case <-time.After(20 * time.Millisecond):
 		}
+	}
+	// The engine's sender report: this stream's SSRC, what was sent, the
+	// wall clock now and the RTP time of now (packets go every 20 ms at
+	// 90 kHz: within a second of the last one received).
+	select {
+	case sr := <-reports:
+		now := time.Now()
+		ntp := time.Unix(int64(sr.NTPTime>>32)-2208988800, int64((sr.NTPTime&0xffffffff)*1e9>>32))
+		if d := now.Sub(ntp); d < 0 || d > 2*time.Second {
+			t.Errorf("sender report's NTP time %v is %v from now", ntp, d)
+		}
+		if sr.PacketCount == 0 || sr.OctetCount < sr.PacketCount {
+			t.Errorf("sender report counts %d packets, %d octets", sr.PacketCount, sr.OctetCount)
+		}
+		if d := int32(sr.RTPTime - lastTS.Load()); d < -90000 || d > 90000 {
+			t.Errorf("sender report's RTP time %d is %d ticks from the last packet's %d", sr.RTPTime, d, lastTS.Load())
+		}
+	case <-time.After(3 * time.Second):
+		t.Error("no sender report for the stream in 3 s")
 	}
 	viewer.mu.Lock()
 	q := viewer.q
