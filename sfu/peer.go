@@ -123,6 +123,11 @@ func (p *Peer) newPC(role string) (*webrtc.PeerConnection, error) {
 	} else {
 		// p.mu is held by both callers.
 		q := p.sendQueueLocked()
+		// Direct until the connection turns out to run over TCP: before
+		// any pair is selected, pion drops what is written at once (there
+		// are no SRTP keys yet), and a queue would only start a writer
+		// goroutine that a UDP subscriber never needs.
+		q.direct.Store(true)
 		pc.SCTP().Transport().ICETransport().OnSelectedCandidatePairChange(func(cp *webrtc.ICECandidatePair) {
 			q.direct.Store(viaUDP(cp))
 		})
