@@ -62,15 +62,7 @@ func TestDialGivesUpOnAHandshakeThatNeverComes(t *testing.T) {
 	}))
 	defer web.Close()
 
-	cert, err := whepview.NewCertificate()
-	if err != nil {
-		t.Fatal(err)
-	}
-	reader, err := whepview.NewReader()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer reader.Close()
+	cert, reader := viewerKit(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	done := make(chan error, 1)

@@ -7,13 +7,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pion/webrtc/v4"
-
 	"github.com/parleyhq/parley/auth"
 	"github.com/parleyhq/parley/bench/whepview"
 	"github.com/parleyhq/parley/client"
 	"github.com/parleyhq/parley/server/servertest"
-	"github.com/parleyhq/parley/signal"
 )
 
 // arrival is one received packet.
@@ -115,38 +112,9 @@ func TestSlowViewerStallsNoOne(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 
-	pub := servertest.Dial(t, ctx, srv, "hall", "speaker", servertest.Everyone...)
-	tracks := map[webrtc.TrackLocal]string{}
-	var sources []*client.Source
-	for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
-		// Keyframes only when asked: the slow viewer's must come from its request.
-		s, err := client.NewSource(kind, "speaker-"+kind.String(), "speaker", client.SourceConfig{Bitrate: 1_000_000, KeyframeInterval: time.Hour})
-		if err != nil {
-			t.Fatal(err)
-		}
-		sources = append(sources, s)
-		name := signal.SourceMic
-		if kind == webrtc.RTPCodecTypeVideo {
-			name = signal.SourceCamera
-		}
-		tracks[s.Track()] = name
-	}
-	if err := pub.Publish(ctx, tracks); err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range sources {
-		go s.Run(ctx)
-	}
-
-	cert, err := whepview.NewCertificate()
-	if err != nil {
-		t.Fatal(err)
-	}
-	reader, err := whepview.NewReader()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer reader.Close()
+	// Keyframes only when asked: the slow viewer's must come from its request.
+	publishCamera(t, ctx, srv, "hall", "speaker", client.SourceConfig{Bitrate: 1_000_000, KeyframeInterval: time.Hour})
+	cert, reader := viewerKit(t)
 	type viewer struct {
 		v            *whepview.Viewer
 		audio, video *log

@@ -7,13 +7,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pion/webrtc/v4"
-
 	"github.com/parleyhq/parley/auth"
 	"github.com/parleyhq/parley/bench/whepview"
 	"github.com/parleyhq/parley/client"
 	"github.com/parleyhq/parley/server/servertest"
-	"github.com/parleyhq/parley/signal"
 )
 
 // counts is what a test viewer saw of one kind.
@@ -32,37 +29,8 @@ func TestViewerReceivesAndLeaves(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
-	pub := servertest.Dial(t, ctx, srv, "hall", "speaker", servertest.Everyone...)
-	tracks := map[webrtc.TrackLocal]string{}
-	var sources []*client.Source
-	for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
-		s, err := client.NewSource(kind, "speaker-"+kind.String(), "speaker", client.SourceConfig{Bitrate: 300_000})
-		if err != nil {
-			t.Fatal(err)
-		}
-		sources = append(sources, s)
-		name := signal.SourceMic
-		if kind == webrtc.RTPCodecTypeVideo {
-			name = signal.SourceCamera
-		}
-		tracks[s.Track()] = name
-	}
-	if err := pub.Publish(ctx, tracks); err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range sources {
-		go s.Run(ctx)
-	}
-
-	cert, err := whepview.NewCertificate()
-	if err != nil {
-		t.Fatal(err)
-	}
-	reader, err := whepview.NewReader()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer reader.Close()
+	publishCamera(t, ctx, srv, "hall", "speaker", client.SourceConfig{Bitrate: 300_000})
+	cert, reader := viewerKit(t)
 	got := map[string]*counts{"audio": {}, "video": {}}
 	var mu sync.Mutex
 	v, err := whepview.Dial(ctx, whepview.Options{
