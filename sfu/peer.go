@@ -135,9 +135,9 @@ func (p *Peer) newPC(role string) (*webrtc.PeerConnection, error) {
 	return pc, nil
 }
 
-// viaUDP reports whether a selected candidate pair sends over UDP (a relayed
-// candidate included: the relay forwards the datagrams), where writes never
-// wait for the receiver.
+// viaUDP reports whether a selected candidate pair sends over UDP, where
+// writes never wait for the receiver (a client behind a TURN relay included:
+// the server still sends it datagrams).
 func viaUDP(cp *webrtc.ICECandidatePair) bool {
 	return cp != nil && cp.Local != nil && cp.Local.Protocol == webrtc.ICEProtocolUDP
 }

@@ -31,8 +31,8 @@ const queueStart = 32
 // in its own socket, and asks for a keyframe when it reads again). Its queue
 // is direct: forwarders write on the read loop, and the hand-off (a copy, a
 // goroutine woken per packet per subscriber: a fifth of the server's CPU at
-// 300 streams) is saved. The queue turns direct when the connection's
-// selected ICE pair is UDP, and back when it is TCP.
+// 300 streams) is saved. A subscriber's queue is direct from the start and
+// turns queued when its connection's selected ICE pair is TCP (Peer.newPC).
 type sendQueue struct {
 	direct atomic.Bool
 
