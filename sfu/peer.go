@@ -64,10 +64,11 @@ type Peer struct {
 	byRecv      map[*webrtc.RTPReceiver]*Receiver // simulcast layers join their track's Receiver
 	forwarders  map[*Forwarder]struct{}
 
-	bwe     *estimator // the "sub" downlink
-	q       *sendQueue // the "sub" connection's writer, made with it
-	allocMu sync.Mutex
-	allocAt atomic.Int64
+	bwe       *estimator  // the "sub" downlink
+	q         *sendQueue  // the "sub" connection's writer, made with it
+	reporting atomic.Bool // sender reports are being written off the engine's loop (ICE-TCP)
+	allocMu   sync.Mutex
+	allocAt   atomic.Int64
 }
 
 // NewPeer creates a peer; connections are made when first needed.

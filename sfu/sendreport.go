@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/pion/rtcp"
+	"github.com/pion/webrtc/v4"
 )
 
 // Sender reports (RFC 3550 6.4.1) for forwarded streams. A browser needs
@@ -50,7 +51,7 @@ func (p *Peer) sendReports(now time.Time) {
 		p.mu.Unlock()
 		return
 	}
-	pc := p.sub
+	pc, q := p.sub, p.q
 	fs := make([]*Forwarder, 0, len(p.forwarders))
 	for f := range p.forwarders {
 		fs = append(fs, f)
@@ -62,6 +63,27 @@ func (p *Peer) sendReports(now time.Time) {
 			pkts = append(pkts, sr)
 		}
 	}
+	if len(pkts) == 0 {
+		return
+	}
+	if q == nil || q.direct.Load() {
+		writeReports(pc, pkts) // UDP: never waits for the receiver
+		return
+	}
+	// Over ICE-TCP a write blocks while the subscriber does not read: on
+	// this loop it would hold back every connection's reports (and Close).
+	// One write in flight per peer; it ends when the subscriber reads or
+	// its connection closes.
+	if !p.reporting.CompareAndSwap(false, true) {
+		return // the last reports are still waiting: skip these
+	}
+	go func() {
+		defer p.reporting.Store(false)
+		writeReports(pc, pkts)
+	}()
+}
+
+func writeReports(pc *webrtc.PeerConnection, pkts []rtcp.Packet) {
 	for len(pkts) > 0 {
 		n := min(len(pkts), reportsPerPacket)
 		_ = pc.WriteRTCP(pkts[:n]) // a connection going away: its next report, if any, tries again
@@ -80,9 +102,11 @@ func (f *Forwarder) senderReport(now time.Time) *rtcp.SenderReport {
 	if f.srPackets == 0 {
 		return nil
 	}
-	// The RTP time now, from the last new packet's, at the codec's clock.
-	elapsed := now.UnixNano() - f.srAt
-	rtpNow := f.srTS + uint32(elapsed*int64(f.codec.ClockRate)/1e9)
+	// The RTP time now, from the last new packet's, at the codec's clock;
+	// in microseconds, so a stream paused for days does not overflow, and
+	// never backwards if the wall clock stepped.
+	elapsed := uint64(max(now.UnixNano()-f.srAt, 0) / 1e3)
+	rtpNow := f.srTS + uint32(elapsed*uint64(f.codec.ClockRate)/1e6)
 	return &rtcp.SenderReport{
 		SSRC: b.ssrc, NTPTime: ntpTime(now), RTPTime: rtpNow,
 		PacketCount: f.srPackets, OctetCount: f.srOctets,

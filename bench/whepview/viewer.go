@@ -154,7 +154,7 @@ type Viewer struct {
 	failed atomic.Pointer[error]
 }
 
-type iceCreds struct{ lufrag, lpwd, rufrag, rpwd string }
+type iceCreds struct{ lufrag, lpwd string } // ours; the server's are in answer
 
 // track is one received stream's counters, for receiver reports.
 type track struct {
@@ -279,7 +279,6 @@ func (v *Viewer) signal(ctx context.Context, port int) error {
 	if err != nil {
 		return err
 	}
-	v.ice.rufrag, v.ice.rpwd = a.ufrag, a.pwd
 	v.remote = a.candidate
 	for pt, kind := range a.kinds {
 		switch kind {
@@ -537,7 +536,7 @@ func (v *Viewer) stun(pkt []byte) {
 			_ = send(v.fd, v.to, resp.Raw)
 		}
 	case stun.BindingSuccess:
-		if err := stun.NewShortTermIntegrity(v.ice.rpwd).Check(m); err != nil {
+		if err := stun.NewShortTermIntegrity(v.answer.pwd).Check(m); err != nil {
 			return
 		}
 		v.connOnce.Do(func() { close(v.connected) })
@@ -547,10 +546,11 @@ func (v *Viewer) stun(pkt []byte) {
 // sendCheck sends one nominating connectivity check (aggressive nomination).
 func (v *Viewer) sendCheck() error {
 	m, err := stun.Build(stun.TransactionID, stun.BindingRequest,
-		stun.NewUsername(v.ice.rufrag+":"+v.ice.lufrag),
-		iceControlling(tieBreaker), stun.RawAttribute{Type: stun.AttrUseCandidate},
-		priorityAttr(2130706431),
-		stun.NewShortTermIntegrity(v.ice.rpwd), stun.Fingerprint)
+		stun.NewUsername(v.answer.ufrag+":"+v.ice.lufrag),
+		stun.RawAttribute{Type: stun.AttrICEControlling, Value: binary.BigEndian.AppendUint64(nil, tieBreaker)},
+		stun.RawAttribute{Type: stun.AttrUseCandidate},
+		stun.RawAttribute{Type: stun.AttrPriority, Value: binary.BigEndian.AppendUint32(nil, 2130706431)},
+		stun.NewShortTermIntegrity(v.answer.pwd), stun.Fingerprint)
 	if err != nil {
 		return err
 	}
@@ -562,24 +562,6 @@ var tieBreaker = func() uint64 {
 	_, _ = rand.Read(b[:])
 	return binary.BigEndian.Uint64(b[:])
 }()
-
-type iceControlling uint64
-
-func (c iceControlling) AddTo(m *stun.Message) error {
-	var b [8]byte
-	binary.BigEndian.PutUint64(b[:], uint64(c))
-	m.Add(stun.AttrICEControlling, b[:])
-	return nil
-}
-
-type priorityAttr uint32
-
-func (p priorityAttr) AddTo(m *stun.Message) error {
-	var b [4]byte
-	binary.BigEndian.PutUint32(b[:], uint32(p))
-	m.Add(stun.AttrPriority, b[:])
-	return nil
-}
 
 // reportLoop sends a receiver report for each stream every second: the
 // server's estimate reads loss from them, and they keep its ICE consent.
