@@ -36,10 +36,11 @@ import (
 // would refuse.
 const (
 	prefix     = "parley:"
-	nodeKey    = prefix + "node:" // + id: the node's record, expiring
-	nodesKey   = prefix + "nodes" // set of node ids ever seen alive, pruned as they expire
-	roomsKey   = prefix + "rooms" // hash: room name -> id of the node hosting it
-	maxRecords = 5000             // rooms listed in one node's record
+	nodeKey    = prefix + "node:"  // + id: the node's record, expiring
+	nodesKey   = prefix + "nodes"  // set of node ids ever seen alive, pruned as they expire
+	roomsKey   = prefix + "rooms"  // hash: room name -> id of the node hosting it
+	partsKey   = prefix + "parts:" // + room: set of the nodes holding a part of it (rooms that span)
+	maxRecords = 5000              // rooms listed in one node's record
 )
 
 // Defaults of Options' timings.
@@ -85,6 +86,12 @@ type Options struct {
 	// answered; nil counts Local's participants and rooms.
 	Load   func(local []Room) Load
 	Logger *slog.Logger
+	// Parts, when set, makes rooms span nodes: a room open here while
+	// another node holds its claim is a part of it, not a conflict, and once
+	// a heartbeat Parts is told, for each room open here, the other live
+	// nodes that hold a part of it. It runs on the cluster's goroutine and
+	// must not block.
+	Parts func(room string, others []Node)
 
 	// Interval between heartbeats, TTL of the node's record (a node that
 	// stops beating is gone after it), and Grace: how long a room claimed
@@ -287,6 +294,9 @@ func (c *Cluster) SetLocal(local func() []Room, load func(local []Room) Load) {
 	c.o.Local, c.o.Load = local, load
 }
 
+// SetParts makes rooms span nodes (Options.Parts); call it before Start.
+func (c *Cluster) SetParts(parts func(room string, others []Node)) { c.o.Parts = parts }
+
 // ID is this node's id.
 func (c *Cluster) ID() string { return c.o.ID }
 
@@ -427,6 +437,9 @@ func (c *Cluster) beat() {
 		return
 	}
 	c.reconcile(ctx, local, dir, view)
+	if c.o.Parts != nil {
+		c.parts(ctx, local)
+	}
 }
 
 // exchange writes self's record and reads the nodes and the directory.
@@ -557,6 +570,9 @@ func (c *Cluster) reconcile(ctx context.Context, local []Room, dir map[string]st
 				continue
 			}
 			owner = got
+		}
+		if c.o.Parts != nil {
+			continue // a part of a room that spans nodes: the link joins them
 		}
 		// Another node opened the room while this one could not reach Redis:
 		// two meetings of one name. Moving them together is not done yet.

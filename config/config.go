@@ -101,6 +101,10 @@ type Config struct {
 	// AdvertiseURL is the node's base URL as browsers and the other nodes
 	// reach it (redirects point there); empty: the URL it serves on.
 	AdvertiseURL string
+	// SpanRooms lets a room span nodes: a client joining a room that another
+	// node hosts is served where it connected, and the nodes relay the
+	// room's media between them. Off: it is redirected to that node.
+	SpanRooms bool
 }
 
 // Webhook is one receiver of room events.

@@ -126,6 +126,8 @@ var keys = []Key{
 		field: func(c *Config) any { return &c.NodeID }},
 	{Name: "advertise_url", Usage: "this node's base `URL` as browsers and the other nodes reach it (cluster redirects point there); empty: the URL it listens on",
 		field: func(c *Config) any { return &c.AdvertiseURL }},
+	{Name: "span_rooms", Usage: "in a cluster, serve a client on the node it reached even when another node hosts its room: rooms span nodes, which relay media between them; off: redirect it to that node",
+		field: func(c *Config) any { return &c.SpanRooms }},
 }
 
 // Keys lists every scalar setting in the order they are documented and printed.

@@ -19,7 +19,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.TLS != nil {
 		w.Header().Set("Strict-Transport-Security", hsts)
 	}
-	if d := g.limits.RequestTimeout; d > 0 && isWebSocket(r) {
+	if d := g.limits.RequestTimeout; d > 0 && g.isWebSocket(r) {
 		// A connection kept alive keeps the last request's write deadline,
 		// which may have passed; the handshake must not depend on the
 		// WebSocket library writing only after the hijack has cleared it.
@@ -46,8 +46,8 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // the gateway's own join timeout and pings take over. Only a bodiless GET /ws
 // qualifies, so that an Upgrade header cannot buy any other request, or a
 // body dribbled after it, freedom from the deadlines.
-func isWebSocket(r *http.Request) bool {
-	return r.Method == http.MethodGet && r.URL.Path == "/ws" && (r.Body == nil || r.Body == http.NoBody) &&
+func (g *Gateway) isWebSocket(r *http.Request) bool {
+	return r.Method == http.MethodGet && (r.URL.Path == "/ws" || g.sockets[r.URL.Path]) && (r.Body == nil || r.Body == http.NoBody) &&
 		strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
 }
 

@@ -36,6 +36,7 @@ type Gateway struct {
 	mux      *http.ServeMux
 	limits   Limits
 	joins    *joinLimiter
+	sockets  map[string]bool // paths of long-lived WebSockets besides /ws (HandleSocket); set before serving
 	draining atomic.Bool // shutting down: refuse joins, report not ready
 	cluster  Cluster     // nil for a node alone; set before serving
 }
@@ -75,6 +76,17 @@ func New(rooms *room.Manager, verifier *auth.Verifier, log *slog.Logger, limits 
 
 // Handle adds a route (for packages that extend the gateway).
 func (g *Gateway) Handle(pattern string, h http.Handler) { g.mux.Handle(pattern, h) }
+
+// HandleSocket adds a route at path for WebSockets that last as long as
+// what they carry (the links between nodes): like /ws, its GETs that upgrade
+// are spared the request deadlines.
+func (g *Gateway) HandleSocket(path string, h http.Handler) {
+	if g.sockets == nil {
+		g.sockets = map[string]bool{}
+	}
+	g.sockets[path] = true
+	g.mux.Handle("GET "+path, h)
+}
 
 // HandleJoins adds a route whose POSTs make media sessions (WHIP, WHEP): they
 // count against the same per-address join limit as WebSocket joins, and are

@@ -91,7 +91,7 @@ func (r *Room) addLanguages(langs []string) bool {
 
 // ensureChannelTrack gives p its interpretation track once the room has languages.
 func (r *Room) ensureChannelTrack(p *Participant) {
-	if p.chanFwd != nil || len(r.languages) == 0 || !p.can(authSubscribe) {
+	if p.chanFwd != nil || p.remote() || len(r.languages) == 0 || !p.can(authSubscribe) {
 		return
 	}
 	key := "channel:" + p.id

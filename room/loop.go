@@ -1,6 +1,7 @@
 package room
 
 import (
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -39,6 +40,9 @@ type Room struct {
 	sealing           map[string]Recorder // records sealed but still taking countersignatures
 
 	viewers viewerSet // WHEP players (viewer.go); loop-owned
+
+	spans   map[string]*span // links to this room's parts on other nodes, by node (span.go)
+	remotes int              // participants who sit on other nodes
 
 	// info maps a track key to its owner for sub offers; written by the loop,
 	// read from media callbacks.
@@ -87,7 +91,7 @@ func (r *Room) run() {
 
 // closeIfEmpty retires the room when nobody is in it or on the way in.
 func (r *Room) closeIfEmpty() bool {
-	if len(r.participants) > 0 {
+	if r.localCount() > 0 {
 		return false
 	}
 	r.stopRecording(nil)
@@ -97,6 +101,7 @@ func (r *Room) closeIfEmpty() bool {
 	if r.joining > 0 || (r.persist && !r.m.done) {
 		return false
 	}
+	r.closeSpans()
 	// Late posts (media callbacks of departed peers) only touch state that is gone.
 	for _, fn := range r.box.close() {
 		fn()
@@ -124,6 +129,7 @@ func (r *Room) tell(skip *Participant, fn func(c Client)) {
 func (r *Room) participantChanged(p *Participant) {
 	v := p.info()
 	r.tell(nil, func(c Client) { c.ParticipantChanged(v) })
+	r.spanParticipant(p)
 }
 
 // roomChanged tells everyone but skip the room's new state.
@@ -158,7 +164,7 @@ func (r *Room) join(p *Participant) error {
 		others = append(others, o.info())
 	}
 	r.participants[p.id] = p
-	r.count.Store(int32(len(r.participants)))
+	r.count.Store(int32(r.localCount()))
 	declared := r.addLanguages(p.declares)
 	interpreted := r.addLanguages(p.interpTargets)
 	newLangs := declared || interpreted
@@ -176,7 +182,9 @@ func (r *Room) join(p *Participant) error {
 	} else {
 		r.tell(p, func(c Client) { c.ParticipantJoined(self) })
 	}
+	r.spanParticipant(p)
 	if newLangs {
+		r.spanTell(SpanMessage{Kind: SpanLanguages, Languages: slices.Clone(r.languages)})
 		r.roomChanged(p)
 		for _, o := range r.participants {
 			r.ensureChannelTrack(o)
@@ -215,6 +223,14 @@ func (r *Room) leave(p *Participant, reason string) {
 	r.remove(p, reason)
 	r.router.forget(p.id)
 	r.tell(nil, func(c Client) { c.ParticipantLeft(p.id, p.identity, reason) })
+	if p.remote() {
+		// Its own node records and announces it.
+		if p.interpreter() {
+			r.channelsChanged()
+		}
+		return
+	}
+	r.spanTell(SpanMessage{Kind: SpanLeft, ID: p.id, Reason: reason})
 	r.event(EventLeave, p, map[string]string{"reason": reason})
 	if p.interpreter() {
 		r.channelsChanged()
@@ -226,12 +242,18 @@ func (r *Room) leave(p *Participant, reason string) {
 // down its media, telling no one else.
 func (r *Room) remove(p *Participant, reason string) {
 	delete(r.participants, p.id)
-	r.count.Store(int32(len(r.participants)))
+	if p.remote() {
+		r.remotes--
+	}
+	r.count.Store(int32(r.localCount()))
 	r.speaker.forget(p.id)
 	for key, t := range r.tracks {
 		if t.owner == p {
 			r.dropTrack(key)
 		}
+	}
+	if p.remote() {
+		return
 	}
 	r.info.Delete("channel:" + p.id)
 	p.client.Close(reason)
@@ -250,7 +272,7 @@ func (r *Room) remove(p *Participant, reason string) {
 // secret (from the same invite) or of p's identity.
 func (r *Room) seatOf(p *Participant) *Participant {
 	for _, o := range r.participants {
-		if p.resumeAsk != "" && o.resume == p.resumeAsk && (o.identity == p.identity || (p.invite != "" && o.invite == p.invite)) {
+		if p.resumeAsk != "" && o.resumes(p.resumeAsk) && (o.identity == p.identity || (p.invite != "" && o.invite == p.invite)) {
 			return o
 		}
 	}
@@ -286,7 +308,7 @@ func (r *Room) disconnected(p *Participant) {
 
 // subscribe forwards t to p where p's grants allow it.
 func (r *Room) subscribe(p *Participant, t *pubTrack) {
-	if p == t.owner || !p.can(authSubscribe) {
+	if p == t.owner || p.remote() || !p.can(authSubscribe) {
 		return
 	}
 	if t.owner.interpreter() && t.source == SourceMic {
@@ -320,9 +342,12 @@ func (r *Room) dropTrack(key string) {
 			}
 		}
 	}
+	r.spanUnsubscribe(key)
 	r.info.Delete(key)
 	delete(t.owner.tracks, key)
-	r.event(EventUnpublish, t.owner, map[string]string{"track": key, "source": t.source})
+	if !t.owner.remote() {
+		r.event(EventUnpublish, t.owner, map[string]string{"track": key, "source": t.source})
+	}
 	if t.owner.interpreter() && t.source == SourceMic {
 		r.channelsChanged()
 	}
@@ -362,6 +387,9 @@ func (r *Room) trackStarted(p *Participant, recv *sfu.Receiver) {
 	r.participantChanged(p)
 	for _, o := range r.participants {
 		r.subscribe(o, t)
+	}
+	for _, s := range r.spans {
+		r.spanSubscribe(s, t)
 	}
 	if p.interpreter() && source == SourceMic {
 		r.channelsChanged()

@@ -57,6 +57,12 @@ type Participant struct {
 	invite    string    // the invite this participant came through ("" for a personal token)
 	expires   time.Time // when the participant's token expires
 	tokenID   string    // the token's id (jti), for revocation
+
+	// span is the link to the node a remote participant sits on (span.go);
+	// nil for this node's own. A remote participant has no peer: view is
+	// how its node describes it.
+	span *span
+	view *ParticipantView
 }
 
 // Participant states.
@@ -148,6 +154,11 @@ func (p *Participant) ref() Ref {
 
 // info describes p; loop only.
 func (p *Participant) info() ParticipantView {
+	if p.view != nil {
+		v := *p.view
+		v.State = p.state
+		return v
+	}
 	tracks := make([]TrackInfo, 0, len(p.tracks))
 	for _, t := range p.tracks {
 		tracks = append(tracks, TrackInfo{Mid: t.recv.Mid(), Source: t.source, Kind: t.kind, Muted: t.muted})
@@ -226,6 +237,9 @@ func (p *Participant) Chat(ctx context.Context, text string) error {
 		r.event(EventChat, p, map[string]string{"text": text})
 		m := ChatMessage{ID: newID("CH_"), From: p.ref(), Text: text, Time: r.m.cfg.Now()}
 		r.tell(nil, func(c Client) { c.Chat(m) })
+		if len(r.spans) > 0 {
+			r.spanTell(SpanMessage{Kind: SpanChat, Chat: &m})
+		}
 		return nil
 	})
 }
@@ -285,14 +299,19 @@ func (r *Room) relayE2EE(p *Participant, to, data string) error {
 		if q == nil || q == p || !q.e2ee {
 			return refuse(ErrNotFound, "no end-to-end encrypted participant %q in the room", to)
 		}
+		if q.remote() {
+			q.span.link.Send(SpanMessage{Kind: SpanE2EE, By: &from, To: to, Data: data})
+			return nil
+		}
 		q.client.E2EE(from, data)
 		return nil
 	}
 	for _, q := range r.participants {
-		if q != p && q.e2ee {
+		if q != p && q.e2ee && !q.remote() {
 			q.client.E2EE(from, data)
 		}
 	}
+	r.spanTell(SpanMessage{Kind: SpanE2EE, By: &from, Data: data})
 	return nil
 }
 
@@ -366,6 +385,18 @@ func (r *Room) moderate(p *Participant, m Moderation) error {
 	target := r.participants[m.Target]
 	if target == nil {
 		return refuse(ErrNotFound, "no participant %s in this room", m.Target)
+	}
+	if target.remote() {
+		if m.Action != ModerateMute && m.Action != ModerateRemove {
+			return refuse(ErrBadRequest, "moderate action %s is not mute, remove or remove-viewer", quote(m.Action))
+		}
+		if m.Action == ModerateMute && !ValidSource(m.Source) {
+			return refuse(ErrBadRequest, "moderate mute needs a source: mic, camera, screen or screen-audio")
+		}
+		// Their node applies it, and tells everyone.
+		by, mod := p.ref(), m
+		target.span.link.Send(SpanMessage{Kind: SpanModerate, By: &by, Moderation: &mod})
+		return nil
 	}
 	switch m.Action {
 	case ModerateMute:

@@ -65,9 +65,23 @@ func newCluster(cfg config.Config, o options, key ed25519.PrivateKey, httpAddr n
 }
 
 // placement lets the room manager ask the cluster where rooms are.
-type placement struct{ c *cluster.Cluster }
+type placement struct {
+	c *cluster.Cluster
+	// span: a room open on another node opens a part here (span_rooms),
+	// rather than sending the client there.
+	span bool
+}
 
 func (p placement) Claim(ctx context.Context, name string, here bool) error {
+	if p.span && !here {
+		_, elsewhere, err := p.c.Locate(ctx, name)
+		switch {
+		case err != nil:
+			return placementError(err)
+		case elsewhere:
+			return nil
+		}
+	}
 	n, err := p.c.Claim(ctx, name, here)
 	if err != nil {
 		return placementError(err)
@@ -136,6 +150,9 @@ func (l *load) measure(local []cluster.Room) cluster.Load {
 func (s *Server) startCluster(c *cluster.Cluster, admin *api.Options) {
 	l := &load{rooms: s.rooms, engine: s.engine}
 	c.SetLocal(l.local, l.measure)
+	if s.links != nil {
+		c.SetParts(s.relinkParts)
+	}
 	c.Start()
 	s.gateway.SetCluster(gatewayCluster{c})
 	admin.Cluster = apiCluster{c}

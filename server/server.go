@@ -28,6 +28,7 @@ import (
 	"github.com/parleyhq/parley/relay"
 	"github.com/parleyhq/parley/room"
 	"github.com/parleyhq/parley/sfu"
+	"github.com/parleyhq/parley/span"
 	"github.com/parleyhq/parley/transcribe"
 	"github.com/parleyhq/parley/webhook"
 	"github.com/parleyhq/parley/whip"
@@ -50,6 +51,8 @@ type Server struct {
 	whip    *whip.Handler       // WHIP ingest and WHEP playback
 	asr     *transcribe.Service // nil without a speech recogniser
 	cluster *cluster.Cluster    // nil for a node alone (cluster.go)
+	links   *span.Links         // nil unless rooms span nodes (span.go)
+	parts   sync.WaitGroup      // exchanges with Redis about parts of rooms
 
 	keyCreated bool
 
@@ -183,11 +186,19 @@ func Start(cfg config.Config, log *slog.Logger, opts ...Option) (*Server, error)
 	var place room.Placement
 	onEvent := hooks.RoomEvent
 	if s.cluster != nil {
-		place = placement{s.cluster}
+		place = placement{c: s.cluster, span: cfg.SpanRooms}
 		onEvent = func(e room.Event) {
 			hooks.RoomEvent(e)
-			if e.Type == room.EventRoomEnd {
+			switch e.Type {
+			case room.EventRoomEnd:
 				s.cluster.Ended(e.Room) // its claim goes at once
+				if s.links != nil {
+					s.partClosed(e.Room)
+				}
+			case room.EventRoomStart:
+				if s.links != nil {
+					s.partOpened(e.Room)
+				}
 			}
 		}
 	}
@@ -204,9 +215,16 @@ func Start(cfg config.Config, log *slog.Logger, opts ...Option) (*Server, error)
 		Placement:     place,
 	})
 	healthTo.Store(s.rooms)
+	if s.cluster != nil && cfg.SpanRooms {
+		s.startLinks(key)
+		undo = append(undo, s.links.Close)
+	}
 	s.gateway = gateway.New(s.rooms, auth.NewVerifier(key.Public().(ed25519.PublicKey)), log,
 		gateway.Limits{JoinsPerMinute: cfg.JoinsPerMinute, MessagesPerSecond: cfg.MessagesPerSecond, RequestTimeout: cfg.RequestTimeout})
 	s.gateway.ServeRecords(records, key.Public().(ed25519.PublicKey))
+	if s.links != nil {
+		s.gateway.HandleSocket(span.Path, s.links)
+	}
 	s.whip = whip.New(s.rooms, auth.NewVerifier(key.Public().(ed25519.PublicKey)), log)
 	s.gateway.HandleJoins("/whip/", s.whip)
 	s.gateway.HandleJoins("/whep/", s.whip)
@@ -291,6 +309,10 @@ func (s *Server) doShutdown(ctx context.Context) error {
 	}
 	err := s.http.Shutdown(ctx)
 	s.rooms.Close()
+	if s.links != nil {
+		s.links.Close() // the rooms closed theirs
+		s.parts.Wait()
+	}
 	if s.cluster != nil {
 		s.cluster.Close(ctx) // after the rooms: the node leaves the cluster, its claims with it
 	}

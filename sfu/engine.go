@@ -30,6 +30,9 @@ type Config struct {
 	// (candidates.go); nil admits any.
 	Candidates *CandidatePolicy
 	Logger     *slog.Logger
+	// RelayPorts bounds the UDP ports of connections to other nodes (rooms
+	// that span nodes); zero: the system's ephemeral ports.
+	RelayPorts [2]uint16
 	// ForwardInterceptors see every forwarded packet before SRTP seals it. Tests use
 	// them to play a hostile server (one that replays end-to-end encrypted frames).
 	ForwardInterceptors []interceptor.Factory
@@ -40,6 +43,13 @@ type Engine struct {
 	log    *slog.Logger
 	pubAPI *webrtc.API // connections where clients publish to us
 	subAPI *webrtc.API // connections where we forward to clients
+	// relaySubAPI and relayPubAPI link to another node's part of a room
+	// (NewRelayPeer). Pion's UDP mux routes by remote address, so two
+	// connections between the same two media ports cannot coexist: relay
+	// connections take a port of their own (UDP only, the node's own
+	// address). relaySubAPI passes the audio level on, so the other node
+	// finds the active speaker too.
+	relaySubAPI, relayPubAPI *webrtc.API
 	udp    *net.UDPConn
 	tcp    net.Listener
 	udpMux ice.UDPMux
@@ -101,11 +111,29 @@ func NewEngine(cfg Config) (*Engine, error) {
 	// AES-GCM first: cheaper per packet than AES-CM+HMAC where the CPU has AES-NI.
 	se.SetSRTPProtectionProfiles(dtls.SRTP_AEAD_AES_128_GCM, dtls.SRTP_AES128_CM_HMAC_SHA1_80)
 
-	if e.pubAPI, err = newAPI(se, true, nil); err != nil {
+	if e.pubAPI, err = newAPI(se, true, false, nil); err != nil {
 		e.Close()
 		return nil, err
 	}
-	if e.subAPI, err = newAPI(se, false, cfg.ForwardInterceptors); err != nil {
+	if e.subAPI, err = newAPI(se, false, false, cfg.ForwardInterceptors); err != nil {
+		e.Close()
+		return nil, err
+	}
+	rse := se
+	rse.SetICEUDPMux(nil)
+	rse.SetICETCPMux(nil)
+	rse.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6})
+	if lo, hi := cfg.RelayPorts[0], cfg.RelayPorts[1]; lo != 0 && hi >= lo {
+		if err := rse.SetEphemeralUDPPortRange(lo, hi); err != nil {
+			e.Close()
+			return nil, err
+		}
+	}
+	if e.relaySubAPI, err = newAPI(rse, false, true, cfg.ForwardInterceptors); err != nil {
+		e.Close()
+		return nil, err
+	}
+	if e.relayPubAPI, err = newAPI(rse, true, false, nil); err != nil {
 		e.Close()
 		return nil, err
 	}
@@ -142,10 +170,15 @@ func listenMedia(ip net.IP, port int) (*net.UDPConn, *net.TCPListener, error) {
 	}
 }
 
-func newAPI(se webrtc.SettingEngine, publish bool, extra []interceptor.Factory) (*webrtc.API, error) {
+func newAPI(se webrtc.SettingEngine, publish, relay bool, extra []interceptor.Factory) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterDefaultCodecs(); err != nil {
 		return nil, err
+	}
+	if relay {
+		if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: sdp.AudioLevelURI}, webrtc.RTPCodecTypeAudio); err != nil {
+			return nil, err
+		}
 	}
 	ir := &interceptor.Registry{}
 	if publish {

@@ -38,6 +38,10 @@ type Forwarder struct {
 	pbuf     []byte // a forwarded payload whose picture numbering was rewritten
 	npkt     rtp.Packet
 	exts     []rtp.Extension // backing for hdr.Extensions, reused
+	// levelIn is the source's audio level extension id, passed on to
+	// another node (relay peers only); 0 drops the level.
+	levelIn uint8
+	level   [1]byte
 	tcc      [2]byte
 	rtxSeq   uint16      // sequence of the RTX stream
 	resent   [256]resend // recent retransmissions, by sequence number
@@ -90,6 +94,7 @@ type binding struct {
 	ssrc    uint32
 	pt      uint8
 	tccID   uint8  // transport-cc header extension id, 0 when not negotiated
+	levelID uint8  // audio level header extension id, 0 when not negotiated
 	rtxSSRC uint32 // RFC 4588 retransmission stream, 0 when not negotiated
 	rtxPT   uint8
 	writer  webrtc.TrackLocalWriter
@@ -101,7 +106,7 @@ func newForwarder(id string, kind webrtc.RTPCodecType, codec webrtc.RTPCodecPara
 	f := &Forwarder{
 		id: id, kind: kind, codec: codec, streamID: streamID, label: label, stats: stats,
 		selector: selector{cur: -1, m: munger{clock: codec.ClockRate}},
-		exts:     make([]rtp.Extension, 0, 1),
+		exts:     make([]rtp.Extension, 0, 2),
 	}
 	f.viewW.Store(-1)
 	f.viewH.Store(-1)
@@ -130,8 +135,11 @@ func (f *Forwarder) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 	}
 	b := &binding{ssrc: uint32(ctx.SSRC()), pt: uint8(match.PayloadType), writer: ctx.WriteStream()}
 	for _, e := range ctx.HeaderExtensions() {
-		if e.URI == sdp.TransportCCURI {
+		switch e.URI {
+		case sdp.TransportCCURI:
 			b.tccID = uint8(e.ID)
+		case sdp.AudioLevelURI:
+			b.levelID = uint8(e.ID)
 		}
 	}
 	if rtx := uint32(ctx.SSRCRetransmission()); rtx != 0 {
@@ -325,6 +333,15 @@ func (f *Forwarder) send(h *rtp.Header, b *binding, seq uint16, ts uint32, paylo
 		f.tcc[0], f.tcc[1] = byte(tseq>>8), byte(tseq)
 		f.hdr.Extensions = f.exts[:0]
 		_ = f.hdr.SetExtension(b.tccID, f.tcc[:])
+	}
+	if f.levelIn != 0 && b.levelID != 0 {
+		if lv := h.GetExtension(f.levelIn); len(lv) > 0 {
+			f.level[0] = lv[0]
+			if f.hdr.Extensions == nil {
+				f.hdr.Extensions = f.exts[:0]
+			}
+			_ = f.hdr.SetExtension(b.levelID, f.level[:])
+		}
 	}
 	if f.q != nil && !f.q.direct.Load() {
 		var extID uint8

@@ -47,9 +47,10 @@ var receiverSeq atomic.Uint64
 // and a "sub" connection on which it receives. Two connections, each with a
 // fixed offerer, mean offers never collide.
 type Peer struct {
-	eng *Engine
-	h   Handler
-	id  string
+	eng   *Engine
+	h     Handler
+	id    string
+	relay bool // forwards to another node (NewRelayPeer)
 
 	mu          sync.Mutex
 	closed      bool
@@ -69,6 +70,15 @@ type Peer struct {
 	reporting atomic.Bool // sender reports are being written off the engine's loop (ICE-TCP)
 	allocMu   sync.Mutex
 	allocAt   atomic.Int64
+}
+
+// NewRelayPeer creates a peer that links this engine to another node's: its
+// "sub" connection offers the audio level extension and forwarders pass the
+// publisher's level on, so the other node can find the active speaker.
+func (e *Engine) NewRelayPeer(id string, h Handler) *Peer {
+	p := e.NewPeer(id, h)
+	p.relay = true
+	return p
 }
 
 // NewPeer creates a peer; connections are made when first needed.
@@ -92,7 +102,12 @@ func (e *Engine) NewPeer(id string, h Handler) *Peer {
 
 func (p *Peer) newPC(role string) (*webrtc.PeerConnection, error) {
 	api := p.eng.subAPI
-	if role == RolePub {
+	switch {
+	case p.relay && role == RolePub:
+		api = p.eng.relayPubAPI
+	case p.relay:
+		api = p.eng.relaySubAPI
+	case role == RolePub:
 		api = p.eng.pubAPI
 	}
 	pc, err := api.NewPeerConnection(webrtc.Configuration{})
@@ -355,6 +370,9 @@ func (p *Peer) Subscribe(r *Receiver, streamID, label string) (*Forwarder, error
 		return nil, ErrClosed
 	}
 	f := newForwarder(r.id, r.Kind(), r.codec, streamID, label, p.eng.stats)
+	if p.relay {
+		f.levelIn = r.levelID
+	}
 	if err := p.addForwarderLocked(f); err != nil {
 		p.mu.Unlock()
 		return nil, err
