@@ -13,6 +13,9 @@ type Cluster interface {
 	// nodes, as they registered: a page of this node may be redirected to
 	// them, and theirs to this one.
 	Peers() []string
+	// Live lists the other live nodes' base URLs: a client whose node is
+	// lost joins again through one of them (the welcome's "nodes").
+	Live() []string
 	// Ready is the cluster's part of /readyz: whether the node can place
 	// rooms, and the state to report ({"redis": "unreachable"}).
 	Ready() (ok bool, state map[string]string)
@@ -27,6 +30,14 @@ func (g *Gateway) peers() []string {
 		return nil
 	}
 	return g.cluster.Peers()
+}
+
+// live lists the other live nodes for a welcome.
+func (g *Gateway) live() []string {
+	if g.cluster == nil {
+		return nil
+	}
+	return g.cluster.Live()
 }
 
 // peerOrigin reports a WebSocket request from a page of another node of the

@@ -17,6 +17,7 @@ const outQueue = 512
 // writes.
 type conn struct {
 	ws     *websocket.Conn
+	nodes  func() []string // the other live nodes, for the welcome; nil alone
 	out    chan any
 	mu     sync.Mutex
 	closed bool // no more Sends are queued

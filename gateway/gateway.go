@@ -139,6 +139,7 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 	ws.SetReadLimit(-1)
 	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
 	c := newConn(ws, cancel)
+	c.nodes = g.live
 	go c.writeLoop(ctx)
 	defer func() {
 		cancel()

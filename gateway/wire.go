@@ -32,6 +32,9 @@ func (c *conn) Joined(w room.Welcome) {
 	}
 	welcome := signal.NewWelcome(roomJSON(w.Room), participantJSON(w.Self), others, ice)
 	welcome.Resume = w.Resume
+	if c.nodes != nil {
+		welcome.Nodes = c.nodes()
+	}
 	c.Send(welcome)
 }
 

@@ -12,7 +12,9 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/parleyhq/parley/api"
@@ -154,7 +156,7 @@ func (s *Server) startCluster(c *cluster.Cluster, admin *api.Options) {
 		c.SetParts(s.relinkParts)
 	}
 	c.Start()
-	s.gateway.SetCluster(gatewayCluster{c})
+	s.gateway.SetCluster(&gatewayCluster{c: c})
 	admin.Cluster = apiCluster{c}
 }
 
@@ -173,9 +175,44 @@ func clusterStats(c *cluster.Cluster) func() metrics.ClusterStats {
 	}
 }
 
-type gatewayCluster struct{ c *cluster.Cluster }
+// gatewayCluster remembers the nodes it saw for a while after they go: a
+// page of a node that died keeps its signaling's origin, and comes back
+// through another node.
+type gatewayCluster struct {
+	c    *cluster.Cluster
+	mu   sync.Mutex
+	seen map[string]time.Time // peer URL -> when last seen live
+}
 
-func (g gatewayCluster) Peers() []string {
+// peerMemory is how long a node that left still counts as a peer for the
+// origins of its pages.
+const peerMemory = 10 * time.Minute
+
+func (g *gatewayCluster) Peers() []string {
+	now := time.Now()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.seen == nil {
+		g.seen = map[string]time.Time{}
+	}
+	for _, n := range g.c.Peers() {
+		g.seen[n.URL] = now
+	}
+	out := make([]string, 0, len(g.seen))
+	for u, at := range g.seen {
+		if now.Sub(at) > peerMemory {
+			delete(g.seen, u)
+			continue
+		}
+		out = append(out, u)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Live lists the other live nodes' URLs: where a client may go when this
+// node is lost.
+func (g *gatewayCluster) Live() []string {
 	var out []string
 	for _, n := range g.c.Peers() {
 		out = append(out, n.URL)
@@ -183,7 +220,7 @@ func (g gatewayCluster) Peers() []string {
 	return out
 }
 
-func (g gatewayCluster) Ready() (bool, map[string]string) {
+func (g *gatewayCluster) Ready() (bool, map[string]string) {
 	state := map[string]string{"node": g.c.ID(), "redis": "ok"}
 	up := g.c.Up()
 	if !up {

@@ -116,6 +116,9 @@ type Welcome struct {
 	Limits       LimitsInfo    `json:"limits"`
 	// Resume lets this participant's next connection take back its seat.
 	Resume string `json:"resume"`
+	// Nodes are the base URLs of the cluster's other live nodes: where the
+	// client joins again, with Resume, when its node cannot be reached.
+	Nodes []string `json:"nodes,omitempty"`
 }
 
 // NewWelcome fills in the constant parts of a welcome.
