@@ -92,6 +92,11 @@ type Options struct {
 	// nodes that hold a part of it. It runs on the cluster's goroutine and
 	// must not block.
 	Parts func(room string, others []Node)
+	// Claimed, when set, is told of each room open here that a heartbeat
+	// claimed for this node (its holder's part closed or its node was lost;
+	// or Redis lost the directory). It runs on the cluster's goroutine and
+	// must not block.
+	Claimed func(room string)
 
 	// Interval between heartbeats, TTL of the node's record (a node that
 	// stops beating is gone after it), and Grace: how long a room claimed
@@ -294,8 +299,11 @@ func (c *Cluster) SetLocal(local func() []Room, load func(local []Room) Load) {
 	c.o.Local, c.o.Load = local, load
 }
 
-// SetParts makes rooms span nodes (Options.Parts); call it before Start.
-func (c *Cluster) SetParts(parts func(room string, others []Node)) { c.o.Parts = parts }
+// SetParts makes rooms span nodes (Options.Parts, Options.Claimed); call
+// it before Start.
+func (c *Cluster) SetParts(parts func(room string, others []Node), claimed func(room string)) {
+	c.o.Parts, c.o.Claimed = parts, claimed
+}
 
 // ID is this node's id.
 func (c *Cluster) ID() string { return c.o.ID }
@@ -567,6 +575,9 @@ func (c *Cluster) reconcile(ctx context.Context, local []Room, dir map[string]st
 			if got == c.o.ID {
 				view.Rooms = upsert(view.Rooms, Room{Name: r.Name, Node: c.o.ID, Participants: r.Participants})
 				delete(c.conflicts, r.Name)
+				if c.o.Claimed != nil {
+					c.o.Claimed(r.Name)
+				}
 				continue
 			}
 			owner = got

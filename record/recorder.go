@@ -43,6 +43,9 @@ type Checkpoint struct {
 	Entries uint64 // entries it covers (seq-1)
 	Head    string // hash of entry Entries
 	Final   bool
+	// Sig is the server's signature of Statement (base64url): a record that
+	// continues this one after its node was lost quotes it.
+	Sig string
 }
 
 // Statement is the text to sign for c.
@@ -211,7 +214,7 @@ func (r *Recorder) checkpoint(final bool) (Checkpoint, error) {
 	if err != nil {
 		return Checkpoint{}, err
 	}
-	c := Checkpoint{Record: r.id, Seq: e.Seq, Entries: e.Seq - 1, Head: e.Head, Final: final}
+	c := Checkpoint{Record: r.id, Seq: e.Seq, Entries: e.Seq - 1, Head: e.Head, Final: final, Sig: e.Sig}
 	r.mu.Lock()
 	r.checkpoints[c.Seq] = c
 	r.mu.Unlock()

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -77,6 +78,82 @@ type Report struct {
 	Unsigned    uint64   // entries after the last server checkpoint that no signature covers
 	Warnings    []string // not failures: what a reader should know
 	ServerKey   string   // the key the checkpoints were checked with
+	// Continues is set when this record continues one whose node was lost
+	// (a room that spans nodes): the last checkpoint of that record its new
+	// keeper had heard, whose server signature this record's verification
+	// checked. CheckContinuation checks it against that record itself.
+	Continues *Continuation
+
+	heads map[uint64]string // checkpoint seq -> head it signs
+}
+
+// Continuation is where a record takes over from a previous one.
+type Continuation struct {
+	Record  string // the previous record's id
+	Seq     uint64 // the seq of its checkpoint
+	Entries uint64 // the entries that checkpoint covers
+	Head    string // the hash of the last of them
+	At      uint64 // the entry of this record that says so
+}
+
+// EventContinues is the room event that opens a record continuing another:
+// data "previous", "previous_seq", "previous_checkpoint" (the statement) and
+// "previous_signature" (the server's signature of it).
+const EventContinues = "record-continues"
+
+// parseStatement reads a checkpoint statement back into its fields.
+func parseStatement(s string) (record string, entries uint64, head string, ok bool) {
+	lines := strings.Split(s, "\n")
+	if len(lines) != 5 || lines[0] != "parley checkpoint" || lines[4] != "" ||
+		!strings.HasPrefix(lines[1], "record ") || !strings.HasPrefix(lines[2], "entries ") || !strings.HasPrefix(lines[3], "head ") {
+		return "", 0, "", false
+	}
+	n, err := strconv.ParseUint(strings.TrimPrefix(lines[2], "entries "), 10, 64)
+	if err != nil {
+		return "", 0, "", false
+	}
+	record, head = strings.TrimPrefix(lines[1], "record "), strings.TrimPrefix(lines[3], "head ")
+	return record, n, head, string(Statement(record, n, head)) == s
+}
+
+// continues checks a record-continues event: the checkpoint it quotes must
+// be signed by the server key, which every node of a cluster shares.
+func (v *verifier) continues(e *Entry) error {
+	if v.rep.Continues != nil {
+		return &Failure{Entry: e.Seq, Reason: "a second record-continues"}
+	}
+	rec, entries, head, ok := parseStatement(e.Data["previous_checkpoint"])
+	seq, err := strconv.ParseUint(e.Data["previous_seq"], 10, 64)
+	if !ok || err != nil || rec != e.Data["previous"] || seq != entries+1 {
+		return &Failure{Entry: e.Seq, Reason: "record-continues quotes a malformed checkpoint"}
+	}
+	sig, err := b64strict.DecodeString(e.Data["previous_signature"])
+	if err != nil || !ed25519.Verify(v.serverKey, []byte(e.Data["previous_checkpoint"]), sig) {
+		return &Failure{Entry: e.Seq, Reason: "the checkpoint record-continues quotes is not signed by the server key " + v.rep.ServerKey}
+	}
+	v.rep.Continues = &Continuation{Record: rec, Seq: seq, Entries: entries, Head: head, At: e.Seq}
+	return nil
+}
+
+// CheckContinuation checks that rep continues prev: prev is the record its
+// record-continues names, and prev's checkpoint there signs the same head.
+// prev may be incomplete (its node was lost), not altered.
+func CheckContinuation(rep, prev *Report) error {
+	c := rep.Continues
+	switch {
+	case c == nil:
+		return fmt.Errorf("record %s continues no other record", rep.Record)
+	case prev.Record != c.Record:
+		return fmt.Errorf("record %s continues %s, not %s", rep.Record, c.Record, prev.Record)
+	}
+	head, ok := prev.heads[c.Seq]
+	switch {
+	case !ok:
+		return fmt.Errorf("record %s has no checkpoint at entry %d, where %s says it continues it", prev.Record, c.Seq, rep.Record)
+	case head != c.Head:
+		return fmt.Errorf("record %s's checkpoint at entry %d signs another head than the one %s continues from (altered)", prev.Record, c.Seq, rep.Record)
+	}
+	return nil
 }
 
 // Attestation is how far one identity's countersignatures vouch for the record.
@@ -532,6 +609,8 @@ func (v *verifier) entry(e *Entry, head string) error {
 		v.leaves = append(v.leaves, joined{e.Participant, e.Identity, e.Seq})
 	case "reconnecting":
 		v.drops = append(v.drops, joined{e.Participant, e.Identity, e.Seq})
+	case EventContinues:
+		return v.continues(e)
 	case TypeKey:
 		if k, err := b64strict.DecodeString(e.Key); err == nil && len(k) == ed25519.PublicKeySize {
 			v.keys[e.Participant] = append(v.keys[e.Participant], keyAnnounce{k, e.Identity, e.Seq, e.By, e.Sig})
@@ -558,6 +637,10 @@ func (v *verifier) entry(e *Entry, head string) error {
 			return &Failure{Entry: e.Seq, Reason: "the checkpoint's signature does not verify with the server key " + v.rep.ServerKey}
 		}
 		v.checkpoints[e.Seq] = *e
+		if v.rep.heads == nil {
+			v.rep.heads = map[uint64]string{}
+		}
+		v.rep.heads[e.Seq] = e.Head
 		v.rep.Checkpoints++
 		v.rep.LastSigned = e.Seq
 	case TypeCountersign:

@@ -52,7 +52,7 @@ func (m *Manager) CreateRoom(name string, s Settings) error {
 	if err := s.Validate(); err != nil {
 		return err
 	}
-	if err := m.place(context.Background(), name, true); err != nil {
+	if _, err := m.place(context.Background(), name, true); err != nil {
 		return err
 	}
 	m.mu.Lock()
@@ -145,8 +145,8 @@ func (m *Manager) UpdateSettings(ctx context.Context, name string, change func(*
 			}
 			r.route()
 		}
-		if s.Record && !old.Record && r.rec == nil && len(r.participants) > 0 {
-			_ = r.startRecording(nil) // a failure is logged; the settings stand
+		if s.Record && !old.Record && r.rec == nil && r.owner() && len(r.participants) > 0 {
+			_ = r.startRecording(nil, nil) // a failure is logged; the settings stand
 		}
 		r.event(EventSettings, nil, settingsData(s))
 		r.roomChanged(nil)
@@ -352,7 +352,13 @@ func (m *Manager) StartRecording(ctx context.Context, room string) (RecordingSta
 			// covers one meeting, and an empty room ends it.
 			return ErrRoomEmpty
 		}
-		if err := r.startRecording(nil); err != nil || r.rec == nil {
+		if !r.owner() {
+			// Another node keeps this room's record: it starts it there.
+			r.spanTell(SpanMessage{Kind: SpanRecord, On: true})
+			st = RecordingState{Active: true, Since: r.m.cfg.Now()}
+			return nil
+		}
+		if err := r.startRecording(nil, nil); err != nil || r.rec == nil {
 			return ErrRecordingFailed
 		}
 		st = r.state().Recording

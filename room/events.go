@@ -54,6 +54,8 @@ func (r *Room) event(typ string, p *Participant, data map[string]string) {
 	}
 	if r.rec != nil {
 		r.rec.rec.Event(e)
+	} else if p != nil && !p.remote() {
+		r.spanEvent(e)
 	}
 	if r.m.cfg.OnEvent != nil {
 		r.m.cfg.OnEvent(e)

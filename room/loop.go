@@ -43,6 +43,11 @@ type Room struct {
 
 	spans   map[string]*span // links to this room's parts on other nodes, by node (span.go)
 	remotes int              // participants who sit on other nodes
+	// part: another node's part keeps the room's record (spanrecord.go);
+	// remoteRec is that record's state and lastHead its last checkpoint.
+	part      bool
+	remoteRec RecordingState
+	lastHead  *CheckpointInfo
 
 	// info maps a track key to its owner for sub offers; written by the loop,
 	// read from media callbacks.
@@ -156,8 +161,8 @@ func (r *Room) join(p *Participant) error {
 		r.remove(old, ReasonReplaced)
 		p.resumeSeat(old)
 	}
-	if r.rec == nil && r.recordsFromFirstJoin() {
-		_ = r.startRecording(nil) // a failure is logged; the meeting goes on unrecorded
+	if r.rec == nil && r.owner() && r.recordsFromFirstJoin() {
+		_ = r.startRecording(nil, nil) // a failure is logged; the meeting goes on unrecorded
 	}
 	others := make([]ParticipantView, 0, len(r.participants))
 	for _, o := range r.participants {
@@ -224,13 +229,18 @@ func (r *Room) leave(p *Participant, reason string) {
 	r.router.forget(p.id)
 	r.tell(nil, func(c Client) { c.ParticipantLeft(p.id, p.identity, reason) })
 	if p.remote() {
-		// Its own node records and announces it.
+		// Its own node announces it; the record has it from here.
+		r.recordOnly(EventLeave, p, map[string]string{"reason": reason})
 		if p.interpreter() {
 			r.channelsChanged()
 		}
 		return
 	}
-	r.spanTell(SpanMessage{Kind: SpanLeft, ID: p.id, Reason: reason})
+	if reason != ReasonShutdown {
+		// A node that stops does not end its participants' seats: the other
+		// parts keep them while they come back through another node.
+		r.spanTell(SpanMessage{Kind: SpanLeft, ID: p.id, Reason: reason})
+	}
 	r.event(EventLeave, p, map[string]string{"reason": reason})
 	if p.interpreter() {
 		r.channelsChanged()

@@ -12,10 +12,11 @@ import (
 type Placement interface {
 	// Claim is asked before a room opens here. With here (the operator
 	// opens it on this node) the room is claimed for this node or refused;
-	// otherwise the cluster picks a node. nil: open it here. An
-	// *ElsewhereError: another node holds it. ErrPlacementUnavailable: no
-	// node can be chosen now.
-	Claim(ctx context.Context, room string, here bool) error
+	// otherwise the cluster picks a node. nil: open it here; with part, as a
+	// part of a room that another node holds and that spans nodes (that node
+	// keeps its record). An *ElsewhereError: another node holds it.
+	// ErrPlacementUnavailable: no node can be chosen now.
+	Claim(ctx context.Context, room string, here bool) (part bool, err error)
 	// Locate says where a room that is not open here is open: an
 	// *ElsewhereError, or nil when it is open nowhere else.
 	Locate(ctx context.Context, room string) error
@@ -41,10 +42,11 @@ func (m *Manager) open(name string) bool {
 	return m.rooms[name] != nil
 }
 
-// place asks the cluster about a room that is not open here.
-func (m *Manager) place(ctx context.Context, name string, here bool) error {
+// place asks the cluster about a room that is not open here; part: it
+// opens as a part of a room another node holds.
+func (m *Manager) place(ctx context.Context, name string, here bool) (part bool, err error) {
 	if m.cfg.Placement == nil || m.open(name) {
-		return nil
+		return false, nil
 	}
 	return m.cfg.Placement.Claim(ctx, name, here)
 }

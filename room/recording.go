@@ -3,6 +3,7 @@ package room
 import (
 	"crypto/ed25519"
 	"encoding/base64"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -46,6 +47,9 @@ type CheckpointInfo struct {
 	// must countersign this one, not a routine checkpoint that happened to be
 	// signed while the record was being sealed.
 	Final bool
+	// Sig is the server's signature of Statement, for a record that
+	// continues this one after its node was lost.
+	Sig string
 }
 
 // StartRecorder begins a record of room; checkpoint is called (from any
@@ -151,14 +155,15 @@ func (s *recording) seal(tracks map[string]*pubTrack, closing <-chan struct{}, s
 
 func (r *Room) recordingInfo() RecordingState {
 	if r.rec == nil {
-		return RecordingState{}
+		return r.remoteRec // another part's record, or none
 	}
 	return r.rec.state()
 }
 
 // startRecording begins a record of the meeting as it stands; by is who asked
-// (nil for --record-all and the operator).
-func (r *Room) startRecording(by *Participant) error {
+// (nil for --record-all and the operator). prev, when set, is the last
+// checkpoint of the record this one continues (its node was lost).
+func (r *Room) startRecording(by *Participant, prev *CheckpointInfo) error {
 	if r.rec != nil || r.m.cfg.StartRecorder == nil {
 		return nil
 	}
@@ -175,6 +180,11 @@ func (r *Room) startRecording(by *Participant) error {
 		r.rec.by = &ref
 	}
 	r.event(EventRecordStart, by, nil)
+	if prev != nil {
+		r.event(EventRecordContinues, nil, map[string]string{
+			"previous": prev.Record, "previous_seq": fmt.Sprint(prev.Seq), "previous_checkpoint": prev.Statement,
+			"previous_signature": prev.Sig})
+	}
 	// Who is already here, and their keys: the record must stand on its own.
 	for _, p := range r.participants {
 		data := map[string]string{"name": p.name, "present": "true"}
@@ -191,6 +201,7 @@ func (r *Room) startRecording(by *Participant) error {
 	}
 	r.m.log.Info("recording started", "room", r.name, "record", rec.ID())
 	r.roomChanged(nil)
+	r.spanRecording()
 	return nil
 }
 
@@ -206,6 +217,7 @@ func (r *Room) stopRecording(by *Participant) {
 	id := cur.rec.ID()
 	r.sealing[id] = cur.rec
 	r.roomChanged(nil)
+	r.spanRecording()
 	cur.seal(r.tracks, r.m.closing, func() {
 		r.box.post(func() { delete(r.sealing, id) })
 		r.m.log.Info("record sealed", "room", r.name, "record", id)
@@ -238,6 +250,9 @@ func (r *Room) lastKeyHolder(p *Participant) bool {
 }
 
 func (r *Room) sendCheckpoint(c CheckpointInfo) {
+	if r.owner() && len(r.spans) > 0 {
+		r.spanTell(SpanMessage{Kind: SpanCheckpoint, Checkpoint: &c})
+	}
 	for _, p := range r.participants {
 		if p.key == "" {
 			continue
@@ -253,14 +268,25 @@ func (r *Room) record(p *Participant, on bool) error {
 	if !p.can(auth.GrantRecord) {
 		return refuse(ErrForbidden, "your access token does not allow recording")
 	}
+	if !r.owner() {
+		r.spanTell(SpanMessage{Kind: SpanRecord, ID: p.id, On: on})
+		return nil
+	}
 	if on {
-		return r.startRecording(p)
+		return r.startRecording(p, nil)
 	}
 	r.stopRecording(p)
 	return nil
 }
 
 func (r *Room) countersign(p *Participant, record string, seq uint64, sig []byte) error {
+	if !r.owner() && !p.remote() {
+		if p.key == "" {
+			return refuse(ErrBadRequest, "you announced no key when joining, so your signature cannot be checked")
+		}
+		r.forwardCountersign(p, record, seq, sig) // the owner checks it
+		return nil
+	}
 	var rec Recorder
 	if r.rec != nil && r.rec.rec.ID() == record {
 		rec = r.rec.rec

@@ -160,7 +160,8 @@ var (
 func (m *Manager) Join(ctx context.Context, req JoinRequest) (*Participant, error) {
 	start := time.Now()
 	claims := req.Claims
-	if err := m.place(ctx, claims.Room, false); err != nil {
+	part, err := m.place(ctx, claims.Room, false)
+	if err != nil {
 		return nil, err
 	}
 	m.mu.Lock()
@@ -179,6 +180,7 @@ func (m *Manager) Join(ctx context.Context, req JoinRequest) (*Participant, erro
 	}
 	if r == nil {
 		r = newRoom(m, claims.Room)
+		r.part = part
 		m.rooms[claims.Room] = r
 		m.wg.Add(1)
 		go r.run()

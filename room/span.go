@@ -69,6 +69,11 @@ type SpanMessage struct {
 	Languages   []string                 `json:",omitempty"`
 	To          string                   `json:",omitempty"`
 	Data        string                   `json:",omitempty"`
+	Event       *Event                   `json:",omitempty"`
+	Recording   *RecordingState          `json:",omitempty"`
+	Checkpoint  *CheckpointInfo          `json:",omitempty"`
+	On          bool                     `json:",omitempty"`
+	Sig         []byte                   `json:",omitempty"`
 }
 
 // SpanPeer is a participant as its own part describes it to the others.
@@ -165,6 +170,10 @@ func (r *Room) attachSpan(s *span) {
 	r.m.log.Info("room part linked", "room", r.name, "node", s.node)
 	if len(r.languages) > 0 {
 		s.link.Send(SpanMessage{Kind: SpanLanguages, Languages: slices.Clone(r.languages)})
+	}
+	if r.owner() {
+		st := r.recordingInfo()
+		s.link.Send(SpanMessage{Kind: SpanRecording, Recording: &st})
 	}
 	for _, p := range r.participants {
 		if !p.remote() {
@@ -272,6 +281,8 @@ func (r *Room) spanMessage(s *span, m SpanMessage) {
 				r.ensureChannelTrack(o)
 			}
 		}
+	case SpanEvent, SpanRecording, SpanCheckpoint, SpanRecord, SpanCountersign:
+		r.spanRecordMessage(s, m)
 	case SpanE2EE:
 		if m.By == nil {
 			return
@@ -329,6 +340,18 @@ func (r *Room) remoteParticipant(s *span, sp *SpanPeer) {
 		if t.muted != p.muted[t.source] {
 			t.muted = p.muted[t.source]
 			channels = channels || (p.interpreter() && t.source == SourceMic)
+		}
+	}
+	if fresh && r.rec != nil {
+		// The owner sees them arrive: their part may have seated them
+		// before the link, so their own join event never came.
+		data := map[string]string{"name": p.name}
+		if p.e2ee {
+			data["e2ee"] = "true"
+		}
+		r.recordOnly(EventJoin, p, data)
+		if p.key != "" {
+			r.rec.rec.Key(p.id, p.identity, p.key)
 		}
 	}
 	if fresh {
@@ -421,6 +444,7 @@ func (r *Room) spanClosed(s *span) {
 			continue
 		}
 		p.state = StateReconnecting
+		r.recordOnly(EventReconnecting, p, nil)
 		r.participantChanged(p)
 		time.AfterFunc(grace, func() {
 			r.box.post(func() {

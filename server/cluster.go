@@ -74,24 +74,24 @@ type placement struct {
 	span bool
 }
 
-func (p placement) Claim(ctx context.Context, name string, here bool) error {
+func (p placement) Claim(ctx context.Context, name string, here bool) (bool, error) {
 	if p.span && !here {
 		_, elsewhere, err := p.c.Locate(ctx, name)
 		switch {
 		case err != nil:
-			return placementError(err)
+			return false, placementError(err)
 		case elsewhere:
-			return nil
+			return true, nil
 		}
 	}
 	n, err := p.c.Claim(ctx, name, here)
 	if err != nil {
-		return placementError(err)
+		return false, placementError(err)
 	}
 	if n.ID == p.c.ID() {
-		return nil
+		return false, nil
 	}
-	return &room.ElsewhereError{Node: n.ID, URL: n.URL}
+	return false, &room.ElsewhereError{Node: n.ID, URL: n.URL}
 }
 
 func (p placement) Locate(ctx context.Context, name string) error {
@@ -153,7 +153,7 @@ func (s *Server) startCluster(c *cluster.Cluster, admin *api.Options) {
 	l := &load{rooms: s.rooms, engine: s.engine}
 	c.SetLocal(l.local, l.measure)
 	if s.links != nil {
-		c.SetParts(s.relinkParts)
+		c.SetParts(s.relinkParts, s.rooms.Own)
 	}
 	c.Start()
 	s.gateway.SetCluster(&gatewayCluster{c: c})

@@ -62,7 +62,7 @@ func (a roomRecorder) Checkpoint() (room.CheckpointInfo, error) {
 // checkpointInfo keeps Final: the room tells the seal from routine
 // checkpoints by it.
 func checkpointInfo(c record.Checkpoint) room.CheckpointInfo {
-	return room.CheckpointInfo{Record: c.Record, Seq: c.Seq, Statement: string(c.Statement()), Final: c.Final}
+	return room.CheckpointInfo{Record: c.Record, Seq: c.Seq, Statement: string(c.Statement()), Final: c.Final, Sig: c.Sig}
 }
 
 func (a roomRecorder) Countersign(participant, identity string, key ed25519.PublicKey, seq uint64, sig []byte) error {

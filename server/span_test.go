@@ -1,8 +1,13 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -13,6 +18,7 @@ import (
 	"github.com/parleyhq/parley/client"
 	"github.com/parleyhq/parley/cluster/redistest"
 	"github.com/parleyhq/parley/config"
+	"github.com/parleyhq/parley/record"
 	"github.com/parleyhq/parley/server"
 	"github.com/parleyhq/parley/server/servertest"
 	"github.com/parleyhq/parley/signal"
@@ -179,4 +185,115 @@ func roster(c *client.Client) map[string]bool {
 		}
 	}
 	return in
+}
+
+// records lists the record folders in a node's data folder.
+func records(dataDir string) []string {
+	ms, _ := filepath.Glob(filepath.Join(dataDir, record.Dir, "*"))
+	return ms
+}
+
+// TestOneRecordAcrossNodesLinksAcrossALostOwner: in a recorded room that
+// spans two nodes, the node holding the room's claim keeps the one record:
+// the other node's participant's join, chat and countersignatures are in
+// it, and that node keeps none. When the owner is lost, the other node takes
+// the claim and continues in a new record whose first events link it, by a
+// signed checkpoint, to the lost one; both verify and the link checks.
+func TestOneRecordAcrossNodesLinksAcrossALostOwner(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	r := redistest.Start(t)
+	var dirs []string
+	nodes := servertest.StartCluster(t, r.URL(), []string{"node-a", "node-b"}, spanning, func(c *config.Config) {
+		c.RecordAll, c.CheckpointInterval, c.ReconnectGrace = true, 300*time.Millisecond, 20*time.Second
+		dirs = append(dirs, c.DataDir)
+	})
+	a, b := nodes[0], nodes[1]
+	until(t, ctx, "B sees A", func() bool { return len(b.Cluster().Peers()) == 1 })
+	keys := map[string]ed25519.PrivateKey{}
+	join := func(srv *server.Server, id string) *client.Client {
+		_, k, _ := ed25519.GenerateKey(rand.Reader)
+		keys[id] = k
+		c, err := client.Dial(ctx, client.Options{URL: srv.URL(), Room: "summit", Key: k,
+			Token: servertest.Mint(t, srv, "summit", id, servertest.Everyone...)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(c.Close)
+		if c.URL() != srv.URL() {
+			t.Fatalf("%s was sent to %s", id, c.URL())
+		}
+		return c
+	}
+	headA := join(a, "head-a")
+	headB := join(b, "head-b")
+	for i, c := range []*client.Client{headA, headB} {
+		if err := publishAV(ctx, c, []string{"head-a", "head-b"}[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []*client.Client{headA, headB} {
+		if err := waitInbound(ctx, c, 2, 5000); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// B's participant may join before the link: it learns of the record then.
+	if _, err := headB.WaitFor(ctx, func(typ string, raw []byte) bool {
+		return (typ == "welcome" || typ == "room-updated") && bytes.Contains(raw, []byte(`"recording":{"active":true`))
+	}); err != nil {
+		t.Error("B's participant was never told the room records")
+	}
+	if err := headB.Send(&signal.ChatSend{Type: "chat", Text: "said on B"}); err != nil {
+		t.Fatal(err)
+	}
+	opts := record.VerifyOptions{ServerKey: a.Signer().PublicKey()}
+	var recA string
+	until(t, ctx, "A's record holds B's participant, their chat and countersignature", func() bool {
+		rs := records(dirs[0])
+		if len(rs) != 1 {
+			return false
+		}
+		recA = rs[0]
+		rep, err := record.Verify(recA, opts)
+		return err == nil && slices.Contains(rep.Participants, "head-b") && rep.SignedUpTo["head-b"] > 0 &&
+			logHas(t, recA, `"said on B"`)
+	})
+	if rs := records(dirs[1]); len(rs) != 0 {
+		t.Fatalf("B keeps a record of its own too: %v", rs)
+	}
+
+	// A is lost: it stops beating and leaves the network.
+	a.Cluster().Halt()
+	sctx, scancel := context.WithTimeout(ctx, 10*time.Second)
+	_ = a.Shutdown(sctx)
+	scancel()
+
+	var recB string
+	until(t, ctx, "B continues the record", func() bool {
+		rs := records(dirs[1])
+		if len(rs) != 1 {
+			return false
+		}
+		recB = rs[0]
+		rep, err := record.Verify(recB, opts)
+		return err == nil && rep.Continues != nil
+	})
+	repB, _ := record.Verify(recB, opts)
+	repA, err := record.Verify(recA, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := record.CheckContinuation(repB, repA); err != nil {
+		t.Fatal(err)
+	}
+	if repB.Continues.Record != repA.Record || repB.Continues.At > 3 {
+		t.Errorf("B's record continues %+v; want A's %s, said at its start", repB.Continues, repA.Record)
+	}
+	t.Logf("B's record %s continues %s from entry %d", repB.Record, repA.Record, repB.Continues.Seq)
+}
+
+// logHas reports whether a record's log holds s.
+func logHas(t *testing.T, dir, s string) bool {
+	b, err := os.ReadFile(filepath.Join(dir, record.LogFile))
+	return err == nil && bytes.Contains(b, []byte(s))
 }

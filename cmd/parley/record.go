@@ -115,7 +115,7 @@ func verify(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: parley verify RECORD_DIR [--server-key KEY] [--signer IDENTITY=KEY ...] [--receipt FILE ...] [--readout FILE ...] [--allow-unsealed] [--allow-gaps]")
+		fmt.Fprintln(stderr, "usage: parley verify RECORD_DIR [--server-key KEY] [--signer IDENTITY=KEY ...] [--receipt FILE ...] [--readout FILE ...] [--previous RECORD_DIR] [--allow-unsealed] [--allow-gaps]")
 		fs.PrintDefaults()
 	}
 	serverKey := fs.String("server-key", "", "the server's public key (from parley key export), obtained independently of the record")
@@ -125,6 +125,7 @@ func verify(args []string, stdout, stderr io.Writer) error {
 	var receipts receiptFlags
 	fs.Var(&receipts, "receipt", "FILE: a participant's receipt (the checkpoints they countersigned, kept by their client); the record must match it (repeatable)")
 	allowGaps := fs.Bool("allow-gaps", false, "accept a signer whose countersignatures stop short of their leave (a crash, a killed tab): the events that rest on the server's word alone are reported, not failed")
+	previous := fs.String("previous", "", "RECORD_DIR: the record this one continues (its node was lost mid-meeting); it is verified too, as possibly incomplete, and the link between the two is checked")
 	var readouts readoutFlags
 	fs.Var(&readouts, "readout", "FILE: a readout of this record; its author's signature, its binding to the record's end and every citation and quote are checked (repeatable)")
 	pos, err := parseArgs(fs, args, "allow-unsealed", "allow-gaps") // a malformed --signer is a usage error
@@ -150,7 +151,29 @@ func verify(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return exitError{1}
 	}
+	if *previous != "" {
+		if err := checkPrevious(stdout, rep, *previous, o); err != nil {
+			return err
+		}
+	}
 	return checkReadouts(stdout, dir, readouts, signers)
+}
+
+// checkPrevious verifies the record rep continues, as a record whose node
+// was lost may be (without its end marker), and the link between them.
+func checkPrevious(w io.Writer, rep *record.Report, dir string, o record.VerifyOptions) error {
+	o.RequireEnd, o.Receipts, o.Signers = false, nil, nil
+	prev, err := record.Verify(dir, o)
+	printReport(w, dir, prev, err)
+	if err != nil {
+		return exitError{1}
+	}
+	if err := record.CheckContinuation(rep, prev); err != nil {
+		fmt.Fprintf(w, "link: BROKEN: %v\n", err)
+		return exitError{1}
+	}
+	fmt.Fprintf(w, "link: INTACT: %s continues %s from its checkpoint at entry %d (head %s)\n", rep.Record, prev.Record, rep.Continues.Seq, rep.Continues.Head)
+	return nil
 }
 
 type exitError struct{ code int }
@@ -202,6 +225,9 @@ func printReport(w io.Writer, dir string, rep *record.Report, err error) {
 	fmt.Fprintf(w, "  media: %s, %.1f MB verified\n", count(uint64(len(rep.Files)), "file"), float64(bytes)/1e6)
 	if len(rep.Participants) > 0 {
 		fmt.Fprintf(w, "  participants: %s\n", strings.Join(rep.Participants, ", "))
+	}
+	if c := rep.Continues; c != nil {
+		fmt.Fprintf(w, "  continues record %s (its node was lost) from its checkpoint at entry %d, whose server signature verifies (event %d); --previous checks that record too\n", c.Record, c.Seq, c.At)
 	}
 	if rep.ServerKey != "" {
 		fmt.Fprintf(w, "  server key %s: %s, the last covering event %d", rep.ServerKey, count(uint64(rep.Checkpoints), "checkpoint"), rep.LastSigned)
