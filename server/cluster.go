@@ -221,7 +221,8 @@ func (g *gatewayCluster) Live() []string {
 }
 
 func (g *gatewayCluster) Ready() (bool, map[string]string) {
-	state := map[string]string{"node": g.c.ID(), "redis": "ok"}
+	// nodes: how many live nodes this one sees (itself included).
+	state := map[string]string{"node": g.c.ID(), "redis": "ok", "nodes": strconv.Itoa(len(g.c.View().Nodes))}
 	up := g.c.Up()
 	if !up {
 		state["redis"] = "unreachable"

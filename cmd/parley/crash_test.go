@@ -38,7 +38,12 @@ func buildParley(t *testing.T) string {
 // arguments given, and returns its URL, its data folder and the process.
 func serveBinary(t *testing.T, bin string, args ...string) (string, string, *exec.Cmd) {
 	t.Helper()
-	data := t.TempDir()
+	return serveBinaryIn(t, bin, t.TempDir(), args...)
+}
+
+// serveBinaryIn is serveBinary on a data folder the test prepared.
+func serveBinaryIn(t *testing.T, bin, data string, args ...string) (string, string, *exec.Cmd) {
+	t.Helper()
 	srv := exec.Command(bin, append([]string{"serve", "--data", data, "--listen", "127.0.0.1:0", "--udp-port", "0"}, args...)...)
 	stderr, err := srv.StderrPipe()
 	if err != nil {
