@@ -37,8 +37,8 @@ type Gateway struct {
 	limits   Limits
 	joins    *joinLimiter
 	sockets  map[string]bool // paths of long-lived WebSockets besides /ws (HandleSocket); set before serving
-	draining atomic.Bool // shutting down: refuse joins, report not ready
-	cluster  Cluster     // nil for a node alone; set before serving
+	draining atomic.Bool     // shutting down: refuse joins, report not ready
+	cluster  Cluster         // nil for a node alone; set before serving
 }
 
 // Drain makes the gateway refuse new joins and report not ready.

@@ -50,10 +50,10 @@ type Engine struct {
 	// address). relaySubAPI passes the audio level on, so the other node
 	// finds the active speaker too.
 	relaySubAPI, relayPubAPI *webrtc.API
-	udp    *net.UDPConn
-	tcp    net.Listener
-	udpMux ice.UDPMux
-	tcpMux ice.TCPMux
+	udp                      *net.UDPConn
+	tcp                      net.Listener
+	udpMux                   ice.UDPMux
+	tcpMux                   ice.TCPMux
 
 	mu    sync.Mutex
 	peers map[*Peer]struct{}

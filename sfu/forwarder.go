@@ -42,10 +42,10 @@ type Forwarder struct {
 	// another node (relay peers only); 0 drops the level.
 	levelIn uint8
 	level   [1]byte
-	tcc      [2]byte
-	rtxSeq   uint16      // sequence of the RTX stream
-	resent   [256]resend // recent retransmissions, by sequence number
-	rtxBuf   []byte      // original sequence number + payload of one retransmission
+	tcc     [2]byte
+	rtxSeq  uint16      // sequence of the RTX stream
+	resent  [256]resend // recent retransmissions, by sequence number
+	rtxBuf  []byte      // original sequence number + payload of one retransmission
 	// For the stream's sender reports (sendreport.go): the RTP time of the
 	// last new packet sent and when, and what the stream carried.
 	srTS      uint32

@@ -16,10 +16,51 @@ const DEAD_AFTER_MS = 12000;
 const MAX_REDIRECTS = 3;
 
 /**
- * The signaling URL of the node the server last redirected this page to, '' for the page's own
- * node: reconnections go there, and back to the page's node when it cannot be reached.
+ * The signaling URL of the node this page's joins go to, '' for the page's own node: the node a
+ * redirect named, or the one that took the page in after its node was lost. Reconnections go
+ * there while it answers (it holds the seat), and on (unreachable) when it does not.
  */
-let redirectedTo = '';
+let nodeURL = '';
+
+/**
+ * The signaling URLs of the cluster's other live nodes, as the last welcome listed them. When the
+ * page's node dies the others keep its seat for a while; a reconnection finds one of them here,
+ * since the page's own origin may be the node that died.
+ * @type {string[]}
+ */
+let nodes = [];
+
+/**
+ * The signaling URL of a node's base URL; '' unless it is http or https, the only schemes the
+ * server names (anything else would be a mistake, or a page sent somewhere it must not go).
+ * @param {unknown} base
+ * @returns {string}
+ */
+function wsURL(base) {
+  /** @type {URL} */
+  let u;
+  try {
+    u = new URL(String(base));
+  } catch {
+    return '';
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') return '';
+  return `${u.protocol === 'https:' ? 'wss:' : 'ws:'}//${u.host}/ws`;
+}
+
+/**
+ * A node could not be reached (its socket failed to open, or closed before a welcome): the next
+ * join tries the node after it in the last welcome's list, then the page's own node, and round
+ * again, until one answers. Without a list that is the page's own node, which says where the
+ * room is now.
+ * @param {string} url
+ */
+function unreachable(url) {
+  const own = ownURL();
+  const ring = [...new Set([...nodes, own])];
+  const next = ring[(ring.indexOf(url) + 1) % ring.length];
+  nodeURL = next === own ? '' : next;
+}
 
 export class Signaling {
   /** @param {string} url  e.g. wss://host/ws */
@@ -42,6 +83,8 @@ export class Signaling {
     /** @type {Message | null} the join sent, sent again to the node a redirect names */
     this.joinMsg = null;
     this.redirects = 0;
+    /** whether a welcome came: a node that closes before one did not take the page in */
+    this.welcomed = false;
   }
 
   /**
@@ -50,8 +93,7 @@ export class Signaling {
    */
   connect() {
     return this.openSocket(this.url).catch((err) => {
-      // The node a redirect named is gone: the page's own node says where the room is now.
-      if (redirectedTo && this.url === redirectedTo) redirectedTo = '';
+      unreachable(this.url);
       throw err;
     });
   }
@@ -91,6 +133,13 @@ export class Signaling {
           this.follow(msg);
           return;
         }
+        if (msg.type === 'welcome' && this.ws === ws) {
+          // This node took the page in: later reconnections come back here, and go to the nodes
+          // it lists if it is lost.
+          this.welcomed = true;
+          nodeURL = url === ownURL() ? '' : url;
+          nodes = Array.isArray(msg.nodes) ? msg.nodes.map(wsURL).filter((/** @type {string} */ u) => u) : [];
+        }
         this.dispatch(msg);
       };
       ws.onclose = (ev) => {
@@ -101,6 +150,8 @@ export class Signaling {
           reject(new Error('could not connect to the server'));
           return;
         }
+        // Open, then closed before a welcome: a node on its way down, or one that lost the room.
+        if (!this.welcomed) unreachable(url);
         if (this.onclose) this.onclose(ev);
       };
       ws.onerror = () => {
@@ -179,21 +230,14 @@ export class Signaling {
    * @param {Message} msg
    */
   follow(msg) {
-    /** @type {URL | null} */
-    let u = null;
-    try {
-      u = new URL(String(msg.url));
-    } catch {
-      u = null;
-    }
+    const url = wsURL(msg.url);
     const join = this.joinMsg;
-    if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:') || !join || this.redirects >= MAX_REDIRECTS) {
+    if (!url || !join || this.redirects >= MAX_REDIRECTS) {
       this.dispatch({ type: 'error', code: 'internal', ref: 'join', message: 'the servers of this meeting could not agree where it is held; try again in a moment' });
       this.close();
       return;
     }
     this.redirects++;
-    const url = `${u.protocol === 'https:' ? 'wss:' : 'ws:'}//${u.host}/ws`;
     const old = this.ws;
     if (old) {
       old.onclose = null;
@@ -206,12 +250,12 @@ export class Signaling {
     }
     this.openSocket(url).then(
       () => {
-        redirectedTo = url;
+        nodeURL = url;
         this.url = url;
         this.send(join);
       },
       () => {
-        redirectedTo = '';
+        unreachable(url);
         this.stopLiveness();
         if (this.onclose) this.onclose(new CloseEvent('close', { code: 1006, reason: 'the node hosting the meeting cannot be reached' }));
       },
@@ -279,11 +323,16 @@ export function reconnectDelay(attempt, elapsedMs) {
 }
 
 /**
- * The signaling URL: the page's own host's, or the node a redirect named.
+ * The signaling URL to join through: the page's own node's, or the node a redirect or a lost
+ * node sent the page to.
  * @returns {string}
  */
 export function signalingURL() {
-  if (redirectedTo) return redirectedTo;
+  return nodeURL || ownURL();
+}
+
+/** @returns {string} the signaling URL of the node that served the page */
+function ownURL() {
   const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
   return `${scheme}//${location.host}/ws`;
 }
