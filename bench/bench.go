@@ -18,6 +18,7 @@ import (
 	"os"
 	"runtime/metrics"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -49,6 +50,9 @@ var ErrNotYet = errors.New("not yet implemented")
 type Config struct {
 	Scenario string
 	// URL is the server's base URL; its host must be a loopback address.
+	// Several, separated by commas, are nodes of one cluster whose rooms
+	// span nodes: participants join them in turn, the first (each room's
+	// first publisher) on the first.
 	URL string
 	// DataDir is the server's data folder: its signing key mints the tokens.
 	// Ignored when Signer is set.
@@ -132,8 +136,10 @@ func (c *Config) validate() error {
 	default:
 		return fmt.Errorf("unknown scenario %q (known: meeting, webinar, whep)", c.Scenario)
 	}
-	if err := CheckLoopback(c.URL); err != nil {
-		return err
+	for _, u := range c.urls() {
+		if err := CheckLoopback(u); err != nil {
+			return err
+		}
 	}
 	switch {
 	case c.Scenario == Meeting && c.Participants < 2:
@@ -159,6 +165,9 @@ func (c *Config) validate() error {
 	}
 	return nil
 }
+
+// urls are the nodes participants join, in turn.
+func (c *Config) urls() []string { return strings.Split(c.URL, ",") }
 
 // CheckLoopback refuses a server URL whose host is not a loopback address:
 // the load tool never sends traffic off this machine.
@@ -236,6 +245,7 @@ func (c *Config) plans(runID string) []plan {
 // participant is the run's view of one client.
 type participant struct {
 	plan
+	url      string // the node it joins
 	token    string
 	sources  []*client.Source
 	gotFirst chan struct{} // closed at the first media packet
@@ -435,8 +445,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 func (r *run) participants(signer *auth.Signer, plans []plan, rampTime time.Duration) ([]*participant, error) {
 	now := time.Now()
 	parts := make([]*participant, len(plans))
+	urls := r.cfg.urls()
 	for i, pl := range plans {
-		p := &participant{plan: pl, gotFirst: make(chan struct{})}
+		p := &participant{plan: pl, gotFirst: make(chan struct{}), url: urls[i%len(urls)]}
 		grants := []auth.Grant{auth.GrantJoin}
 		if pl.publish {
 			grants = append(grants, auth.GrantPublish)
@@ -477,7 +488,7 @@ func (r *run) join(ctx context.Context, p *participant, pumpCtx context.Context,
 	for i, s := range p.sources {
 		tracks[i] = Track{Source: s, Name: sourceName(s.Kind())}
 	}
-	spec := Participant{URL: r.cfg.URL, Room: p.room, Identity: p.identity, Token: p.token, Publish: tracks, Subscribe: p.subscribe, Watch: p.watch}
+	spec := Participant{URL: p.url, Room: p.room, Identity: p.identity, Token: p.token, Publish: tracks, Subscribe: p.subscribe, Watch: p.watch}
 	if p.subscribe {
 		spec.OnTrack = r.onTrack(p)
 	}

@@ -105,6 +105,9 @@ type Config struct {
 	// node hosts is served where it connected, and the nodes relay the
 	// room's media between them. Off: it is redirected to that node.
 	SpanRooms bool
+	// RelayPorts bounds the UDP ports of the media relay between nodes
+	// ("40000-40999"); empty: the system's ephemeral ports.
+	RelayPorts string
 }
 
 // Webhook is one receiver of room events.
@@ -301,6 +304,9 @@ func (c Config) validateCluster() error {
 			}
 		}
 	}
+	if _, _, err := c.RelayPortRange(); err != nil {
+		return keyErr("relay_ports", "%v", err)
+	}
 	if c.NodeID != "" && !nodeID.MatchString(c.NodeID) {
 		return keyErr("node_id", "%q is not 1 to 32 lower-case letters, digits and dashes", c.NodeID)
 	}
@@ -393,4 +399,18 @@ func engineURL(key, v string) error {
 		return keyErr(key, "%q is not an http:// or https:// URL", v)
 	}
 	return nil
+}
+
+// RelayPortRange parses RelayPorts: 0, 0 when it is empty.
+func (c Config) RelayPortRange() (lo, hi uint16, err error) {
+	if c.RelayPorts == "" {
+		return 0, 0, nil
+	}
+	a, b, ok := strings.Cut(c.RelayPorts, "-")
+	l, err1 := strconv.ParseUint(strings.TrimSpace(a), 10, 16)
+	h, err2 := strconv.ParseUint(strings.TrimSpace(b), 10, 16)
+	if !ok || err1 != nil || err2 != nil || l == 0 || h < l {
+		return 0, 0, fmt.Errorf("%q is not a range of UDP ports such as 40000-40999", c.RelayPorts)
+	}
+	return uint16(l), uint16(h), nil
 }

@@ -128,6 +128,8 @@ var keys = []Key{
 		field: func(c *Config) any { return &c.AdvertiseURL }},
 	{Name: "span_rooms", Usage: "in a cluster, serve a client on the node it reached even when another node hosts its room: rooms span nodes, which relay media between them; off: redirect it to that node",
 		field: func(c *Config) any { return &c.SpanRooms }},
+	{Name: "relay_ports", Usage: "UDP `ports` (LOW-HIGH) of the media relay between nodes of a cluster whose rooms span nodes; empty: the system's ephemeral ports",
+		field: func(c *Config) any { return &c.RelayPorts }},
 }
 
 // Keys lists every scalar setting in the order they are documented and printed.

@@ -212,6 +212,20 @@ func (n *nodeProcess) kill9(t *testing.T) {
 	<-n.exited
 }
 
+// term stops the node as an operator does (SIGTERM): it drains, and ends
+// when its meetings have moved off or ended.
+func (n *nodeProcess) term(t *testing.T) {
+	t.Helper()
+	if err := n.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-n.exited:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("%s did not stop 30 s after SIGTERM", n.id)
+	}
+}
+
 // knows reports whether n's meeting page lets its signaling go to other:
 // its Content-Security-Policy names other once n has seen it in the cluster.
 func (n *nodeProcess) knows(other *nodeProcess) (bool, string) {
@@ -273,6 +287,20 @@ func roomsOn(ctx context.Context, op *adminclient.Client) (map[string]int, error
 // sees and hears the others again; the page never leaves its reconnecting
 // state for an error.
 func TestBrowserComesBackAfterItsNodeIsKilled(t *testing.T) {
+	comesBackThroughAnotherNode(t, "killed", (*nodeProcess).kill9)
+}
+
+// TestBrowserMovesWhenItsNodeDrains: the same, with the node stopped as an
+// operator stops it (SIGTERM): it tells its pages the nodes live now, and
+// they take their seats there, as after a crash but without waiting for a
+// dead socket.
+func TestBrowserMovesWhenItsNodeDrains(t *testing.T) {
+	comesBackThroughAnotherNode(t, "drained", (*nodeProcess).term)
+}
+
+// comesBackThroughAnotherNode runs the page of a node that stop ends (how,
+// for the logs) and checks it comes back through the other node.
+func comesBackThroughAnotherNode(t *testing.T, how string, stop func(*nodeProcess, *testing.T)) {
 	bin := parleyCommand(t)
 	r := redistest.Start(t)
 	shared := t.TempDir()
@@ -363,9 +391,9 @@ func TestBrowserComesBackAfterItsNodeIsKilled(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	b.kill9(t)
 	killedAt := time.Now()
-	t.Logf("node-b killed")
+	stop(b, t)
+	t.Logf("node-b %s", how)
 	var (
 		reconnecting     bool          // the page showed its reconnecting state
 		welcomed         time.Duration // A welcomed the page (the page's clock)
@@ -377,8 +405,8 @@ func TestBrowserComesBackAfterItsNodeIsKilled(t *testing.T) {
 		case <-ctx.Done():
 			t.Fatal(ctx.Err())
 		case <-deadline:
-			t.Fatalf("10 s after the kill: reconnecting shown %v, welcomed by A after %v, seated again after %v, decoding again after %v",
-				reconnecting, welcomed, seated, decoding)
+			t.Fatalf("10 s after node-b %s: reconnecting shown %v, welcomed by A after %v, seated again after %v, decoding again after %v",
+				how, reconnecting, welcomed, seated, decoding)
 		case <-time.After(100 * time.Millisecond):
 		}
 		// The page says it is reconnecting, never that the meeting ended.
@@ -396,8 +424,8 @@ func TestBrowserComesBackAfterItsNodeIsKilled(t *testing.T) {
 		if ui.Reconnecting && !reconnecting {
 			reconnecting = true
 			said, _ := chromedp.Run(pg, chromedp.Evaluate[string](`document.getElementById('reconnecting').textContent.trim()`))
-			t.Logf("%v after the kill the page says: %q", time.Since(killedAt).Round(time.Millisecond), said)
-			screenshot(t, pg, "node-killed-reconnecting")
+			t.Logf("%v after node-b stopped the page says: %q", time.Since(killedAt).Round(time.Millisecond), said)
+			screenshot(t, pg, "node-"+how+"-reconnecting")
 		}
 		if welcomed == 0 {
 			events, err := socketEvents(pg)
@@ -442,12 +470,12 @@ func TestBrowserComesBackAfterItsNodeIsKilled(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("after node-b's kill: A welcomed the page after %v, steady-a saw it active again after %v, it decodes steady-a again after %v",
+	t.Logf("after node-b stopped: A welcomed the page after %v, steady-a saw it active again after %v, it decodes steady-a again after %v",
 		welcomed.Round(time.Millisecond), seated.Round(time.Millisecond), decoding.Round(time.Millisecond))
 	if !reconnecting {
 		t.Error("the page never showed that it was reconnecting")
 	}
-	screenshot(t, pg, "node-killed-back")
+	screenshot(t, pg, "node-"+how+"-back")
 
 	// The same seat, now on A, and media flows both ways again.
 	after, err := chromedp.Run(pg, chromedp.Evaluate[string](`window.parleyTest.state().self.id`))

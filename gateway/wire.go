@@ -164,6 +164,14 @@ func (c *conn) Close(reason string) {
 	case room.ReasonReplaced:
 		c.Send(signal.Errorf(signal.CodeReplaced, "you joined this room from somewhere else"))
 	case room.ReasonShutdown:
+		// In a cluster the client goes on through another node, where its
+		// seat waits (a room that spans nodes): the nodes live now, since
+		// those its welcome named may have changed.
+		if c.nodes != nil {
+			if ns := c.nodes(); len(ns) > 0 {
+				c.Send(&signal.Nodes{Type: "nodes", Nodes: ns})
+			}
+		}
 		// Clients hear why, so they wait for the server rather than give up.
 		c.Send(signal.Errorf(signal.CodeShuttingDown, "the server is shutting down; it will be back shortly"))
 		c.closeWith(websocket.StatusGoingAway, "server shutting down")

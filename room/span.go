@@ -1,10 +1,12 @@
 package room
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -526,3 +528,31 @@ func (nopClient) Candidate(string, webrtc.ICECandidateInit) {}
 func (nopClient) SubOffer(string, map[string]SubTrack)      {}
 func (nopClient) Error(error)                               {}
 func (nopClient) Close(string)                              {}
+
+// PartLink is one link of this node's part of a room, as the operator sees it.
+type PartLink struct {
+	Node     string // the other node
+	Remote   int    // its participants, seen here
+	Sent     int    // this node's tracks relayed to it
+	Received int    // its tracks relayed here
+}
+
+// Parts lists the links of room's part on this node, by node.
+func (m *Manager) Parts(ctx context.Context, room string) ([]PartLink, error) {
+	var out []PartLink
+	err := m.onLoop(ctx, room, func(r *Room) error {
+		for node, s := range r.spans {
+			l := PartLink{Node: node, Sent: len(s.subs)}
+			for _, p := range r.participants {
+				if p.span == s {
+					l.Remote++
+					l.Received += len(p.tracks)
+				}
+			}
+			out = append(out, l)
+		}
+		return nil
+	})
+	slices.SortFunc(out, func(a, b PartLink) int { return strings.Compare(a.Node, b.Node) })
+	return out, err
+}

@@ -115,7 +115,9 @@ func Start(cfg config.Config, log *slog.Logger, opts ...Option) (*Server, error)
 		public = []string{cfg.PublicIP}
 	}
 	candidates := candidatePolicy(cfg)
-	engine, err := sfu.NewEngine(sfu.Config{ListenIP: cfg.ListenIP(), Port: cfg.UDPPort, PublicIPs: public, Candidates: candidates, Logger: log, ForwardInterceptors: o.forward})
+	relayLo, relayHi, _ := cfg.RelayPortRange() // Validate checked it
+	engine, err := sfu.NewEngine(sfu.Config{ListenIP: cfg.ListenIP(), Port: cfg.UDPPort, PublicIPs: public, Candidates: candidates, Logger: log,
+		RelayPorts: [2]uint16{relayLo, relayHi}, ForwardInterceptors: o.forward})
 	if err != nil {
 		return nil, err
 	}

@@ -275,6 +275,13 @@ type Redirect struct {
 	Node string `json:"node"`
 }
 
+// Nodes refreshes the cluster's other live nodes (Welcome.Nodes): sent as
+// a node stops, before its shutting_down error.
+type Nodes struct {
+	Type  string   `json:"type"` // always "nodes"
+	Nodes []string `json:"nodes"`
+}
+
 // NewRedirect sends a client to the node at url.
 func NewRedirect(url, node string) *Redirect {
 	return &Redirect{Type: "redirect", URL: url, Node: node}

@@ -39,7 +39,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 		fs.PrintDefaults()
 	}
 	cfg := bench.Config{}
-	fs.StringVar(&cfg.URL, "url", "http://127.0.0.1:7880", "the server's base URL (a loopback address)")
+	fs.StringVar(&cfg.URL, "url", "http://127.0.0.1:7880", "the server's base URL (a loopback address); several, comma-separated, are nodes of a cluster whose rooms span nodes, joined in turn")
 	fs.StringVar(&cfg.DataDir, "data", config.Default().DataDir, "the server's data folder, whose key mints the tokens")
 	fs.IntVar(&cfg.Participants, "participants", 4, "participants per room (webinar: subscribers, plus one publisher)")
 	fs.IntVar(&cfg.Rooms, "rooms", 1, "rooms, each running the scenario")
@@ -98,8 +98,10 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 	default:
 		cfg.Pacing = *pacing
 	}
-	if err := bench.CheckLoopback(cfg.URL); err != nil {
-		return usageError{err}
+	for _, u := range strings.Split(cfg.URL, ",") {
+		if err := bench.CheckLoopback(u); err != nil {
+			return usageError{err}
+		}
 	}
 	cfg.Progress = stderr
 	if os.Getenv("GOGC") == "" {

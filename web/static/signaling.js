@@ -133,6 +133,11 @@ export class Signaling {
           this.follow(msg);
           return;
         }
+        if (msg.type === 'nodes' && this.ws === ws) {
+          // The node is stopping: these are the nodes to come back through.
+          nodes = Array.isArray(msg.nodes) ? msg.nodes.map(wsURL).filter((/** @type {string} */ u) => u) : nodes;
+          return;
+        }
         if (msg.type === 'welcome' && this.ws === ws) {
           // This node took the page in: later reconnections come back here, and go to the nodes
           // it lists if it is lost.
