@@ -101,28 +101,13 @@ type Continuation struct {
 // "previous_signature" (the server's signature of it).
 const EventContinues = "record-continues"
 
-// parseStatement reads a checkpoint statement back into its fields.
-func parseStatement(s string) (record string, entries uint64, head string, ok bool) {
-	lines := strings.Split(s, "\n")
-	if len(lines) != 5 || lines[0] != "parley checkpoint" || lines[4] != "" ||
-		!strings.HasPrefix(lines[1], "record ") || !strings.HasPrefix(lines[2], "entries ") || !strings.HasPrefix(lines[3], "head ") {
-		return "", 0, "", false
-	}
-	n, err := strconv.ParseUint(strings.TrimPrefix(lines[2], "entries "), 10, 64)
-	if err != nil {
-		return "", 0, "", false
-	}
-	record, head = strings.TrimPrefix(lines[1], "record "), strings.TrimPrefix(lines[3], "head ")
-	return record, n, head, string(Statement(record, n, head)) == s
-}
-
 // continues checks a record-continues event: the checkpoint it quotes must
 // be signed by the server key, which every node of a cluster shares.
 func (v *verifier) continues(e *Entry) error {
 	if v.rep.Continues != nil {
 		return &Failure{Entry: e.Seq, Reason: "a second record-continues"}
 	}
-	rec, entries, head, ok := parseStatement(e.Data["previous_checkpoint"])
+	rec, entries, head, ok := ParseStatement([]byte(e.Data["previous_checkpoint"]))
 	seq, err := strconv.ParseUint(e.Data["previous_seq"], 10, 64)
 	if !ok || err != nil || rec != e.Data["previous"] || seq != entries+1 {
 		return &Failure{Entry: e.Seq, Reason: "record-continues quotes a malformed checkpoint"}

@@ -81,7 +81,7 @@ func (r *Room) Name() string { return r.name }
 // run executes posted work until the room is empty and no join is pending.
 func (r *Room) run() {
 	defer r.m.wg.Done()
-	r.event(EventRoomStart, nil, nil)
+	r.event(EventRoomStart, nil, r.partData())
 	r.transcriptionChanged()
 	r.scheduleSpeakerTick()
 	for range r.box.wake {
@@ -114,7 +114,7 @@ func (r *Room) closeIfEmpty() bool {
 	r.endViewers()
 	// Under m.mu, so a new room of the same name cannot announce its start
 	// before this one's end.
-	r.event(EventRoomEnd, nil, nil)
+	r.event(EventRoomEnd, nil, r.partData())
 	delete(r.m.rooms, r.name)
 	r.m.log.Info("room closed", "room", r.name)
 	return true

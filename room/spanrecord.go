@@ -25,6 +25,16 @@ const (
 // and "previous_checkpoint" that checkpoint's signed statement (its head).
 const EventRecordContinues = "record-continues"
 
+// partData marks the start and end of a part (not the owner) of a room that
+// spans nodes: the room's own start and end are the owner's, and observers
+// (webhooks) hear of them once.
+func (r *Room) partData() map[string]string {
+	if r.part {
+		return map[string]string{"part": "true"}
+	}
+	return nil
+}
+
 // owner reports whether this part keeps the room's record.
 func (r *Room) owner() bool { return !r.part }
 
@@ -39,7 +49,8 @@ func (r *Room) recordOnly(typ string, p *Participant, data map[string]string) {
 
 // spanEvent passes one of this part's events on to the owner's record.
 func (r *Room) spanEvent(e Event) {
-	if r.part && len(r.spans) > 0 {
+	// The owner finds the active speaker itself: every microphone reaches it.
+	if r.part && len(r.spans) > 0 && e.Type != EventSpeaker {
 		r.spanTell(SpanMessage{Kind: SpanEvent, Event: &e})
 	}
 }

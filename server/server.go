@@ -190,7 +190,9 @@ func Start(cfg config.Config, log *slog.Logger, opts ...Option) (*Server, error)
 	if s.cluster != nil {
 		place = placement{c: s.cluster, span: cfg.SpanRooms}
 		onEvent = func(e room.Event) {
-			hooks.RoomEvent(e)
+			if e.Data["part"] != "true" { // a part's start and end are not the room's
+				hooks.RoomEvent(e)
+			}
 			switch e.Type {
 			case room.EventRoomEnd:
 				s.cluster.Ended(e.Room) // its claim goes at once

@@ -136,7 +136,7 @@ func (l *Links) dial(k key, n Node) {
 	defer l.wg.Done()
 	ln, err := l.connect(k, n)
 	l.mu.Lock()
-	if err != nil || l.links[k] != nil {
+	if err != nil || l.links[k] != nil || l.ctx.Err() != nil {
 		if l.links[k] == nil {
 			delete(l.links, k)
 		}
@@ -149,6 +149,9 @@ func (l *Links) dial(k key, n Node) {
 		}
 		return
 	}
+	// Installed in the same turn as the check: a link the other node
+	// dialed meanwhile finds this one and yields, or replaces it.
+	l.links[k] = ln
 	l.mu.Unlock()
 	l.run(k, ln, true)
 }
@@ -229,13 +232,9 @@ func (l *Links) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	l.run(k, ln, false)
 }
 
-// run attaches ln to the room and serves it until it ends.
+// run attaches ln, installed in l.links, to the room and serves it until it
+// ends.
 func (l *Links) run(k key, ln *link, dialed bool) {
-	if dialed {
-		l.mu.Lock()
-		l.links[k] = ln
-		l.mu.Unlock()
-	}
 	defer func() {
 		l.mu.Lock()
 		if l.links[k] == ln {
