@@ -298,3 +298,53 @@ func logHas(t *testing.T, dir, s string) bool {
 	b, err := os.ReadFile(filepath.Join(dir, record.LogFile))
 	return err == nil && bytes.Contains(b, []byte(s))
 }
+
+// TestModerationAcrossNodes: a moderator on one node mutes, then removes, a
+// participant on another; the participant's own node applies it and
+// everyone sees it.
+func TestModerationAcrossNodes(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	r := redistest.Start(t)
+	nodes := servertest.StartCluster(t, r.URL(), []string{"node-a", "node-b"}, spanning)
+	a, b := nodes[0], nodes[1]
+	until(t, ctx, "B sees A", func() bool { return len(b.Cluster().Peers()) == 1 })
+	mod := dialOn(t, ctx, a, auth.Claims{Subject: "chair", Room: "summit",
+		Grants: []auth.Grant{auth.GrantJoin, auth.GrantPublish, auth.GrantSubscribe, auth.GrantModerate}})
+	guest := dialOn(t, ctx, b, auth.Claims{Subject: "guest", Room: "summit", Grants: servertest.Everyone})
+	if err := publishAV(ctx, guest, "guest"); err != nil {
+		t.Fatal(err)
+	}
+	waitBytes(t, ctx, "the chair receives the guest", func() uint64 { n, _ := bytesFrom(mod, "guest", ""); return n }, 4000)
+	target := guest.Welcome().Self.ID
+
+	if err := mod.Send(&signal.Moderate{Type: "moderate", Action: "mute", Target: target, Source: signal.SourceMic}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := guest.WaitFor(ctx, func(typ string, raw []byte) bool { return typ == "muted" }); err != nil {
+		t.Fatalf("the guest was not told it was muted: %v", err)
+	}
+	if _, err := mod.WaitFor(ctx, func(typ string, raw []byte) bool {
+		return typ == "participant-updated" && bytes.Contains(raw, []byte(target)) && bytes.Contains(raw, []byte(`"muted":true`))
+	}); err != nil {
+		t.Fatalf("the chair never saw the guest muted: %v", err)
+	}
+	time.Sleep(500 * time.Millisecond) // packets on their way
+	before, _ := bytesFrom(mod, "guest", signal.SourceMic)
+	time.Sleep(time.Second)
+	if after, _ := bytesFrom(mod, "guest", signal.SourceMic); after != before {
+		t.Errorf("the guest's microphone still reaches the chair after the mute: %d bytes", after-before)
+	}
+
+	if err := mod.Send(&signal.Moderate{Type: "moderate", Action: "remove", Target: target}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := guest.WaitFor(ctx, func(typ string, raw []byte) bool { return typ == "removed" }); err != nil {
+		t.Fatalf("the guest was not told it was removed: %v", err)
+	}
+	if _, err := mod.WaitFor(ctx, func(typ string, raw []byte) bool {
+		return typ == "participant-left" && bytes.Contains(raw, []byte(target)) && bytes.Contains(raw, []byte(`"removed"`))
+	}); err != nil {
+		t.Fatalf("the chair never saw the guest leave: %v", err)
+	}
+}
