@@ -139,6 +139,9 @@ type Room struct {
 	Name         string `json:"name"`
 	Node         string `json:"node,omitempty"`
 	Participants int    `json:"participants"`
+	// Part: the node holds a part of the room, another its claim (rooms
+	// that span nodes).
+	Part bool `json:"part,omitempty"`
 }
 
 // View is the cluster as this node last read it.
@@ -188,6 +191,7 @@ type Cluster struct {
 	pins      map[string]time.Time // rooms claimed for this node and not opened yet, since when
 	lastLocal map[string]bool      // rooms open here at the last heartbeat
 	conflicts map[string]string    // rooms open here but claimed by another node: that node
+	unowned   map[string]time.Time // parts open here whose room has no live claim, since when
 }
 
 // quiet keeps go-redis's own log lines out of the node's log: this package
@@ -248,6 +252,7 @@ func New(o Options) (*Cluster, error) {
 		ctx: ctx, cancel: cancel, done: make(chan struct{}), nudge: make(chan struct{}, 1),
 		view: View{Self: o.ID}, started: time.Now().UTC(),
 		pins: map[string]time.Time{}, lastLocal: map[string]bool{}, placed: map[string]int{}, conflicts: map[string]string{},
+		unowned: map[string]time.Time{},
 	}, nil
 }
 
@@ -567,11 +572,28 @@ func (c *Cluster) reconcile(ctx context.Context, local []Room, dir map[string]st
 			delete(c.conflicts, r.Name)
 			continue
 		}
+		if ok && live[owner] {
+			delete(c.unowned, r.Name)
+		}
+		if (!ok || !live[owner]) && r.Part && c.o.Parts != nil {
+			// A part waits before it takes the claim: after Redis lost the
+			// directory, the owner claims its room again at its next
+			// heartbeat, and a part that claimed first would make two.
+			since, seen := c.unowned[r.Name]
+			if !seen {
+				c.unowned[r.Name] = now
+				continue
+			}
+			if now.Sub(since) < c.partWait() {
+				continue
+			}
+		}
 		if !ok || !live[owner] {
 			got, err := c.claim.Run(ctx, c.rdb, []string{roomsKey}, r.Name, c.o.ID, nodeKey).Text()
 			if err != nil && !errors.Is(err, redis.Nil) {
 				continue // the next heartbeat tries again
 			}
+			delete(c.unowned, r.Name)
 			if got == c.o.ID {
 				view.Rooms = upsert(view.Rooms, Room{Name: r.Name, Node: c.o.ID, Participants: r.Participants})
 				delete(c.conflicts, r.Name)
@@ -615,8 +637,17 @@ func (c *Cluster) reconcile(ctx context.Context, local []Room, dir map[string]st
 			delete(c.pins, name)
 		}
 	}
+	for name := range c.unowned {
+		if !open[name] {
+			delete(c.unowned, name)
+		}
+	}
 	c.lastLocal = open
 }
+
+// partWait is how long a part waits for its room's owner to claim the room
+// again before taking the claim itself.
+func (c *Cluster) partWait() time.Duration { return 3*c.o.Interval + time.Second }
 
 func upsert(rooms []Room, r Room) []Room {
 	i, found := slices.BinarySearchFunc(rooms, r.Name, func(a Room, name string) int { return strings.Compare(a.Name, name) })

@@ -45,7 +45,7 @@ type Room struct {
 	remotes int              // participants who sit on other nodes
 	// part: another node's part keeps the room's record (spanrecord.go);
 	// remoteRec is that record's state and lastHead its last checkpoint.
-	part      bool
+	part      atomic.Bool // written by the loop (and before it starts); read by Rooms
 	remoteRec RecordingState
 	lastHead  *CheckpointInfo
 

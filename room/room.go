@@ -180,7 +180,7 @@ func (m *Manager) Join(ctx context.Context, req JoinRequest) (*Participant, erro
 	}
 	if r == nil {
 		r = newRoom(m, claims.Room)
-		r.part = part
+		r.part.Store(part)
 		m.rooms[claims.Room] = r
 		m.wg.Add(1)
 		go r.run()
@@ -218,7 +218,7 @@ func (m *Manager) Rooms() []RoomInfo {
 	m.mu.Unlock()
 	out := make([]RoomInfo, 0, len(rooms))
 	for _, r := range rooms {
-		out = append(out, RoomInfo{Name: r.name, Participants: int(r.count.Load())})
+		out = append(out, RoomInfo{Name: r.name, Participants: int(r.count.Load()), Part: r.part.Load()})
 	}
 	return out
 }

@@ -29,14 +29,14 @@ const EventRecordContinues = "record-continues"
 // spans nodes: the room's own start and end are the owner's, and observers
 // (webhooks) hear of them once.
 func (r *Room) partData() map[string]string {
-	if r.part {
+	if r.part.Load() {
 		return map[string]string{"part": "true"}
 	}
 	return nil
 }
 
 // owner reports whether this part keeps the room's record.
-func (r *Room) owner() bool { return !r.part }
+func (r *Room) owner() bool { return !r.part.Load() }
 
 // recordOnly writes an event about a remote participant into this part's
 // record, without telling observers: webhooks hear of each event once, from
@@ -50,7 +50,7 @@ func (r *Room) recordOnly(typ string, p *Participant, data map[string]string) {
 // spanEvent passes one of this part's events on to the owner's record.
 func (r *Room) spanEvent(e Event) {
 	// The owner finds the active speaker itself: every microphone reaches it.
-	if r.part && len(r.spans) > 0 && e.Type != EventSpeaker {
+	if r.part.Load() && len(r.spans) > 0 && e.Type != EventSpeaker {
 		r.spanTell(SpanMessage{Kind: SpanEvent, Event: &e})
 	}
 }
@@ -77,7 +77,7 @@ func (r *Room) spanRecordMessage(s *span, m SpanMessage) {
 			}
 		}
 	case SpanRecording:
-		if m.Recording == nil || !r.part {
+		if m.Recording == nil || !r.part.Load() {
 			return
 		}
 		r.remoteRec = *m.Recording
@@ -86,7 +86,7 @@ func (r *Room) spanRecordMessage(s *span, m SpanMessage) {
 		}
 		r.roomChanged(nil)
 	case SpanCheckpoint:
-		if c := m.Checkpoint; c != nil && r.part {
+		if c := m.Checkpoint; c != nil && r.part.Load() {
 			r.lastHead = c
 			r.sendCheckpoint(*c)
 		}
@@ -121,10 +121,10 @@ func (r *Room) forwardCountersign(p *Participant, record string, seq uint64, sig
 // (the owner's part closed, or its node was lost). A record the owner was
 // keeping goes on here, in a new record linked to its last checkpoint.
 func (r *Room) takeOver() {
-	if !r.part {
+	if !r.part.Load() {
 		return
 	}
-	r.part = false
+	r.part.Store(false)
 	prev := r.lastHead
 	r.lastHead, r.remoteRec = nil, RecordingState{}
 	r.m.log.Info("this part now keeps the room's record", "room", r.name)

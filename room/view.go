@@ -241,5 +241,8 @@ type ParticipantInfo struct {
 // RoomInfo summarises a room.
 type RoomInfo struct {
 	Name         string
-	Participants int
+	Participants int // this node's own
+	// Part: another node holds the room's claim; this node holds a part of
+	// it (a room that spans nodes).
+	Part bool
 }

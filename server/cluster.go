@@ -126,7 +126,7 @@ func (l *load) local() []cluster.Room {
 	rooms := l.rooms.Rooms()
 	out := make([]cluster.Room, len(rooms))
 	for i, r := range rooms {
-		out[i] = cluster.Room{Name: r.Name, Participants: r.Participants}
+		out[i] = cluster.Room{Name: r.Name, Participants: r.Participants, Part: r.Part}
 	}
 	return out
 }

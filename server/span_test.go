@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/json"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/parleyhq/parley/auth"
 	"github.com/parleyhq/parley/client"
+	"github.com/parleyhq/parley/cluster"
 	"github.com/parleyhq/parley/cluster/redistest"
 	"github.com/parleyhq/parley/config"
 	"github.com/parleyhq/parley/record"
@@ -346,5 +348,51 @@ func TestModerationAcrossNodes(t *testing.T) {
 		return typ == "participant-left" && bytes.Contains(raw, []byte(target)) && bytes.Contains(raw, []byte(`"removed"`))
 	}); err != nil {
 		t.Fatalf("the chair never saw the guest leave: %v", err)
+	}
+}
+
+// TestSpanningRoomSurvivesARedisRestart: the links between a room's parts
+// do not go through Redis; while it is down the relay carries on, and once
+// it is back (empty) the nodes claim and join their parts again, and a new
+// participant through the second node is served there.
+func TestSpanningRoomSurvivesARedisRestart(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	r := redistest.Start(t)
+	nodes := servertest.StartCluster(t, r.URL(), []string{"node-a", "node-b"}, spanning)
+	a, b := nodes[0], nodes[1]
+	until(t, ctx, "B sees A", func() bool { return len(b.Cluster().Peers()) == 1 })
+	head := dialOn(t, ctx, a, auth.Claims{Subject: "head-a", Room: "summit", Grants: servertest.Everyone})
+	guest := dialOn(t, ctx, b, auth.Claims{Subject: "head-b", Room: "summit", Grants: servertest.Everyone})
+	if err := publishAV(ctx, head, "head-a"); err != nil {
+		t.Fatal(err)
+	}
+	from := func(c *client.Client) func() uint64 {
+		return func() uint64 { n, _ := bytesFrom(c, "head-a", ""); return n }
+	}
+	waitBytes(t, ctx, "B's participant receives A's", from(guest), 4000)
+
+	r.Stop()
+	until(t, ctx, "B's /readyz reports Redis unreachable", func() bool {
+		body, status := readyz(t, b)
+		return status == http.StatusServiceUnavailable && body["redis"] == "unreachable"
+	})
+	waitBytes(t, ctx, "the relay carries on while Redis is down", from(guest), from(guest)()+20000)
+	// The part open on B still admits people.
+	aide := dialOn(t, ctx, b, auth.Claims{Subject: "aide-b", Room: "summit", Grants: servertest.Everyone})
+	waitBytes(t, ctx, "a participant joining B while Redis is down receives A's", from(aide), 4000)
+
+	r.Restart() // empty: it kept nothing
+	until(t, ctx, "A holds the room's claim again, B sees it", func() bool {
+		return slices.Contains(b.Cluster().View().Rooms, cluster.Room{Name: "summit", Node: "node-a", Participants: 1})
+	})
+	late := dialOn(t, ctx, b, auth.Claims{Subject: "late-b", Room: "summit", Grants: servertest.Everyone})
+	waitBytes(t, ctx, "a participant joining B after the restart receives A's", from(late), 4000)
+	for _, n := range nodes {
+		id := n.Cluster().ID()
+		until(t, ctx, id+" still linked", func() bool {
+			parts, err := n.Rooms().Parts(ctx, "summit")
+			return err == nil && len(parts) == 1
+		})
 	}
 }
