@@ -22,7 +22,6 @@ import (
 	"github.com/parleyhq/parley/record"
 	"github.com/parleyhq/parley/server/servertest"
 	"github.com/parleyhq/parley/signal"
-	"github.com/pion/webrtc/v4"
 )
 
 // TestKilledNodeSeatsAndRecordCarryOver: two nodes as processes, a recorded
@@ -90,11 +89,11 @@ func TestKilledNodeSeatsAndRecordCarryOver(t *testing.T) {
 	headA := join(urlA, "head-a", "")
 	headB := join(urlB, "head-b", "") // A holds the room: B opens a part of it
 	for id, c := range map[string]*client.Client{"head-a": headA, "head-b": headB} {
-		if err := publishSynthetic(ctx, c, id); err != nil {
+		if err := servertest.PublishAV(ctx, c, id); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := waitMedia(ctx, headB, 2); err != nil {
+	if err := servertest.WaitInbound(ctx, headB, 2, 2000); err != nil {
 		t.Fatalf("head-b never received head-a through the relay: %v", err)
 	}
 	if !slices.Contains(headA.Welcome().Nodes, urlB) {
@@ -126,7 +125,7 @@ func TestKilledNodeSeatsAndRecordCarryOver(t *testing.T) {
 	}); err != nil {
 		t.Fatalf("head-b never saw head-a back: %v", err)
 	}
-	if err := publishSynthetic(ctx, back, "head-a"); err != nil {
+	if err := servertest.PublishAV(ctx, back, "head-a"); err != nil {
 		t.Fatal(err)
 	}
 
@@ -172,44 +171,6 @@ func TestKilledNodeSeatsAndRecordCarryOver(t *testing.T) {
 	for _, want := range []string{"INCOMPLETE: INTACT UP TO ITS LAST CHECKPOINT", "continues record", "link: INTACT"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("verify output lacks %q:\n%s", want, out)
-		}
-	}
-}
-
-// publishSynthetic publishes a synthetic microphone and camera until ctx ends.
-func publishSynthetic(ctx context.Context, c *client.Client, name string) error {
-	a, err := client.SyntheticTrack(webrtc.RTPCodecTypeAudio, name+"-a", name)
-	if err != nil {
-		return err
-	}
-	v, err := client.SyntheticTrack(webrtc.RTPCodecTypeVideo, name+"-v", name)
-	if err != nil {
-		return err
-	}
-	if err := c.Publish(ctx, map[webrtc.TrackLocal]string{a: signal.SourceMic, v: signal.SourceCamera}); err != nil {
-		return err
-	}
-	go client.Pump(ctx, a)
-	go client.Pump(ctx, v)
-	return nil
-}
-
-// waitMedia waits until c receives media on want tracks.
-func waitMedia(ctx context.Context, c *client.Client, want int) error {
-	for {
-		n := 0
-		for _, in := range c.Inbound() {
-			if in.Bytes.Load() > 2000 {
-				n++
-			}
-		}
-		if n >= want {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
 		}
 	}
 }
