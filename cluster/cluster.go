@@ -97,6 +97,11 @@ type Options struct {
 	// or Redis lost the directory). It runs on the cluster's goroutine and
 	// must not block.
 	Claimed func(room string)
+	// Up, when set, is told each time the node registers after Redis could
+	// not be reached, or for the first time (to write again what a Redis
+	// that restarted empty lost). It runs on the cluster's goroutine and
+	// must not block.
+	Up func()
 
 	// Interval between heartbeats, TTL of the node's record (a node that
 	// stops beating is gone after it), and Grace: how long a room claimed
@@ -309,6 +314,9 @@ func (c *Cluster) SetLocal(local func() []Room, load func(local []Room) Load) {
 func (c *Cluster) SetParts(parts func(room string, others []Node), claimed func(room string)) {
 	c.o.Parts, c.o.Claimed = parts, claimed
 }
+
+// SetUp sets Options.Up; call it before Start.
+func (c *Cluster) SetUp(up func()) { c.o.Up = up }
 
 // ID is this node's id.
 func (c *Cluster) ID() string { return c.o.ID }
@@ -548,6 +556,9 @@ func (c *Cluster) reconcile(ctx context.Context, local []Room, dir map[string]st
 			c.log.Info("cluster: Redis answers again; the node is registered and claims its rooms")
 		} else {
 			c.log.Info("cluster: registered", "url", c.o.URL, "nodes", len(view.Nodes))
+		}
+		if c.o.Up != nil {
+			c.o.Up()
 		}
 	}
 	c.wasUp, c.everUp = true, true

@@ -61,6 +61,8 @@ type Config struct {
 	// Placement, when set, is asked before a room that is not open here
 	// opens or is watched (placement.go); nil: this node alone.
 	Placement Placement
+	// Bans, when set, shares revocations across the cluster (bans.go).
+	Bans Bans
 }
 
 // Manager owns all rooms of this node. Rooms are made on first join and go
@@ -84,20 +86,26 @@ type Manager struct {
 	denied map[string]map[string]bool
 }
 
-// deny revokes a token id (and, for personal tokens, the identity) in room.
+// deny revokes a token id (and, for personal tokens, the identity) in
+// room, here and, in a cluster, on every node.
 func (m *Manager) deny(room, tokenID, identity string, personal bool) {
+	keys := banKeys(tokenID, identity, personal)
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	m.denyLocked(room, keys)
+	m.mu.Unlock()
+	if m.cfg.Bans != nil && len(keys) > 0 {
+		m.cfg.Bans.Ban(room, keys)
+	}
+}
+
+func (m *Manager) denyLocked(room string, keys []string) {
 	d := m.denied[room]
 	if d == nil {
 		d = map[string]bool{}
 		m.denied[room] = d
 	}
-	if tokenID != "" {
-		d["jti:"+tokenID] = true
-	}
-	if personal {
-		d["identity:"+identity] = true
+	for _, k := range keys {
+		d[k] = true
 	}
 }
 
@@ -163,6 +171,9 @@ func (m *Manager) Join(ctx context.Context, req JoinRequest) (*Participant, erro
 	part, err := m.place(ctx, claims.Room, false)
 	if err != nil {
 		return nil, err
+	}
+	if m.bannedElsewhere(ctx, claims) {
+		return nil, ErrRevoked
 	}
 	m.mu.Lock()
 	if m.done {

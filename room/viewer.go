@@ -87,6 +87,9 @@ func (m *Manager) Watch(ctx context.Context, claims *auth.Claims, identity strin
 	if !claims.Has(auth.GrantSubscribe) {
 		return nil, "", ErrNoSubscribe
 	}
+	if m.bannedElsewhere(ctx, claims) {
+		return nil, "", ErrRevoked
+	}
 	m.mu.Lock()
 	if m.done {
 		m.mu.Unlock()

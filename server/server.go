@@ -52,7 +52,7 @@ type Server struct {
 	asr     *transcribe.Service // nil without a speech recogniser
 	cluster *cluster.Cluster    // nil for a node alone (cluster.go)
 	links   *span.Links         // nil unless rooms span nodes (span.go)
-	parts   sync.WaitGroup      // exchanges with Redis about parts of rooms
+	parts   sync.WaitGroup      // exchanges with Redis about parts of rooms and bans
 
 	keyCreated bool
 
@@ -186,9 +186,13 @@ func Start(cfg config.Config, log *slog.Logger, opts ...Option) (*Server, error)
 		return nil, err
 	}
 	var place room.Placement
+	var roomBans room.Bans // nil, not a nil *clusterBans, for a node alone
 	onEvent := hooks.RoomEvent
 	if s.cluster != nil {
 		place = placement{c: s.cluster, span: cfg.SpanRooms}
+		bans := &clusterBans{c: s.cluster, wg: &s.parts}
+		s.cluster.SetUp(bans.rewrite)
+		roomBans = bans
 		onEvent = func(e room.Event) {
 			if e.Data["part"] != "true" { // a part's start and end are not the room's
 				hooks.RoomEvent(e)
@@ -217,6 +221,7 @@ func Start(cfg config.Config, log *slog.Logger, opts ...Option) (*Server, error)
 		OnEvent:       onEvent,
 		OnJoined:      s.metrics.ObserveJoin, // nil-safe
 		Placement:     place,
+		Bans:          roomBans,
 	})
 	healthTo.Store(s.rooms)
 	if s.cluster != nil && cfg.SpanRooms {
@@ -315,8 +320,8 @@ func (s *Server) doShutdown(ctx context.Context) error {
 	s.rooms.Close()
 	if s.links != nil {
 		s.links.Close() // the rooms closed theirs
-		s.parts.Wait()
 	}
+	s.parts.Wait() // parts' and bans' exchanges with Redis, before the cluster closes
 	if s.cluster != nil {
 		s.cluster.Close(ctx) // after the rooms: the node leaves the cluster, its claims with it
 	}

@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -395,4 +396,47 @@ func TestSpanningRoomSurvivesARedisRestart(t *testing.T) {
 			return err == nil && len(parts) == 1
 		})
 	}
+}
+
+// TestBanHoldsOnEveryNode: a participant removed with a ban on one node is
+// refused by the others too, also after Redis restarted empty (the node
+// that banned writes its bans again).
+func TestBanHoldsOnEveryNode(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	r := redistest.Start(t)
+	nodes := servertest.StartCluster(t, r.URL(), []string{"node-a", "node-b"}, spanning)
+	a, b := nodes[0], nodes[1]
+	until(t, ctx, "B sees A", func() bool { return len(b.Cluster().Peers()) == 1 })
+	chair := dialOn(t, ctx, a, auth.Claims{Subject: "chair", Room: "summit",
+		Grants: []auth.Grant{auth.GrantJoin, auth.GrantSubscribe, auth.GrantModerate}})
+	intruder := dialOn(t, ctx, a, auth.Claims{Subject: "intruder", Room: "summit", Grants: servertest.Everyone})
+	if err := chair.Send(&signal.Moderate{Type: "moderate", Action: "remove", Target: intruder.Welcome().Self.ID, Ban: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := intruder.WaitFor(ctx, func(typ string, raw []byte) bool { return typ == "removed" }); err != nil {
+		t.Fatal(err)
+	}
+	refused := func(what string) {
+		t.Helper()
+		until(t, ctx, what, func() bool {
+			c, err := client.Dial(ctx, client.Options{URL: b.URL(), Room: "summit",
+				Token: servertest.Mint(t, b, "summit", "intruder", servertest.Everyone...)})
+			if err == nil {
+				c.Close()
+				return false
+			}
+			var serr *signal.Error
+			return errors.As(err, &serr) && serr.Code == signal.CodeTokenRevoked
+		})
+	}
+	refused("the banned identity is refused by B")
+
+	r.Stop()
+	until(t, ctx, "A sees Redis gone", func() bool { _, status := readyz(t, a); return status == http.StatusServiceUnavailable })
+	r.Restart() // empty
+	until(t, ctx, "A writes its ban again into the new Redis", func() bool {
+		banned, err := b.Cluster().Banned(ctx, "summit", []string{"identity:intruder"})
+		return err == nil && banned
+	})
 }
