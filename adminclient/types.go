@@ -61,6 +61,9 @@ type Room struct {
 	// Of a room on another node than the one asked, only name, node and
 	// participants are known; the rest is that node's to tell.
 	Node string `json:"node,omitempty"`
+	// Parts are the other nodes that hold a part of a room that spans
+	// nodes, besides Node (whose participants Participants counts).
+	Parts []string `json:"parts,omitempty"`
 }
 
 // RoomList is the answer of GET /rooms.

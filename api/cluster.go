@@ -16,6 +16,10 @@ type Cluster interface {
 	// Rooms lists the rooms the other nodes host, as their last heartbeats
 	// reported them.
 	Rooms() []RemoteRoom
+	// Holders maps each room open on some node to the nodes that have it
+	// open (a room that spans nodes has several), as their last heartbeats
+	// reported them.
+	Holders() map[string][]string
 }
 
 // RemoteRoom is a room another node of the cluster hosts.
@@ -33,15 +37,26 @@ func (a *API) addRemote(out *adminclient.RoomList) {
 	}
 	self := a.cluster.Node()
 	out.Node = self
+	holders := a.cluster.Holders()
+	parts := func(name, node string) []string {
+		var out []string
+		for _, h := range holders[name] {
+			if h != node {
+				out = append(out, h)
+			}
+		}
+		return out
+	}
 	for i := range out.Rooms {
 		out.Rooms[i].Node = self
+		out.Rooms[i].Parts = parts(out.Rooms[i].Name, self)
 	}
 	for _, r := range a.cluster.Rooms() {
 		if r.Node == self || slices.ContainsFunc(out.Rooms, func(l adminclient.Room) bool { return l.Name == r.Name }) {
 			continue
 		}
 		out.Rooms = append(out.Rooms, adminclient.Room{Name: r.Name, Node: r.Node, Participants: r.Participants,
-			Languages: []string{}, Settings: fromSettings(room.Settings{})})
+			Languages: []string{}, Settings: fromSettings(room.Settings{}), Parts: parts(r.Name, r.Node)})
 	}
 	slices.SortStableFunc(out.Rooms, func(x, y adminclient.Room) int { return strings.Compare(x.Name, y.Name) })
 }

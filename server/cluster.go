@@ -249,5 +249,15 @@ func (a apiCluster) Rooms() []api.RemoteRoom {
 	return out
 }
 
+func (a apiCluster) Holders() map[string][]string {
+	out := map[string][]string{}
+	for _, n := range a.c.View().Nodes {
+		for _, r := range n.Rooms {
+			out[r.Name] = append(out[r.Name], n.ID)
+		}
+	}
+	return out
+}
+
 // Cluster is the node's membership of its cluster; nil for a node alone.
 func (s *Server) Cluster() *cluster.Cluster { return s.cluster }

@@ -133,6 +133,24 @@ func TestRoomSpansThreeNodes(t *testing.T) {
 		"node-b": {{Node: "node-a", Remote: 2, Sent: 2, Received: 3}, {Node: "node-c", Remote: 1, Sent: 2, Received: 0}},
 		"node-c": {{Node: "node-a", Remote: 2, Sent: 0, Received: 3}, {Node: "node-b", Remote: 1, Sent: 0, Received: 2}},
 	}
+	// The cluster view: each node lists the room with the other nodes
+	// holding parts of it.
+	for _, n := range nodes {
+		id := n.Cluster().ID()
+		until(t, ctx, id+" lists the room's other parts", func() bool {
+			list, err := admin(t, n).RoomList(ctx)
+			if err != nil || len(list.Rooms) != 1 {
+				return false
+			}
+			var others []string
+			for _, o := range []string{"node-a", "node-b", "node-c"} {
+				if o != id {
+					others = append(others, o)
+				}
+			}
+			return list.Rooms[0].Node == id && slices.Equal(list.Rooms[0].Parts, others)
+		})
+	}
 	for _, n := range nodes {
 		id := n.Cluster().ID()
 		until(t, ctx, id+" relays each track once", func() bool {

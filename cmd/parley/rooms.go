@@ -337,13 +337,18 @@ func printRooms(w io.Writer, rooms []adminclient.Room) {
 }
 
 // printClusterRooms lists the rooms of every node of a cluster. Of rooms on
-// other nodes than the one asked only the participants are known ("?").
+// other nodes than the one asked only the participants are known ("?"). A
+// room that spans nodes names its other parts after its node ("+node2").
 func printClusterRooms(w io.Writer, list adminclient.RoomList) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ROOM\tNODE\tPARTICIPANTS\tLANGUAGES\tMAX\tRECORDING\tE2EE\tCODEC\tPERSISTENT")
 	for _, r := range list.Rooms {
+		parts := ""
+		if len(r.Parts) > 0 {
+			parts = " +" + strings.Join(r.Parts, ",")
+		}
 		if r.Node != list.Node {
-			fmt.Fprintf(tw, "%s\t%s\t%d\t?\t?\t?\t?\t?\t?\n", r.Name, r.Node, r.Participants)
+			fmt.Fprintf(tw, "%s\t%s\t%d\t?\t?\t?\t?\t?\t?\n", r.Name, r.Node+parts, r.Participants)
 			continue
 		}
 		rec := "no"
@@ -354,7 +359,7 @@ func printClusterRooms(w io.Writer, list adminclient.RoomList) {
 		if r.Settings.MaxParticipants > 0 {
 			max = fmt.Sprint(r.Settings.MaxParticipants)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, r.Node+" (this)", r.Participants, dash(strings.Join(r.Languages, ",")),
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, r.Node+" (this)"+parts, r.Participants, dash(strings.Join(r.Languages, ",")),
 			max, rec, yesNo(r.Settings.E2EERequired), dash(r.Settings.Codec), yesNo(r.Persistent))
 	}
 	_ = tw.Flush()
