@@ -105,7 +105,6 @@ type span struct {
 	peer *sfu.Peer
 	subs map[string]*sfu.Forwarder // own tracks sent there, by key
 	mids map[string]SubTrack       // the other part's relay mids -> owner
-	gone bool
 
 	mu     sync.Mutex
 	answer string
@@ -148,14 +147,14 @@ func (h *Span) Closed() {
 // remote reports whether p sits on another node.
 func (p *Participant) remote() bool { return p.span != nil }
 
-// resumes reports whether secret takes back o's seat; a remote seat is
+// resumes reports whether secret takes back p's seat; a remote seat is
 // known by the secret's hash only.
-func (o *Participant) resumes(secret string) bool {
-	if o.remote() {
+func (p *Participant) resumes(secret string) bool {
+	if p.remote() {
 		sum := sha256.Sum256([]byte(secret))
-		return o.resume == "sha256:"+hex.EncodeToString(sum[:])
+		return p.resume == "sha256:"+hex.EncodeToString(sum[:])
 	}
-	return o.resume == secret
+	return p.resume == secret
 }
 
 // localCount is how many participants this node serves.
@@ -425,7 +424,6 @@ func (r *Room) spanClosed(s *span) {
 		return
 	}
 	delete(r.spans, s.node)
-	s.gone = true
 	s.link.Close()
 	r.m.wg.Add(1)
 	go func() {
