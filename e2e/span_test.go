@@ -500,3 +500,82 @@ func comesBackThroughAnotherNode(t *testing.T, how string, stop func(*nodeProces
 		t.Errorf("the page's origin is %q (%v), want B's %s: it was not reloaded", origin, err, b.url)
 	}
 }
+
+// TestSimulcastAcrossNodes: a 720p camera on node A goes out in three
+// layers; the relay carries each layer to node B once, and a viewer on B
+// gets a large layer for a large tile and the small one for a thumbnail,
+// chosen by B, without the video stopping.
+func TestSimulcastAcrossNodes(t *testing.T) {
+	r := redistest.Start(t)
+	nodes := servertest.StartCluster(t, r.URL(), []string{"node-a", "node-b"}, func(c *config.Config) { c.SpanRooms = true })
+	a, b := nodes[0], nodes[1]
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	for _, n := range nodes {
+		waitFor(t, ctx, n.Cluster().ID()+" to see the other node", func() (bool, string) {
+			return len(n.Cluster().Peers()) == 1, fmt.Sprint(n.Cluster().Peers())
+		})
+	}
+	op := &adminclient.Client{URL: a.URL() + "/", Token: servertest.Mint(t, a, auth.AdminRoom, "operator", auth.GrantAdmin)}
+	if _, err := op.CreateRoom(ctx, "layers", adminclient.SettingsInput{}); err != nil {
+		t.Fatal(err)
+	}
+	browser := newBrowser(t)
+	grants := []auth.Grant{auth.GrantJoin, auth.GrantPublish, auth.GrantSubscribe}
+	pub := newTab(t, browser)
+	if err := chromedp.Do(pub, chromedp.Navigate(strings.Replace(roomURL(t, a, "layers", "presenter", grants...), "quality=low", "quality=high", 1))); err != nil {
+		t.Fatal(err)
+	}
+	if err := waitJoined(ctx, pub); err != nil {
+		t.Fatal(err)
+	}
+	view := newTab(t, browser)
+	if err := chromedp.Do(view, chromedp.Navigate(roomURL(t, b, "layers", "viewer", grants...))); err != nil {
+		t.Fatal(err)
+	}
+	if err := waitJoined(ctx, view); err != nil {
+		t.Fatal(err)
+	}
+	if rs := b.Rooms().Rooms(); len(rs) != 1 || rs[0].Participants != 1 {
+		t.Fatalf("B holds %+v, want a part of layers with the viewer in it", rs)
+	}
+	waitFlowing(t, ctx, view, "viewer", []string{"presenter"})
+	// Each of the camera's layers crosses once: A relays them as three
+	// streams of one track, beside the microphone.
+	waitFor(t, ctx, "A relays the camera's three layers and the microphone", func() (bool, string) {
+		parts, err := a.Rooms().Parts(ctx, "layers")
+		return err == nil && len(parts) == 1 && parts[0].Sent == 4, fmt.Sprintf("%+v %v", parts, err)
+	})
+
+	var big inbound
+	waitFor(t, ctx, "a large layer for a large tile on B", func() (bool, string) {
+		v, err := videoFrom(view, "presenter")
+		if err != nil {
+			t.Fatal(err)
+		}
+		big = v
+		return v.FrameWidth >= 640, fmt.Sprintf("frame width %d", v.FrameWidth)
+	})
+	t.Logf("large tile: %dx%d", big.FrameWidth, big.FrameHeight)
+	if err := chromedp.Do(view, chromedp.EmulateViewport(300, 220)); err != nil {
+		t.Fatal(err)
+	}
+	var small inbound
+	waitFor(t, ctx, "the small layer for a thumbnail on B", func() (bool, string) {
+		v, err := videoFrom(view, "presenter")
+		if err != nil {
+			t.Fatal(err)
+		}
+		small = v
+		return v.FrameWidth > 0 && v.FrameWidth <= 320, fmt.Sprintf("frame width %d", v.FrameWidth)
+	})
+	t.Logf("thumbnail: %dx%d", small.FrameWidth, small.FrameHeight)
+	before := small.FramesDecoded
+	waitFor(t, ctx, "frames after the switch", func() (bool, string) {
+		v, err := videoFrom(view, "presenter")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v.FramesDecoded > before+10, fmt.Sprintf("frames decoded %d", v.FramesDecoded)
+	})
+}

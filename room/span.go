@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -205,28 +206,63 @@ func (r *Room) spanParticipant(p *Participant) {
 	}
 }
 
-// spanSubscribe forwards one of this node's tracks to the part s.
+// spanSubscribe forwards one of this node's tracks to the part s: a
+// simulcast track as each of its layers, so the other node chooses among
+// them for its own subscribers as this one does.
 func (r *Room) spanSubscribe(s *span, t *pubTrack) {
 	if t.owner.remote() {
 		return
 	}
-	if _, ok := s.subs[t.key]; ok {
+	if !t.recv.Simulcast() {
+		r.spanSubscribeLayer(s, t, t.key, -1)
 		return
 	}
-	f, err := s.peer.Subscribe(t.recv, t.owner.id, t.key)
-	if err != nil {
-		r.m.log.Warn("relay to a part failed", "room", r.name, "node", s.node, "track", t.key, "err", err)
-		return
+	for i := range maxRelayLayers {
+		r.spanSubscribeLayer(s, t, layerKey(t.key, i), i)
 	}
-	s.subs[t.key] = f
 }
 
-// spanUnsubscribe stops forwarding track key to the other parts.
+// maxRelayLayers is how many simulcast layers a relay carries per track.
+const maxRelayLayers = 3
+
+// layerKey names layer i of track key on a relay.
+func layerKey(key string, i int) string { return key + "#" + strconv.Itoa(i) }
+
+func (r *Room) spanSubscribeLayer(s *span, t *pubTrack, key string, layer int) {
+	if _, ok := s.subs[key]; ok {
+		return
+	}
+	var f *sfu.Forwarder
+	var err error
+	if layer < 0 {
+		f, err = s.peer.Subscribe(t.recv, t.owner.id, key)
+	} else {
+		r.info.Store(key, SubTrack{Participant: t.owner.id, Identity: t.owner.identity, Source: t.source, Group: t.key, Layer: layer + 1})
+		f, err = s.peer.SubscribeLayer(t.recv, layer, t.owner.id, key)
+	}
+	if err != nil {
+		r.m.log.Warn("relay to a part failed", "room", r.name, "node", s.node, "track", key, "err", err)
+		return
+	}
+	s.subs[key] = f
+}
+
+// spanUnsubscribe stops forwarding track key (all its layers) to the other
+// parts.
 func (r *Room) spanUnsubscribe(key string) {
+	keys := []string{key}
+	for i := range maxRelayLayers {
+		keys = append(keys, layerKey(key, i))
+	}
+	for _, k := range keys[1:] {
+		r.info.Delete(k)
+	}
 	for _, s := range r.spans {
-		if f, ok := s.subs[key]; ok {
-			delete(s.subs, key)
-			_ = s.peer.Unsubscribe(f)
+		for _, k := range keys {
+			if f, ok := s.subs[k]; ok {
+				delete(s.subs, k)
+				_ = s.peer.Unsubscribe(f)
+			}
 		}
 	}
 }
@@ -243,6 +279,15 @@ func (r *Room) spanMessage(s *span, m SpanMessage) {
 		}
 	case SpanOffer:
 		s.mids = m.Tracks
+		layers := map[string]sfu.RelayLayer{}
+		for mid, st := range m.Tracks {
+			if st.Layer > 0 {
+				layers[mid] = sfu.RelayLayer{Group: st.Group, Layer: st.Layer - 1}
+			}
+		}
+		if len(layers) > 0 {
+			s.peer.SetRelayLayers(layers)
+		}
 		if err := s.peer.PubOffer(m.SDP); err != nil {
 			r.m.log.Warn("relay offer refused", "room", r.name, "node", s.node, "err", err)
 			return

@@ -170,6 +170,11 @@ type SubTrack struct {
 	Participant string
 	Identity    string
 	Source      string
+	// Group and Layer: on a relay between two nodes' parts of a room, the
+	// mid carries simulcast layer Layer-1 of the track Group (0: the
+	// whole track).
+	Group string `json:",omitempty"`
+	Layer int    `json:",omitempty"`
 }
 
 // ChatMessage is a chat message as the room relays it.

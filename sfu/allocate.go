@@ -59,6 +59,13 @@ func (p *Peer) allocate(now int64) {
 		if src == nil {
 			continue
 		}
+		if f.pinned >= 0 {
+			if l := src.layer(f.pinned); l != nil && now-l.lastPacket.Load() < 2e9 {
+				budget -= float64(l.bitrate())
+			}
+			f.setTarget(src, f.pinned)
+			continue
+		}
 		if !src.simulcast {
 			if l := src.layer(0); l != nil && now-l.lastPacket.Load() < 2e9 {
 				rate := l.bitrate()

@@ -41,11 +41,15 @@ type Forwarder struct {
 	// levelIn is the source's audio level extension id, passed on to
 	// another node (relay peers only); 0 drops the level.
 	levelIn uint8
-	level   [1]byte
-	tcc     [2]byte
-	rtxSeq  uint16      // sequence of the RTX stream
-	resent  [256]resend // recent retransmissions, by sequence number
-	rtxBuf  []byte      // original sequence number + payload of one retransmission
+	// pinned is the one simulcast layer a relay forwarder sends (the other
+	// node chooses among the layers for its own subscribers); -1: chosen
+	// by the allocation.
+	pinned int
+	level  [1]byte
+	tcc    [2]byte
+	rtxSeq uint16      // sequence of the RTX stream
+	resent [256]resend // recent retransmissions, by sequence number
+	rtxBuf []byte      // original sequence number + payload of one retransmission
 	// For the stream's sender reports (sendreport.go): the RTP time of the
 	// last new packet sent and when, and what the stream carried.
 	srTS      uint32
@@ -107,6 +111,7 @@ func newForwarder(id string, kind webrtc.RTPCodecType, codec webrtc.RTPCodecPara
 		id: id, kind: kind, codec: codec, streamID: streamID, label: label, stats: stats,
 		selector: selector{cur: -1, m: munger{clock: codec.ClockRate}},
 		exts:     make([]rtp.Extension, 0, 2),
+		pinned:   -1,
 	}
 	f.viewW.Store(-1)
 	f.viewH.Store(-1)

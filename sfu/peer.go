@@ -63,6 +63,11 @@ type Peer struct {
 	subAgain    bool                                 // changes arrived while in flight
 	receivers   map[*Receiver]struct{}
 	byRecv      map[*webrtc.RTPReceiver]*Receiver // simulcast layers join their track's Receiver
+	// A relay peer's incoming simulcast layers, each on a transceiver of its
+	// own: which layer of which track each mid carries, and the Receiver
+	// each track's layers join (SetRelayLayers).
+	relayLayers map[string]RelayLayer
+	groups      map[string]*Receiver
 	forwarders  map[*Forwarder]struct{}
 
 	bwe       *estimator  // the "sub" downlink
@@ -173,6 +178,23 @@ func (p *Peer) onTrack(pc *webrtc.PeerConnection, t *webrtc.TrackRemote, rr *web
 		_ = rr.Stop()
 		return
 	}
+	// A relayed layer joins the Receiver of its track's other layers.
+	rl, relayed := p.relayLayers[mid]
+	if relayed {
+		idx, rid = rl.Layer, ""
+		if r := p.groups[rl.Group]; r != nil {
+			l, ok := r.addLayer(idx, rid, t)
+			if ok {
+				l.rr = rr
+				p.byRecv[rr] = r
+			}
+			p.mu.Unlock()
+			if ok {
+				r.run(l)
+			}
+			return
+		}
+	}
 	// pion reports each simulcast layer as a track of its own; they are one
 	// published track with several encodings.
 	if r := p.byRecv[rr]; r != nil {
@@ -185,7 +207,10 @@ func (p *Peer) onTrack(pc *webrtc.PeerConnection, t *webrtc.TrackRemote, rr *web
 	}
 	id := fmt.Sprintf("%s-T%d", p.id, receiverSeq.Add(1))
 	r := newReceiver(id, mid, t.Codec(), t.Kind(), rr, pc.WriteRTCP, p.receiverClosed, p.eng.stats)
-	r.simulcast = rid != ""
+	r.simulcast = rid != "" || relayed
+	if relayed {
+		p.groups[rl.Group] = r
+	}
 	for _, ext := range rr.GetParameters().HeaderExtensions {
 		if ext.URI == sdp.AudioLevelURI && t.Kind() == webrtc.RTPCodecTypeAudio {
 			r.levelID = uint8(ext.ID)
@@ -221,8 +246,15 @@ func layerIndex(rid string, rr *webrtc.RTPReceiver) int {
 func (p *Peer) receiverClosed(r *Receiver) {
 	p.mu.Lock()
 	delete(p.receivers, r)
-	if p.byRecv[r.recv] == r {
-		delete(p.byRecv, r.recv)
+	for rr, o := range p.byRecv {
+		if o == r { // a relayed simulcast track has a transceiver per layer
+			delete(p.byRecv, rr)
+		}
+	}
+	for g, o := range p.groups {
+		if o == r {
+			delete(p.groups, g)
+		}
 	}
 	p.mu.Unlock()
 	p.h.TrackEnded(r)
@@ -359,6 +391,48 @@ func (p *Peer) flushCandidates(role string, pc *webrtc.PeerConnection) {
 		_ = pc.AddICECandidate(c) // a bad candidate only loses that path
 	}
 	delete(p.pending, role)
+}
+
+// RelayLayer says a relay mid carries layer Layer of the track named Group.
+type RelayLayer struct {
+	Group string
+	Layer int
+}
+
+// SetRelayLayers tells a relay peer, before the offer that brings them,
+// which of its mids are simulcast layers of one track: they arrive as one
+// simulcast Receiver, among whose layers this node's subscribers choose.
+func (p *Peer) SetRelayLayers(m map[string]RelayLayer) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.relayLayers == nil {
+		p.relayLayers, p.groups = map[string]RelayLayer{}, map[string]*Receiver{}
+	}
+	for mid, l := range m {
+		if l.Layer >= 0 && l.Layer < maxLayers {
+			p.relayLayers[mid] = l
+		}
+	}
+}
+
+// SubscribeLayer forwards one simulcast layer of r, and only it, to a relay
+// peer: the other node receives each layer once and chooses for its own.
+func (p *Peer) SubscribeLayer(r *Receiver, layer int, streamID, label string) (*Forwarder, error) {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil, ErrClosed
+	}
+	f := newForwarder(r.id, r.Kind(), r.codec, streamID, label, p.eng.stats)
+	f.pinned = layer
+	if err := p.addForwarderLocked(f); err != nil {
+		p.mu.Unlock()
+		return nil, err
+	}
+	p.mu.Unlock()
+	f.SwitchTo(r)
+	f.setTarget(r, layer)
+	return f, p.negotiate()
 }
 
 // Subscribe starts forwarding r to this peer. streamID groups the owner's

@@ -28,6 +28,10 @@ type layer struct {
 	ssrc  uint32
 	track *webrtc.TrackRemote
 	cache *packetCache
+	// rr is the transceiver's receiver the layer arrives on, when it is not
+	// the Receiver's own: a relay from another node sends each simulcast
+	// layer on a transceiver of its own (Peer.SetRelayLayers).
+	rr *webrtc.RTPReceiver
 
 	lastKeyframe atomic.Int64 // unix ns of the last keyframe request upstream
 	keyWanted    atomic.Bool  // a request came within keyframeInterval of the last: send it when that ends
@@ -439,12 +443,16 @@ func (r *Receiver) tapSSRC() uint32 {
 // interceptors see it; Parley itself acts only on subscribers' RTCP.
 func (r *Receiver) drainRTCP(l *layer) {
 	buf := make([]byte, maxPacket)
+	rr := r.recv
+	if l.rr != nil {
+		rr = l.rr
+	}
 	for {
 		var err error
 		if l.rid != "" {
-			_, _, err = r.recv.ReadSimulcast(buf, l.rid)
+			_, _, err = rr.ReadSimulcast(buf, l.rid)
 		} else {
-			_, _, err = r.recv.Read(buf)
+			_, _, err = rr.Read(buf)
 		}
 		if err != nil {
 			return
@@ -455,7 +463,16 @@ func (r *Receiver) drainRTCP(l *layer) {
 // Stop ends the track from the server side (e.g. the publisher unpublished it).
 func (r *Receiver) Stop() {
 	_ = r.recv.Stop()
+	for i := range r.layers {
+		if l := r.layers[i].Load(); l != nil && l.rr != nil {
+			_ = l.rr.Stop()
+		}
+	}
 }
+
+// Simulcast reports whether the track comes in layers that subscribers
+// choose among.
+func (r *Receiver) Simulcast() bool { return r.simulcast }
 
 func (r *Receiver) close() {
 	r.closeOnce.Do(func() {
