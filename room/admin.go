@@ -55,6 +55,20 @@ func (m *Manager) CreateRoom(name string, s Settings) error {
 	if _, err := m.place(context.Background(), name, true); err != nil {
 		return err
 	}
+	if err := m.openRoom(name, s); err != nil {
+		return err
+	}
+	if m.cfg.Settings != nil {
+		// The operator hears "created" once a part opening on another node
+		// would enforce these settings (the room's loop saves them too, but
+		// nobody waits for that).
+		<-m.cfg.Settings.Save(name, s)
+	}
+	m.log.Info("room created by the operator", "room", name)
+	return nil
+}
+
+func (m *Manager) openRoom(name string, s Settings) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	switch {
@@ -72,7 +86,6 @@ func (m *Manager) CreateRoom(name string, s Settings) error {
 	m.rooms[name] = r
 	m.wg.Add(1)
 	go r.run()
-	m.log.Info("room created by the operator", "room", name)
 	return nil
 }
 
@@ -150,6 +163,7 @@ func (m *Manager) UpdateSettings(ctx context.Context, name string, change func(*
 		}
 		r.event(EventSettings, nil, settingsData(s))
 		r.roomChanged(nil)
+		r.shareSettings()
 		st = r.state()
 		return nil
 	})

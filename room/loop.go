@@ -82,6 +82,11 @@ func (r *Room) Name() string { return r.name }
 func (r *Room) run() {
 	defer r.m.wg.Done()
 	r.event(EventRoomStart, nil, r.partData())
+	if r.owner() && r.m.cfg.Settings != nil {
+		// What the room opens with replaces what an earlier meeting of the
+		// same name left: parts opening from now on enforce these.
+		r.m.cfg.Settings.Save(r.name, r.Settings())
+	}
 	r.transcriptionChanged()
 	r.scheduleSpeakerTick()
 	for range r.box.wake {

@@ -63,6 +63,9 @@ type Config struct {
 	Placement Placement
 	// Bans, when set, shares revocations across the cluster (bans.go).
 	Bans Bans
+	// Settings, when set, shares rooms' settings across the cluster
+	// (sharedsettings.go).
+	Settings SettingsStore
 }
 
 // Manager owns all rooms of this node. Rooms are made on first join and go
@@ -172,6 +175,12 @@ func (m *Manager) Join(ctx context.Context, req JoinRequest) (*Participant, erro
 	if err != nil {
 		return nil, err
 	}
+	var partSet Settings
+	if part {
+		if partSet, err = m.partSettings(ctx, claims.Room); err != nil {
+			return nil, err
+		}
+	}
 	if m.bannedElsewhere(ctx, claims) {
 		return nil, ErrRevoked
 	}
@@ -192,6 +201,10 @@ func (m *Manager) Join(ctx context.Context, req JoinRequest) (*Participant, erro
 	if r == nil {
 		r = newRoom(m, claims.Room)
 		r.part.Store(part)
+		if part {
+			r.setSettings(partSet)
+			r.addLanguages(partSet.Languages)
+		}
 		m.rooms[claims.Room] = r
 		m.wg.Add(1)
 		go r.run()

@@ -77,6 +77,7 @@ type SpanMessage struct {
 	Checkpoint  *CheckpointInfo          `json:",omitempty"`
 	On          bool                     `json:",omitempty"`
 	Sig         []byte                   `json:",omitempty"`
+	Settings    *Settings                `json:",omitempty"`
 }
 
 // SpanPeer is a participant as its own part describes it to the others.
@@ -176,6 +177,8 @@ func (r *Room) attachSpan(s *span) {
 	if r.owner() {
 		st := r.recordingInfo()
 		s.link.Send(SpanMessage{Kind: SpanRecording, Recording: &st})
+		set := r.Settings()
+		s.link.Send(SpanMessage{Kind: SpanSettings, Settings: &set})
 	}
 	for _, p := range r.participants {
 		if !p.remote() {
@@ -329,6 +332,10 @@ func (r *Room) spanMessage(s *span, m SpanMessage) {
 		}
 	case SpanEvent, SpanRecording, SpanCheckpoint, SpanRecord, SpanCountersign:
 		r.spanRecordMessage(s, m)
+	case SpanSettings:
+		if m.Settings != nil {
+			r.spanSettings(*m.Settings)
+		}
 	case SpanE2EE:
 		if m.By == nil {
 			return

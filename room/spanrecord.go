@@ -125,6 +125,9 @@ func (r *Room) takeOver() {
 		return
 	}
 	r.part.Store(false)
+	if r.m.cfg.Settings != nil {
+		r.m.cfg.Settings.Save(r.name, r.Settings()) // the settings outlive the owner that saved them
+	}
 	prev := r.lastHead
 	r.lastHead, r.remoteRec = nil, RecordingState{}
 	r.m.log.Info("this part now keeps the room's record", "room", r.name)

@@ -187,12 +187,16 @@ func Start(cfg config.Config, log *slog.Logger, opts ...Option) (*Server, error)
 	}
 	var place room.Placement
 	var roomBans room.Bans // nil, not a nil *clusterBans, for a node alone
+	var roomSettings room.SettingsStore
 	onEvent := hooks.RoomEvent
 	if s.cluster != nil {
 		place = placement{c: s.cluster, span: cfg.SpanRooms}
 		bans := &clusterBans{c: s.cluster, wg: &s.parts}
 		s.cluster.SetUp(bans.rewrite)
 		roomBans = bans
+		if cfg.SpanRooms {
+			roomSettings = newClusterSettings(s.cluster, &s.parts)
+		}
 		onEvent = func(e room.Event) {
 			if e.Data["part"] != "true" { // a part's start and end are not the room's
 				hooks.RoomEvent(e)
@@ -222,6 +226,7 @@ func Start(cfg config.Config, log *slog.Logger, opts ...Option) (*Server, error)
 		OnJoined:      s.metrics.ObserveJoin, // nil-safe
 		Placement:     place,
 		Bans:          roomBans,
+		Settings:      roomSettings,
 	})
 	healthTo.Store(s.rooms)
 	if s.cluster != nil && cfg.SpanRooms {

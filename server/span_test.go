@@ -16,6 +16,7 @@ import (
 
 	"github.com/pion/webrtc/v4"
 
+	"github.com/parleyhq/parley/adminclient"
 	"github.com/parleyhq/parley/auth"
 	"github.com/parleyhq/parley/client"
 	"github.com/parleyhq/parley/cluster"
@@ -457,4 +458,47 @@ func TestBanHoldsOnEveryNode(t *testing.T) {
 		banned, err := b.Cluster().Banned(ctx, "summit", []string{"identity:intruder"})
 		return err == nil && banned
 	})
+}
+
+// TestPartsEnforceTheRoomsSettings: a room the operator made on one node to
+// admit only end-to-end encrypted clients refuses one that does not encrypt
+// on another node too, from that node's first join; a change of settings
+// reaches the parts open.
+func TestPartsEnforceTheRoomsSettings(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	r := redistest.Start(t)
+	nodes := servertest.StartCluster(t, r.URL(), []string{"node-a", "node-b"}, spanning)
+	a, b := nodes[0], nodes[1]
+	until(t, ctx, "B sees A", func() bool { return len(b.Cluster().Peers()) == 1 })
+	yes := true
+	if _, err := admin(t, a).CreateRoom(ctx, "sealed", adminclient.SettingsInput{E2EERequired: &yes}); err != nil {
+		t.Fatal(err)
+	}
+	tok := servertest.Mint(t, b, "sealed", "clear-b", servertest.Everyone...)
+	_, err := client.Dial(ctx, client.Options{URL: b.URL(), Room: "sealed", Token: tok})
+	var serr *signal.Error
+	if !errors.As(err, &serr) || serr.Code != signal.CodeE2EERequired {
+		t.Fatalf("a client that does not encrypt, joining the room through B: %v, want %s", err, signal.CodeE2EERequired)
+	}
+
+	// A part open on B hears of a change made on A.
+	if _, err := admin(t, a).CreateRoom(ctx, "open", adminclient.SettingsInput{}); err != nil {
+		t.Fatal(err)
+	}
+	onB := dialOn(t, ctx, b, auth.Claims{Subject: "aide-b", Room: "open", Grants: servertest.Everyone})
+	until(t, ctx, "the part on B is linked", func() bool {
+		parts, err := b.Rooms().Parts(ctx, "open")
+		return err == nil && len(parts) == 1
+	})
+	langs := []string{"en", "fr"}
+	if _, err := admin(t, a).UpdateRoom(ctx, "open", adminclient.SettingsInput{Languages: &langs}); err != nil {
+		t.Fatal(err)
+	}
+	until(t, ctx, "B's participant learns the languages set on A", func() bool {
+		return slices.Equal(roomLanguages(onB), langs)
+	})
+	if s, err := b.Rooms().RoomSettings("open"); err != nil || !slices.Equal(s.Languages, langs) {
+		t.Errorf("B's part's settings: %+v, %v", s, err)
+	}
 }

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -55,4 +56,36 @@ func (c *Cluster) Banned(ctx context.Context, room string, keys []string) (bool,
 		}
 	}
 	return false, nil
+}
+
+// Settings of rooms (room.SettingsStore): one value per room, written by
+// the node that holds it at its opening and at each change, read by a node
+// opening a part of it.
+const (
+	settingsKey = prefix + "settings:" // + room
+	settingsTTL = 24 * time.Hour
+)
+
+// SaveSettings records a room's settings (opaque to this package).
+func (c *Cluster) SaveSettings(ctx context.Context, room string, data []byte) error {
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
+	if err := c.rdb.Set(ctx, settingsKey+room, data, settingsTTL).Err(); err != nil {
+		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	return nil
+}
+
+// LoadSettings reads a room's settings; ok is false when none were saved.
+func (c *Cluster) LoadSettings(ctx context.Context, room string) (data []byte, ok bool, err error) {
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
+	b, err := c.rdb.Get(ctx, settingsKey+room).Bytes()
+	switch {
+	case errors.Is(err, redis.Nil):
+		return nil, false, nil
+	case err != nil:
+		return nil, false, fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	return b, true, nil
 }
