@@ -108,6 +108,12 @@ type Config struct {
 	// RelayPorts bounds the UDP ports of the media relay between nodes
 	// ("40000-40999"); empty: the system's ephemeral ports.
 	RelayPorts string
+	// SpillParticipants and SpillCPU (percent of every core) say when a
+	// node is busy (span_rooms): a join that reaches a busy node for a room
+	// already open goes to a node that is not, preferring one that holds a
+	// part of the room. 0 leaves that measure out.
+	SpillParticipants int
+	SpillCPU          int
 }
 
 // Webhook is one receiver of room events.
@@ -154,6 +160,10 @@ func Default() Config {
 		RequestTimeout: 30 * time.Second,
 
 		Metrics: true,
+
+		// A node whose CPU is this busy serves its next joins worse than an
+		// idle node would, relay included.
+		SpillCPU: 80,
 	}
 }
 
@@ -306,6 +316,12 @@ func (c Config) validateCluster() error {
 	}
 	if _, _, err := c.RelayPortRange(); err != nil {
 		return keyErr("relay_ports", "%v", err)
+	}
+	if c.SpillParticipants < 0 {
+		return keyErr("spill_participants", "%d is negative (0: not measured)", c.SpillParticipants)
+	}
+	if c.SpillCPU < 0 || c.SpillCPU > 100 {
+		return keyErr("spill_cpu", "%d is not a percentage from 0 (not measured) to 100", c.SpillCPU)
 	}
 	if c.NodeID != "" && !nodeID.MatchString(c.NodeID) {
 		return keyErr("node_id", "%q is not 1 to 32 lower-case letters, digits and dashes", c.NodeID)

@@ -130,6 +130,10 @@ var keys = []Key{
 		field: func(c *Config) any { return &c.SpanRooms }},
 	{Name: "relay_ports", Usage: "UDP `ports` (LOW-HIGH) of the media relay between nodes of a cluster whose rooms span nodes; empty: the system's ephemeral ports",
 		field: func(c *Config) any { return &c.RelayPorts }},
+	{Name: "spill_participants", Usage: "with span_rooms, a node holding this many `participants` sends later joins of its rooms to a node that holds fewer (preferring one with a part of the room already); 0: not counted",
+		field: func(c *Config) any { return &c.SpillParticipants }},
+	{Name: "spill_cpu", Usage: "with span_rooms, a node whose CPU over the last heartbeat reached this `percent` of every core sends later joins of its rooms to a node below it; 0: not measured",
+		field: func(c *Config) any { return &c.SpillCPU }},
 }
 
 // Keys lists every scalar setting in the order they are documented and printed.

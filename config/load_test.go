@@ -142,7 +142,7 @@ func allDifferent(t *testing.T) config.Config {
 		ReconnectGrace: 90 * time.Second, CheckpointInterval: 2500 * time.Millisecond, Metrics: false,
 		ASRURL: "http://127.0.0.1:8000/v1/audio/transcriptions", ASRModel: "whisper-1", ASRAPIKey: "sk-test", ASRLanguage: "en", ASRQueue: 5, ASRStall: 45 * time.Second,
 		TranslateURL: "http://127.0.0.1:2737", TranslateKind: "apertium", TranslateAPIKey: "lt-key",
-		RedisURL: "redis://127.0.0.1:6379/2", NodeID: "node-1", AdvertiseURL: "https://203.0.113.7:9443", SpanRooms: true, RelayPorts: "40000-40999",
+		RedisURL: "redis://127.0.0.1:6379/2", NodeID: "node-1", AdvertiseURL: "https://203.0.113.7:9443", SpanRooms: true, RelayPorts: "40000-40999", SpillParticipants: 150, SpillCPU: 70,
 	}
 	def := config.Default()
 	for _, k := range config.Keys() {

@@ -20,6 +20,10 @@ type Placement interface {
 	// Locate says where a room that is not open here is open: an
 	// *ElsewhereError, or nil when it is open nowhere else.
 	Locate(ctx context.Context, room string) error
+	// Spill is asked before a join of a room that is open here, or whose
+	// part opens here: an *ElsewhereError sends the client to a node less
+	// busy than this one; nil serves it here.
+	Spill(ctx context.Context, room string) error
 }
 
 // ElsewhereError says a room is open, or placed, on another node of the
@@ -49,4 +53,14 @@ func (m *Manager) place(ctx context.Context, name string, here bool) (part bool,
 		return false, nil
 	}
 	return m.cfg.Placement.Claim(ctx, name, here)
+}
+
+// spill asks the cluster whether a join of a room held here, or of which a
+// part would open here, goes to a less busy node. A client taking back its
+// seat is served where it came: its seat is here, or kept by every part.
+func (m *Manager) spill(ctx context.Context, name string, part bool, resume string) error {
+	if m.cfg.Placement == nil || resume != "" || !(part || m.open(name)) {
+		return nil
+	}
+	return m.cfg.Placement.Spill(ctx, name)
 }

@@ -175,6 +175,9 @@ func (m *Manager) Join(ctx context.Context, req JoinRequest) (*Participant, erro
 	if err != nil {
 		return nil, err
 	}
+	if err := m.spill(ctx, claims.Room, part, req.Resume); err != nil {
+		return nil, err
+	}
 	var partSet Settings
 	if part {
 		if partSet, err = m.partSettings(ctx, claims.Room); err != nil {

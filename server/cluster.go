@@ -72,6 +72,10 @@ type placement struct {
 	// span: a room open on another node opens a part here (span_rooms),
 	// rather than sending the client there.
 	span bool
+	// busy says when this node sends later joins elsewhere (span only);
+	// participants counts its own now.
+	busy         cluster.Busy
+	participants func() int
 }
 
 func (p placement) Claim(ctx context.Context, name string, here bool) (bool, error) {
@@ -100,6 +104,17 @@ func (p placement) Locate(ctx context.Context, name string) error {
 	case err != nil:
 		return placementError(err)
 	case !ok:
+		return nil
+	}
+	return &room.ElsewhereError{Node: n.ID, URL: n.URL}
+}
+
+func (p placement) Spill(ctx context.Context, name string) error {
+	if !p.span {
+		return nil
+	}
+	n, ok := p.c.Spill(ctx, name, p.busy, p.participants())
+	if !ok {
 		return nil
 	}
 	return &room.ElsewhereError{Node: n.ID, URL: n.URL}
@@ -261,3 +276,12 @@ func (a apiCluster) Holders() map[string][]string {
 
 // Cluster is the node's membership of its cluster; nil for a node alone.
 func (s *Server) Cluster() *cluster.Cluster { return s.cluster }
+
+// localParticipants counts the participants this node serves now.
+func (s *Server) localParticipants() int {
+	n := 0
+	for _, r := range s.rooms.Rooms() {
+		n += r.Participants
+	}
+	return n
+}

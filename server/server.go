@@ -190,7 +190,9 @@ func Start(cfg config.Config, log *slog.Logger, opts ...Option) (*Server, error)
 	var roomSettings room.SettingsStore
 	onEvent := hooks.RoomEvent
 	if s.cluster != nil {
-		place = placement{c: s.cluster, span: cfg.SpanRooms}
+		place = placement{c: s.cluster, span: cfg.SpanRooms,
+			busy:         cluster.Busy{Participants: cfg.SpillParticipants, CPU: float64(cfg.SpillCPU) / 100},
+			participants: s.localParticipants}
 		bans := &clusterBans{c: s.cluster, wg: &s.parts}
 		s.cluster.SetUp(bans.rewrite)
 		roomBans = bans

@@ -502,3 +502,62 @@ func TestPartsEnforceTheRoomsSettings(t *testing.T) {
 		t.Errorf("B's part's settings: %+v, %v", s, err)
 	}
 }
+
+// TestBusyNodeSpillsLaterJoins: joins that keep reaching one node fill it up
+// to its spill point, then go to the node that already holds a part of the
+// room while it has room, then to the next; each is served where it was
+// sent and hears the room.
+func TestBusyNodeSpillsLaterJoins(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	r := redistest.Start(t)
+	nodes := servertest.StartCluster(t, r.URL(), []string{"node-a", "node-b", "node-c"}, func(c *config.Config) {
+		c.SpanRooms, c.SpillParticipants = true, 2
+	})
+	a := nodes[0]
+	for _, n := range nodes {
+		until(t, ctx, n.Cluster().ID()+" lists three nodes", func() bool { return len(nodesSeen(n)) == 3 })
+	}
+	const press = "press"
+	all := []auth.Grant{auth.GrantJoin, auth.GrantPublish, auth.GrantSubscribe}
+	speaker := dialOn(t, ctx, a, auth.Claims{Subject: "speaker", Room: press, Grants: all})
+	if err := publishAV(ctx, speaker, "speaker"); err != nil {
+		t.Fatal(err)
+	}
+	dialOn(t, ctx, a, auth.Claims{Subject: "press-1", Room: press, Grants: all})
+
+	// Each later join reaches A; A's view of the others' load is brought up
+	// to date before the next, so that the choice is the policy's, not a
+	// heartbeat's timing.
+	wantNode := []string{"node-b", "node-b", "node-c"}
+	byNode := map[string]int{}
+	var last *client.Client
+	for i, want := range wantNode {
+		who := "press-" + string(rune('2'+i))
+		cl := dialClaims(t, ctx, a, auth.Claims{Subject: who, Room: press, Grants: all})
+		got := ""
+		for _, n := range nodes {
+			if cl.URL() == n.URL() {
+				got = n.Cluster().ID()
+			}
+		}
+		if got != want {
+			t.Fatalf("%s, joining through busy A, was served by %q, want %s", who, got, want)
+		}
+		byNode[got]++
+		until(t, ctx, "A sees "+who+" on "+got, func() bool {
+			for _, n := range a.Cluster().View().Nodes {
+				if n.ID == got {
+					return n.Load.Participants == byNode[got]
+				}
+			}
+			return false
+		})
+		last = cl
+	}
+	waitBytes(t, ctx, "the last, on C, receives the speaker on A", func() uint64 { n, _ := bytesFrom(last, "speaker", ""); return n }, 6000)
+	until(t, ctx, "the last sees the five", func() bool { return len(roster(last)) == 5 })
+
+	// A node that is not busy serves a join that reaches it.
+	dialOn(t, ctx, nodes[2], auth.Claims{Subject: "press-on-c", Room: press, Grants: all})
+}

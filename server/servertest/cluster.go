@@ -38,6 +38,10 @@ func StartCluster(t testing.TB, redisURL string, ids []string, tweaks ...func(*c
 	for _, id := range ids {
 		all := append([]func(*config.Config){func(c *config.Config) {
 			c.RedisURL, c.NodeID = redisURL, id
+			// Nodes in one process each measure the whole process's CPU:
+			// spilling by it would make a test's placement depend on the
+			// machine's load. Tests that spill count participants.
+			c.SpillCPU = 0
 			ShareKey(t, c.DataDir, key)
 		}}, tweaks...)
 		out = append(out, StartWith(t, opts, all...))
