@@ -94,6 +94,9 @@ type Participant struct {
 	Grants   []auth.Grant `json:"grants"`
 	State    string       `json:"state"` // active or reconnecting
 	Tracks   []Track      `json:"tracks"`
+	// Node is the node of the cluster the participant is connected to, when
+	// not the node that answered (a room that spans nodes).
+	Node string `json:"node,omitempty"`
 }
 
 // ParticipantList is the answer of GET /rooms/{room}/participants.

@@ -55,7 +55,7 @@ func fromRoomState(s room.RoomState) adminclient.Room {
 }
 
 func fromParticipant(p room.ParticipantInfo) adminclient.Participant {
-	out := adminclient.Participant{ID: p.ID, Identity: p.Identity, Name: p.Name, State: p.State,
+	out := adminclient.Participant{ID: p.ID, Identity: p.Identity, Name: p.Name, State: p.State, Node: p.Node,
 		Grants: make([]auth.Grant, len(p.Grants)), Tracks: make([]adminclient.Track, len(p.Tracks))}
 	copy(out.Grants, p.Grants)
 	for i, t := range p.Tracks {

@@ -185,15 +185,19 @@ func settingsData(s Settings) map[string]string {
 }
 
 // CloseRoom ends a meeting: everyone is removed (told "removed" by the
-// operator), its record is sealed, and the room closes as soon as its loop is
+// operator), on every node of a room that spans nodes; its record is sealed, and the room closes as soon as its loop is
 // idle. A join racing the close starts the room anew.
 func (m *Manager) CloseRoom(ctx context.Context, name string) (removed int, err error) {
 	err = m.onLoop(ctx, name, func(r *Room) error {
 		r.persist = false
 		for _, p := range r.participants {
+			removed++
+			if p.remote() {
+				r.operateRemote(p, Operation{Action: ModerateRemove}) // their node removes them and tells us
+				continue
+			}
 			p.client.Removed(operatorRef)
 			r.leave(p, ReasonRemoved)
-			removed++
 		}
 		r.stopRecording(nil)
 		r.m.log.Info("room closed by the operator", "room", r.name, "removed", removed)
@@ -231,21 +235,11 @@ func (m *Manager) MuteParticipant(ctx context.Context, room, who, source string,
 	}
 	var info ParticipantInfo
 	err := m.onParticipant(ctx, room, who, func(r *Room, p *Participant) error {
-		p.muted[source] = muted
-		for _, t := range p.tracks {
-			if t.source == source {
-				t.muted = muted
-				t.recv.SetMuted(muted)
-			}
+		if p.remote() {
+			info = r.operateRemote(p, Operation{Action: ModerateMute, Source: source, Muted: muted})
+			return nil
 		}
-		if muted {
-			p.client.Muted(source, operatorRef)
-		}
-		r.event(EventMute, p, map[string]string{"source": source, "muted": strconv.FormatBool(muted), "by": byOperator})
-		r.participantChanged(p)
-		if p.interpreter() && source == SourceMic {
-			r.channelsChanged()
-		}
+		r.operatorMute(p, source, muted)
 		info = p.adminInfo()
 		return nil
 	})
@@ -255,19 +249,47 @@ func (m *Manager) MuteParticipant(ctx context.Context, room, who, source string,
 	return info, nil
 }
 
+// operatorMute applies an operator's mute to a participant of this node.
+func (r *Room) operatorMute(p *Participant, source string, muted bool) {
+	p.muted[source] = muted
+	for _, t := range p.tracks {
+		if t.source == source {
+			t.muted = muted
+			t.recv.SetMuted(muted)
+		}
+	}
+	if muted {
+		p.client.Muted(source, operatorRef)
+	}
+	r.event(EventMute, p, map[string]string{"source": source, "muted": strconv.FormatBool(muted), "by": byOperator})
+	r.participantChanged(p)
+	if p.interpreter() && source == SourceMic {
+		r.channelsChanged()
+	}
+}
+
 // RemoveParticipant removes a participant (told "removed" by the operator);
 // ban also denies their token (and, for a personal token, their identity) in
 // this room for as long as the node runs, as a moderator's ban does.
 func (m *Manager) RemoveParticipant(ctx context.Context, room, who string, ban bool) error {
 	return m.onParticipant(ctx, room, who, func(r *Room, p *Participant) error {
-		if ban {
-			r.m.deny(r.name, p.tokenID, p.identity, p.invite == "")
+		if p.remote() {
+			r.operateRemote(p, Operation{Action: ModerateRemove, Ban: ban})
+			return nil
 		}
-		r.endViewersOfParticipant(p, ban)
-		p.client.Removed(operatorRef)
-		r.leave(p, ReasonRemoved)
+		r.operatorRemove(p, ban)
 		return nil
 	})
+}
+
+// operatorRemove applies an operator's removal to a participant of this node.
+func (r *Room) operatorRemove(p *Participant, ban bool) {
+	if ban {
+		r.m.deny(r.name, p.tokenID, p.identity, p.invite == "")
+	}
+	r.endViewersOfParticipant(p, ban)
+	p.client.Removed(operatorRef)
+	r.leave(p, ReasonRemoved)
 }
 
 // ErrNoViewer: no viewer of that id in the room.
@@ -323,26 +345,11 @@ func (m *Manager) SetGrants(ctx context.Context, room, who string, grants []auth
 	}
 	var info ParticipantInfo
 	err := m.onParticipant(ctx, room, who, func(r *Room, p *Participant) error {
-		wasInterpreter := p.interpreter()
-		p.grants = slices.Clone(grants)
-		r.enforcePublish(p)
-		r.enforceSubscribe(p)
-		if !p.can(auth.GrantSubscribe) {
-			r.endViewersOfParticipant(p, false) // their WHEP players lose what their token no longer allows
+		if p.remote() {
+			info = r.operateRemote(p, Operation{Action: OperateGrants, Grants: slices.Clone(grants)})
+			return nil
 		}
-		if p.interpreter() != wasInterpreter {
-			// Their microphone moves between the floor and the channels.
-			for _, t := range p.tracks {
-				r.resubscribeAll(t)
-			}
-			r.channelsChanged()
-		}
-		gs := make([]string, len(grants))
-		for i, g := range grants {
-			gs[i] = string(g)
-		}
-		r.event(EventGrants, p, map[string]string{"grants": strings.Join(gs, ","), "by": byOperator})
-		r.participantChanged(p)
+		r.operatorGrants(p, grants)
 		info = p.adminInfo()
 		return nil
 	})
@@ -350,6 +357,31 @@ func (m *Manager) SetGrants(ctx context.Context, room, who string, grants []auth
 		return ParticipantInfo{}, err
 	}
 	return info, nil
+}
+
+// operatorGrants applies an operator's new grants to a participant of this
+// node.
+func (r *Room) operatorGrants(p *Participant, grants []auth.Grant) {
+	wasInterpreter := p.interpreter()
+	p.grants = slices.Clone(grants)
+	r.enforcePublish(p)
+	r.enforceSubscribe(p)
+	if !p.can(auth.GrantSubscribe) {
+		r.endViewersOfParticipant(p, false) // their WHEP players lose what their token no longer allows
+	}
+	if p.interpreter() != wasInterpreter {
+		// Their microphone moves between the floor and the channels.
+		for _, t := range p.tracks {
+			r.resubscribeAll(t)
+		}
+		r.channelsChanged()
+	}
+	gs := make([]string, len(grants))
+	for i, g := range grants {
+		gs[i] = string(g)
+	}
+	r.event(EventGrants, p, map[string]string{"grants": strings.Join(gs, ","), "by": byOperator})
+	r.participantChanged(p)
 }
 
 // StartRecording starts the room's record, as a participant with the record
@@ -495,6 +527,9 @@ func (r *Room) state() RoomState {
 func (p *Participant) adminInfo() ParticipantInfo {
 	info := ParticipantInfo{ID: p.id, Identity: p.identity, Name: p.name, Grants: slices.Clone(p.grants),
 		State: p.state, Tracks: make([]TrackInfo, 0, len(p.tracks))}
+	if p.remote() {
+		info.Node = p.span.node
+	}
 	for _, t := range p.tracks {
 		info.Tracks = append(info.Tracks, TrackInfo{Mid: t.recv.Mid(), Source: t.source, Kind: t.kind, Muted: t.muted})
 	}

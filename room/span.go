@@ -78,6 +78,7 @@ type SpanMessage struct {
 	On          bool                     `json:",omitempty"`
 	Sig         []byte                   `json:",omitempty"`
 	Settings    *Settings                `json:",omitempty"`
+	Operation   *Operation               `json:",omitempty"`
 }
 
 // SpanPeer is a participant as its own part describes it to the others.
@@ -332,6 +333,8 @@ func (r *Room) spanMessage(s *span, m SpanMessage) {
 		}
 	case SpanEvent, SpanRecording, SpanCheckpoint, SpanRecord, SpanCountersign:
 		r.spanRecordMessage(s, m)
+	case SpanOperate:
+		r.spanOperate(m.Operation)
 	case SpanSettings:
 		if m.Settings != nil {
 			r.spanSettings(*m.Settings)

@@ -241,6 +241,9 @@ type ParticipantInfo struct {
 	Grants   []auth.Grant
 	State    string // StateActive or StateReconnecting
 	Tracks   []TrackInfo
+	// Node: the node the participant is connected to, when it is not this
+	// one (a room that spans nodes).
+	Node string
 }
 
 // RoomInfo summarises a room.

@@ -561,3 +561,87 @@ func TestBusyNodeSpillsLaterJoins(t *testing.T) {
 	// A node that is not busy serves a join that reaches it.
 	dialOn(t, ctx, nodes[2], auth.Claims{Subject: "press-on-c", Room: press, Grants: all})
 }
+
+// TestOperatorActsOnEveryNode: the admin API of one node lists, mutes,
+// regrants and removes (with a ban) a participant connected to another, and
+// closing the room there ends it on every node.
+func TestOperatorActsOnEveryNode(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	r := redistest.Start(t)
+	nodes := servertest.StartCluster(t, r.URL(), []string{"node-a", "node-b"}, spanning)
+	a, b := nodes[0], nodes[1]
+	until(t, ctx, "B sees A", func() bool { return len(b.Cluster().Peers()) == 1 })
+	chair := dialOn(t, ctx, a, auth.Claims{Subject: "chair", Room: "summit", Grants: servertest.Everyone})
+	guest := dialOn(t, ctx, b, auth.Claims{Subject: "guest", Room: "summit", Grants: servertest.Everyone})
+	aide := dialOn(t, ctx, b, auth.Claims{Subject: "aide", Room: "summit", Grants: servertest.Everyone})
+	if err := publishAV(ctx, guest, "guest"); err != nil {
+		t.Fatal(err)
+	}
+	waitBytes(t, ctx, "the chair receives the guest", func() uint64 { n, _ := bytesFrom(chair, "guest", ""); return n }, 4000)
+	op := admin(t, a)
+
+	var listed adminclient.Participant
+	until(t, ctx, "A lists the guest, on node-b, with its tracks", func() bool {
+		ps, err := op.ListParticipants(ctx, "summit")
+		if err != nil {
+			return false
+		}
+		for _, p := range ps {
+			if p.Identity == "guest" {
+				listed = p
+			}
+		}
+		return listed.Node == "node-b" && len(listed.Tracks) == 2
+	})
+
+	got, err := op.MuteParticipant(ctx, "summit", "guest", signal.SourceMic, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(got.Tracks, func(tr adminclient.Track) bool { return tr.Source == signal.SourceMic && tr.Muted }) {
+		t.Errorf("the answer to the mute: %+v", got)
+	}
+	if _, err := guest.WaitFor(ctx, func(typ string, raw []byte) bool { return typ == "muted" }); err != nil {
+		t.Fatalf("the guest on B was not told the operator muted it: %v", err)
+	}
+	time.Sleep(500 * time.Millisecond) // packets on their way
+	before, _ := bytesFrom(chair, "guest", signal.SourceMic)
+	time.Sleep(time.Second)
+	if after, _ := bytesFrom(chair, "guest", signal.SourceMic); after != before {
+		t.Errorf("the guest's microphone still reaches A after the operator's mute: %d bytes", after-before)
+	}
+
+	if _, err := op.SetGrants(ctx, "summit", "guest", []auth.Grant{auth.GrantJoin, auth.GrantSubscribe}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := guest.WaitFor(ctx, func(typ string, raw []byte) bool {
+		return typ == "participant-updated" && bytes.Contains(raw, []byte(`"guest"`)) && !bytes.Contains(raw, []byte(`"publish"`))
+	}); err != nil {
+		t.Fatalf("the guest on B never lost the publish grant: %v", err)
+	}
+
+	if err := op.RemoveParticipant(ctx, "summit", "guest", true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := guest.WaitFor(ctx, func(typ string, raw []byte) bool { return typ == "removed" }); err != nil {
+		t.Fatalf("the guest on B was not told the operator removed it: %v", err)
+	}
+	tok := servertest.Mint(t, b, "summit", "guest", servertest.Everyone...)
+	_, err = client.Dial(ctx, client.Options{URL: b.URL(), Room: "summit", Token: tok})
+	var serr *signal.Error
+	if !errors.As(err, &serr) || serr.Code != signal.CodeTokenRevoked {
+		t.Fatalf("the banned guest coming back through B: %v, want %s", err, signal.CodeTokenRevoked)
+	}
+
+	closed, err := op.CloseRoom(ctx, "summit")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if closed.Removed != 2 {
+		t.Errorf("closing the room removed %d, want the chair and the aide", closed.Removed)
+	}
+	if _, err := aide.WaitFor(ctx, func(typ string, raw []byte) bool { return typ == "removed" }); err != nil {
+		t.Fatalf("the aide on B was not removed when the room closed on A: %v", err)
+	}
+}
