@@ -285,17 +285,11 @@ func (ln *link) serve(parent context.Context, end *room.Span) {
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
 	defer end.Closed()
-	go func() {
-		select {
-		case <-ln.done:
-		case <-ctx.Done():
-		}
-		cancel()
-	}()
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
+		defer cancel() // the read below ends too
 		defer ln.Close()
 		ln.write(ctx)
 	}()
@@ -321,24 +315,47 @@ func (ln *link) serve(parent context.Context, end *room.Span) {
 	}
 }
 
+// write sends the queue until the link ends. A link closed on this side
+// (Close) first sends what was queued before: a part that empties closes
+// its links right after telling the others who left, and those last words
+// must arrive, or the others would hold the seats of people who are gone.
 func (ln *link) write(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case m := <-ln.out:
-			b, err := json.Marshal(m)
-			if err != nil {
-				continue
-			}
-			wctx, cancel := context.WithTimeout(ctx, writeWait)
-			err = ln.ws.Write(wctx, websocket.MessageText, b)
-			cancel()
-			if err != nil {
+			if ln.send(ctx, m) != nil {
 				return
+			}
+		case <-ln.done:
+			// Bounded as a whole: a link that fell behind is closed with a
+			// full queue, which a stuck peer would never take.
+			ctx, cancel := context.WithTimeout(ctx, writeWait)
+			defer cancel()
+			for {
+				select {
+				case m := <-ln.out:
+					if ln.send(ctx, m) != nil {
+						return
+					}
+				default:
+					ln.ws.Close(websocket.StatusNormalClosure, "")
+					return
+				}
 			}
 		}
 	}
+}
+
+func (ln *link) send(ctx context.Context, m room.SpanMessage) error {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil // not this link's fault: the message is dropped
+	}
+	wctx, cancel := context.WithTimeout(ctx, writeWait)
+	defer cancel()
+	return ln.ws.Write(wctx, websocket.MessageText, b)
 }
 
 // ping ends the link when the other node stops answering: a node that was

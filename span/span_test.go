@@ -2,9 +2,12 @@ package span
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -70,5 +73,58 @@ func TestLinksNeedTheClusterKey(t *testing.T) {
 		if err != nil || got != c.want {
 			t.Errorf("%s: status %d (%v), want %d", name, got, err, c.want)
 		}
+	}
+}
+
+// TestClosedLinkSendsWhatWasQueued: a part that empties tells the others
+// who left and closes its links at once; what it queued before the close
+// still arrives, in order, and then the link closes normally.
+func TestClosedLinkSendsWhatWasQueued(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	got := make(chan []string, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		var ids []string
+		for {
+			_, b, err := ws.Read(ctx)
+			if err != nil {
+				if websocket.CloseStatus(err) != websocket.StatusNormalClosure {
+					ids = append(ids, "ended: "+err.Error())
+				}
+				got <- ids
+				return
+			}
+			var m room.SpanMessage
+			if err := json.Unmarshal(b, &m); err != nil {
+				t.Error(err)
+			}
+			ids = append(ids, m.ID)
+		}
+	}))
+	defer srv.Close()
+	ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.CloseNow()
+	ln := &link{ws: ws, out: make(chan room.SpanMessage, sendQueue), done: make(chan struct{}), log: slog.Default()}
+	var want []string
+	for i := range 50 {
+		want = append(want, strconv.Itoa(i))
+		ln.Send(room.SpanMessage{Kind: room.SpanLeft, ID: want[i], Reason: room.ReasonRemoved})
+	}
+	ln.Close()
+	ln.write(ctx)
+	select {
+	case ids := <-got:
+		if !slices.Equal(ids, want) {
+			t.Errorf("the other end read %v, want %v then a normal close", ids, want)
+		}
+	case <-ctx.Done():
+		t.Fatal("the other end never saw the link close")
 	}
 }
