@@ -23,6 +23,8 @@ import (
 	"github.com/parleyhq/parley/config"
 	"github.com/parleyhq/parley/room"
 	"github.com/parleyhq/parley/server/servertest"
+	"github.com/parleyhq/parley/transcribe/testengine"
+	mtengine "github.com/parleyhq/parley/translate/testengine"
 )
 
 // TestBrowsersOnTwoNodesThroughTheRelay: with span_rooms, a page of node A
@@ -578,4 +580,68 @@ func TestSimulcastAcrossNodes(t *testing.T) {
 		}
 		return v.FramesDecoded > before+10, fmt.Sprintf("frames decoded %d", v.FramesDecoded)
 	})
+}
+
+// TestCaptionsAcrossNodes: the floor speaker's page is on node A, its
+// listeners' pages on node B. A transcribes its speaker once (the real
+// recogniser), and B's floor listener reads the English caption; B's
+// listener who chose Spanish reads it machine translated (a real engine),
+// translated once, by A, which knows what B's listeners follow.
+func TestCaptionsAcrossNodes(t *testing.T) {
+	engine := testengine.Start(t, 0)
+	mt := mtengine.Start(t)
+	wav := testengine.SpeechWAV(t, 3*time.Second)
+	r := redistest.Start(t)
+	nodes := servertest.StartCluster(t, r.URL(), []string{"node-a", "node-b"}, func(c *config.Config) {
+		c.SpanRooms = true
+		c.ASRURL, c.ASRModel, c.ASRLanguage = engine.URL, "pocketsphinx-en-us", "en"
+		c.ASRStall = patientStall
+		c.TranslateURL, c.TranslateKind = mt, "apertium"
+	})
+	a, b := nodes[0], nodes[1]
+	// A bound, not a measure: on a busy machine the recogniser takes 20 s a segment.
+	ctx, cancel := context.WithTimeout(context.Background(), 240*time.Second)
+	defer cancel()
+	for _, n := range nodes {
+		waitFor(t, ctx, n.Cluster().ID()+" to see the other node", func() (bool, string) {
+			return len(n.Cluster().Peers()) == 1, fmt.Sprint(n.Cluster().Peers())
+		})
+	}
+	op := &adminclient.Client{URL: a.URL() + "/", Token: servertest.Mint(t, a, auth.AdminRoom, "operator", auth.GrantAdmin)}
+	langs := []string{"en", "es"}
+	if _, err := op.CreateRoom(ctx, "briefing", adminclient.SettingsInput{Languages: &langs}); err != nil {
+		t.Fatal(err)
+	}
+	browser := newBrowser(t, chromedp.Flag("use-file-for-fake-audio-capture", wav))
+	joinTab(t, ctx, browser, originalSound(roomURL(t, a, "briefing", "head-a", auth.GrantJoin, auth.GrantPublish, auth.GrantSubscribe)))
+	floor := joinTab(t, ctx, browser, roomURL(t, b, "briefing", "floor-b", auth.GrantJoin, auth.GrantSubscribe))
+	oyente := joinTab(t, ctx, browser, roomURL(t, b, "briefing", "oyente-b", auth.GrantJoin, auth.GrantSubscribe))
+	if err := evalVoid(oyente, `window.parleyTest.listen("es")`); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(b.Rooms().Rooms()); got != 1 || b.Rooms().Rooms()[0].Participants != 2 {
+		t.Fatalf("B serves %+v, want the room's part with its two listeners", b.Rooms().Rooms())
+	}
+
+	c := waitCaption(t, ctx, floor, "the floor listener on B", "head-a", nil)
+	t.Logf("the floor listener on B reads %q (%s)", c.Text, c.Lang)
+	if c.Lang != "EN" {
+		t.Errorf("caption language %q, want EN", c.Lang)
+	}
+	waitFor(t, ctx, "the Spanish listener on B reads a machine translated caption", func() (bool, string) {
+		got, err := captionsReceived(oyente)
+		if err != nil {
+			return false, err.Error()
+		}
+		for _, g := range got {
+			if g.Identity == "head-a" && g.Channel == "es" && strings.Contains(strings.ToLower(g.Text), "diez metros") {
+				return true, ""
+			}
+		}
+		return false, fmt.Sprintf("received: %+v", got)
+	})
+	// One transcription: only A's engine heard the speaker.
+	if n := asrCounter(t, b, "parley_asr_latency_seconds_count"); n != 0 {
+		t.Errorf("B transcribed %v segments; its own participants said nothing", n)
+	}
 }

@@ -74,6 +74,15 @@ func (rt *router) forget(id string) {
 }
 
 // setCaptions records what id asked captions of; false when it was that already.
+// captionChoice is id's own choice of captions; CaptionsAuto when it made
+// none.
+func (rt *router) captionChoice(id string) string {
+	if ch, ok := rt.captions[id]; ok {
+		return ch
+	}
+	return CaptionsAuto
+}
+
 func (rt *router) setCaptions(id, choice string) bool {
 	old, ok := rt.captions[id]
 	if !ok {

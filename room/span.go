@@ -79,6 +79,7 @@ type SpanMessage struct {
 	Sig         []byte                   `json:",omitempty"`
 	Settings    *Settings                `json:",omitempty"`
 	Operation   *Operation               `json:",omitempty"`
+	Caption     *Caption                 `json:",omitempty"`
 }
 
 // SpanPeer is a participant as its own part describes it to the others.
@@ -90,6 +91,10 @@ type SpanPeer struct {
 	// itself never leaves the node that issued it.
 	Resume string
 	Invite string `json:",omitempty"`
+	// Captions is the channel whose captions they chose (CaptionsAuto: what
+	// they listen to): a speaker's node captions, and machine translates,
+	// for the participants of every part.
+	Captions string `json:",omitempty"`
 }
 
 // ErrNoPart refuses a link to a room that has no part on this node.
@@ -193,7 +198,8 @@ func (r *Room) attachSpan(s *span) {
 
 func spanPeerOf(p *Participant) *SpanPeer {
 	sum := sha256.Sum256([]byte(p.resume))
-	return &SpanPeer{View: p.info(), E2EE: p.e2ee, Resume: hex.EncodeToString(sum[:]), Invite: p.invite}
+	return &SpanPeer{View: p.info(), E2EE: p.e2ee, Resume: hex.EncodeToString(sum[:]), Invite: p.invite,
+		Captions: p.room.router.captionChoice(p.id)}
 }
 
 // spanTell sends msg to every linked part.
@@ -335,6 +341,8 @@ func (r *Room) spanMessage(s *span, m SpanMessage) {
 		r.spanRecordMessage(s, m)
 	case SpanOperate:
 		r.spanOperate(m.Operation)
+	case SpanCaption:
+		r.spanCaption(s, m.Caption)
 	case SpanSettings:
 		if m.Settings != nil {
 			r.spanSettings(*m.Settings)
@@ -385,6 +393,10 @@ func (r *Room) remoteParticipant(s *span, sp *SpanPeer) {
 	if v.Listening != "" {
 		r.router.listen(p.id, v.Listening)
 	}
+	if sp.Captions == "" {
+		sp.Captions = CaptionsAuto
+	}
+	r.router.setCaptions(p.id, sp.Captions)
 	channels := r.router.interpret(p.id, channel)
 	clear(p.muted)
 	for _, ti := range v.Tracks {

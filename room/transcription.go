@@ -113,6 +113,7 @@ func (r *Room) caption(p *Participant, tr Transcript) {
 			q.client.Caption(c)
 		}
 	}
+	r.captionAcross(c)
 }
 
 // setCaptions records the channel whose captions p gets.
@@ -123,7 +124,9 @@ func (r *Room) setCaptions(p *Participant, channel string) error {
 	if channel != CaptionsAuto && channel != CaptionsOff && channel != Floor && !slices.Contains(r.languages, channel) {
 		return refuse(ErrBadRequest, "this room has no channel %s; ask captions of auto, off, floor or one of its languages", quote(channel))
 	}
-	r.router.setCaptions(p.id, channel)
+	if r.router.setCaptions(p.id, channel) {
+		r.spanParticipant(p) // their node's parts caption for them, and translate
+	}
 	return nil
 }
 

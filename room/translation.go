@@ -111,4 +111,7 @@ func (r *Room) translated(p *Participant, track string, tr Transcript, to, text,
 			q.client.Caption(c)
 		}
 	}
+	if !live[to] {
+		r.captionAcross(c)
+	}
 }
