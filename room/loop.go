@@ -48,6 +48,9 @@ type Room struct {
 	part      atomic.Bool // written by the loop (and before it starts); read by Rooms
 	remoteRec RecordingState
 	lastHead  *CheckpointInfo
+	// orphan: the part that kept the record emptied while this one went on
+	// (SpanHandover); one of the parts left takes the claim.
+	orphan bool
 
 	// info maps a track key to its owner for sub offers; written by the loop,
 	// read from media callbacks.
@@ -111,6 +114,7 @@ func (r *Room) closeIfEmpty() bool {
 	if r.joining > 0 || (r.persist && !r.m.done) {
 		return false
 	}
+	end := r.endData()
 	r.closeSpans()
 	// Late posts (media callbacks of departed peers) only touch state that is gone.
 	for _, fn := range r.box.close() {
@@ -119,7 +123,7 @@ func (r *Room) closeIfEmpty() bool {
 	r.endViewers()
 	// Under m.mu, so a new room of the same name cannot announce its start
 	// before this one's end.
-	r.event(EventRoomEnd, nil, r.partData())
+	r.event(EventRoomEnd, nil, end)
 	delete(r.m.rooms, r.name)
 	r.m.log.Info("room closed", "room", r.name)
 	return true

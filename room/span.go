@@ -339,6 +339,8 @@ func (r *Room) spanMessage(s *span, m SpanMessage) {
 		}
 	case SpanEvent, SpanRecording, SpanCheckpoint, SpanRecord, SpanCountersign:
 		r.spanRecordMessage(s, m)
+	case SpanHandover:
+		r.orphan = true
 	case SpanOperate:
 		r.spanOperate(m.Operation)
 	case SpanCaption:

@@ -35,6 +35,26 @@ func (r *Room) partData() map[string]string {
 	return nil
 }
 
+// SpanHandover says the sender's part, which kept the room's record,
+// empties while the receiver's goes on.
+const SpanHandover = "handover"
+
+// endData describes the end of this node's part of the room: the meeting's
+// end (nil) only where nobody is left on any node. An owner whose part
+// empties while linked parts still seat people hands the meeting over; an
+// orphaned part that empties, nobody seated on a part linked to it, was the
+// meeting's last (it could not take the claim over in time).
+func (r *Room) endData() map[string]string {
+	switch {
+	case r.owner() && r.remotes > 0 && len(r.spans) > 0:
+		r.spanTell(SpanMessage{Kind: SpanHandover})
+		return map[string]string{"part": "true", "continues": "true"}
+	case r.part.Load() && r.orphan && r.remotes == 0:
+		return nil
+	}
+	return r.partData()
+}
+
 // owner reports whether this part keeps the room's record.
 func (r *Room) owner() bool { return !r.part.Load() }
 
