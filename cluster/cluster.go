@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/url"
 	"slices"
 	"strings"
@@ -197,6 +198,8 @@ type Cluster struct {
 	lastLocal map[string]bool      // rooms open here at the last heartbeat
 	conflicts map[string]string    // rooms open here but claimed by another node: that node
 	unowned   map[string]time.Time // parts open here whose room has no live claim, since when
+	handed    map[string]time.Time // parts open here whose owner said it empties (HandedOver), when; under mu
+	ended     map[string]bool      // rooms that closed here since the last heartbeat (Ended); under mu
 }
 
 // quiet keeps go-redis's own log lines out of the node's log: this package
@@ -257,7 +260,7 @@ func New(o Options) (*Cluster, error) {
 		ctx: ctx, cancel: cancel, done: make(chan struct{}), nudge: make(chan struct{}, 1),
 		view: View{Self: o.ID}, started: time.Now().UTC(),
 		pins: map[string]time.Time{}, lastLocal: map[string]bool{}, placed: map[string]int{}, conflicts: map[string]string{},
-		unowned: map[string]time.Time{},
+		unowned: map[string]time.Time{}, handed: map[string]time.Time{}, ended: map[string]bool{},
 	}, nil
 }
 
@@ -348,9 +351,27 @@ func (c *Cluster) run() {
 // Ended tells the cluster a room closed here: its claim is released at once
 // rather than at the next heartbeat. Any goroutine; never blocks.
 func (c *Cluster) Ended(room string) {
+	c.mu.Lock()
+	c.ended[room] = true // even one that opened and closed between two heartbeats
+	c.mu.Unlock()
 	select {
 	case c.nudge <- struct{}{}:
 	default: // a beat is due already
+	}
+}
+
+// HandedOver tells the cluster that the owner of a room of which this node
+// holds a part said its own part empties while this one goes on: the owner
+// releases its claim at once, and this node need not wait for it to claim
+// the room again (as after a Redis restart) before taking the claim. Any
+// goroutine; never blocks.
+func (c *Cluster) HandedOver(room string) {
+	c.mu.Lock()
+	c.handed[room] = time.Now()
+	c.mu.Unlock()
+	select {
+	case c.nudge <- struct{}{}: // a beat now
+	default:
 	}
 }
 
@@ -563,6 +584,15 @@ func (c *Cluster) reconcile(ctx context.Context, local []Room, dir map[string]st
 	}
 	c.wasUp, c.everUp = true, true
 	clear(c.placed)
+	ended := c.ended
+	c.ended = map[string]bool{}
+	now := time.Now()
+	for name, at := range c.handed {
+		if now.Sub(at) >= c.partWait() {
+			delete(c.handed, name)
+		}
+	}
+	handed := maps.Clone(c.handed)
 	c.mu.Unlock()
 	defer func() {
 		c.mu.Lock()
@@ -573,7 +603,6 @@ func (c *Cluster) reconcile(ctx context.Context, local []Room, dir map[string]st
 	for _, n := range view.Nodes {
 		live[n.ID] = true
 	}
-	now := time.Now()
 	open := map[string]bool{}
 	for _, r := range local {
 		open[r.Name] = true
@@ -591,11 +620,14 @@ func (c *Cluster) reconcile(ctx context.Context, local []Room, dir map[string]st
 			// directory, the owner claims its room again at its next
 			// heartbeat, and a part that claimed first would make two.
 			since, seen := c.unowned[r.Name]
-			if !seen {
+			switch {
+			case !handed[r.Name].IsZero():
+				// The owner said it is going: nobody will claim the room
+				// again.
+			case !seen:
 				c.unowned[r.Name] = now
 				continue
-			}
-			if now.Sub(since) < c.partWait() {
+			case now.Sub(since) < c.partWait():
 				continue
 			}
 		}
@@ -631,6 +663,9 @@ func (c *Cluster) reconcile(ctx context.Context, local []Room, dir map[string]st
 		}
 		since, pinned := c.pins[name]
 		switch {
+		case ended[name]:
+			// It closed here: released at once, even if no heartbeat saw it
+			// open.
 		case !pinned && !c.lastLocal[name]:
 			// Placed here by another node: the client is on its way.
 			c.pins[name] = now
@@ -653,6 +688,7 @@ func (c *Cluster) reconcile(ctx context.Context, local []Room, dir map[string]st
 			delete(c.unowned, name)
 		}
 	}
+
 	c.lastLocal = open
 }
 

@@ -66,6 +66,11 @@ type Config struct {
 	// Settings, when set, shares rooms' settings across the cluster
 	// (sharedsettings.go).
 	Settings SettingsStore
+	// HandedOver, when set, hears that the part keeping a room's record
+	// said it empties while this node's part goes on (SpanHandover): the
+	// cluster lets this node take the room's claim without waiting. Called
+	// on the room's loop; it must not block.
+	HandedOver func(room string)
 }
 
 // Manager owns all rooms of this node. Rooms are made on first join and go

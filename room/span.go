@@ -341,6 +341,9 @@ func (r *Room) spanMessage(s *span, m SpanMessage) {
 		r.spanRecordMessage(s, m)
 	case SpanHandover:
 		r.orphan = true
+		if r.m.cfg.HandedOver != nil {
+			r.m.cfg.HandedOver(r.name)
+		}
 	case SpanOperate:
 		r.spanOperate(m.Operation)
 	case SpanCaption:

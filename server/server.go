@@ -188,6 +188,7 @@ func Start(cfg config.Config, log *slog.Logger, opts ...Option) (*Server, error)
 	var place room.Placement
 	var roomBans room.Bans // nil, not a nil *clusterBans, for a node alone
 	var roomSettings room.SettingsStore
+	var handedOver func(string)
 	onEvent := hooks.RoomEvent
 	if s.cluster != nil {
 		place = placement{c: s.cluster, span: cfg.SpanRooms,
@@ -198,6 +199,7 @@ func Start(cfg config.Config, log *slog.Logger, opts ...Option) (*Server, error)
 		roomBans = bans
 		if cfg.SpanRooms {
 			roomSettings = newClusterSettings(s.cluster, &s.parts)
+			handedOver = s.cluster.HandedOver
 		}
 		onEvent = func(e room.Event) {
 			if e.Data["part"] != "true" { // a part's start and end are not the room's
@@ -229,6 +231,7 @@ func Start(cfg config.Config, log *slog.Logger, opts ...Option) (*Server, error)
 		Placement:     place,
 		Bans:          roomBans,
 		Settings:      roomSettings,
+		HandedOver:    handedOver,
 	})
 	healthTo.Store(s.rooms)
 	if s.cluster != nil && cfg.SpanRooms {
