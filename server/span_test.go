@@ -44,6 +44,17 @@ func startSpanning(t *testing.T, ctx context.Context) []*server.Server {
 	return nodes
 }
 
+// startPair runs two nodes whose rooms span them, once B sees A, on the
+// Redis it returns.
+func startPair(t *testing.T, ctx context.Context) (a, b *server.Server, r *redistest.Server) {
+	t.Helper()
+	r = redistest.Start(t)
+	nodes := servertest.StartCluster(t, r.URL(), []string{"node-a", "node-b"}, spanning)
+	a, b = nodes[0], nodes[1]
+	until(t, ctx, "B sees A", func() bool { return len(b.Cluster().Peers()) == 1 })
+	return a, b, r
+}
+
 // dialOn joins room on node srv with claims, and checks it was not sent elsewhere.
 func dialOn(t *testing.T, ctx context.Context, srv *server.Server, c auth.Claims) *client.Client {
 	t.Helper()
@@ -327,10 +338,7 @@ func logHas(t *testing.T, dir, s string) bool {
 func TestModerationAcrossNodes(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	r := redistest.Start(t)
-	nodes := servertest.StartCluster(t, r.URL(), []string{"node-a", "node-b"}, spanning)
-	a, b := nodes[0], nodes[1]
-	until(t, ctx, "B sees A", func() bool { return len(b.Cluster().Peers()) == 1 })
+	a, b, _ := startPair(t, ctx)
 	mod := dialOn(t, ctx, a, auth.Claims{Subject: "chair", Room: "summit",
 		Grants: []auth.Grant{auth.GrantJoin, auth.GrantPublish, auth.GrantSubscribe, auth.GrantModerate}})
 	guest := dialOn(t, ctx, b, auth.Claims{Subject: "guest", Room: "summit", Grants: servertest.Everyone})
@@ -378,10 +386,7 @@ func TestModerationAcrossNodes(t *testing.T) {
 func TestSpanningRoomSurvivesARedisRestart(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	r := redistest.Start(t)
-	nodes := servertest.StartCluster(t, r.URL(), []string{"node-a", "node-b"}, spanning)
-	a, b := nodes[0], nodes[1]
-	until(t, ctx, "B sees A", func() bool { return len(b.Cluster().Peers()) == 1 })
+	a, b, r := startPair(t, ctx)
 	head := dialOn(t, ctx, a, auth.Claims{Subject: "head-a", Room: "summit", Grants: servertest.Everyone})
 	guest := dialOn(t, ctx, b, auth.Claims{Subject: "head-b", Room: "summit", Grants: servertest.Everyone})
 	if err := publishAV(ctx, head, "head-a"); err != nil {
@@ -408,7 +413,7 @@ func TestSpanningRoomSurvivesARedisRestart(t *testing.T) {
 	})
 	late := dialOn(t, ctx, b, auth.Claims{Subject: "late-b", Room: "summit", Grants: servertest.Everyone})
 	waitBytes(t, ctx, "a participant joining B after the restart receives A's", from(late), 4000)
-	for _, n := range nodes {
+	for _, n := range []*server.Server{a, b} {
 		id := n.Cluster().ID()
 		until(t, ctx, id+" still linked", func() bool {
 			parts, err := n.Rooms().Parts(ctx, "summit")
@@ -423,10 +428,7 @@ func TestSpanningRoomSurvivesARedisRestart(t *testing.T) {
 func TestBanHoldsOnEveryNode(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	r := redistest.Start(t)
-	nodes := servertest.StartCluster(t, r.URL(), []string{"node-a", "node-b"}, spanning)
-	a, b := nodes[0], nodes[1]
-	until(t, ctx, "B sees A", func() bool { return len(b.Cluster().Peers()) == 1 })
+	a, b, r := startPair(t, ctx)
 	chair := dialOn(t, ctx, a, auth.Claims{Subject: "chair", Room: "summit",
 		Grants: []auth.Grant{auth.GrantJoin, auth.GrantSubscribe, auth.GrantModerate}})
 	intruder := dialOn(t, ctx, a, auth.Claims{Subject: "intruder", Room: "summit", Grants: servertest.Everyone})
@@ -467,10 +469,7 @@ func TestBanHoldsOnEveryNode(t *testing.T) {
 func TestPartsEnforceTheRoomsSettings(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	r := redistest.Start(t)
-	nodes := servertest.StartCluster(t, r.URL(), []string{"node-a", "node-b"}, spanning)
-	a, b := nodes[0], nodes[1]
-	until(t, ctx, "B sees A", func() bool { return len(b.Cluster().Peers()) == 1 })
+	a, b, _ := startPair(t, ctx)
 	yes := true
 	if _, err := admin(t, a).CreateRoom(ctx, "sealed", adminclient.SettingsInput{E2EERequired: &yes}); err != nil {
 		t.Fatal(err)
@@ -568,10 +567,7 @@ func TestBusyNodeSpillsLaterJoins(t *testing.T) {
 func TestOperatorActsOnEveryNode(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	r := redistest.Start(t)
-	nodes := servertest.StartCluster(t, r.URL(), []string{"node-a", "node-b"}, spanning)
-	a, b := nodes[0], nodes[1]
-	until(t, ctx, "B sees A", func() bool { return len(b.Cluster().Peers()) == 1 })
+	a, b, _ := startPair(t, ctx)
 	chair := dialOn(t, ctx, a, auth.Claims{Subject: "chair", Room: "summit", Grants: servertest.Everyone})
 	guest := dialOn(t, ctx, b, auth.Claims{Subject: "guest", Room: "summit", Grants: servertest.Everyone})
 	aide := dialOn(t, ctx, b, auth.Claims{Subject: "aide", Room: "summit", Grants: servertest.Everyone})
