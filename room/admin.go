@@ -185,8 +185,9 @@ func settingsData(s Settings) map[string]string {
 }
 
 // CloseRoom ends a meeting: everyone is removed (told "removed" by the
-// operator), on every node of a room that spans nodes; its record is sealed, and the room closes as soon as its loop is
-// idle. A join racing the close starts the room anew.
+// operator), on every node of a room that spans nodes; its record is sealed,
+// and the room closes as soon as its loop is idle. A join racing the close
+// starts the room anew.
 func (m *Manager) CloseRoom(ctx context.Context, name string) (removed int, err error) {
 	err = m.onLoop(ctx, name, func(r *Room) error {
 		r.persist = false
