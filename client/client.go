@@ -108,8 +108,13 @@ const maxRedirects = 3
 // A redirect (a cluster's node sending the client to the node that hosts the
 // room) is followed: URL then names the node joined.
 func Dial(ctx context.Context, o Options) (*Client, error) {
+	return follow(ctx, o, dial)
+}
+
+// follow joins with attempt, following redirects.
+func follow(ctx context.Context, o Options, attempt func(context.Context, Options) (*Client, *signal.Redirect, error)) (*Client, error) {
 	for range maxRedirects + 1 {
-		c, moved, err := dial(ctx, o)
+		c, moved, err := attempt(ctx, o)
 		if err != nil {
 			return nil, err
 		}

@@ -32,19 +32,25 @@ type TrackObserver func(in *Inbound) func(pkt []byte, at int64)
 // Its connections run what a browser's RTP behaviour needs and no more (see
 // NewLoadAPI), so that one load generator can drive many participants.
 func DialObserved(ctx context.Context, o Options, obs TrackObserver) (*Client, error) {
+	return follow(ctx, o, func(ctx context.Context, o Options) (*Client, *signal.Redirect, error) {
+		return dialObserved(ctx, o, obs)
+	})
+}
+
+func dialObserved(ctx context.Context, o Options, obs TrackObserver) (*Client, *signal.Redirect, error) {
 	api, err := NewLoadAPI()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	wsURL := "ws" + strings.TrimPrefix(strings.TrimRight(o.URL, "/"), "http") + "/ws"
 	ws, _, err := websocket.Dial(ctx, wsURL, &websocket.DialOptions{HTTPHeader: http.Header{}})
 	if err != nil {
-		return nil, fmt.Errorf("websocket: %w", err)
+		return nil, nil, fmt.Errorf("websocket: %w", err)
 	}
 	ws.SetReadLimit(1 << 20)
 	cctx, cancel := context.WithCancel(context.Background())
 	c := &Client{
-		ws: ws, api: api, ctx: cctx, cancel: cancel,
+		ws: ws, api: api, ctx: cctx, cancel: cancel, url: strings.TrimRight(o.URL, "/"),
 		notify: make(chan struct{}), subMap: map[string]signal.SubTrack{},
 		inbound: map[*webrtc.TrackRemote]*Inbound{}, answered: make(chan string, 4),
 	}
@@ -53,34 +59,42 @@ func DialObserved(ctx context.Context, o Options, obs TrackObserver) (*Client, e
 	sub, err := c.newPC(signal.PCSub)
 	if err != nil {
 		c.Close()
-		return nil, err
+		return nil, nil, err
 	}
 	sub.OnTrack(func(t *webrtc.TrackRemote, r *webrtc.RTPReceiver) { c.observeTrack(t, r, obs) })
 	c.sub = sub
 	if err := c.Send(&signal.Join{Type: "join", Version: signal.Version, Room: o.Room, Token: o.Token, Name: o.Name}); err != nil {
 		c.Close()
-		return nil, err
+		return nil, nil, err
 	}
 	c.wg.Add(1)
 	go c.readLoop()
-	raw, err := c.WaitFor(ctx, func(typ string, _ []byte) bool { return typ == "welcome" || typ == "error" })
+	raw, err := c.WaitFor(ctx, func(typ string, _ []byte) bool { return typ == "welcome" || typ == "error" || typ == "redirect" })
 	if err != nil {
 		c.Close()
-		return nil, err
+		return nil, nil, err
 	}
-	if typeOf(raw) == "error" {
+	switch typeOf(raw) {
+	case "error":
 		c.Close()
 		var e signal.Error
 		_ = json.Unmarshal(raw, &e)
-		return nil, &e
+		return nil, nil, &e
+	case "redirect":
+		c.Close()
+		var r signal.Redirect
+		if err := json.Unmarshal(raw, &r); err != nil {
+			return nil, nil, err
+		}
+		return nil, &r, nil
 	}
 	var w signal.Welcome
 	if err := json.Unmarshal(raw, &w); err != nil {
 		c.Close()
-		return nil, err
+		return nil, nil, err
 	}
 	c.welcome = &w
-	return c, nil
+	return c, nil, nil
 }
 
 // NewLoadAPI is NewAPI with a lean set of interceptors: NACK (generating

@@ -557,7 +557,26 @@ func TestBusyNodeSpillsLaterJoins(t *testing.T) {
 	waitBytes(t, ctx, "the last, on C, receives the speaker on A", func() uint64 { n, _ := bytesFrom(last, "speaker", ""); return n }, 6000)
 	until(t, ctx, "the last sees the five", func() bool { return len(roster(last)) == 5 })
 
-	// A node that is not busy serves a join that reaches it.
+	// The load tool's client follows the redirect as well.
+	until(t, ctx, "A sees C's participant", func() bool {
+		for _, n := range a.Cluster().View().Nodes {
+			if n.ID == "node-c" {
+				return n.Load.Participants == 1
+			}
+		}
+		return false
+	})
+	tok := mintClaims(t, a, auth.Claims{Subject: "observer", Room: press, Grants: all})
+	obs, err := client.DialObserved(ctx, client.Options{URL: a.URL(), Room: press, Token: tok}, func(*client.Inbound) func([]byte, int64) { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer obs.Close()
+	if obs.URL() != nodes[2].URL() {
+		t.Errorf("the observed client, joining through busy A, was served at %s, want C at %s", obs.URL(), nodes[2].URL())
+	}
+
+	// Every node busy now: a join is served where it arrives.
 	dialOn(t, ctx, nodes[2], auth.Claims{Subject: "press-on-c", Room: press, Grants: all})
 }
 
