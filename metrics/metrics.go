@@ -134,9 +134,9 @@ func desc(name, help string, labels ...string) *prometheus.Desc {
 var (
 	roomsDesc        = desc("parley_rooms", "Open rooms on this node.")
 	recordingDesc    = desc("parley_rooms_recording", "Rooms being recorded.")
-	participantsDesc = desc("parley_participants", "Participants seated in rooms, reconnecting ones included.")
+	participantsDesc = desc("parley_participants", "Participants seated in rooms on this node, reconnecting ones included (a room that spans nodes: each counts its own).")
 	reconnectingDesc = desc("parley_participants_reconnecting", "Participants whose connection dropped and whose seat is waiting for them.")
-	tracksDesc       = desc("parley_tracks", "Published tracks carrying media, by kind.", "kind")
+	tracksDesc       = desc("parley_tracks", "Published tracks carrying media, by kind (a room that spans nodes: each node counts its own participants').", "kind")
 
 	packetsDesc     = desc("parley_packets_total", "RTP packets received from publishers (in) and sent to subscribers (out, retransmissions included).", "direction")
 	bytesDesc       = desc("parley_bytes_total", "RTP bytes received from publishers (in) and sent to subscribers (out).", "direction")

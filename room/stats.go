@@ -9,9 +9,9 @@ import (
 // RoomStats is a room's state as its loop saw it at one moment.
 type RoomStats struct {
 	Name         string
-	Participants int // seated, reconnecting ones included
+	Participants int // seated on this node, reconnecting ones included
 	Reconnecting int
-	Tracks       int            // published tracks that carry media
+	Tracks       int            // published on this node, carrying media
 	TracksByKind map[string]int // "audio", "video"
 	Recording    bool
 }
@@ -51,15 +51,20 @@ collect:
 
 // stats counts the room's figures; loop only.
 func (r *Room) stats() RoomStats {
-	s := RoomStats{Name: r.name, Participants: len(r.participants), Tracks: len(r.tracks),
-		TracksByKind: map[string]int{}, Recording: r.rec != nil}
+	// A room that spans nodes counts, on each, the participants connected
+	// there and what they publish: the cluster's figures are the sum of its
+	// nodes'.
+	s := RoomStats{Name: r.name, Participants: r.localCount(), TracksByKind: map[string]int{}, Recording: r.rec != nil}
 	for _, p := range r.participants {
-		if p.state == StateReconnecting {
+		if p.state == StateReconnecting && !p.remote() {
 			s.Reconnecting++
 		}
 	}
 	for _, t := range r.tracks {
-		s.TracksByKind[t.kind]++
+		if !t.owner.remote() {
+			s.Tracks++
+			s.TracksByKind[t.kind]++
+		}
 	}
 	return s
 }

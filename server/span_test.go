@@ -11,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -578,6 +580,15 @@ func TestBusyNodeSpillsLaterJoins(t *testing.T) {
 
 	// Every node busy now: a join is served where it arrives.
 	dialOn(t, ctx, nodes[2], auth.Claims{Subject: "press-on-c", Room: press, Grants: all})
+
+	// Each node's metrics count the participants connected to it, so the
+	// cluster's total is their sum: A 2, B 2, C 3.
+	for i, want := range []int{2, 2, 3} {
+		page := metricsPage(t, nodes[i])
+		if line := "parley_participants " + strconv.Itoa(want); !strings.Contains(page, "\n"+line+"\n") {
+			t.Errorf("%s's /metrics lacks %q", nodes[i].Cluster().ID(), line)
+		}
+	}
 }
 
 // TestOperatorActsOnEveryNode: the admin API of one node lists, mutes,
