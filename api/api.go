@@ -188,7 +188,10 @@ func (a *API) authenticated(next http.Handler) http.Handler {
 // serve runs a route's handler and answers its error, logging what changed.
 func (a *API) serve(rt Route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		err := rt.handle(a, w, r)
+		body, forwardable, err := a.forwardable(w, r)
+		if err == nil {
+			err = rt.handle(a, w, r)
+		}
 		subject, _ := r.Context().Value(subjectKey{}).(string)
 		if err == nil {
 			if r.Method != http.MethodGet {
@@ -199,7 +202,19 @@ func (a *API) serve(rt Route) http.Handler {
 		var e *Error
 		if !errors.As(err, &e) {
 			e = roomError(err)
-			a.elsewhere(e, r.PathValue("room"))
+			if forwardable && e.Code == "room_not_found" {
+				if host := a.hostOf(r.PathValue("room")); host != "" {
+					ferr := a.forward(w, r, host, body)
+					if ferr == nil {
+						a.log.Info("admin request passed on", "method", r.Method, "path", r.URL.Path, "admin", subject, "to", host)
+						return
+					}
+					errors.As(ferr, &e)
+				}
+			}
+			if e.Code == "room_not_found" {
+				a.elsewhere(e, r.PathValue("room"))
+			}
 		}
 		if e.Status >= 500 {
 			a.log.Error("admin request failed", "method", r.Method, "path", r.URL.Path, "admin", subject, "err", err)

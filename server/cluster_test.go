@@ -336,3 +336,67 @@ func TestNodeAloneHasNoCluster(t *testing.T) {
 		t.Error("a node without redis_url has a cluster")
 	}
 }
+
+// TestAnyNodeAnswersAboutAnyRoom: the admin API of a node that does not
+// host a room passes a request about it to the node that does, and returns
+// its answer: the operator can ask any node of the cluster about any room.
+func TestAnyNodeAnswersAboutAnyRoom(t *testing.T) {
+	r := redistest.Start(t)
+	nodes := servertest.StartCluster(t, r.URL(), []string{"node-a", "node-b"})
+	a, b := nodes[0], nodes[1]
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	until(t, ctx, "B sees A", func() bool { return len(b.Cluster().Peers()) == 1 })
+	if _, err := admin(t, a).CreateRoom(ctx, "summit", adminclient.SettingsInput{}); err != nil {
+		t.Fatal(err)
+	}
+	guest := servertest.Dial(t, ctx, a, "summit", "guest", servertest.Everyone...)
+	if err := publishAV(ctx, guest, "guest"); err != nil {
+		t.Fatal(err)
+	}
+	until(t, ctx, "B's view has the room on A", func() bool { return roomsOn(t, ctx, b)["summit"] == "node-a" })
+
+	op := admin(t, b)
+	var ps []adminclient.Participant
+	until(t, ctx, "B lists the guest on A with its tracks", func() bool {
+		var err error
+		ps, err = op.ListParticipants(ctx, "summit")
+		return err == nil && len(ps) == 1 && ps[0].Identity == "guest" && len(ps[0].Tracks) == 2
+	})
+	if _, err := op.MuteParticipant(ctx, "summit", "guest", signal.SourceMic, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := guest.WaitFor(ctx, func(typ string, raw []byte) bool { return typ == "muted" }); err != nil {
+		t.Fatalf("the guest on A was not muted through B: %v", err)
+	}
+	if got, err := op.GetRoom(ctx, "summit"); err != nil || got.Participants != 1 {
+		t.Errorf("the room through B: %+v, %v", got, err)
+	}
+
+	// A request another node passed on is not passed on again.
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, b.URL()+"/api/v1/rooms/summit", nil)
+	req.Header.Set("Authorization", "Bearer "+op.Token)
+	req.Header.Set("Parley-Forwarded-By", "node-a")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound || !strings.Contains(string(body), "node-a") {
+		t.Errorf("a passed-on request about a room B does not host: %d %s, want 404 naming node-a", resp.StatusCode, body)
+	}
+	// Nowhere: not found, as on one node.
+	_, err = op.GetRoom(ctx, "nowhere")
+	var aerr *adminclient.Error
+	if !errors.As(err, &aerr) || aerr.Code != "room_not_found" {
+		t.Errorf("a room open nowhere: %v, want room_not_found", err)
+	}
+
+	if closed, err := op.CloseRoom(ctx, "summit"); err != nil || closed.Removed != 1 {
+		t.Fatalf("closing the room on A through B: %+v, %v", closed, err)
+	}
+	if _, err := guest.WaitFor(ctx, func(typ string, raw []byte) bool { return typ == "removed" }); err != nil {
+		t.Fatalf("the guest on A was not removed through B: %v", err)
+	}
+}
