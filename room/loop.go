@@ -104,7 +104,7 @@ func (r *Room) run() {
 
 // closeIfEmpty retires the room when nobody is in it or on the way in.
 func (r *Room) closeIfEmpty() bool {
-	if r.localCount() > 0 {
+	if r.localCount() > 0 || r.holdsForOthers() {
 		return false
 	}
 	r.stopRecording(nil)

@@ -39,14 +39,22 @@ func (r *Room) partData() map[string]string {
 // empties while the receiver's goes on.
 const SpanHandover = "handover"
 
+// holdsForOthers says the room stays open, empty, on the node that keeps its
+// record while people sit on parts linked to it: the meeting keeps one
+// record and one claim until the last of them leaves, or this node stops.
+func (r *Room) holdsForOthers() bool {
+	return r.owner() && r.remotes > 0 && len(r.spans) > 0 && r.m.life.Err() == nil
+}
+
 // endData describes the end of this node's part of the room: the meeting's
-// end (nil) only where nobody is left on any node. An owner whose part
-// empties while linked parts still seat people hands the meeting over; an
-// orphaned part that empties, nobody seated on a part linked to it, was the
-// meeting's last (it could not take the claim over in time).
+// end (nil) only where nobody is left on any node. An owner that stops while
+// parts are linked hands the meeting over to them (they keep their seats,
+// its own participants come back through them); an orphaned part that
+// empties, nobody seated on a part linked to it, was the meeting's last (it
+// could not take the claim over in time).
 func (r *Room) endData() map[string]string {
 	switch {
-	case r.owner() && r.remotes > 0 && len(r.spans) > 0:
+	case r.owner() && len(r.spans) > 0 && (r.remotes > 0 || r.m.life.Err() != nil):
 		r.spanTell(SpanMessage{Kind: SpanHandover})
 		return map[string]string{"part": "true", "continues": "true"}
 	case r.part.Load() && r.orphan && r.remotes == 0:
