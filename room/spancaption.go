@@ -1,5 +1,7 @@
 package room
 
+import "slices"
+
 // Captions cross between the parts of a room that spans nodes: each node
 // transcribes (and machine translates) the speakers connected to it, once,
 // into the one record, and passes each caption to the parts whose
@@ -21,20 +23,11 @@ func (r *Room) captionAcross(c Caption) {
 		if !q.remote() || !q.can(authSubscribe) || r.router.captionsOf(q.id) != c.Channel {
 			continue
 		}
-		if !containsSpan(sent, q.span) {
+		if !slices.Contains(sent, q.span) {
 			sent = append(sent, q.span)
 			q.span.link.Send(SpanMessage{Kind: SpanCaption, Caption: &c})
 		}
 	}
-}
-
-func containsSpan(list []*span, s *span) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // spanCaption shows a caption from the part s to this node's participants

@@ -35,8 +35,8 @@ func (r *Room) partData() map[string]string {
 	return nil
 }
 
-// SpanHandover says the sender's part, which kept the room's record,
-// empties while the receiver's goes on.
+// SpanHandover says the sender's part, which kept the room's record, stops
+// (its node shuts down) while the receiver's goes on.
 const SpanHandover = "handover"
 
 // holdsForOthers says the room stays open, empty, on the node that keeps its
