@@ -295,7 +295,9 @@ func (ln *link) serve(parent context.Context, end *room.Span) {
 	}()
 	go func() {
 		defer wg.Done()
-		defer ln.Close()
+		// A peer that stopped answering takes nothing more: the link ends
+		// at once, without the goodbye a Close would try to send.
+		defer cancel()
 		ln.ping(ctx)
 	}()
 	defer wg.Wait()
