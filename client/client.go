@@ -164,6 +164,12 @@ func dial(ctx context.Context, o Options) (*Client, *signal.Redirect, error) {
 	}
 	c.wg.Add(1)
 	go c.readLoop()
+	return c.answer(ctx)
+}
+
+// answer waits for the server's answer to join: a welcome keeps c; an
+// error or a redirect closes it.
+func (c *Client) answer(ctx context.Context) (*Client, *signal.Redirect, error) {
 	raw, err := c.WaitFor(ctx, func(typ string, _ []byte) bool { return typ == "welcome" || typ == "error" || typ == "redirect" })
 	if err != nil {
 		c.Close()

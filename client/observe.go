@@ -69,32 +69,7 @@ func dialObserved(ctx context.Context, o Options, obs TrackObserver) (*Client, *
 	}
 	c.wg.Add(1)
 	go c.readLoop()
-	raw, err := c.WaitFor(ctx, func(typ string, _ []byte) bool { return typ == "welcome" || typ == "error" || typ == "redirect" })
-	if err != nil {
-		c.Close()
-		return nil, nil, err
-	}
-	switch typeOf(raw) {
-	case "error":
-		c.Close()
-		var e signal.Error
-		_ = json.Unmarshal(raw, &e)
-		return nil, nil, &e
-	case "redirect":
-		c.Close()
-		var r signal.Redirect
-		if err := json.Unmarshal(raw, &r); err != nil {
-			return nil, nil, err
-		}
-		return nil, &r, nil
-	}
-	var w signal.Welcome
-	if err := json.Unmarshal(raw, &w); err != nil {
-		c.Close()
-		return nil, nil, err
-	}
-	c.welcome = &w
-	return c, nil, nil
+	return c.answer(ctx)
 }
 
 // NewLoadAPI is NewAPI with a lean set of interceptors: NACK (generating

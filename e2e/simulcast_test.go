@@ -87,15 +87,7 @@ func TestSimulcastFollowsTileSize(t *testing.T) {
 		t.Errorf("the server offers %d codecs for one audio and one video track", n)
 	}
 
-	var big inbound
-	waitFor(t, ctx, "a large layer for a large tile", func() (bool, string) {
-		v, err := videoFrom(view, "presenter")
-		if err != nil {
-			t.Fatal(err)
-		}
-		big = v
-		return v.FrameWidth >= 640, fmt.Sprintf("frame width %d", v.FrameWidth)
-	})
+	big := waitVideo(t, ctx, view, "presenter", "a large layer for a large tile", func(v inbound) bool { return v.FrameWidth >= 640 })
 	t.Logf("large tile: %dx%d", big.FrameWidth, big.FrameHeight)
 
 	// A thumbnail-sized window: the tile is now about 300 px wide.
@@ -122,15 +114,25 @@ func TestSimulcastFollowsTileSize(t *testing.T) {
 	t.Logf("thumbnail: %dx%d", small.FrameWidth, small.FrameHeight)
 	// The stream went on through both switches.
 	before := small.FramesDecoded
-	waitFor(t, ctx, "frames after the switch", func() (bool, string) {
-		v, err := videoFrom(view, "presenter")
-		if err != nil {
-			t.Fatal(err)
-		}
-		return v.FramesDecoded > before+10, fmt.Sprintf("frames decoded %d", v.FramesDecoded)
-	})
+	waitVideo(t, ctx, view, "presenter", "frames after the switch", func(v inbound) bool { return v.FramesDecoded > before+10 })
 	st, err := readState(view)
 	if err != nil || !st.Joined {
 		t.Fatalf("viewer state %+v, %v", st, err)
 	}
+}
+
+// waitVideo waits until the video tab receives from identity is as ok
+// wants it, and returns it.
+func waitVideo(t *testing.T, ctx, tab context.Context, identity, what string, ok func(inbound) bool) inbound {
+	t.Helper()
+	var got inbound
+	waitFor(t, ctx, what, func() (bool, string) {
+		v, err := videoFrom(tab, identity)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = v
+		return ok(v), fmt.Sprintf("%dx%d, %d frames decoded", v.FrameWidth, v.FrameHeight, v.FramesDecoded)
+	})
+	return got
 }

@@ -7,7 +7,6 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -53,18 +52,8 @@ func TestBrowsersOnTwoNodesThroughTheRelay(t *testing.T) {
 
 	browser := newBrowser(t)
 	grants := []auth.Grant{auth.GrantJoin, auth.GrantPublish, auth.GrantSubscribe}
-	onA, onB := newTab(t, browser), newTab(t, browser)
-	if err := chromedp.Do(onA, chromedp.Navigate(roomURL(t, a, "summit", "head-a", grants...))); err != nil {
-		t.Fatal(err)
-	}
-	if err := chromedp.Do(onB, chromedp.Navigate(roomURL(t, b, "summit", "head-b", grants...))); err != nil {
-		t.Fatal(err)
-	}
-	for name, tab := range map[string]context.Context{"head-a": onA, "head-b": onB} {
-		if err := waitJoined(ctx, tab); err != nil {
-			t.Fatalf("%s never joined: %v", name, err)
-		}
-	}
+	onA := joinTab(t, ctx, browser, roomURL(t, a, "summit", "head-a", grants...))
+	onB := joinTab(t, ctx, browser, roomURL(t, b, "summit", "head-b", grants...))
 	// Each node hosts its part of the room with its own page in it: no
 	// redirect took either page to the other node.
 	onItsNode := func(when string) {
@@ -305,15 +294,7 @@ func TestBrowserMovesWhenItsNodeDrains(t *testing.T) {
 func comesBackThroughAnotherNode(t *testing.T, how string, stop func(*nodeProcess, *testing.T)) {
 	bin := parleyCommand(t)
 	r := redistest.Start(t)
-	shared := t.TempDir()
-	key, _, err := auth.LoadOrCreateKey(shared)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyFile, err := os.ReadFile(filepath.Join(shared, auth.KeyFile))
-	if err != nil {
-		t.Fatal(err)
-	}
+	key, keyFile := servertest.ClusterKey(t)
 	signer := auth.NewSigner(key)
 	a := startNodeProcess(t, bin, "node-a", r.URL(), keyFile)
 	b := startNodeProcess(t, bin, "node-b", r.URL(), keyFile)
@@ -524,20 +505,8 @@ func TestSimulcastAcrossNodes(t *testing.T) {
 	}
 	browser := newBrowser(t)
 	grants := []auth.Grant{auth.GrantJoin, auth.GrantPublish, auth.GrantSubscribe}
-	pub := newTab(t, browser)
-	if err := chromedp.Do(pub, chromedp.Navigate(strings.Replace(roomURL(t, a, "layers", "presenter", grants...), "quality=low", "quality=high", 1))); err != nil {
-		t.Fatal(err)
-	}
-	if err := waitJoined(ctx, pub); err != nil {
-		t.Fatal(err)
-	}
-	view := newTab(t, browser)
-	if err := chromedp.Do(view, chromedp.Navigate(roomURL(t, b, "layers", "viewer", grants...))); err != nil {
-		t.Fatal(err)
-	}
-	if err := waitJoined(ctx, view); err != nil {
-		t.Fatal(err)
-	}
+	joinTab(t, ctx, browser, strings.Replace(roomURL(t, a, "layers", "presenter", grants...), "quality=low", "quality=high", 1))
+	view := joinTab(t, ctx, browser, roomURL(t, b, "layers", "viewer", grants...))
 	if rs := b.Rooms().Rooms(); len(rs) != 1 || rs[0].Participants != 1 {
 		t.Fatalf("B holds %+v, want a part of layers with the viewer in it", rs)
 	}
@@ -549,37 +518,15 @@ func TestSimulcastAcrossNodes(t *testing.T) {
 		return err == nil && len(parts) == 1 && parts[0].Sent == 4, fmt.Sprintf("%+v %v", parts, err)
 	})
 
-	var big inbound
-	waitFor(t, ctx, "a large layer for a large tile on B", func() (bool, string) {
-		v, err := videoFrom(view, "presenter")
-		if err != nil {
-			t.Fatal(err)
-		}
-		big = v
-		return v.FrameWidth >= 640, fmt.Sprintf("frame width %d", v.FrameWidth)
-	})
+	big := waitVideo(t, ctx, view, "presenter", "a large layer for a large tile on B", func(v inbound) bool { return v.FrameWidth >= 640 })
 	t.Logf("large tile: %dx%d", big.FrameWidth, big.FrameHeight)
 	if err := chromedp.Do(view, chromedp.EmulateViewport(300, 220)); err != nil {
 		t.Fatal(err)
 	}
-	var small inbound
-	waitFor(t, ctx, "the small layer for a thumbnail on B", func() (bool, string) {
-		v, err := videoFrom(view, "presenter")
-		if err != nil {
-			t.Fatal(err)
-		}
-		small = v
-		return v.FrameWidth > 0 && v.FrameWidth <= 320, fmt.Sprintf("frame width %d", v.FrameWidth)
-	})
+	small := waitVideo(t, ctx, view, "presenter", "the small layer for a thumbnail on B", func(v inbound) bool { return v.FrameWidth > 0 && v.FrameWidth <= 320 })
 	t.Logf("thumbnail: %dx%d", small.FrameWidth, small.FrameHeight)
 	before := small.FramesDecoded
-	waitFor(t, ctx, "frames after the switch", func() (bool, string) {
-		v, err := videoFrom(view, "presenter")
-		if err != nil {
-			t.Fatal(err)
-		}
-		return v.FramesDecoded > before+10, fmt.Sprintf("frames decoded %d", v.FramesDecoded)
-	})
+	waitVideo(t, ctx, view, "presenter", "frames after the switch", func(v inbound) bool { return v.FramesDecoded > before+10 })
 }
 
 // TestCaptionsAcrossNodes: the floor speaker's page is on node A, its

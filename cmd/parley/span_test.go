@@ -7,7 +7,6 @@ import (
 	"crypto/rand"
 	"io"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -32,15 +31,7 @@ import (
 func TestKilledNodeSeatsAndRecordCarryOver(t *testing.T) {
 	bin := buildParley(t)
 	rd := redistest.Start(t)
-	shared := t.TempDir()
-	key, _, err := auth.LoadOrCreateKey(shared)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyFile, err := os.ReadFile(filepath.Join(shared, auth.KeyFile))
-	if err != nil {
-		t.Fatal(err)
-	}
+	key, keyFile := servertest.ClusterKey(t)
 	node := func(id string) (string, string, *exec.Cmd) {
 		data := t.TempDir()
 		servertest.ShareKey(t, data, keyFile)

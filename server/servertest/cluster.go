@@ -1,6 +1,7 @@
 package servertest
 
 import (
+	"crypto/ed25519"
 	"os"
 	"path/filepath"
 	"testing"
@@ -25,14 +26,7 @@ const (
 // its node_id; tweaks apply to every node.
 func StartCluster(t testing.TB, redisURL string, ids []string, tweaks ...func(*config.Config)) []*server.Server {
 	t.Helper()
-	shared := t.TempDir()
-	if _, _, err := auth.LoadOrCreateKey(shared); err != nil {
-		t.Fatal(err)
-	}
-	key, err := os.ReadFile(filepath.Join(shared, auth.KeyFile))
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, key := ClusterKey(t)
 	opts := []server.Option{server.WithClusterTiming(ClusterInterval, ClusterTTL, ClusterGrace)}
 	var out []*server.Server
 	for _, id := range ids {
@@ -47,6 +41,22 @@ func StartCluster(t testing.TB, redisURL string, ids []string, tweaks ...func(*c
 		out = append(out, StartWith(t, opts, all...))
 	}
 	return out
+}
+
+// ClusterKey makes a signing key for the nodes of one cluster to share:
+// the key, and its file as a node's data folder holds it (ShareKey).
+func ClusterKey(t testing.TB) (ed25519.PrivateKey, []byte) {
+	t.Helper()
+	shared := t.TempDir()
+	key, _, err := auth.LoadOrCreateKey(shared)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file, err := os.ReadFile(filepath.Join(shared, auth.KeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key, file
 }
 
 // ShareKey writes a cluster's signing key into a node's data folder before
