@@ -47,6 +47,9 @@ type Options struct {
 	// Cluster, when set, is the node's cluster: the room list shows every
 	// node's rooms (cluster.go).
 	Cluster Cluster
+	// ForwardSecret (from ForwardSecret) signs the requests about a room
+	// that this node passes to the node hosting it, and checks theirs.
+	ForwardSecret []byte
 }
 
 // API serves the admin API; mount it at Prefix.
@@ -57,6 +60,8 @@ type API struct {
 	log     *slog.Logger
 	mux     *http.ServeMux
 	cluster Cluster
+
+	forwardSecret []byte
 }
 
 // Route is one operation of the API.
@@ -96,7 +101,8 @@ func New(o Options) *API {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	a := &API{rooms: o.Rooms, verify: o.Verifier, records: o.Records, log: o.Logger, mux: http.NewServeMux(), cluster: o.Cluster}
+	a := &API{rooms: o.Rooms, verify: o.Verifier, records: o.Records, log: o.Logger, mux: http.NewServeMux(), cluster: o.Cluster,
+		forwardSecret: o.ForwardSecret}
 	allowed := map[string][]string{}
 	for _, rt := range routes {
 		var h http.Handler = a.serve(rt)
@@ -162,6 +168,17 @@ func (a *API) Guard(next http.Handler) http.Handler { return a.authenticated(nex
 // authenticated lets through only requests with a valid admin token.
 func (a *API) authenticated(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get(ForwardedHeader) != "" {
+			admin, err := a.forwardedBy(w, r)
+			if err != nil {
+				var e *Error
+				errors.As(err, &e)
+				writeError(w, e)
+				return
+			}
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), subjectKey{}, admin)))
+			return
+		}
 		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if !ok || strings.TrimSpace(tok) == "" {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="parley"`)
@@ -203,8 +220,8 @@ func (a *API) serve(rt Route) http.Handler {
 		if !errors.As(err, &e) {
 			e = roomError(err)
 			if forwardable && e.Code == "room_not_found" {
-				if host := a.hostOf(r.PathValue("room")); host != "" {
-					ferr := a.forward(w, r, host, body)
+				if node, host := a.hostOf(r.PathValue("room")); host != "" {
+					ferr := a.forward(w, r, node, host, subject, body)
 					if ferr == nil {
 						a.log.Info("admin request passed on", "method", r.Method, "path", r.URL.Path, "admin", subject, "to", host)
 						return

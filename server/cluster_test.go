@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -373,18 +374,23 @@ func TestAnyNodeAnswersAboutAnyRoom(t *testing.T) {
 		t.Errorf("the room through B: %+v, %v", got, err)
 	}
 
-	// A request another node passed on is not passed on again.
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, b.URL()+"/api/v1/rooms/summit", nil)
+	// The caller's token is not what B passes on: a request claiming to come
+	// from another node must carry the cluster's signature, whatever token it
+	// holds.
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, a.URL()+"/api/v1/rooms/summit", nil)
 	req.Header.Set("Authorization", "Bearer "+op.Token)
-	req.Header.Set("Parley-Forwarded-By", "node-a")
+	req.Header.Set("Parley-Forwarded-By", "node-b")
+	req.Header.Set("Parley-Forward-To", "node-a")
+	req.Header.Set("Parley-Forward-At", strconv.FormatInt(time.Now().Unix(), 10))
+	req.Header.Set("Parley-Forward-Mac", strings.Repeat("0", 64))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusNotFound || !strings.Contains(string(body), "node-a") {
-		t.Errorf("a passed-on request about a room B does not host: %d %s, want 404 naming node-a", resp.StatusCode, body)
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("a request forged as passed on by B: %d %s, want 401", resp.StatusCode, body)
 	}
 	// Nowhere: not found, as on one node.
 	_, err = op.GetRoom(ctx, "nowhere")

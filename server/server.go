@@ -248,7 +248,7 @@ func Start(cfg config.Config, log *slog.Logger, opts ...Option) (*Server, error)
 	s.gateway.HandleJoins("/whip/", s.whip)
 	s.gateway.HandleJoins("/whep/", s.whip)
 	adminOpts := api.Options{Rooms: s.rooms, Verifier: auth.NewVerifier(key.Public().(ed25519.PublicKey)),
-		Records: records, Logger: log}
+		Records: records, Logger: log, ForwardSecret: api.ForwardSecret(key.Seed())}
 	if s.cluster != nil {
 		s.startCluster(s.cluster, &adminOpts)
 		undo = append(undo, func() { s.cluster.Close(context.Background()) })
