@@ -198,7 +198,7 @@ func Start(cfg config.Config, log *slog.Logger, opts ...Option) (*Server, error)
 		s.cluster.SetUp(bans.rewrite)
 		roomBans = bans
 		if cfg.SpanRooms {
-			roomSettings = newClusterSettings(s.cluster, &s.parts)
+			roomSettings = newClusterSettings(s.cluster, &s.parts, log)
 			handedOver = s.cluster.HandedOver
 		}
 		onEvent = func(e room.Event) {

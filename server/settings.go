@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -13,8 +14,9 @@ import (
 // clusterSettings keeps rooms' settings in the cluster's Redis
 // (room.SettingsStore), as JSON.
 type clusterSettings struct {
-	c  *cluster.Cluster
-	wg *sync.WaitGroup // the server's: writes end before the cluster closes
+	c   *cluster.Cluster
+	wg  *sync.WaitGroup // the server's: writes end before the cluster closes
+	log *slog.Logger
 
 	// Writes of one node go one at a time, each writing the newest value of
 	// its room, so two quick changes cannot land in Redis in the wrong order.
@@ -28,8 +30,8 @@ type pendingSettings struct {
 	waiting int // saves of the room not yet written
 }
 
-func newClusterSettings(c *cluster.Cluster, wg *sync.WaitGroup) *clusterSettings {
-	return &clusterSettings{c: c, wg: wg, latest: make(map[string]pendingSettings)}
+func newClusterSettings(c *cluster.Cluster, wg *sync.WaitGroup, log *slog.Logger) *clusterSettings {
+	return &clusterSettings{c: c, wg: wg, log: log, latest: make(map[string]pendingSettings)}
 }
 
 func (cs *clusterSettings) Save(name string, s room.Settings) <-chan struct{} {
@@ -59,7 +61,12 @@ func (cs *clusterSettings) Save(name string, s room.Settings) <-chan struct{} {
 		cs.mu.Unlock()
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		_ = cs.c.SaveSettings(ctx, name, p.data) // a part opening meanwhile reads the last saved; the owner's arrive over the link
+		if err := cs.c.SaveSettings(ctx, name, p.data); err != nil {
+			// A part opening before the next save reads older settings
+			// until the owner's arrive over the link: the operator should
+			// know.
+			cs.log.Warn("room settings not shared with the cluster", "room", name, "err", err)
+		}
 	}()
 	return done
 }
